@@ -1,0 +1,49 @@
+# make demo: install into .venv, start the emulator, fetch tokens for config/demo.yaml.
+# make test: install into .venv and run every check CI runs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install demo test lint typecheck imports unit docs schema bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstalled whenever pyproject.toml changes; editable, so code edits need no reinstall.
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/python scripts/demo.py config/demo.yaml
+
+lint: install
+	$(BIN)/ruff check src tests scripts benchmarks
+	$(BIN)/ruff format --check src tests scripts benchmarks
+
+typecheck: install
+	$(BIN)/mypy --strict src
+
+imports: install
+	$(BIN)/lint-imports --no-cache
+
+unit: install
+	$(BIN)/pytest
+
+docs: install
+	$(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
+
+test: lint typecheck imports unit docs
+
+schema: install
+	$(BIN)/tokenrack-schema > config/tokenrack.schema.json
+
+bench: install
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

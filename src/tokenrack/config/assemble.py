@@ -1,0 +1,383 @@
+"""From parsed YAML to validated profiles: defaults, ``extends``, ``${VAR}``, secrets, schema.
+
+Every problem found is collected and reported together, each with the file, the JSON path
+and what was expected. A profile whose provider plugin is missing or broken does not stop
+the others from loading: the plugin error is kept and raised when that profile is used.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tokenrack.config.schema import (
+    CORE_SECRET_OPTIONS,
+    MERGED_KEYS,
+    defaults_schema,
+    profile_schema,
+)
+from tokenrack.config.validate import hider, join_path, validate
+from tokenrack.errors import ConfigError, ConfigProblem, PluginError, ProfileNotFoundError
+from tokenrack.interpolate import InterpolationError, has_reference, interpolate
+from tokenrack.secret import Secret, SecretRef, SecretValue
+from tokenrack.url_policy import insecure_url_problem
+
+if TYPE_CHECKING:
+    from tokenrack.auth_method import ClientAuthMethod
+    from tokenrack.provider import Provider
+
+__all__ = ["Config", "PluginSchemas", "ProfileConfig", "load_config"]
+
+
+class PluginSchemas(Protocol):
+    """What the loader needs to know about installed plugins (the registry provides it)."""
+
+    def provider(self, name: str) -> type[Provider]:
+        """The provider class registered as ``name``; raises PluginError."""
+        ...
+
+    def auth_method(self, name: str) -> type[ClientAuthMethod]:
+        """The auth method class registered as ``name``; raises PluginError."""
+        ...
+
+    def names(self, group: str) -> list[str]:
+        """The names installed in an entry-point group, without importing them."""
+        ...
+
+    def secret_source_schemas(self) -> Mapping[str, Mapping[str, Any]]:
+        """Each installed secret source's name and argument schema."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileConfig:
+    """One profile, assembled and validated.
+
+    Attributes:
+        name: The profile's name.
+        provider: The provider's entry-point name.
+        auth_method: The client authentication method's name.
+        options: Every key of the profile after defaults, ``extends`` and interpolation;
+            secret keys hold :class:`~tokenrack.secret.Secret` or ``SecretRef`` values.
+        secret_keys: The keys that hold secrets.
+        origins: For each key, the section it came from (``defaults``, ``profiles.x``).
+        unusable: The plugin error that makes this profile unusable, raised at first use.
+    """
+
+    name: str
+    provider: str
+    auth_method: str
+    options: Mapping[str, Any]
+    secret_keys: frozenset[str] = frozenset(CORE_SECRET_OPTIONS)
+    origins: Mapping[str, str] = field(default_factory=dict)
+    unusable: PluginError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """A loaded configuration.
+
+    Attributes:
+        source: The file it came from, or ``<dict>``.
+        profiles: The profiles by name, in file order.
+    """
+
+    source: str
+    profiles: Mapping[str, ProfileConfig]
+
+    def profile(self, name: str) -> ProfileConfig:
+        """The profile called ``name``.
+
+        Raises:
+            ProfileNotFoundError: There is none; the error lists the known ones, closest first.
+        """
+        try:
+            return self.profiles[name]
+        except KeyError:
+            known = sorted(
+                self.profiles,
+                key=lambda known: -difflib.SequenceMatcher(None, name, known).ratio(),
+            )
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            raise ProfileNotFoundError(
+                name, known=known, suggestion=close[0] if close else None, file=self.source
+            ) from None
+
+
+_TOP_SCHEMA: Mapping[str, Any] = {
+    "type": "object",
+    "required": ["version", "profiles"],
+    "properties": {
+        "version": {"const": 1, "description": "1 (the only config version so far)"},
+        "defaults": {"type": "object"},
+        "profiles": {"type": "object", "additionalProperties": {"type": "object"}},
+    },
+    "additionalProperties": False,
+}
+
+
+def load_config(
+    data: Any,
+    *,
+    source: str,
+    plugins: PluginSchemas,
+    environ: Mapping[str, str],
+) -> Config:
+    """Assemble and validate a parsed config document.
+
+    Args:
+        data: What ``yaml.safe_load`` returned (or a dict built in code).
+        source: The file name for messages, or ``<dict>``.
+        plugins: The installed plugins' schemas.
+        environ: The environment ``${VAR}`` references read.
+
+    Raises:
+        ConfigError: With every problem found, each naming its JSON path.
+    """
+    if not isinstance(data, Mapping):
+        found = "an empty file" if data is None else type(data).__name__
+        raise ConfigError(f"expected a mapping with version and profiles, got {found}", file=source)
+    problems = validate(data, _TOP_SCHEMA, base="")
+    if problems:
+        raise ConfigError(problems=problems, file=source)
+    sources = plugins.secret_source_schemas()
+    defaults = dict(data.get("defaults") or {})
+    problems = validate(defaults, defaults_schema(sources), base="defaults")
+    if problems:
+        raise ConfigError(problems=problems, file=source)
+    raw_profiles: Mapping[Any, Any] = data["profiles"]
+    builder = _ProfileBuilder(raw_profiles, defaults, plugins, sources, environ)
+    profiles: dict[str, ProfileConfig] = {}
+    for name in raw_profiles:
+        if not isinstance(name, str):
+            builder.problems.append(
+                ConfigProblem(f"profiles.{name}", "profile names must be strings")
+            )
+            continue
+        profile = builder.build(name)
+        if profile is not None:
+            profiles[name] = profile
+    if builder.problems:
+        names = {p.path.split(".")[1] for p in builder.problems if p.path.startswith("profiles.")}
+        raise ConfigError(
+            problems=builder.problems,
+            file=source,
+            profile=names.pop() if len(names) == 1 else None,
+        )
+    return Config(source=source, profiles=MappingProxyType(profiles))
+
+
+class _ProfileBuilder:
+    """Assembles profiles one by one, collecting problems instead of stopping at the first."""
+
+    def __init__(
+        self,
+        raw_profiles: Mapping[Any, Any],
+        defaults: Mapping[str, Any],
+        plugins: PluginSchemas,
+        sources: Mapping[str, Mapping[str, Any]],
+        environ: Mapping[str, str],
+    ) -> None:
+        self.raw_profiles = raw_profiles
+        self.defaults = defaults
+        self.plugins = plugins
+        self.sources = sources
+        self.environ = environ
+        self.problems: list[ConfigProblem] = []
+
+    def build(self, name: str) -> ProfileConfig | None:
+        base = f"profiles.{name}"
+        assembled = self._assemble(name)
+        if assembled is None:
+            return None
+        merged, origins = assembled
+        provider_name = merged.get("provider")
+        if not isinstance(provider_name, str) or not provider_name:
+            self.problems.append(ConfigProblem(f"{base}.provider", "required, but missing"))
+            return None
+        try:
+            provider = self.plugins.provider(provider_name)
+        except PluginError as error:
+            return self._unusable(name, provider_name, merged, origins, error)
+        auth_name = merged.get("auth_method") or provider.default_auth_method
+        auth_method = self._auth_method(base, str(auth_name), provider)
+        secret_keys = frozenset(
+            CORE_SECRET_OPTIONS
+            | provider.secret_options
+            | (auth_method.secret_options if auth_method else frozenset())
+        )
+        before = len(self.problems)
+        resolved = self._interpolate(merged, base, secret_keys)
+        schema = profile_schema(
+            provider_schema=provider.options_schema,
+            auth_method_properties=[auth_method.options_schema] if auth_method else [],
+            sources=self.sources,
+        )
+        found = validate(resolved, schema, base=base, hide=hider(secret_keys))
+        self.problems.extend(_with_origins(found, base, name, origins))
+        if auth_method is not None:
+            for key in auth_method.required_options:
+                if key not in resolved:
+                    self.problems.append(
+                        ConfigProblem(
+                            f"{base}.{key}",
+                            f"required by auth method {auth_method.name!r}, but missing",
+                        )
+                    )
+        url = resolved.get("token_url")
+        if isinstance(url, str):
+            problem = insecure_url_problem(
+                url, allow_insecure_http=resolved.get("allow_insecure_http") is True
+            )
+            if problem:
+                self.problems.append(ConfigProblem(f"{base}.token_url", problem))
+        if len(self.problems) > before:
+            return None
+        options = {k: (_secret_value(v) if k in secret_keys else v) for k, v in resolved.items()}
+        options.pop("extends", None)
+        return ProfileConfig(
+            name=name,
+            provider=provider_name,
+            auth_method=str(auth_name),
+            options=MappingProxyType(options),
+            secret_keys=secret_keys,
+            origins=MappingProxyType(origins),
+        )
+
+    def _unusable(
+        self,
+        name: str,
+        provider_name: str,
+        merged: dict[str, Any],
+        origins: dict[str, str],
+        error: PluginError,
+    ) -> ProfileConfig:
+        options = {
+            k: (_secret_value(v) if k in CORE_SECRET_OPTIONS else v) for k, v in merged.items()
+        }
+        return ProfileConfig(
+            name=name,
+            provider=provider_name,
+            auth_method=str(merged.get("auth_method", "")),
+            options=MappingProxyType(options),
+            origins=MappingProxyType(origins),
+            unusable=error,
+        )
+
+    def _auth_method(
+        self, base: str, name: str, provider: type[Provider]
+    ) -> type[ClientAuthMethod] | None:
+        path = f"{base}.auth_method"
+        if name not in provider.supported_auth_methods:
+            supported = ", ".join(sorted(provider.supported_auth_methods))
+            self.problems.append(
+                ConfigProblem(
+                    path,
+                    f"provider {provider.name!r} does not support {name!r} "
+                    f"(it supports: {supported})",
+                )
+            )
+            return None
+        try:
+            return self.plugins.auth_method(name)
+        except PluginError as error:
+            self.problems.append(ConfigProblem(path, str(error)))
+            return None
+
+    def _assemble(self, name: str) -> tuple[dict[str, Any], dict[str, str]] | None:
+        """Merge defaults, then each ancestor named by ``extends``, then the profile."""
+        chain = [name]
+        layers: list[tuple[str, Mapping[str, Any]]] = []
+        current = name
+        while True:
+            raw = self.raw_profiles[current]
+            layers.append((current, raw))
+            parent = raw.get("extends")
+            if parent is None:
+                break
+            path = f"profiles.{current}.extends"
+            if not isinstance(parent, str) or parent not in self.raw_profiles:
+                known = [str(k) for k in self.raw_profiles]
+                close = difflib.get_close_matches(str(parent), known, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                self.problems.append(ConfigProblem(path, f"no profile named {parent!r}{hint}"))
+                return None
+            if parent in chain:
+                cycle = " -> ".join([*chain, parent])
+                self.problems.append(ConfigProblem(path, f"extends forms a cycle: {cycle}"))
+                return None
+            chain.append(parent)
+            current = parent
+        merged: dict[str, Any] = copy.deepcopy(dict(self.defaults))
+        origins = dict.fromkeys(merged, "defaults")
+        for layer, raw in reversed(layers):
+            for key, value in raw.items():
+                if key == "extends":
+                    continue
+                if (
+                    key in MERGED_KEYS
+                    and isinstance(value, Mapping)
+                    and isinstance(merged.get(key), Mapping)
+                ):
+                    merged[key] = {**merged[key], **copy.deepcopy(dict(value))}
+                else:
+                    merged[key] = copy.deepcopy(value)
+                origins[key] = f"profiles.{layer}"
+        return merged, origins
+
+    def _interpolate(
+        self, merged: Mapping[str, Any], base: str, secret_keys: frozenset[str]
+    ) -> dict[str, Any]:
+        """``${VAR}`` everywhere except in inline secret strings, which wait for the fetch."""
+        resolved: dict[str, Any] = {}
+        for key, value in merged.items():
+            path = f"{base}.{key}"
+            if key in secret_keys and isinstance(value, str):
+                resolved[key] = value
+            else:
+                resolved[key] = self._interpolate_value(value, path)
+        return resolved
+
+    def _interpolate_value(self, value: Any, path: str) -> Any:
+        if isinstance(value, str):
+            try:
+                return interpolate(value, self.environ)
+            except InterpolationError as error:
+                self.problems.append(ConfigProblem(path, str(error)))
+                return value
+        if isinstance(value, Mapping):
+            return {
+                k: self._interpolate_value(v, join_path(path, [str(k)])) for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [self._interpolate_value(v, join_path(path, [i])) for i, v in enumerate(value)]
+        return value
+
+
+def _secret_value(raw: Any) -> SecretValue:
+    """An inline secret becomes a Secret; ``${VAR}`` text and ``{source: arg}`` references."""
+    if isinstance(raw, str):
+        if has_reference(raw):
+            return SecretRef("template", raw)
+        return Secret(interpolate(raw, {}))
+    ((source, argument),) = raw.items()
+    return SecretRef(str(source), argument)
+
+
+def _with_origins(
+    problems: list[ConfigProblem], base: str, name: str, origins: Mapping[str, str]
+) -> list[ConfigProblem]:
+    """Say where an inherited value was set, since the path names the profile using it."""
+    annotated = []
+    for problem in problems:
+        rest = problem.path[len(base) + 1 :]
+        key = rest.split(".", 1)[0].split("[", 1)[0]
+        origin = origins.get(key)
+        if origin and origin != f"profiles.{name}":
+            problem = ConfigProblem(problem.path, f"{problem.message} (set in {origin})")
+        annotated.append(problem)
+    return annotated

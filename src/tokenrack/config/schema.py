@@ -1,0 +1,226 @@
+"""The core's JSON Schema (draft 2020-12) and how it is composed with plugins' schemas.
+
+Pure data and functions: nothing here imports jsonschema. A profile's schema is the core
+profile schema plus its provider's ``options_schema`` plus the auth methods' option keys,
+merged into one object schema with ``additionalProperties: false``, so a typo anywhere in a
+profile is an error.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = [
+    "CORE_SECRET_OPTIONS",
+    "DEFAULTS_KEYS",
+    "DRAFT",
+    "MERGED_KEYS",
+    "core_profile_properties",
+    "document_schema",
+    "profile_schema",
+    "secret_schema",
+]
+
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+
+CORE_SECRET_OPTIONS = frozenset({"client_secret"})
+"""Core profile keys that hold secrets."""
+
+DEFAULTS_KEYS = (
+    "timeout",
+    "retries",
+    "cache",
+    "default_ttl",
+    "refresh_before",
+    "must_refresh_before",
+    "verify",
+    "ca_bundle",
+    "proxies",
+    "allow_insecure_http",
+)
+"""Keys allowed under ``defaults``: settings that mean the same for every provider."""
+
+MERGED_KEYS = frozenset({"timeout", "retries"})
+"""Keys merged key by key across ``defaults`` and ``extends``; every other key is replaced."""
+
+_POSITIVE = {"type": "number", "exclusiveMinimum": 0}
+_NON_NEGATIVE = {"type": "number", "minimum": 0}
+
+
+def secret_schema(sources: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Schema of a secret value: an inline string, or ``{source: argument}``.
+
+    Args:
+        sources: Installed secret sources and the schema of each one's argument.
+    """
+    reference = {
+        "type": "object",
+        "minProperties": 1,
+        "maxProperties": 1,
+        "properties": {name: dict(schema) for name, schema in sorted(sources.items())},
+        "additionalProperties": False,
+    }
+    return {"oneOf": [{"type": "string", "minLength": 1}, reference]}
+
+
+def core_profile_properties(sources: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The profile keys the core itself understands, whatever the provider."""
+    return {
+        "provider": {"type": "string", "minLength": 1},
+        "extends": {"type": "string", "minLength": 1},
+        "client_id": {"type": "string", "minLength": 1},
+        "client_secret": secret_schema(sources),
+        "auth_method": {"type": "string", "minLength": 1},
+        "token_url": {
+            "type": "string",
+            "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\\s]+",
+        },
+        "scopes": {"type": "array", "items": {"type": "string", "minLength": 1}},
+        "timeout": {
+            "oneOf": [
+                _POSITIVE,
+                {
+                    "type": "object",
+                    "properties": {"connect": _POSITIVE, "read": _POSITIVE},
+                    "additionalProperties": False,
+                },
+            ]
+        },
+        "retries": {
+            "type": "object",
+            "properties": {
+                "attempts": {"type": "integer", "minimum": 1, "maximum": 20},
+                "backoff": _NON_NEGATIVE,
+                "max_backoff": _NON_NEGATIVE,
+            },
+            "additionalProperties": False,
+        },
+        "cache": {"enum": ["memory"]},
+        "default_ttl": _POSITIVE,
+        "refresh_before": _NON_NEGATIVE,
+        "must_refresh_before": _NON_NEGATIVE,
+        "verify": {"type": "boolean"},
+        "ca_bundle": {"type": "string", "minLength": 1},
+        "proxies": {
+            "type": "object",
+            "properties": {"http": {"type": "string"}, "https": {"type": "string"}},
+            "additionalProperties": False,
+        },
+        "allow_insecure_http": {"type": "boolean"},
+    }
+
+
+def profile_schema(
+    *,
+    provider_schema: Mapping[str, Any],
+    auth_method_properties: Iterable[Mapping[str, Any]],
+    sources: Mapping[str, Mapping[str, Any]],
+    require: bool = True,
+) -> dict[str, Any]:
+    """The schema of one profile whose provider is known.
+
+    Args:
+        provider_schema: The provider's ``options_schema`` (an object schema).
+        auth_method_properties: Each relevant auth method's ``options_schema`` properties.
+        sources: Installed secret sources and their argument schemas.
+        require: Keep ``required`` lists (False for the editor schema, where ``extends``
+            and ``defaults`` may supply what a profile omits).
+    """
+    rest: dict[str, Any] = copy.deepcopy(dict(provider_schema))
+    properties = core_profile_properties(sources)
+    for extra in auth_method_properties:
+        properties.update(copy.deepcopy(dict(extra)))
+    properties.update(rest.pop("properties", {}))
+    required = ["provider", *rest.pop("required", [])]
+    rest.pop("type", None)
+    rest.pop("additionalProperties", None)
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+    }
+    if require:
+        schema["required"] = sorted(set(required), key=required.index)
+    if rest:
+        schema["allOf"] = [rest if require else _without_required(rest)]
+    return schema
+
+
+def _without_required(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        return {k: _without_required(v) for k, v in schema.items() if k != "required"}
+    if isinstance(schema, list):
+        return [_without_required(v) for v in schema]
+    return schema
+
+
+def defaults_schema(sources: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The schema of the ``defaults`` section."""
+    core = core_profile_properties(sources)
+    return {
+        "type": "object",
+        "properties": {key: core[key] for key in DEFAULTS_KEYS},
+        "additionalProperties": False,
+    }
+
+
+def document_schema(
+    *,
+    providers: Mapping[str, Mapping[str, Any]],
+    auth_method_properties: Iterable[Mapping[str, Any]],
+    sources: Mapping[str, Mapping[str, Any]],
+) -> dict[str, Any]:
+    """The schema of a whole config file, for editors (exported to config/).
+
+    Each profile is checked against its provider's keys, selected by ``provider``. Nothing
+    is required inside a profile here, since ``extends`` and ``defaults`` may supply it;
+    tokenrack itself checks the assembled profile at load.
+
+    Args:
+        providers: Installed provider names and each one's ``options_schema``.
+        auth_method_properties: Every installed auth method's option properties.
+        sources: Installed secret sources and their argument schemas.
+    """
+    auth_properties = [dict(p) for p in auth_method_properties]
+    branches = []
+    for name, options_schema in sorted(providers.items()):
+        schema = profile_schema(
+            provider_schema=options_schema,
+            auth_method_properties=auth_properties,
+            sources=sources,
+            require=False,
+        )
+        branches.append(
+            {
+                "if": {"properties": {"provider": {"const": name}}, "required": ["provider"]},
+                "then": schema,
+            }
+        )
+    known = core_profile_properties(sources)
+    for options_schema in providers.values():
+        known.update(copy.deepcopy(dict(options_schema.get("properties", {}))))
+    for extra in auth_properties:
+        known.update(copy.deepcopy(extra))
+    return {
+        "$schema": DRAFT,
+        "$id": "https://tokenrack.example/schema/config-v1.json",
+        "title": "tokenrack configuration",
+        "type": "object",
+        "required": ["version", "profiles"],
+        "properties": {
+            "version": {"const": 1},
+            "defaults": defaults_schema(sources),
+            "profiles": {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "object",
+                    "properties": {key: {} for key in sorted(known)},
+                    "additionalProperties": False,
+                    "allOf": branches,
+                },
+            },
+        },
+        "additionalProperties": False,
+    }

@@ -1,0 +1,358 @@
+"""Every error tokenrack raises, all under :class:`TokenrackError`.
+
+The tree::
+
+    TokenrackError
+    ├── ConfigError                 bad configuration: names the file, profile and JSON path
+    │   ├── ProfileNotFoundError    no such profile (lists the known ones, closest first)
+    │   └── SecretError             a secret could not be resolved from its source
+    ├── PluginError                 a plugin could not be used
+    │   ├── ProviderNotFoundError   no provider of that name is installed (lists the installed)
+    │   └── PluginLoadError         a plugin failed to import (names entry point and distribution)
+    └── TokenError                  a token could not be obtained
+        ├── TokenRequestError       the server refused (RFC 6749 §5.2 fields)
+        │   ├── InvalidRequestError, InvalidClientError, InvalidGrantError,
+        │   ├── UnauthorizedClientError, UnsupportedGrantTypeError, InvalidScopeError
+        ├── TokenEndpointUnavailableError   no usable answer after every retry
+        └── TokenResponseError      the server answered with something that is not a token
+
+No message or repr built here ever holds a secret or an access token: callers pass only
+names, paths, statuses and text the server sent back about the error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "ConfigError",
+    "ConfigProblem",
+    "InvalidClientError",
+    "InvalidGrantError",
+    "InvalidRequestError",
+    "InvalidScopeError",
+    "PluginError",
+    "PluginLoadError",
+    "ProfileNotFoundError",
+    "ProviderNotFoundError",
+    "SecretError",
+    "TokenEndpointUnavailableError",
+    "TokenError",
+    "TokenRequestError",
+    "TokenResponseError",
+    "TokenrackError",
+    "UnauthorizedClientError",
+    "UnsupportedGrantTypeError",
+    "error_class_for",
+    "scrub_error",
+]
+
+
+class TokenrackError(Exception):
+    """Base of every error tokenrack raises."""
+
+
+class ConfigProblem:
+    """One problem found in a configuration: where it is and what was expected.
+
+    Attributes:
+        path: The JSON path of the offending value, e.g. ``profiles.billing.scopes``.
+        message: What was expected and what was found (never a secret value).
+    """
+
+    __slots__ = ("message", "path")
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+    def __repr__(self) -> str:
+        return f"ConfigProblem({self.path!r}, {self.message!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ConfigProblem):
+            return NotImplemented
+        return (self.path, self.message) == (other.path, other.message)
+
+    def __hash__(self) -> int:
+        return hash((self.path, self.message))
+
+
+class ConfigError(TokenrackError):
+    """The configuration is invalid.
+
+    Attributes:
+        file: The configuration file (or ``<dict>``) the problem is in.
+        profile: The profile concerned, when there is one.
+        path: The JSON path of the first problem.
+        problems: Every problem found, in document order.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        file: str | None = None,
+        profile: str | None = None,
+        path: str = "",
+        problems: Sequence[ConfigProblem] = (),
+    ) -> None:
+        self.file = file
+        self.profile = profile
+        self.problems = tuple(problems) or (ConfigProblem(path, message),)
+        self.path = path or self.problems[0].path
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        prefix = f"{self.file}: " if self.file else ""
+        if len(self.problems) == 1:
+            return prefix + str(self.problems[0])
+        lines = [f"{prefix}{len(self.problems)} problems:"]
+        lines.extend(f"  {problem}" for problem in self.problems)
+        return "\n".join(lines)
+
+
+class ProfileNotFoundError(ConfigError):
+    """No profile of that name exists.
+
+    Attributes:
+        known: The profiles that do exist, closest match first.
+        suggestion: The one close enough to be a likely typo, if any.
+    """
+
+    def __init__(
+        self,
+        profile: str,
+        *,
+        known: Sequence[str],
+        suggestion: str | None = None,
+        file: str | None = None,
+    ) -> None:
+        self.known = tuple(known)
+        self.suggestion = suggestion
+        listing = ", ".join(self.known) if self.known else "none are defined"
+        hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
+        super().__init__(
+            f"no profile named {profile!r}{hint}; known profiles: {listing}",
+            file=file,
+            profile=profile,
+            path=f"profiles.{profile}",
+        )
+
+
+class SecretError(ConfigError):
+    """A secret could not be resolved from its source (never shows the secret itself)."""
+
+
+class PluginError(TokenrackError):
+    """A plugin could not be found or used.
+
+    Attributes:
+        group: The entry-point group, e.g. ``tokenrack.providers``.
+        name: The plugin name asked for.
+    """
+
+    def __init__(self, message: str, *, group: str, name: str) -> None:
+        self.group = group
+        self.name = name
+        super().__init__(message)
+
+
+class ProviderNotFoundError(PluginError):
+    """No provider of that name is installed.
+
+    Attributes:
+        installed: The provider names that are installed.
+    """
+
+    def __init__(self, name: str, *, installed: Sequence[str], profile: str | None = None) -> None:
+        self.installed = tuple(installed)
+        self.profile = profile
+        where = f"profile {profile!r}: " if profile else ""
+        listing = ", ".join(self.installed) or "none"
+        super().__init__(
+            f"{where}no provider named {name!r} is installed (installed providers: {listing}); "
+            f"install the package that provides it, e.g. pip install 'tokenrack[vendors]'",
+            group="tokenrack.providers",
+            name=name,
+        )
+
+
+class PluginLoadError(PluginError):
+    """A plugin was found but could not be loaded.
+
+    Attributes:
+        distribution: The distribution (package) that declares the entry point.
+    """
+
+    def __init__(self, message: str, *, group: str, name: str, distribution: str | None) -> None:
+        self.distribution = distribution
+        super().__init__(message, group=group, name=name)
+
+
+class TokenError(TokenrackError):
+    """A token could not be obtained for a profile.
+
+    Attributes:
+        profile: The profile the token was for; the core sets it before the error reaches
+            a caller, and the message then starts with it.
+    """
+
+    profile: str | None = None
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return f"profile {self.profile!r}: {text}" if self.profile else text
+
+
+class TokenRequestError(TokenError):
+    """The token endpoint refused the request (RFC 6749 §5.2).
+
+    Attributes:
+        status: The HTTP status of the answer.
+        error: The RFC 6749 ``error`` code, e.g. ``invalid_client``.
+        error_description: The server's human-readable description, if any.
+        error_uri: The server's link to more information, if any.
+        details: Other fields the vendor put in its error (e.g. Entra's ``trace_id``).
+    """
+
+    def __init__(
+        self,
+        *,
+        status: int,
+        error: str,
+        error_description: str | None = None,
+        error_uri: str | None = None,
+        details: dict[str, str] | None = None,
+    ) -> None:
+        self.status = status
+        self.error = error
+        self.error_description = error_description
+        self.error_uri = error_uri
+        self.details = dict(details or {})
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        text = f"token endpoint refused the request: {self.error} (HTTP {self.status})"
+        if self.error_description:
+            text += f": {self.error_description}"
+        if self.error_uri:
+            text += f" [{self.error_uri}]"
+        if self.details:
+            text += " " + " ".join(f"{key}={value}" for key, value in sorted(self.details.items()))
+        return text
+
+
+class InvalidRequestError(TokenRequestError):
+    """``invalid_request``: a parameter is missing, repeated or malformed."""
+
+
+class InvalidClientError(TokenRequestError):
+    """``invalid_client``: client authentication failed (wrong id, secret or method)."""
+
+
+class InvalidGrantError(TokenRequestError):
+    """``invalid_grant``: the grant or assertion was refused."""
+
+
+class UnauthorizedClientError(TokenRequestError):
+    """``unauthorized_client``: this client may not use this grant type."""
+
+
+class UnsupportedGrantTypeError(TokenRequestError):
+    """``unsupported_grant_type``: the server does not support this grant type."""
+
+
+class InvalidScopeError(TokenRequestError):
+    """``invalid_scope``: a requested scope is unknown, malformed or not allowed."""
+
+
+_ERROR_CLASSES: dict[str, type[TokenRequestError]] = {
+    "invalid_request": InvalidRequestError,
+    "invalid_client": InvalidClientError,
+    "invalid_grant": InvalidGrantError,
+    "unauthorized_client": UnauthorizedClientError,
+    "unsupported_grant_type": UnsupportedGrantTypeError,
+    "invalid_scope": InvalidScopeError,
+}
+
+
+def error_class_for(error: str) -> type[TokenRequestError]:
+    """Return the :class:`TokenRequestError` subclass for an RFC 6749 ``error`` code."""
+    return _ERROR_CLASSES.get(error, TokenRequestError)
+
+
+class TokenEndpointUnavailableError(TokenError):
+    """No usable answer from the token endpoint after every retry.
+
+    Attributes:
+        attempts: How many requests were made.
+        last_status: The HTTP status of the last answer, or None when none came.
+        reason: What went wrong on the last attempt.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        attempts: int,
+        last_status: int | None = None,
+        url: str | None = None,
+    ) -> None:
+        self.reason = reason
+        self.attempts = attempts
+        self.last_status = last_status
+        self.url = url
+        target = f" {url}" if url else ""
+        plural = "s" if attempts != 1 else ""
+        super().__init__(
+            f"token endpoint{target} unavailable after {attempts} attempt{plural}: {reason}"
+        )
+
+
+class TokenResponseError(TokenError):
+    """The token endpoint answered with something that is not a usable token.
+
+    Attributes:
+        status: The HTTP status of the answer, when there was one.
+        content_type: The answer's content type, when there was one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        content_type: str | None = None,
+    ) -> None:
+        self.status = status
+        self.content_type = content_type
+        super().__init__(message)
+
+
+def scrub_error(error: BaseException, secrets: Sequence[str]) -> None:
+    """Replace every occurrence of each of ``secrets`` in ``error``'s text with ``***``.
+
+    Servers sometimes echo what they were sent; this keeps an echoed secret out of the
+    message, the attributes and the details of an error before it reaches a caller.
+    """
+    secrets = [s for s in secrets if s]
+    if not secrets:
+        return
+
+    def clean(text: str) -> str:
+        for secret in secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    for name, value in list(vars(error).items()):
+        if isinstance(value, str):
+            setattr(error, name, clean(value))
+        elif isinstance(value, dict):
+            setattr(
+                error, name, {k: clean(v) if isinstance(v, str) else v for k, v in value.items()}
+            )
+    error.args = tuple(clean(a) if isinstance(a, str) else a for a in error.args)

@@ -1,0 +1,50 @@
+"""The ``generic`` provider: any RFC 6749 token endpoint, configured in YAML alone."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from tokenrack.provider import Provider
+
+__all__ = ["GenericProvider"]
+
+
+class GenericProvider(Provider):
+    """Client credentials against an endpoint named by ``token_url``.
+
+    Profile keys: ``token_url`` (required), ``scopes``, ``audience`` (Auth0 and others),
+    ``resource`` (RFC 8707: one or several, each sent as its own ``resource`` parameter)
+    and ``extra_params`` (anything else the server wants in the form).
+    """
+
+    name: ClassVar[str] = "generic"
+    options_schema: ClassVar[Mapping[str, Any]] = {
+        "type": "object",
+        "required": ["token_url", "client_id"],
+        "properties": {
+            "audience": {"type": "string", "minLength": 1},
+            "resource": {
+                "oneOf": [
+                    {"type": "string", "minLength": 1},
+                    {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
+                ]
+            },
+            "extra_params": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+            },
+        },
+    }
+
+    def extra_parameters(self) -> list[tuple[str, str]]:
+        """``audience``, each ``resource`` and the ``extra_params``, in that order."""
+        params: list[tuple[str, str]] = []
+        audience = self.options.get("audience")
+        if audience:
+            params.append(("audience", audience))
+        resource = self.options.get("resource")
+        resources = [resource] if isinstance(resource, str) else list(resource or ())
+        params.extend(("resource", value) for value in resources)
+        params.extend(sorted((self.options.get("extra_params") or {}).items()))
+        return params

@@ -1,0 +1,74 @@
+"""The stable API for plugin authors: import from here and nothing deeper.
+
+A vendor plugin subclasses :class:`Provider`, sets a few class attributes, overrides a hook
+or two, and registers the class in the ``tokenrack.providers`` entry-point group::
+
+    [project.entry-points."tokenrack.providers"]
+    acme = "tokenrack_acme:AcmeProvider"
+
+Auth methods (``tokenrack.auth_methods``) implement :class:`ClientAuthMethod`; secret
+sources (``tokenrack.secrets``) implement :class:`SecretSource`.
+"""
+
+from __future__ import annotations
+
+from tokenrack.auth_method import ClientAuthMethod, ClientCredentials, rfc6749_encode
+from tokenrack.errors import (
+    ConfigError,
+    InvalidClientError,
+    InvalidGrantError,
+    InvalidRequestError,
+    InvalidScopeError,
+    SecretError,
+    TokenEndpointUnavailableError,
+    TokenError,
+    TokenRequestError,
+    TokenResponseError,
+    UnauthorizedClientError,
+    UnsupportedGrantTypeError,
+    error_class_for,
+)
+from tokenrack.message import FormValue, HttpResponse, TokenRequest
+from tokenrack.provider import Provider, TokenFlow
+from tokenrack.response import (
+    ResponseFields,
+    decode_body,
+    jwt_claims,
+    parse_token_response,
+    raise_for_error,
+)
+from tokenrack.secret import Secret
+from tokenrack.secret_source import SecretSource
+from tokenrack.token import Token
+
+__all__ = [
+    "ClientAuthMethod",
+    "ClientCredentials",
+    "ConfigError",
+    "FormValue",
+    "HttpResponse",
+    "InvalidClientError",
+    "InvalidGrantError",
+    "InvalidRequestError",
+    "InvalidScopeError",
+    "Provider",
+    "ResponseFields",
+    "Secret",
+    "SecretError",
+    "SecretSource",
+    "Token",
+    "TokenEndpointUnavailableError",
+    "TokenError",
+    "TokenFlow",
+    "TokenRequest",
+    "TokenRequestError",
+    "TokenResponseError",
+    "UnauthorizedClientError",
+    "UnsupportedGrantTypeError",
+    "decode_body",
+    "error_class_for",
+    "jwt_claims",
+    "parse_token_response",
+    "raise_for_error",
+    "rfc6749_encode",
+]

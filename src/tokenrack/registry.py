@@ -1,0 +1,197 @@
+"""The :class:`Registry`: named profiles, their cached tokens, and one transport."""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from tokenrack.clock import Clock, SystemClock
+from tokenrack.profile import ProfileRuntime
+from tokenrack.refresh import CachedToken, TokenStore
+from tokenrack.token import Token
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from tokenrack.config import Config
+    from tokenrack.plugins import PluginCatalog
+    from tokenrack.transport import Transport
+
+__all__ = ["Registry"]
+
+
+class Registry:
+    """Profiles from one config, and their tokens: cached, refreshed early, single-flight.
+
+    Thread-safe: any number of threads may call :meth:`get_token` at once; each cache key is
+    refreshed by one of them while the others wait or keep the cached token (see
+    docs/refresh.md). Most code uses the default registry through
+    :func:`tokenrack.get_token`; build one explicitly with :meth:`from_file` or
+    :meth:`from_dict`.
+
+    Args:
+        config: A loaded configuration.
+        catalog: Installed plugins (a new catalog when omitted).
+        transport: Sends token requests (requests, when omitted; created at first fetch).
+        clock: Time source (the system clock when omitted).
+        rng: Randomness for jitter and backoff.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        catalog: PluginCatalog | None = None,
+        transport: Transport | None = None,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        if catalog is None:
+            from tokenrack.plugins import PluginCatalog
+
+            catalog = PluginCatalog()
+        self._config = config
+        self._catalog = catalog
+        self._transport = transport
+        self._owns_transport = transport is None
+        self._clock = clock or SystemClock()
+        self._rng = rng or random.Random()
+        self._jitter = self._rng.random()
+        self._store = TokenStore(self._clock)
+        self._runtimes: dict[str, ProfileRuntime] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Registry:
+        """Load a registry from a YAML file (discovered as documented when ``path`` is None).
+
+        Raises:
+            ConfigError: The file is missing, unreadable or invalid.
+        """
+        from tokenrack.config import discover_config_path, load_config, read_config_file
+        from tokenrack.plugins import PluginCatalog
+
+        catalog = kwargs.pop("catalog", None) or PluginCatalog()
+        source, data = read_config_file(path if path is not None else discover_config_path())
+        config = load_config(data, source=source, plugins=catalog, environ=os.environ)
+        return cls(config, catalog=catalog, **kwargs)
+
+    @classmethod
+    def from_dict(
+        cls, data: Mapping[str, Any], *, source: str = "<dict>", **kwargs: Any
+    ) -> Registry:
+        """Build a registry from a config already in memory (same format as the YAML).
+
+        Raises:
+            ConfigError: The config is invalid.
+        """
+        from tokenrack.config import load_config
+        from tokenrack.plugins import PluginCatalog
+
+        catalog = kwargs.pop("catalog", None) or PluginCatalog()
+        config = load_config(data, source=source, plugins=catalog, environ=os.environ)
+        return cls(config, catalog=catalog, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"Registry(source={self._config.source!r}, profiles={len(self._config.profiles)})"
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def source(self) -> str:
+        """The file the config came from, or ``<dict>``."""
+        return self._config.source
+
+    def profiles(self) -> list[str]:
+        """The profile names, in file order."""
+        return list(self._config.profiles)
+
+    def get_token(self, profile: str, *, force_refresh: bool = False) -> Token:
+        """A valid token for ``profile``.
+
+        Args:
+            profile: The profile's name.
+            force_refresh: Fetch a new token now, even if the cached one is fresh.
+
+        Raises:
+            ProfileNotFoundError: No such profile.
+            ConfigError: The profile's secrets or token URL are unusable.
+            PluginError: Its provider or auth method cannot be loaded.
+            TokenError: No valid token could be obtained or served.
+        """
+        runtime = self._runtimes.get(profile) or self._runtime(profile)
+        return self._store.get(
+            runtime.cache_key, runtime.refresh, force=force_refresh, label=profile
+        )
+
+    def invalidate(
+        self, profile: str, *, token: Token | None = None, reason: str = "invalidated"
+    ) -> bool:
+        """Drop ``profile``'s cached token so the next call fetches a new one.
+
+        Args:
+            profile: The profile's name.
+            token: Drop only if this is still the cached token (what ``BearerAuth`` does
+                on a 401, so many rejected callers cause one refresh, not one each).
+            reason: Logged as the reason of the next fetch.
+
+        Returns:
+            Whether a cached token was dropped.
+
+        Raises:
+            ProfileNotFoundError: No such profile.
+        """
+        runtime = self._runtimes.get(profile) or self._runtime(profile)
+        return self._store.invalidate(runtime.cache_key, token=token, reason=reason)
+
+    def cached(self, profile: str) -> CachedToken | None:
+        """The cached entry for ``profile`` and its windows, without fetching (diagnostics)."""
+        runtime = self._runtimes.get(profile) or self._runtime(profile)
+        return self._store.peek(runtime.cache_key)
+
+    def runtime(self, profile: str) -> ProfileRuntime:
+        """The assembled profile (provider, auth method, cache key) for diagnostics."""
+        return self._runtimes.get(profile) or self._runtime(profile)
+
+    def close(self) -> None:
+        """Release the transport's connections (if this registry created it)."""
+        with self._lock:
+            transport = self._transport if self._owns_transport else None
+        if transport is not None:
+            transport.close()
+
+    def _runtime(self, profile: str) -> ProfileRuntime:
+        config = self._config.profile(profile)
+        with self._lock:
+            runtime = self._runtimes.get(profile)
+            if runtime is None:
+                runtime = ProfileRuntime(
+                    config,
+                    source=self._config.source,
+                    catalog=self._catalog,
+                    transport=self._transport_instance(),
+                    clock=self._clock,
+                    rng=self._rng,
+                    jitter=self._jitter,
+                )
+                self._runtimes[profile] = runtime
+            return runtime
+
+    def _transport_instance(self) -> Transport:
+        if self._transport is None:
+            from tokenrack.requests_transport import RequestsTransport
+
+            self._transport = RequestsTransport()
+        return self._transport

@@ -1,0 +1,159 @@
+"""The :class:`~tokenrack.transport.Transport` built on requests; the only module that imports it.
+
+One ``requests.Session`` per registry. The session does not trust the environment
+(``trust_env = False``): a ``~/.netrc`` must never replace the client's credentials, and a
+profile's CA bundle must win over ``REQUESTS_CA_BUNDLE``. The environment is then honoured
+explicitly where a profile says nothing: ``*_PROXY``/``NO_PROXY`` for proxies, and
+``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` for the CA bundle.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from http.cookiejar import DefaultCookiePolicy
+
+import requests
+import requests.adapters
+import requests.utils
+import urllib3.exceptions
+
+from tokenrack.message import EncodedRequest, HttpResponse, TransportError
+from tokenrack.transport import TransportOptions
+
+__all__ = ["RequestsTransport"]
+
+
+def _verify(options: TransportOptions) -> bool | str:
+    if options.verify is not True:
+        return options.verify
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+
+
+class RequestsTransport:
+    """Sends token requests with requests: timeouts always set, redirects never followed."""
+
+    def __init__(self) -> None:
+        self._session = requests.Session()
+        self._session.trust_env = False
+        # Token endpoints have no business setting cookies; none is kept or sent back.
+        self._session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+
+    def send(
+        self, request: EncodedRequest, *, options: TransportOptions, sent_at: float
+    ) -> HttpResponse:
+        """Send once; read at most ``options.max_body`` bytes of the answer.
+
+        Raises:
+            TransportError: Connection refused or reset, timeout, TLS failure, or an
+                answer larger than the cap.
+        """
+        proxies = (
+            dict(options.proxies)
+            if options.proxies is not None
+            else (requests.utils.get_environ_proxies(request.url))
+        )
+        try:
+            response = self._session.request(
+                request.method,
+                request.url,
+                headers=request.headers,
+                data=request.body or None,
+                timeout=(options.connect_timeout, options.read_timeout),
+                verify=_verify(options),
+                cert=options.client_cert,
+                proxies=proxies,
+                allow_redirects=False,
+                stream=True,
+            )
+        except requests.exceptions.SSLError as error:
+            raise TransportError("tls", f"TLS failure: {_reason(error)}", retryable=False) from None
+        except requests.exceptions.ConnectTimeout:
+            raise TransportError("timeout", "connect timed out", retryable=True) from None
+        except requests.exceptions.ReadTimeout:
+            raise TransportError("timeout", "read timed out", retryable=True) from None
+        except requests.exceptions.ConnectionError as error:
+            raise TransportError("connect", _reason(error), retryable=True) from None
+        except requests.exceptions.RequestException as error:
+            raise TransportError("other", _reason(error), retryable=False) from None
+        with response:
+            body = self._read(response, options.max_body)
+        return HttpResponse(
+            status=response.status_code,
+            headers={k.lower(): v for k, v in response.headers.items()},
+            body=body,
+            url=request.url,
+            sent_at=sent_at,
+        )
+
+    @staticmethod
+    def _read(response: requests.Response, limit: int) -> bytes:
+        try:
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_content(chunk_size=64 * 1024):
+                size += len(chunk)
+                if size > limit:
+                    # Closing instead of draining: the rest is never read.
+                    response.raw.close()
+                    raise TransportError(
+                        "too_large",
+                        f"answer larger than {limit // 1024} KiB; connection closed",
+                        retryable=False,
+                    )
+                chunks.append(chunk)
+            return b"".join(chunks)
+        except requests.exceptions.ConnectionError as error:
+            raise TransportError(
+                "reset", f"connection lost while reading: {_reason(error)}", retryable=True
+            ) from None
+        except (
+            requests.exceptions.ChunkedEncodingError,
+            urllib3.exceptions.ProtocolError,
+        ) as error:
+            raise TransportError(
+                "reset", f"answer cut short: {_reason(error)}", retryable=True
+            ) from None
+        except requests.exceptions.Timeout:
+            raise TransportError("timeout", "read timed out", retryable=True) from None
+
+    def close(self) -> None:
+        """Close the session's connections."""
+        self._session.close()
+
+
+_QUERY = re.compile(r"\?[^\s'\")]*")
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """``error`` and everything it wraps (urllib3 keeps the cause in ``reason``)."""
+    seen: list[BaseException] = []
+    pending: list[BaseException] = [error]
+    while pending:
+        current = pending.pop(0)
+        if any(current is s for s in seen):
+            continue
+        seen.append(current)
+        for inner in (
+            getattr(current, "reason", None),
+            current.__cause__,
+            current.__context__,
+            *current.args,
+        ):
+            if isinstance(inner, BaseException):
+                pending.append(inner)
+    return seen
+
+
+def _reason(error: BaseException) -> str:
+    """A short reason for a failure, without the request's query string or headers.
+
+    The innermost operating-system error says it best ("Connection refused"); failing
+    that, the text of the error with any query string cut out, since a vendor that takes
+    parameters in the query would otherwise have its credentials quoted.
+    """
+    for cause in reversed(_causes(error)):
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror
+    text = _QUERY.sub("?…", str(error) or type(error).__name__)
+    return text if len(text) <= 300 else text[:297] + "..."

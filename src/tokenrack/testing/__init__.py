@@ -1,0 +1,13 @@
+"""Tools for testing code that uses tokenrack, and tokenrack plugins.
+
+- :class:`TokenEmulator`: a real token endpoint on loopback, with fault injection.
+- The ``token_emulator`` pytest fixture (registered as a pytest plugin on install).
+- :class:`ProviderContractTests`: the contract every provider plugin must pass.
+"""
+
+from __future__ import annotations
+
+from tokenrack.testing.contract import ProviderContractTests
+from tokenrack.testing.emulator import EmulatorClient, Fault, RecordedRequest, TokenEmulator
+
+__all__ = ["EmulatorClient", "Fault", "ProviderContractTests", "RecordedRequest", "TokenEmulator"]

@@ -1,0 +1,138 @@
+"""The contract every provider plugin passes, ours and third parties' alike.
+
+Subclass :class:`ProviderContractTests` in a pytest module, as keyring's backend authors
+subclass ``BackendBasicTests``, and supply the provider class and a valid profile::
+
+    class TestAcme(ProviderContractTests):
+        provider_class = AcmeProvider
+        entry_point = "acme"
+        profile = {"client_id": "id", "client_secret": "s", "tenant": "t"}
+
+The checks are sans-I/O: they build requests and parse canned answers, never a socket.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import pytest
+
+from tokenrack.errors import TokenRequestError, TokenResponseError
+from tokenrack.message import HttpResponse, TokenRequest
+from tokenrack.provider import Provider
+from tokenrack.secret import Secret
+
+__all__ = ["ProviderContractTests"]
+
+_NOW = 1_700_000_000.0
+
+
+def _answer(status: int, body: Mapping[str, Any]) -> HttpResponse:
+    return HttpResponse(
+        status=status,
+        headers={"content-type": "application/json"},
+        body=json.dumps(body).encode(),
+        url="https://contract.invalid/token",
+        sent_at=_NOW,
+    )
+
+
+class ProviderContractTests:
+    """Checks a provider class against the plugin contract.
+
+    Attributes:
+        provider_class: The class under test.
+        entry_point: The name it is registered under.
+        profile: A valid profile's options for it (secrets as plain strings).
+    """
+
+    provider_class: ClassVar[type[Provider]]
+    entry_point: ClassVar[str]
+    profile: ClassVar[Mapping[str, Any]]
+
+    @pytest.fixture
+    def provider(self) -> Provider:
+        """An instance built from :attr:`profile`, secrets wrapped as the core wraps them."""
+        options = {
+            key: Secret(value) if key == "client_secret" and isinstance(value, str) else value
+            for key, value in self.profile.items()
+        }
+        return self.provider_class(options)
+
+    def test_name_matches_entry_point(self) -> None:
+        """The class's ``name`` is the entry-point name (the core refuses a mismatch)."""
+        assert self.provider_class.name == self.entry_point
+
+    def test_options_schema_is_valid_json_schema(self) -> None:
+        """``options_schema`` is a valid draft 2020-12 schema."""
+        from jsonschema import Draft202012Validator
+
+        Draft202012Validator.check_schema(dict(self.provider_class.options_schema))
+
+    def test_profile_satisfies_options_schema(self) -> None:
+        """The sample profile passes the provider's own schema."""
+        from jsonschema import Draft202012Validator
+
+        schema = dict(self.provider_class.options_schema)
+        schema.pop("additionalProperties", None)
+        Draft202012Validator(schema).validate(dict(self.profile))
+
+    def test_default_auth_method_is_supported(self) -> None:
+        """The default auth method is one the provider supports."""
+        cls = self.provider_class
+        assert cls.default_auth_method in cls.supported_auth_methods
+
+    def test_builds_a_request_to_an_https_or_loopback_url(self, provider: Provider) -> None:
+        """The first request goes to https (or loopback) and names a grant type."""
+        from tokenrack.url_policy import insecure_url_problem
+
+        request = next(provider.token_flow({}))
+        assert isinstance(request, TokenRequest)
+        assert insecure_url_problem(request.url, allow_insecure_http=False) is None
+        assert request.form_value("grant_type")
+
+    def test_request_holds_no_plain_secret(self, provider: Provider) -> None:
+        """No secret appears unwrapped in the request the provider builds."""
+        request = provider.build_token_request()
+        secret = self.profile.get("client_secret")
+        plain = [v for _, v in (*request.form, *request.headers) if not isinstance(v, Secret)]
+        assert not secret or all(secret not in value for value in plain)
+
+    def test_cache_key_parts_are_stable_and_never_secret(self, provider: Provider) -> None:
+        """Cache key parts are deterministic strings without the secret."""
+        parts = provider.cache_key_parts()
+        assert parts == provider.cache_key_parts()
+        assert all(isinstance(v, str) for v in parts.values())
+        secret = self.profile.get("client_secret")
+        assert not secret or all(secret not in v for v in parts.values())
+
+    def test_cache_key_parts_separate_clients(self, provider: Provider) -> None:
+        """Two client ids never share a cache key."""
+        other = self.provider_class({**provider.options, "client_id": "another-client"})
+        if provider.client_id is not None:
+            assert other.cache_key_parts() != provider.cache_key_parts()
+
+    def test_parses_a_standard_answer(self, provider: Provider) -> None:
+        """An RFC 6749 §5.1 answer parses, ``bearer`` normalised, token hidden in repr."""
+        token = provider.parse_token_response(
+            _answer(
+                200, {"access_token": "contract-token", "token_type": "bearer", "expires_in": 600}
+            )
+        )
+        assert token.access_token == "contract-token"
+        assert token.token_type == "Bearer"
+        assert token.expires_at == pytest.approx(_NOW + 600)
+        assert "contract-token" not in repr(token)
+
+    def test_refusal_raises_token_request_error(self, provider: Provider) -> None:
+        """An RFC 6749 §5.2 error answer raises TokenRequestError."""
+        with pytest.raises(TokenRequestError) as caught:
+            provider.parse_token_response(_answer(401, {"error": "invalid_client"}))
+        assert caught.value.error == "invalid_client"
+
+    def test_garbage_raises_token_response_error(self, provider: Provider) -> None:
+        """An answer without a token raises TokenResponseError."""
+        with pytest.raises(TokenResponseError):
+            provider.parse_token_response(_answer(200, {"no_token": True}))

@@ -1,0 +1,514 @@
+"""A real OAuth 2.0 token endpoint on loopback, for demos and tests.
+
+:class:`TokenEmulator` serves HTTP (or HTTPS, given an ``ssl.SSLContext``) on 127.0.0.1 and
+a free port, checks client credentials strictly (RFC 6749 §2.3.1 Basic decoding, or the
+body; never both), the grant type, scopes and audience; issues opaque or JWT-shaped tokens;
+records every request; and injects faults on demand: latency, a gate that holds answers
+until released, status sequences with ``Retry-After``, malformed bodies, connection resets
+and hangs. Standard library only, so it runs anywhere tokenrack does.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import secrets
+import socket
+import ssl
+import struct
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote_plus, urlsplit
+
+__all__ = ["EmulatorClient", "Fault", "RecordedRequest", "TokenEmulator"]
+
+ALL_METHODS = frozenset({"client_secret_basic", "client_secret_post"})
+
+
+@dataclass(frozen=True, slots=True)
+class EmulatorClient:
+    """A client the emulator accepts.
+
+    Attributes:
+        client_id: Its id.
+        client_secret: Its secret.
+        auth_methods: How it may authenticate (``client_secret_basic``/``_post``).
+        scopes: Scopes it may ask for; None allows any.
+        audiences: Audiences it may ask for; None allows any (and none).
+        require_audience: Refuse a request without ``audience``.
+        grant_types: Grant types it may use.
+    """
+
+    client_id: str
+    client_secret: str
+    auth_methods: frozenset[str] = ALL_METHODS
+    scopes: frozenset[str] | None = None
+    audiences: frozenset[str] | None = None
+    require_audience: bool = False
+    grant_types: frozenset[str] = frozenset({"client_credentials"})
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """One misbehaviour, consumed by one request (see the constructors)."""
+
+    kind: str
+    status: int = 200
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @classmethod
+    def http(
+        cls,
+        status: int,
+        body: Mapping[str, Any] | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> Fault:
+        """Answer with ``status`` and a JSON ``body`` (e.g. 503 with ``Retry-After``)."""
+        payload = json.dumps(body if body is not None else {"error": "server_error"}).encode()
+        merged = {"Content-Type": "application/json", **(headers or {})}
+        return cls("http", status=status, body=payload, headers=merged)
+
+    @classmethod
+    def raw(
+        cls, body: bytes, *, content_type: str = "application/json", status: int = 200
+    ) -> Fault:
+        """Answer with exactly ``body`` (an HTML page, truncated JSON, …)."""
+        return cls("http", status=status, body=body, headers={"Content-Type": content_type})
+
+    @classmethod
+    def reset(cls) -> Fault:
+        """Close the connection with a TCP reset instead of answering."""
+        return cls("reset")
+
+    @classmethod
+    def hang(cls, seconds: float) -> Fault:
+        """Accept the request and say nothing for ``seconds`` (or until the emulator stops)."""
+        return cls("hang", seconds=seconds)
+
+    @classmethod
+    def delay(cls, seconds: float) -> Fault:
+        """Answer normally, ``seconds`` late."""
+        return cls("delay", seconds=seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedRequest:
+    """A request the emulator received.
+
+    Attributes:
+        method: HTTP method.
+        path: Path without the query.
+        query: Query parameters, in order.
+        headers: Headers, names lower-cased.
+        form: Body parameters, in order (form or JSON).
+        client_id: The client that authenticated, if any did.
+        auth_method: How it authenticated (``client_secret_basic``, ``client_secret_post``).
+        received_at: Monotonic time of arrival.
+    """
+
+    method: str
+    path: str
+    query: tuple[tuple[str, str], ...]
+    headers: Mapping[str, str]
+    form: tuple[tuple[str, str], ...]
+    client_id: str | None
+    auth_method: str | None
+    received_at: float
+
+    def form_value(self, name: str) -> str | None:
+        """The first value of form parameter ``name``."""
+        return next((v for k, v in self.form if k == name), None)
+
+    def form_values(self, name: str) -> list[str]:
+        """Every value of form parameter ``name``."""
+        return [v for k, v in self.form if k == name]
+
+
+@dataclass(slots=True)
+class _Answer:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _error(status: int, error: str, description: str, **headers: str) -> _Answer:
+    return _Answer(status, {"error": error, "error_description": description}, dict(headers))
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+class TokenEmulator:
+    """A token endpoint on 127.0.0.1; use as a context manager or call start()/stop().
+
+    Args:
+        clients: Clients accepted; a default ``test-client``/``test-secret`` when None.
+        expires_in: Lifetime to announce; a string is sent as a string, None omits it.
+        token_format: ``opaque`` or ``jwt`` (unsigned, JWT-shaped, with ``exp``).
+        token_type: The ``token_type`` to announce (``bearer`` tests normalisation).
+        token_prefix: Prefix of issued tokens (recognisable in leak tests).
+        basic_decoding: ``rfc6749`` (form-decode id and secret, as the RFC says) or ``raw``.
+        token_path: Path of the token endpoint.
+        ssl_context: Serve HTTPS with this server context.
+        latency: Seconds to wait before every answer.
+    """
+
+    def __init__(
+        self,
+        clients: Iterable[EmulatorClient] | None = None,
+        *,
+        expires_in: int | float | str | None = 3600,
+        token_format: str = "opaque",
+        token_type: str = "Bearer",
+        token_prefix: str = "emu_",
+        basic_decoding: str = "rfc6749",
+        token_path: str = "/oauth/token",
+        ssl_context: ssl.SSLContext | None = None,
+        latency: float = 0.0,
+    ) -> None:
+        default = [EmulatorClient("test-client", "test-secret")]
+        self.clients = {c.client_id: c for c in (default if clients is None else clients)}
+        self.expires_in = expires_in
+        self.token_format = token_format
+        self.token_type = token_type
+        self.token_prefix = token_prefix
+        self.basic_decoding = basic_decoding
+        self.token_path = token_path
+        self.latency = latency
+        self.extra_response: dict[str, Any] = {}
+        self.gate = threading.Event()
+        self.gate.set()
+        self._ssl_context = ssl_context
+        self._lock = threading.Lock()
+        self._requests: list[RecordedRequest] = []
+        self._faults: list[Fault] = []
+        self._issued: list[str] = []
+        self._stopping = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> TokenEmulator:
+        """Listen on 127.0.0.1 and a free port, serving in a background thread."""
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        server.daemon_threads = True
+        if self._ssl_context is not None:
+            server.socket = self._ssl_context.wrap_socket(server.socket, server_side=True)
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
+            name="tokenrack-emulator",
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port (hanging requests are let go)."""
+        self._stopping.set()
+        self.gate.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> TokenEmulator:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- addresses ---------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The port listened on."""
+        if self._server is None:
+            raise RuntimeError("the emulator is not running")
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:54321``."""
+        scheme = "https" if self._ssl_context is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
+
+    @property
+    def token_url(self) -> str:
+        """The token endpoint's URL."""
+        return self.url + self.token_path
+
+    # -- set-up and inspection -----------------------------------------------------------
+
+    def add_client(self, client: EmulatorClient) -> None:
+        """Accept another client (or replace one with the same id)."""
+        with self._lock:
+            self.clients[client.client_id] = client
+
+    def fail_next(self, *faults: Fault) -> None:
+        """Queue faults; each of the next requests consumes one, in order."""
+        with self._lock:
+            self._faults.extend(faults)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received so far."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def request_count(self) -> int:
+        """How many requests reached the token endpoint."""
+        with self._lock:
+            return len(self._requests)
+
+    @property
+    def issued_tokens(self) -> list[str]:
+        """Every access token issued, in order."""
+        with self._lock:
+            return list(self._issued)
+
+    def reset(self) -> None:
+        """Forget recorded requests, issued tokens and queued faults."""
+        with self._lock:
+            self._requests.clear()
+            self._issued.clear()
+            self._faults.clear()
+
+    # -- the endpoint ------------------------------------------------------------------
+
+    def _record(self, recorded: RecordedRequest) -> Fault | None:
+        with self._lock:
+            self._requests.append(recorded)
+            return self._faults.pop(0) if self._faults else None
+
+    def _authenticate(
+        self, headers: Mapping[str, str], form: list[tuple[str, str]]
+    ) -> tuple[EmulatorClient | None, str | None, _Answer | None]:
+        """Return the client, the method used, or the error answer."""
+        authorization = headers.get("authorization", "")
+        body_id = next((v for k, v in form if k == "client_id"), None)
+        body_secret = next((v for k, v in form if k == "client_secret"), None)
+        used_basic = authorization[:6].lower() == "basic "
+        if used_basic and body_secret is not None:
+            return (
+                None,
+                None,
+                _error(
+                    400, "invalid_request", "more than one client authentication method was used"
+                ),
+            )
+        if used_basic:
+            try:
+                decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                return None, None, _error(400, "invalid_request", "malformed Basic credentials")
+            raw_id, sep, raw_secret = decoded.partition(":")
+            if not sep:
+                return None, None, _error(400, "invalid_request", "malformed Basic credentials")
+            if self.basic_decoding == "rfc6749":
+                raw_id, raw_secret = unquote_plus(raw_id), unquote_plus(raw_secret)
+            return self._check_client(raw_id, raw_secret, "client_secret_basic")
+        if body_id is not None and body_secret is not None:
+            return self._check_client(body_id, body_secret, "client_secret_post")
+        return (
+            None,
+            None,
+            _error(
+                401, "invalid_client", "no client authentication", **{"WWW-Authenticate": "Basic"}
+            ),
+        )
+
+    def _check_client(
+        self, client_id: str, secret: str, method: str
+    ) -> tuple[EmulatorClient | None, str | None, _Answer | None]:
+        with self._lock:
+            client = self.clients.get(client_id)
+        challenge = (
+            {"WWW-Authenticate": 'Basic realm="emulator"'} if method.endswith("basic") else {}
+        )
+        if client is None or not secrets.compare_digest(
+            client.client_secret.encode(), secret.encode()
+        ):
+            return (
+                None,
+                method,
+                _error(401, "invalid_client", "client authentication failed", **challenge),
+            )
+        if method not in client.auth_methods:
+            return (
+                None,
+                method,
+                _error(401, "invalid_client", f"this client may not use {method}", **challenge),
+            )
+        return client, method, None
+
+    def _issue(self, client: EmulatorClient, scopes: list[str], audience: str | None) -> str:
+        if self.token_format == "jwt":
+            now = int(time.time())
+            lifetime = self.expires_in if isinstance(self.expires_in, (int, float)) else 3600
+            claims: dict[str, Any] = {
+                "iss": "tokenrack-emulator",
+                "sub": client.client_id,
+                "iat": now,
+                "exp": now + int(lifetime),
+                "jti": secrets.token_hex(8),
+                "scope": " ".join(scopes),
+            }
+            if audience:
+                claims["aud"] = audience
+            header = _b64url(json.dumps({"alg": "none", "typ": "JWT"}).encode())
+            token = f"{header}.{_b64url(json.dumps(claims).encode())}."
+        else:
+            token = self.token_prefix + secrets.token_urlsafe(24)
+        with self._lock:
+            self._issued.append(token)
+        return token
+
+    def _answer(self, headers: Mapping[str, str], form: list[tuple[str, str]]) -> _Answer:
+        client, _method, failure = self._authenticate(headers, form)
+        if failure is not None:
+            return failure
+        assert client is not None
+        grant_type = next((v for k, v in form if k == "grant_type"), None)
+        if grant_type is None:
+            return _error(400, "invalid_request", "grant_type is missing")
+        if grant_type not in client.grant_types:
+            return _error(
+                400, "unsupported_grant_type", f"grant_type {grant_type} is not supported"
+            )
+        scope = next((v for k, v in form if k == "scope"), "")
+        scopes = scope.split()
+        if client.scopes is not None and not set(scopes) <= client.scopes:
+            unknown = sorted(set(scopes) - client.scopes)
+            return _error(400, "invalid_scope", f"scope not allowed: {' '.join(unknown)}")
+        audience = next((v for k, v in form if k == "audience"), None)
+        if audience is None and client.require_audience:
+            return _error(400, "invalid_request", "audience is required")
+        if (
+            audience is not None
+            and client.audiences is not None
+            and audience not in client.audiences
+        ):
+            return _error(403, "access_denied", f"audience {audience} is not allowed")
+        body: dict[str, Any] = {
+            "access_token": self._issue(client, scopes, audience),
+            "token_type": self.token_type,
+        }
+        if self.expires_in is not None:
+            body["expires_in"] = self.expires_in
+        if scopes:
+            body["scope"] = " ".join(scopes)
+        body.update(self.extra_response)
+        return _Answer(200, body, {"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+
+def _handler_for(emulator: TokenEmulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "tokenrack-emulator"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+            return  # quiet: tests read the recorded requests instead
+
+        def do_GET(self) -> None:
+            self._send(404, {"error": "not_found"})
+
+        def do_POST(self) -> None:
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            form = _parse_body(raw, headers.get("content-type", ""))
+            query = parse_qsl(parts.query, keep_blank_values=True)
+            if parts.path != emulator.token_path:
+                self._send(404, {"error": "not_found"})
+                return
+            client, method, _ = emulator._authenticate(headers, form)
+            fault = emulator._record(
+                RecordedRequest(
+                    method="POST",
+                    path=parts.path,
+                    query=tuple(query),
+                    headers=headers,
+                    form=tuple(form),
+                    client_id=client.client_id if client else None,
+                    auth_method=method if client else None,
+                    received_at=time.monotonic(),
+                )
+            )
+            emulator.gate.wait()
+            if emulator.latency:
+                emulator._stopping.wait(emulator.latency)
+            if fault is not None and self._fault(fault):
+                return
+            answer = emulator._answer(headers, form)
+            self._send(answer.status, answer.body, answer.headers)
+
+        def _fault(self, fault: Fault) -> bool:
+            """Act out a fault; True when it replaced the answer."""
+            if fault.kind == "reset":
+                self.connection.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
+                self.connection.close()
+                self.close_connection = True
+                return True
+            if fault.kind == "hang":
+                emulator._stopping.wait(fault.seconds)
+                self.close_connection = True
+                return True
+            if fault.kind == "delay":
+                emulator._stopping.wait(fault.seconds)
+                return False
+            self.send_response(fault.status)
+            for name, value in fault.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(fault.body)))
+            self.end_headers()
+            self.wfile.write(fault.body)
+            return True
+
+        def _send(
+            self, status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None
+        ) -> None:
+            payload = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+    return Handler
+
+
+def _parse_body(raw: bytes, content_type: str) -> list[tuple[str, str]]:
+    media = content_type.split(";", 1)[0].strip().lower()
+    text = raw.decode("utf-8", errors="replace")
+    if media == "application/json":
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return []
+        pairs: list[tuple[str, str]] = []
+        for key, value in data.items() if isinstance(data, dict) else ():
+            for item in value if isinstance(value, list) else [value]:
+                pairs.append((str(key), str(item)))
+        return pairs
+    return parse_qsl(text, keep_blank_values=True)
