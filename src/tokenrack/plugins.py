@@ -206,14 +206,14 @@ class PluginCatalog:
 
 def _driver(group: str, name: str, plugin: InstalledPlugin) -> Any:
     """Import one plugin with stevedore, translating its errors into tokenrack's own."""
-    from stevedore import DriverManager
+    from stevedore import DriverManager, ExtensionManager
     from stevedore.exception import NoUniqueMatch
 
     def fail(manager: Any, entry_point: Any, error: BaseException) -> None:
         raise error
 
-    try:
-        manager: DriverManager[Any] = DriverManager(
+    def manager() -> DriverManager[Any]:
+        return DriverManager(
             namespace=group,
             name=name,
             invoke_on_load=False,
@@ -223,7 +223,13 @@ def _driver(group: str, name: str, plugin: InstalledPlugin) -> Any:
             # distribution seen twice on sys.path, so any copy will do.
             conflict_resolver=lambda namespace, name, extensions: extensions[0],
         )
-        return manager.driver
+
+    # stevedore memoises each group's entry points for the life of the process; loading is
+    # once per plugin per catalog, so rescan to see what importlib.metadata saw just now
+    # (a plugin installed or removed since the memo was made).
+    ExtensionManager.ENTRY_POINT_CACHE.pop(group, None)
+    try:
+        return manager().driver
     except NoUniqueMatch as error:
         raise PluginError(f"{group} plugin {name!r}: {error}", group=group, name=name) from None
     except Exception as error:

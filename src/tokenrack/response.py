@@ -292,7 +292,13 @@ def parse_token_response(
         TokenResponseError: The answer is not a usable token.
     """
     _check_redirect(response)
-    body = decode_body(response, secrets)
+    if 200 <= response.status < 300:
+        body = decode_body(response, secrets)
+    else:
+        try:
+            body = decode_body(response, secrets)
+        except TokenResponseError:
+            body = None  # a refusal without a readable body is still a refusal
     raise_for_error(response, body, secrets)
     if not isinstance(body, Mapping):
         raise _not_a_token(response, "answer is not a JSON object", secrets)

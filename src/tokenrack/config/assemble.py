@@ -229,7 +229,7 @@ class _ProfileBuilder:
                         )
                     )
         url = resolved.get("token_url")
-        if isinstance(url, str):
+        if isinstance(url, str) and url[:7].lower() == "http://":
             problem = insecure_url_problem(
                 url, allow_insecure_http=resolved.get("allow_insecure_http") is True
             )

@@ -76,6 +76,7 @@ def core_profile_properties(sources: Mapping[str, Mapping[str, Any]]) -> dict[st
         "token_url": {
             "type": "string",
             "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\\s]+",
+            "description": "an http(s) URL, e.g. https://idp.example.com/oauth2/token",
         },
         "scopes": {"type": "array", "items": {"type": "string", "minLength": 1}},
         "timeout": {

@@ -35,7 +35,7 @@ def _plural(schema: Mapping[str, Any]) -> str:
     kind = schema.get("type")
     nouns = {"string": "strings", "integer": "integers", "number": "numbers", "object": "mappings"}
     if isinstance(kind, str) and kind in nouns:
-        return ("non-empty " if schema.get("minLength") else "") + nouns[kind]
+        return nouns[kind]
     return f"items that are each {describe(schema)}"
 
 

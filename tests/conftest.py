@@ -1,0 +1,162 @@
+"""Shared fixtures, and the suite-wide guard that no secret or token ever leaks.
+
+Every test runs with the root logger at DEBUG, capturing every record (tokenrack's, and
+urllib3's and requests' too). Every TokenrackError created during the test is remembered.
+After the test, no captured log line and no error message or repr may contain a canary:
+the client secret (:data:`SECRET`) or an issued token (:data:`TOKEN_MARK`). Tests use those
+canaries by default, so the whole suite's scenarios prove the no-leak promise.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import pytest
+
+import tokenrack.errors
+from tokenrack.registry import Registry
+from tokenrack.testing import EmulatorClient, TokenEmulator
+
+CLIENT_ID = "canary-client"
+# Characters that break naive Basic encoding and regexes: : + / % & = space, non-ASCII.
+SECRET = "s3cr3t-CANARYSECRET:+/%&= ü"
+TOKEN_MARK = "CANARYTOKEN"
+CANARIES = (SECRET, "CANARYSECRET", TOKEN_MARK)
+
+
+class LeakGuard(logging.Handler):
+    """Collects every log record so the test's teardown can look for canaries."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+        self._lock_lines = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = record.getMessage()
+        except Exception:  # a broken format string is itself a bug worth seeing
+            text = f"{record.msg!r} % {record.args!r}"
+        if record.exc_info and record.exc_info[1] is not None:
+            text += " | " + repr(record.exc_info[1]) + " " + str(record.exc_info[1])
+        with self._lock_lines:
+            self.lines.append(f"{record.name}: {text}")
+
+
+def find_canaries(texts: list[str]) -> list[str]:
+    """The texts that contain a canary."""
+    return [t for t in texts if any(c in t for c in CANARIES)]
+
+
+@pytest.fixture(autouse=True)
+def leak_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[LeakGuard]:
+    """Fail any test that lets a canary into a log record or an error's text."""
+    guard = LeakGuard()
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(guard)
+    root.setLevel(logging.DEBUG)
+    errors: list[BaseException] = []
+    original = tokenrack.errors.TokenrackError.__init__
+
+    def recording_init(self: BaseException, *args: Any, **kwargs: Any) -> None:
+        errors.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(tokenrack.errors.TokenrackError, "__init__", recording_init)
+    try:
+        yield guard
+    finally:
+        root.removeHandler(guard)
+        root.setLevel(previous)
+    leaked = find_canaries(guard.lines)
+    leaked += find_canaries([f"{e!s} {e!r}" for e in errors])
+    assert not leaked, f"a secret or token leaked: {leaked[:3]}"
+
+
+class FakeClock:
+    """A clock tests move by hand; ``sleep`` advances it instead of waiting."""
+
+    def __init__(self) -> None:
+        self._monotonic = 10_000.0
+        self._wall = 1_800_000_000.0
+        self.slept: list[float] = []
+        self._lock = threading.Lock()
+
+    def monotonic(self) -> float:
+        with self._lock:
+            return self._monotonic
+
+    def time(self) -> float:
+        with self._lock:
+            return self._wall
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.advance(seconds)
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._monotonic += seconds
+            self._wall += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def canary_client(**changes: Any) -> EmulatorClient:
+    """The emulator client whose secret is the canary."""
+    return EmulatorClient(CLIENT_ID, SECRET, **changes)
+
+
+@pytest.fixture
+def emulator() -> Iterator[TokenEmulator]:
+    """A running emulator that accepts the canary client and issues canary tokens."""
+    with TokenEmulator([canary_client()], token_prefix=f"{TOKEN_MARK}-") as running:
+        yield running
+
+
+def profile(emulator: TokenEmulator, **options: Any) -> dict[str, Any]:
+    """A generic profile for the canary client against ``emulator``."""
+    return {
+        "provider": "generic",
+        "token_url": emulator.token_url,
+        "client_id": CLIENT_ID,
+        "client_secret": SECRET,
+        "retries": {"attempts": 3, "backoff": 0.01, "max_backoff": 0.05},
+        **options,
+    }
+
+
+@pytest.fixture
+def make_registry() -> Iterator[Callable[..., Registry]]:
+    """Build registries from profile dicts; every one is closed after the test."""
+    made: list[Registry] = []
+
+    def build(profiles: Mapping[str, Any], **kwargs: Any) -> Registry:
+        defaults = kwargs.pop("defaults", None)
+        data: dict[str, Any] = {"version": 1, "profiles": dict(profiles)}
+        if defaults is not None:
+            data["defaults"] = defaults
+        registry = Registry.from_dict(data, **kwargs)
+        made.append(registry)
+        return registry
+
+    yield build
+    for registry in made:
+        registry.close()
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait for background work to reach a state (a bound on waiting, not a timing claim)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.005)
