@@ -30,7 +30,9 @@ def test_set_but_empty_without_default_is_empty() -> None:
 
 
 def test_missing_variable_names_it_and_the_fix() -> None:
-    with pytest.raises(MissingVariableError, match=r"NOPE is not set.*\$\{NOPE:-default\}") as caught:
+    with pytest.raises(
+        MissingVariableError, match=r"NOPE is not set.*\$\{NOPE:-default\}"
+    ) as caught:
         interpolate("${NOPE}", ENV)
     assert caught.value.variable == "NOPE"
 

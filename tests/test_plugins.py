@@ -65,7 +65,9 @@ class AcmeProvider(Provider):
 
 
 def test_third_party_provider_gets_a_token(install: Install, emulator: TokenEmulator) -> None:
-    install("tokenrack-acme", "tokenrack_acme", GOOD_PROVIDER, {"acme": "tokenrack_acme:AcmeProvider"})
+    install(
+        "tokenrack-acme", "tokenrack_acme", GOOD_PROVIDER, {"acme": "tokenrack_acme:AcmeProvider"}
+    )
     base = profile(emulator)
     base.update(provider="acme", tenant="t1")
     registry = Registry.from_dict({"version": 1, "profiles": {"a": base}})
@@ -77,12 +79,24 @@ def test_third_party_provider_gets_a_token(install: Install, emulator: TokenEmul
 
 
 def test_third_party_schema_rejects_typos(install: Install) -> None:
-    install("tokenrack-acme", "tokenrack_acme", GOOD_PROVIDER, {"acme": "tokenrack_acme:AcmeProvider"})
+    install(
+        "tokenrack-acme", "tokenrack_acme", GOOD_PROVIDER, {"acme": "tokenrack_acme:AcmeProvider"}
+    )
     from tokenrack.errors import ConfigError
 
     with pytest.raises(ConfigError) as caught:
         Registry.from_dict(
-            {"version": 1, "profiles": {"a": {"provider": "acme", "tenantt": "t", "client_id": "c", "client_secret": "s"}}}
+            {
+                "version": 1,
+                "profiles": {
+                    "a": {
+                        "provider": "acme",
+                        "tenantt": "t",
+                        "client_id": "c",
+                        "client_secret": "s",
+                    }
+                },
+            }
         )
     message = str(caught.value)
     assert "profiles.a.tenantt: unknown key (did you mean 'tenant'?)" in message
@@ -140,20 +154,35 @@ def test_two_distributions_claiming_one_name(install: Install) -> None:
 
 
 def test_class_name_must_match_entry_point(install: Install) -> None:
-    install("tokenrack-misnamed", "tokenrack_misnamed", GOOD_PROVIDER, {"acme2": "tokenrack_misnamed:AcmeProvider"})
+    install(
+        "tokenrack-misnamed",
+        "tokenrack_misnamed",
+        GOOD_PROVIDER,
+        {"acme2": "tokenrack_misnamed:AcmeProvider"},
+    )
     with pytest.raises(PluginLoadError, match="whose name is 'acme', not 'acme2'") as caught:
         PluginCatalog().provider("acme2")
     assert caught.value.distribution == "tokenrack-misnamed"
 
 
 def test_entry_point_must_be_a_provider_class(install: Install) -> None:
-    install("tokenrack-notaclass", "tokenrack_notaclass", "thing = 42\n", {"thing": "tokenrack_notaclass:thing"})
+    install(
+        "tokenrack-notaclass",
+        "tokenrack_notaclass",
+        "thing = 42\n",
+        {"thing": "tokenrack_notaclass:thing"},
+    )
     with pytest.raises(PluginLoadError, match="does not point to a Provider class"):
         PluginCatalog().provider("thing")
 
 
 def test_failures_are_recorded_for_diagnosis(install: Install) -> None:
-    install("tokenrack-broken", "tokenrack_broken", "raise ImportError('boom')\n", {"broken": "tokenrack_broken:P"})
+    install(
+        "tokenrack-broken",
+        "tokenrack_broken",
+        "raise ImportError('boom')\n",
+        {"broken": "tokenrack_broken:P"},
+    )
     catalog = PluginCatalog()
     with pytest.raises(PluginLoadError):
         catalog.provider("broken")

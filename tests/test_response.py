@@ -31,7 +31,9 @@ def answer(
 ) -> HttpResponse:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     all_headers = {"content-type": content_type, **(headers or {})}
-    return HttpResponse(status=status, headers=all_headers, body=raw, url="https://idp.test/token", sent_at=SENT_AT)
+    return HttpResponse(
+        status=status, headers=all_headers, body=raw, url="https://idp.test/token", sent_at=SENT_AT
+    )
 
 
 def jwt(claims: dict[str, Any]) -> str:
@@ -54,12 +56,16 @@ def test_standard_answer() -> None:
 
 @pytest.mark.parametrize("token_type", ["bearer", "BEARER", " Bearer "])
 def test_bearer_is_normalised_case_insensitively(token_type: str) -> None:
-    token = parse_token_response(answer({"access_token": "abc", "token_type": token_type, "expires_in": 60}))
+    token = parse_token_response(
+        answer({"access_token": "abc", "token_type": token_type, "expires_in": 60})
+    )
     assert token.token_type == "Bearer"
 
 
 def test_other_token_types_are_kept() -> None:
-    token = parse_token_response(answer({"access_token": "abc", "token_type": "DPoP", "expires_in": 60}))
+    token = parse_token_response(
+        answer({"access_token": "abc", "token_type": "DPoP", "expires_in": 60})
+    )
     assert token.token_type == "DPoP"
 
 
@@ -74,7 +80,10 @@ def test_expires_on_measured_against_server_date() -> None:
     server_now = SENT_AT - 600
     date = format_datetime(datetime.fromtimestamp(server_now, UTC), usegmt=True)
     token = parse_token_response(
-        answer({"access_token": "abc", "expires_on": str(int(server_now + 3600))}, headers={"date": date})
+        answer(
+            {"access_token": "abc", "expires_on": str(int(server_now + 3600))},
+            headers={"date": date},
+        )
     )
     assert token.expires_at == pytest.approx(SENT_AT + 3600)
 
@@ -125,13 +134,23 @@ def test_form_encoded_answer() -> None:
 
 
 def test_scopes_default_to_requested() -> None:
-    token = parse_token_response(answer({"access_token": "x", "expires_in": 5}), requested_scopes=["r"])
+    token = parse_token_response(
+        answer({"access_token": "x", "expires_in": 5}), requested_scopes=["r"]
+    )
     assert token.scopes == ("r",)
 
 
 def test_extra_fields_kept_but_refresh_and_id_tokens_dropped() -> None:
     token = parse_token_response(
-        answer({"access_token": "x", "expires_in": 5, "instance_url": "https://i", "refresh_token": "r", "id_token": "i"})
+        answer(
+            {
+                "access_token": "x",
+                "expires_in": 5,
+                "instance_url": "https://i",
+                "refresh_token": "r",
+                "id_token": "i",
+            }
+        )
     )
     assert dict(token.extra) == {"instance_url": "https://i"}
     with pytest.raises(TypeError):
@@ -142,12 +161,23 @@ def test_error_answer_raises_typed_error_with_rfc_fields() -> None:
     with pytest.raises(InvalidClientError) as caught:
         parse_token_response(
             answer(
-                {"error": "invalid_client", "error_description": "bad secret", "error_uri": "https://doc", "trace_id": "t1", "error_codes": [7000215]},
+                {
+                    "error": "invalid_client",
+                    "error_description": "bad secret",
+                    "error_uri": "https://doc",
+                    "trace_id": "t1",
+                    "error_codes": [7000215],
+                },
                 status=401,
             )
         )
     error = caught.value
-    assert (error.status, error.error, error.error_description, error.error_uri) == (401, "invalid_client", "bad secret", "https://doc")
+    assert (error.status, error.error, error.error_description, error.error_uri) == (
+        401,
+        "invalid_client",
+        "bad secret",
+        "https://doc",
+    )
     assert error.details == {"trace_id": "t1", "error_codes": "7000215"}
     assert "invalid_client" in str(error) and "bad secret" in str(error)
 
@@ -171,7 +201,9 @@ def test_4xx_without_error_body() -> None:
 
 def test_html_page_is_quoted_with_content_type() -> None:
     with pytest.raises(TokenResponseError) as caught:
-        parse_token_response(answer(b"<html><body>Maintenance</body></html>", content_type="text/html"))
+        parse_token_response(
+            answer(b"<html><body>Maintenance</body></html>", content_type="text/html")
+        )
     message = str(caught.value)
     assert "text/html" in message and "Maintenance" in message
     assert caught.value.content_type == "text/html"
@@ -210,13 +242,19 @@ def test_malformed_answers(body: bytes, reason: str) -> None:
 
 def test_redirect_is_refused_and_names_the_host() -> None:
     with pytest.raises(TokenResponseError, match="evil.example") as caught:
-        parse_token_response(answer(b"", status=302, headers={"location": "https://evil.example/steal"}))
+        parse_token_response(
+            answer(b"", status=302, headers={"location": "https://evil.example/steal"})
+        )
     assert "never followed" in str(caught.value)
 
 
 def test_custom_response_fields() -> None:
-    fields = ResponseFields(token="BearerToken", expires_in="ttl", expires_in_unit="ms", scope_separator=",")
-    token = parse_token_response(answer({"BearerToken": "x", "ttl": 60000, "scope": "a,b"}), fields=fields)
+    fields = ResponseFields(
+        token="BearerToken", expires_in="ttl", expires_in_unit="ms", scope_separator=","
+    )
+    token = parse_token_response(
+        answer({"BearerToken": "x", "ttl": 60000, "scope": "a,b"}), fields=fields
+    )
     assert (token.access_token, token.expires_at, token.scopes) == ("x", SENT_AT + 60, ("a", "b"))
     assert "ttl" not in token.extra and "BearerToken" not in token.extra
 

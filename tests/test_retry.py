@@ -48,7 +48,9 @@ def test_retry_after_garbage_is_ignored() -> None:
 
 
 def test_rate_limit_reset_epoch_and_delta() -> None:
-    assert server_wait_seconds(response(**{"x-rate-limit-reset": str(int(NOW) + 12)}), now=NOW) == 12
+    assert (
+        server_wait_seconds(response(**{"x-rate-limit-reset": str(int(NOW) + 12)}), now=NOW) == 12
+    )
     assert server_wait_seconds(response(**{"x-ratelimit-reset": "4"}), now=NOW) == 4
 
 

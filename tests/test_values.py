@@ -22,7 +22,14 @@ from tokenrack.token import Token
 
 def test_secret_never_shows_its_value() -> None:
     secret = Secret("pa55word")
-    for text in (repr(secret), str(secret), f"{secret}", f"{secret!r}", "%s" % secret, "{:>20}".format(secret)):
+    for text in (
+        repr(secret),
+        str(secret),
+        f"{secret}",
+        f"{secret!r}",
+        "%s" % secret,
+        "{:>20}".format(secret),
+    ):
         assert "pa55word" not in text
     assert repr(secret) == "Secret('***')"
     assert secret.reveal() == "pa55word"
@@ -51,7 +58,10 @@ def test_token_repr_hides_the_token() -> None:
 
 def test_config_error_lists_every_problem() -> None:
     error = ConfigError(
-        problems=[ConfigProblem("profiles.a.x", "unknown key"), ConfigProblem("profiles.b.y", "bad")],
+        problems=[
+            ConfigProblem("profiles.a.x", "unknown key"),
+            ConfigProblem("profiles.b.y", "bad"),
+        ],
         file="t.yaml",
     )
     assert str(error) == "t.yaml: 2 problems:\n  profiles.a.x: unknown key\n  profiles.b.y: bad"
@@ -64,13 +74,23 @@ def test_error_classes_by_rfc_code() -> None:
 
 
 def test_profile_prefixes_token_errors() -> None:
-    error = TokenEndpointUnavailableError("HTTP 503", attempts=4, last_status=503, url="https://x/t")
+    error = TokenEndpointUnavailableError(
+        "HTTP 503", attempts=4, last_status=503, url="https://x/t"
+    )
     error.profile = "billing"
-    assert str(error) == "profile 'billing': token endpoint https://x/t unavailable after 4 attempts: HTTP 503"
+    assert (
+        str(error)
+        == "profile 'billing': token endpoint https://x/t unavailable after 4 attempts: HTTP 503"
+    )
 
 
 def test_scrub_error_removes_echoed_secrets() -> None:
-    error = InvalidClientError(status=401, error="invalid_client", error_description="secret zzz-top is wrong", details={"echo": "zzz-top"})
+    error = InvalidClientError(
+        status=401,
+        error="invalid_client",
+        error_description="secret zzz-top is wrong",
+        details={"echo": "zzz-top"},
+    )
     scrub_error(error, ["zzz-top"])
     assert "zzz-top" not in str(error) and "zzz-top" not in repr(error)
     assert error.error_description == "secret *** is wrong" and error.details == {"echo": "***"}

@@ -14,7 +14,13 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
 from tokenrack.clock import Clock
-from tokenrack.errors import ConfigError, TokenEndpointUnavailableError, TokenError, scrub_error
+from tokenrack.errors import (
+    ConfigError,
+    TokenEndpointUnavailableError,
+    TokenError,
+    TokenResponseError,
+    scrub_error,
+)
 from tokenrack.message import EncodedRequest, HttpResponse, TokenRequest, TransportError
 from tokenrack.provider import TokenFlow
 from tokenrack.retry import RETRYABLE_STATUSES, RetryPolicy, server_wait_seconds
@@ -120,6 +126,8 @@ def _exchange(
         outcome = yield Send(prepared.encode(), sent_at)
         last = attempt == policy.attempts
         if isinstance(outcome, TransportError):
+            if outcome.kind == "too_large":
+                raise TokenResponseError(f"{outcome} (from {request.url})")
             if not outcome.retryable or last:
                 raise TokenEndpointUnavailableError(
                     str(outcome), attempts=attempts.total, url=request.url

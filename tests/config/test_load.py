@@ -47,7 +47,13 @@ def options(registry: Registry, name: str) -> dict[str, Any]:
 
 
 def generic(**extra: Any) -> dict[str, Any]:
-    return {"provider": "generic", "token_url": "https://idp.example/t", "client_id": "abc", "client_secret": "s", **extra}
+    return {
+        "provider": "generic",
+        "token_url": "https://idp.example/t",
+        "client_id": "abc",
+        "client_secret": "s",
+        **extra,
+    }
 
 
 # -- discovery ---------------------------------------------------------------------------
@@ -110,7 +116,10 @@ def test_broken_yaml_gives_line_and_column(tmp_path: Path) -> None:
         ("", "got an empty file"),
         ("- a\n- b\n", "got list"),
         ("profiles: {}\n", "version: required, but missing"),
-        ("version: 2\nprofiles: {}\n", "version: expected 1 (the only config version so far), got 2"),
+        (
+            "version: 2\nprofiles: {}\n",
+            "version: expected 1 (the only config version so far), got 2",
+        ),
         ("version: 1\nprofile: {}\n", "profile: unknown key (did you mean 'profiles'?)"),
         ("version: 1\nprofiles: {a: 3}\n", "profiles.a: expected a mapping, got 3"),
     ],
@@ -127,7 +136,10 @@ def test_the_issue_example_message(tmp_path: Path) -> None:
     path = write(tmp_path, BASE.replace("scopes: [read]", "scopes: read"))
     with pytest.raises(ConfigError) as caught:
         Registry.from_file(path)
-    assert str(caught.value) == f"{path}: profiles.billing.scopes: expected a list of strings, got 'read'"
+    assert (
+        str(caught.value)
+        == f"{path}: profiles.billing.scopes: expected a list of strings, got 'read'"
+    )
     assert caught.value.profile == "billing"
     assert caught.value.path == "profiles.billing.scopes"
     assert caught.value.file == str(path)
@@ -182,11 +194,15 @@ def test_bad_secret_reference_names_the_sources() -> None:
     with pytest.raises(ConfigError) as caught:
         load({"profiles": {"a": generic(client_secret={"vault": "x"})}})
     message = str(caught.value)
-    assert "profiles.a.client_secret.vault: unknown key (allowed here: command, env, file)" in message
+    assert (
+        "profiles.a.client_secret.vault: unknown key (allowed here: command, env, file)" in message
+    )
 
 
 def test_insecure_http_refused_unless_loopback_or_allowed() -> None:
-    with pytest.raises(ConfigError, match="profiles.a.token_url: refusing to send credentials over plain http"):
+    with pytest.raises(
+        ConfigError, match="profiles.a.token_url: refusing to send credentials over plain http"
+    ):
         load({"profiles": {"a": generic(token_url="http://idp.example/t")}})
     load({"profiles": {"a": generic(token_url="http://127.0.0.1:9/t")}})
     load({"profiles": {"a": generic(token_url="http://localhost/t")}})
@@ -204,7 +220,11 @@ def test_token_url_must_be_http_or_https() -> None:
 def test_defaults_merge_under_profiles_and_profile_wins() -> None:
     registry = load(
         {
-            "defaults": {"timeout": {"connect": 2, "read": 20}, "retries": {"attempts": 2}, "default_ttl": 60},
+            "defaults": {
+                "timeout": {"connect": 2, "read": 20},
+                "retries": {"attempts": 2},
+                "default_ttl": 60,
+            },
             "profiles": {"a": generic(timeout={"read": 30}, default_ttl=90)},
         }
     )
@@ -213,7 +233,10 @@ def test_defaults_merge_under_profiles_and_profile_wins() -> None:
     assert opts["retries"] == {"attempts": 2}
     assert opts["default_ttl"] == 90
     runtime = registry.runtime("a")
-    assert (runtime.transport_options.connect_timeout, runtime.transport_options.read_timeout) == (2, 30)
+    assert (runtime.transport_options.connect_timeout, runtime.transport_options.read_timeout) == (
+        2,
+        30,
+    )
     assert runtime.retry_policy.attempts == 2
 
 
@@ -224,7 +247,12 @@ def test_defaults_accept_only_shared_settings() -> None:
 
 def test_problem_in_defaults_says_where_it_was_set() -> None:
     with pytest.raises(ConfigError) as caught:
-        load({"defaults": {"default_ttl": 60}, "profiles": {"a": generic(extends=None) | {"timeout": {"read": 0}}}})
+        load(
+            {
+                "defaults": {"default_ttl": 60},
+                "profiles": {"a": generic(extends=None) | {"timeout": {"read": 0}}},
+            }
+        )
     assert "profiles.a" in str(caught.value)
 
 
@@ -248,7 +276,10 @@ def test_extends_inherits_then_overrides() -> None:
 def test_inherited_problem_names_its_origin() -> None:
     with pytest.raises(ConfigError) as caught:
         load({"profiles": {"base": generic(scopes="x"), "child": {"extends": "base"}}})
-    assert "profiles.child.scopes: expected a list of strings, got 'x' (set in profiles.base)" in str(caught.value)
+    assert (
+        "profiles.child.scopes: expected a list of strings, got 'x' (set in profiles.base)"
+        in str(caught.value)
+    )
 
 
 def test_extends_cycle_is_detected() -> None:
@@ -258,7 +289,10 @@ def test_extends_cycle_is_detected() -> None:
 
 
 def test_extends_unknown_profile_suggests() -> None:
-    with pytest.raises(ConfigError, match="profiles.child.extends: no profile named 'biling' \\(did you mean 'billing'\\?\\)"):
+    with pytest.raises(
+        ConfigError,
+        match="profiles.child.extends: no profile named 'biling' \\(did you mean 'billing'\\?\\)",
+    ):
         load({"profiles": {"billing": generic(), "child": {"extends": "biling"}}})
 
 
@@ -268,7 +302,13 @@ def test_extends_unknown_profile_suggests() -> None:
 def test_env_interpolation_with_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IDP_HOST", "login.example")
     registry = load(
-        {"profiles": {"a": generic(token_url="https://${IDP_HOST}/t", audience="${AUDIENCE:-https://api.example}")}}
+        {
+            "profiles": {
+                "a": generic(
+                    token_url="https://${IDP_HOST}/t", audience="${AUDIENCE:-https://api.example}"
+                )
+            }
+        }
     )
     opts = options(registry, "a")
     assert opts["token_url"] == "https://login.example/t"
@@ -277,7 +317,9 @@ def test_env_interpolation_with_defaults(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_missing_variable_in_a_setting_fails_at_load(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("IDP_HOST", raising=False)
-    with pytest.raises(ConfigError, match=r"profiles.a.token_url: environment variable IDP_HOST is not set"):
+    with pytest.raises(
+        ConfigError, match=r"profiles.a.token_url: environment variable IDP_HOST is not set"
+    ):
         load({"profiles": {"a": generic(token_url="https://${IDP_HOST}/t")}})
 
 
@@ -297,7 +339,9 @@ def test_secrets_are_resolved_lazily(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     )
     # Loading succeeded although two secrets are missing: nothing was read yet.
     assert options(registry, "env")["client_secret"] == SecretRef("env", "NOT_SET_ANYWHERE")
-    assert options(registry, "templ")["client_secret"] == SecretRef("template", "${NOT_SET_ANYWHERE}")
+    assert options(registry, "templ")["client_secret"] == SecretRef(
+        "template", "${NOT_SET_ANYWHERE}"
+    )
     assert registry.runtime("file").secrets()["client_secret"].reveal() == "from-file"
     assert registry.runtime("inline").secrets()["client_secret"] == Secret("inline-value")
     with pytest.raises(SecretError) as caught:
@@ -305,7 +349,9 @@ def test_secrets_are_resolved_lazily(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     error = caught.value
     assert error.profile == "env" and error.path == "profiles.env.client_secret"
     assert "environment variable NOT_SET_ANYWHERE is not set" in str(error)
-    with pytest.raises(SecretError, match="profiles.templ.client_secret: environment variable NOT_SET_ANYWHERE"):
+    with pytest.raises(
+        SecretError, match="profiles.templ.client_secret: environment variable NOT_SET_ANYWHERE"
+    ):
         registry.runtime("templ").secrets()
 
 
@@ -344,7 +390,9 @@ def test_secret_file_path_is_interpolated(monkeypatch: pytest.MonkeyPatch, tmp_p
 
 
 def test_unknown_provider_is_deferred_to_first_use_and_lists_installed() -> None:
-    registry = load({"profiles": {"vendor": {"provider": "no-such-vendor", "client_id": "x"}, "ok": generic()}})
+    registry = load(
+        {"profiles": {"vendor": {"provider": "no-such-vendor", "client_id": "x"}, "ok": generic()}}
+    )
     assert registry.runtime("ok") is not None
     with pytest.raises(ProviderNotFoundError) as caught:
         registry.get_token("vendor")
@@ -356,16 +404,24 @@ def test_unknown_provider_is_deferred_to_first_use_and_lists_installed() -> None
 def test_auth_method_must_be_supported_by_the_provider() -> None:
     with pytest.raises(ConfigError) as caught:
         load({"profiles": {"a": generic(auth_method="private_key_jwt_typo")}})
-    assert "profiles.a.auth_method: provider 'generic' does not support 'private_key_jwt_typo'" in str(caught.value)
+    assert (
+        "profiles.a.auth_method: provider 'generic' does not support 'private_key_jwt_typo'"
+        in str(caught.value)
+    )
 
 
 def test_basic_encoding_only_valid_values() -> None:
-    with pytest.raises(ConfigError, match="profiles.a.basic_encoding: expected one of 'rfc6749', 'raw', got 'base64'"):
+    with pytest.raises(
+        ConfigError,
+        match="profiles.a.basic_encoding: expected one of 'rfc6749', 'raw', got 'base64'",
+    ):
         load({"profiles": {"a": generic(basic_encoding="base64")}})
 
 
 def test_profile_not_found_lists_known_closest_first() -> None:
-    registry = load({"profiles": {"billing": generic(), "reporting": generic(), "billing-write": generic()}})
+    registry = load(
+        {"profiles": {"billing": generic(), "reporting": generic(), "billing-write": generic()}}
+    )
     with pytest.raises(ProfileNotFoundError) as caught:
         registry.get_token("biling")
     error = caught.value
@@ -396,5 +452,7 @@ def test_env_var_names_never_needed_for_unused_profiles(monkeypatch: pytest.Monk
     for name in list(os.environ):
         if name.startswith("UNUSED_"):
             monkeypatch.delenv(name)
-    registry = load({"profiles": {"unused": generic(client_secret={"env": "UNUSED_SECRET"}), "used": generic()}})
+    registry = load(
+        {"profiles": {"unused": generic(client_secret={"env": "UNUSED_SECRET"}), "used": generic()}}
+    )
     assert registry.runtime("used").secrets()["client_secret"].reveal() == "s"
