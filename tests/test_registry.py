@@ -378,10 +378,11 @@ def test_missing_secret_fails_before_any_request(
 
 
 def test_plain_http_to_a_remote_host_is_refused_at_request_time() -> None:
+    import random
+
     from tokenrack.flow import FetchSettings, fetch_steps
     from tokenrack.message import TokenRequest
     from tokenrack.retry import RetryPolicy
-    import random
 
     def flow() -> Any:
         yield TokenRequest(url="http://idp.example/token")

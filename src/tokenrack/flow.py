@@ -83,6 +83,8 @@ class FetchSettings:
         allow_insecure_http: The profile's permission for plain-http token URLs.
         profile: The profile's name, for messages.
         source: The config file, for messages.
+        known_secrets: The profile's resolved secret values, scrubbed from any error text
+            (a server may echo what it was sent).
     """
 
     authenticate: Callable[[TokenRequest], TokenRequest]
@@ -92,6 +94,7 @@ class FetchSettings:
     allow_insecure_http: bool
     profile: str
     source: str | None = None
+    known_secrets: tuple[str, ...] = ()
 
 
 class _Attempts:
@@ -118,7 +121,7 @@ def _exchange(
     for attempt in range(1, policy.attempts + 1):
         # Authenticate every attempt afresh: a signed assertion must not be replayed.
         prepared = settings.authenticate(request) if request.authenticate else request
-        secrets = prepared.secret_values()
+        secrets = [*prepared.secret_values(), *settings.known_secrets]
         clock = settings.clock
         sent_at = clock.time()
         attempts.sent_at_monotonic = clock.monotonic()

@@ -211,6 +211,7 @@ class ProfileRuntime:
                 allow_insecure_http=self.config.options.get("allow_insecure_http") is True,
                 profile=self.name,
                 source=self.source,
+                known_secrets=tuple(secret.reveal() for secret in secrets.values()),
             )
             provider_secrets = {
                 k: v for k, v in secrets.items() if k in self.provider.secret_options

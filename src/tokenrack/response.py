@@ -49,6 +49,13 @@ _SENSITIVE_KEY = r"[A-Za-z_]*(?:token|secret|assertion|password|key)[A-Za-z_]*"
 _JSON_SENSITIVE = re.compile(r'("' + _SENSITIVE_KEY + r'"\s*:\s*)("(?:[^"\\]|\\.)*("|$)|[^,}\s]+)')
 _FORM_SENSITIVE = re.compile(r"(\b" + _SENSITIVE_KEY + r"=)([^&\s]*)")
 _JWT_SHAPE = re.compile(r"[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
+# A run of 12+ token characters mixing letters with digits or punctuation: what an opaque
+# token looks like, and what prose rarely does.
+_TOKEN_CHARS = "A-Za-z0-9._~+/=-"
+_OPAQUE = re.compile(
+    rf"(?<![{_TOKEN_CHARS}])(?=[{_TOKEN_CHARS}]*[0-9._~+/=-])(?=[{_TOKEN_CHARS}]*[A-Za-z])"
+    rf"[{_TOKEN_CHARS}]{{12,}}"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,23 +75,26 @@ class ResponseFields:
     scope_separator: str = " "
 
 
-def redact_text(text: str, secrets: Sequence[str] = ()) -> str:
+def redact_text(text: str, secrets: Sequence[str] = (), *, opaque: bool = False) -> str:
     """Mask values that may be credentials in ``text`` before it is quoted.
 
-    Masks the values of JSON keys and form fields whose names mention a token, secret,
-    assertion, password or key; anything shaped like a JWT; and each string in ``secrets``.
+    Masks each string in ``secrets``; the values of JSON keys and form fields whose names
+    mention a token, secret, assertion, password or key; anything shaped like a JWT; and,
+    with ``opaque``, anything shaped like an opaque token (for raw bodies, where a token
+    may stand anywhere; not for error descriptions, whose trace ids are worth keeping).
     """
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
     text = _JSON_SENSITIVE.sub(lambda m: m.group(1) + '"***"', text)
     text = _FORM_SENSITIVE.sub(lambda m: m.group(1) + "***", text)
-    return _JWT_SHAPE.sub("***", text)
+    text = _JWT_SHAPE.sub("***", text)
+    return _OPAQUE.sub("***", text) if opaque else text
 
 
 def _quote(response: HttpResponse, secrets: Sequence[str]) -> str:
     text = response.body[: _QUOTE_LIMIT * 4].decode("utf-8", errors="replace")
-    text = redact_text(text, secrets)[:_QUOTE_LIMIT]
+    text = redact_text(text, secrets, opaque=True)[:_QUOTE_LIMIT]
     return text.replace("\r", " ").replace("\n", " ")
 
 

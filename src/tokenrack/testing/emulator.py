@@ -360,7 +360,10 @@ class TokenEmulator:
     def _issue(self, client: EmulatorClient, scopes: list[str], audience: str | None) -> str:
         if self.token_format == "jwt":
             now = int(time.time())
-            lifetime = self.expires_in if isinstance(self.expires_in, (int, float)) else 3600
+            try:
+                lifetime = float(self.expires_in)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                lifetime = 3600.0
             claims: dict[str, Any] = {
                 "iss": "tokenrack-emulator",
                 "sub": client.client_id,
