@@ -75,7 +75,8 @@ def core_profile_properties(sources: Mapping[str, Mapping[str, Any]]) -> dict[st
         "auth_method": {"type": "string", "minLength": 1},
         "token_url": {
             "type": "string",
-            "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\\s]+",
+            # ${VAR} is allowed for editors: the loader validates after interpolation.
+            "pattern": "^([Hh][Tt][Tt][Pp][Ss]?://[^/?#\\s]+|.*\\$\\{)",
             "description": "an http(s) URL, e.g. https://idp.example.com/oauth2/token",
         },
         "scopes": {"type": "array", "items": {"type": "string", "minLength": 1}},
