@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from tokenrack.clock import Clock
 from tokenrack.token import Token
 
-__all__ = ["CachedToken", "RefreshWindows", "TokenStore"]
+__all__ = ["CachedToken", "RefreshWindows", "Slot", "TokenStore"]
 
 logger = logging.getLogger(__name__)
 
@@ -121,8 +121,8 @@ class _Flight:
         self.error: BaseException | None = None
 
 
-class _Slot:
-    """Everything known about one cache key."""
+class Slot:
+    """Everything known about one cache key; ``entry`` may be read without the lock."""
 
     __slots__ = ("entry", "failures", "flight", "lock", "next_reason", "retry_not_before")
 
@@ -144,14 +144,18 @@ class TokenStore:
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
-        self._slots: dict[str, _Slot] = {}
+        self._slots: dict[str, Slot] = {}
         self._slots_lock = threading.Lock()
 
-    def _slot(self, key: str) -> _Slot:
+    def slot(self, key: str) -> Slot:
+        """The state kept for ``key``, created on first use (a caller's hot path reads it)."""
+        return self._slot(key)
+
+    def _slot(self, key: str) -> Slot:
         slot = self._slots.get(key)
         if slot is None:
             with self._slots_lock:
-                slot = self._slots.setdefault(key, _Slot())
+                slot = self._slots.setdefault(key, Slot())
         return slot
 
     def peek(self, key: str) -> CachedToken | None:
@@ -234,14 +238,14 @@ class TokenStore:
             slot.retry_not_before = 0.0
             return True
 
-    def _join(self, slot: _Slot) -> tuple[_Flight, bool]:
+    def _join(self, slot: Slot) -> tuple[_Flight, bool]:
         with slot.lock:
             if slot.flight is not None:
                 return slot.flight, False
             slot.flight = _Flight()
             return slot.flight, True
 
-    def _refresh_in_background(self, slot: _Slot, refresh: Refresh, label: str) -> None:
+    def _refresh_in_background(self, slot: Slot, refresh: Refresh, label: str) -> None:
         if self._clock.monotonic() < slot.retry_not_before or slot.flight is not None:
             return
         flight, leader = self._join(slot)
@@ -255,7 +259,7 @@ class TokenStore:
         )
         thread.start()
 
-    def _fly(self, slot: _Slot, flight: _Flight, refresh: Refresh, reason: str, label: str) -> None:
+    def _fly(self, slot: Slot, flight: _Flight, refresh: Refresh, reason: str, label: str) -> None:
         """Run one refresh and hand its outcome to every waiter."""
         try:
             flight.result = refresh(reason)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from tokenrack.clock import Clock, SystemClock
 from tokenrack.profile import ProfileRuntime
-from tokenrack.refresh import CachedToken, TokenStore
+from tokenrack.refresh import CachedToken, Slot, TokenStore
 from tokenrack.token import Token
 
 if TYPE_CHECKING:
@@ -61,7 +61,8 @@ class Registry:
         self._rng = rng or random.Random()
         self._jitter = self._rng.random()
         self._store = TokenStore(self._clock)
-        self._runtimes: dict[str, ProfileRuntime] = {}
+        self._monotonic = self._clock.monotonic
+        self._runtimes: dict[str, tuple[ProfileRuntime, Slot]] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -131,7 +132,12 @@ class Registry:
             PluginError: Its provider or auth method cannot be loaded.
             TokenError: No valid token could be obtained or served.
         """
-        runtime = self._runtimes.get(profile) or self._runtime(profile)
+        runtime, slot = self._runtimes.get(profile) or self._runtime(profile)
+        # The hot path: a fresh token is one attribute read and one clock read away. Every
+        # other state (and the same check again, under the store's rules) is the store's.
+        entry = slot.entry
+        if entry is not None and not force_refresh and self._monotonic() < entry.refresh_at:
+            return entry.token
         return self._store.get(
             runtime.cache_key, runtime.refresh, force=force_refresh, label=profile
         )
@@ -153,17 +159,17 @@ class Registry:
         Raises:
             ProfileNotFoundError: No such profile.
         """
-        runtime = self._runtimes.get(profile) or self._runtime(profile)
+        runtime, _ = self._runtimes.get(profile) or self._runtime(profile)
         return self._store.invalidate(runtime.cache_key, token=token, reason=reason)
 
     def cached(self, profile: str) -> CachedToken | None:
         """The cached entry for ``profile`` and its windows, without fetching (diagnostics)."""
-        runtime = self._runtimes.get(profile) or self._runtime(profile)
-        return self._store.peek(runtime.cache_key)
+        _, slot = self._runtimes.get(profile) or self._runtime(profile)
+        return slot.entry
 
     def runtime(self, profile: str) -> ProfileRuntime:
         """The assembled profile (provider, auth method, cache key) for diagnostics."""
-        return self._runtimes.get(profile) or self._runtime(profile)
+        return (self._runtimes.get(profile) or self._runtime(profile))[0]
 
     def close(self) -> None:
         """Release the transport's connections (if this registry created it)."""
@@ -172,11 +178,11 @@ class Registry:
         if transport is not None:
             transport.close()
 
-    def _runtime(self, profile: str) -> ProfileRuntime:
+    def _runtime(self, profile: str) -> tuple[ProfileRuntime, Slot]:
         config = self._config.profile(profile)
         with self._lock:
-            runtime = self._runtimes.get(profile)
-            if runtime is None:
+            pair = self._runtimes.get(profile)
+            if pair is None:
                 runtime = ProfileRuntime(
                     config,
                     source=self._config.source,
@@ -186,8 +192,9 @@ class Registry:
                     rng=self._rng,
                     jitter=self._jitter,
                 )
-                self._runtimes[profile] = runtime
-            return runtime
+                pair = (runtime, self._store.slot(runtime.cache_key))
+                self._runtimes[profile] = pair
+            return pair
 
     def _transport_instance(self) -> Transport:
         if self._transport is None:

@@ -200,7 +200,7 @@ class TokenEmulator:
 
     def start(self) -> TokenEmulator:
         """Listen on 127.0.0.1 and a free port, serving in a background thread."""
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        server = _Server(("127.0.0.1", 0), _handler_for(self))
         server.daemon_threads = True
         if self._ssl_context is not None:
             server.socket = self._ssl_context.wrap_socket(server.socket, server_side=True)
@@ -418,6 +418,12 @@ class TokenEmulator:
             body["scope"] = " ".join(scopes)
         body.update(self.extra_response)
         return _Answer(200, body, {"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+
+class _Server(ThreadingHTTPServer):
+    # The default backlog of 5 resets connections when dozens of clients arrive at once,
+    # which is exactly what stampede tests and benchmarks do.
+    request_queue_size = 256
 
 
 def _handler_for(emulator: TokenEmulator) -> type[BaseHTTPRequestHandler]:
