@@ -43,7 +43,7 @@ schema: install
 	$(BIN)/tokenrack-schema > config/tokenrack.schema.json
 
 bench: install
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/core.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
