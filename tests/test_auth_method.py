@@ -151,9 +151,13 @@ def test_raw_encoding_for_servers_that_do_not_decode(
     with TokenEmulator([EmulatorClient("id", "a+b/c")], basic_decoding="raw") as emulator:
         registry = make_registry(
             {
-                "encoded": profile(emulator, client_id="id", client_secret="a+b/c", scopes=["x"]),
+                "encoded": profile(
+                    emulator, client_id="id", client_secret="a+b/c", scopes=["x"],
+                    auth_method="client_secret_basic",
+                ),
                 "raw": profile(
-                    emulator, client_id="id", client_secret="a+b/c", basic_encoding="raw"
+                    emulator, client_id="id", client_secret="a+b/c", basic_encoding="raw",
+                    auth_method="client_secret_basic",
                 ),
             }
         )

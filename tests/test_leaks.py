@@ -60,9 +60,12 @@ def test_success_path_reprs_and_logs(
     token = registry.get_token("a")
     assert token.access_token.startswith(TOKEN_MARK)
     runtime = registry.runtime("a")
-    client_request = runtime.auth_method.authenticate(
-        runtime.provider.build_token_request(), runtime._credentials(runtime.secrets())
-    )
+    from tokenrack.auth_method import ClientCredentials
+
+    secrets = runtime.secrets()
+    client = ClientCredentials("a", "c", secrets["client_secret"], runtime.config.options)
+    method = runtime.plan(runtime.endpoint())[0]
+    client_request = runtime.method(method).authenticate(runtime.provider.build_token_request(), client)
     objects: list[Any] = [
         token,
         registry,

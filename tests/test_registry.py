@@ -226,7 +226,7 @@ def test_no_retry_on_client_errors(
     fault: Fault, error_class: type[Exception], emulator: TokenEmulator, make_registry: MakeRegistry
 ) -> None:
     emulator.fail_next(fault, Fault.http(500))
-    registry = make_registry({"a": profile(emulator)})
+    registry = make_registry({"a": profile(emulator, auth_method="client_secret_basic")})
     with pytest.raises(error_class) as caught:
         registry.get_token("a")
     assert emulator.request_count == 1
@@ -236,7 +236,7 @@ def test_no_retry_on_client_errors(
 def test_real_invalid_client_from_the_server(
     emulator: TokenEmulator, make_registry: MakeRegistry
 ) -> None:
-    registry = make_registry({"a": profile(emulator, client_secret="wrong")})
+    registry = make_registry({"a": profile(emulator, client_secret="wrong", auth_method="client_secret_basic")})
     with pytest.raises(InvalidClientError) as caught:
         registry.get_token("a")
     assert caught.value.status == 401

@@ -22,6 +22,7 @@ __all__ = [
     "ClientCredentials",
     "ClientSecretBasic",
     "ClientSecretPost",
+    "NoClientAuth",
     "rfc6749_encode",
 ]
 
@@ -50,15 +51,22 @@ class ClientAuthMethod(Protocol):
 
     Attributes:
         name: The IANA name, equal to the entry-point name.
-        options_schema: JSON Schema properties of the method's own profile keys.
-        required_options: Profile keys the method cannot work without.
+        options_schema: JSON Schema properties of the method's own profile keys (a key in
+            ``secret_options`` may map to ``{}``: the core gives it the secret schema).
+        required_options: Profile keys the method cannot work without (its material).
         secret_options: Profile keys holding secrets the method needs resolved.
+        requires_extra: The optional extra the method needs installed, e.g.
+            ``tokenrack[jwt]``; a profile using it without the extra is a ConfigError.
+        requires_client_certificate: The request must go over mutual TLS with the
+            profile's ``client_cert`` and ``client_key``.
     """
 
     name: ClassVar[str]
     options_schema: ClassVar[Mapping[str, Any]]
     required_options: ClassVar[tuple[str, ...]]
     secret_options: ClassVar[frozenset[str]]
+    requires_extra: ClassVar[str | None]
+    requires_client_certificate: ClassVar[bool]
 
     def authenticate(self, request: TokenRequest, client: ClientCredentials) -> TokenRequest:
         """Return ``request`` completed with the client's credentials."""
@@ -96,6 +104,8 @@ class ClientSecretBasic:
     }
     required_options: ClassVar[tuple[str, ...]] = ("client_id", "client_secret")
     secret_options: ClassVar[frozenset[str]] = frozenset()
+    requires_extra: ClassVar[str | None] = None
+    requires_client_certificate: ClassVar[bool] = False
 
     def authenticate(self, request: TokenRequest, client: ClientCredentials) -> TokenRequest:
         """Add the ``Authorization: Basic …`` header."""
@@ -115,10 +125,29 @@ class ClientSecretPost:
     options_schema: ClassVar[Mapping[str, Any]] = {}
     required_options: ClassVar[tuple[str, ...]] = ("client_id", "client_secret")
     secret_options: ClassVar[frozenset[str]] = frozenset()
+    requires_extra: ClassVar[str | None] = None
+    requires_client_certificate: ClassVar[bool] = False
 
     def authenticate(self, request: TokenRequest, client: ClientCredentials) -> TokenRequest:
         """Add ``client_id`` and ``client_secret`` to the form."""
         secret = _require_secret(client, self.name)
         return request.without_form("client_id", "client_secret").with_form(
             ("client_id", client.client_id), ("client_secret", secret)
+        )
+
+
+class NoClientAuth:
+    """``none``: a public client, identified by ``client_id`` in the body only."""
+
+    name: ClassVar[str] = "none"
+    options_schema: ClassVar[Mapping[str, Any]] = {}
+    required_options: ClassVar[tuple[str, ...]] = ("client_id",)
+    secret_options: ClassVar[frozenset[str]] = frozenset()
+    requires_extra: ClassVar[str | None] = None
+    requires_client_certificate: ClassVar[bool] = False
+
+    def authenticate(self, request: TokenRequest, client: ClientCredentials) -> TokenRequest:
+        """Add ``client_id`` to the form."""
+        return request.without_form("client_id", "client_secret").with_form(
+            ("client_id", client.client_id)
         )

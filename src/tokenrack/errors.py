@@ -217,6 +217,8 @@ class TokenRequestError(TokenError):
         error_description: The server's human-readable description, if any.
         error_uri: The server's link to more information, if any.
         details: Other fields the vendor put in its error (e.g. Entra's ``trace_id``).
+        earlier: A refusal of an earlier try with another auth method (``auth_method:
+            auto``), when there was one.
     """
 
     def __init__(
@@ -233,7 +235,19 @@ class TokenRequestError(TokenError):
         self.error_description = error_description
         self.error_uri = error_uri
         self.details = dict(details or {})
+        self.earlier: TokenRequestError | None = None
         super().__init__(self._render())
+
+    def after(self, earlier: TokenRequestError, *, method: str) -> TokenRequestError:
+        """Record that ``earlier`` refused a first try (with ``method``) before this one.
+
+        The earlier refusal stays reachable as ``earlier`` and ``__cause__``, and the
+        message says it, so the first error is not lost when a fallback also fails.
+        """
+        self.earlier = earlier
+        self.__cause__ = earlier
+        self.args = (f"{self.args[0]}; before that, {method} was refused: {earlier.args[0]}",)
+        return self
 
     def _render(self) -> str:
         text = f"token endpoint refused the request: {self.error} (HTTP {self.status})"

@@ -12,6 +12,7 @@ import logging
 import random
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from tokenrack.clock import Clock
 from tokenrack.errors import (
@@ -28,7 +29,7 @@ from tokenrack.token import Token
 from tokenrack.transport import Transport, TransportOptions
 from tokenrack.url_policy import insecure_url_problem
 
-__all__ = ["FetchResult", "Send", "Sleep", "drive", "fetch_steps"]
+__all__ = ["Attempts", "FetchResult", "FetchSettings", "Send", "Sleep", "drive", "exchange", "fetch_steps"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class Sleep:
 
 Step = Send | Sleep
 Outcome = HttpResponse | TransportError | None
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,18 +99,22 @@ class FetchSettings:
     known_secrets: tuple[str, ...] = ()
 
 
-class _Attempts:
-    """Counts requests across the whole flow and remembers the last send."""
+class Attempts:
+    """Counts requests across a whole flow and remembers when the last one was sent."""
 
     def __init__(self) -> None:
         self.total = 0
         self.sent_at_monotonic = 0.0
 
 
-def _exchange(
-    request: TokenRequest, settings: FetchSettings, attempts: _Attempts
+def exchange(
+    request: TokenRequest, settings: FetchSettings, attempts: Attempts
 ) -> Generator[Step, Outcome, tuple[HttpResponse, list[str]]]:
-    """Send one logical request, retrying what another attempt can fix."""
+    """Send one logical request, retrying what another attempt can fix.
+
+    Returns the final answer and the secret values the request carried (to scrub from any
+    error raised while parsing it).
+    """
     problem = insecure_url_problem(request.url, allow_insecure_http=settings.allow_insecure_http)
     if problem:
         raise ConfigError(
@@ -173,10 +179,10 @@ def fetch_steps(flow: TokenFlow, settings: FetchSettings) -> Generator[Step, Out
         TokenEndpointUnavailableError: No usable answer after every retry.
         ConfigError: A token URL the profile may not send credentials to.
     """
-    attempts = _Attempts()
+    attempts = Attempts()
     request = next(flow)
     while True:
-        response, secrets = yield from _exchange(request, settings, attempts)
+        response, secrets = yield from exchange(request, settings, attempts)
         try:
             request = flow.send(response)
         except StopIteration as done:
@@ -194,19 +200,19 @@ def fetch_steps(flow: TokenFlow, settings: FetchSettings) -> Generator[Step, Out
 
 
 def drive(
-    steps: Generator[Step, Outcome, FetchResult],
+    steps: Generator[Step, Outcome, T],
     *,
     transport: Transport,
     options: TransportOptions,
     clock: Clock,
-) -> FetchResult:
-    """Run ``steps`` with a blocking transport and the clock's sleep."""
+) -> T:
+    """Run ``steps`` with a blocking transport and the clock's sleep; return their result."""
     outcome: Outcome = None
     while True:
         try:
             step = steps.send(outcome)
         except StopIteration as done:
-            result: FetchResult = done.value
+            result: T = done.value
             return result
         if isinstance(step, Sleep):
             clock.sleep(step.seconds)

@@ -11,17 +11,31 @@ __all__ = ["GenericProvider"]
 
 
 class GenericProvider(Provider):
-    """Client credentials against an endpoint named by ``token_url``.
+    """Client credentials against an endpoint named by ``token_url`` or discovered from
+    ``issuer``, with every standard client authentication method (``auto`` by default).
 
-    Profile keys: ``token_url`` (required), ``scopes``, ``audience`` (Auth0 and others),
+    Profile keys: ``token_url`` or ``issuer``, ``scopes``, ``audience`` (Auth0 and others),
     ``resource`` (RFC 8707: one or several, each sent as its own ``resource`` parameter)
     and ``extra_params`` (anything else the server wants in the form).
     """
 
     name: ClassVar[str] = "generic"
+    default_auth_method: ClassVar[str] = "auto"
+    supported_auth_methods: ClassVar[frozenset[str]] = frozenset(
+        {
+            "client_secret_basic",
+            "client_secret_post",
+            "client_secret_jwt",
+            "private_key_jwt",
+            "tls_client_auth",
+            "self_signed_tls_client_auth",
+            "none",
+        }
+    )
     options_schema: ClassVar[Mapping[str, Any]] = {
         "type": "object",
-        "required": ["token_url", "client_id"],
+        "required": ["client_id"],
+        "anyOf": [{"required": ["token_url"]}, {"required": ["issuer"]}],
         "properties": {
             "audience": {"type": "string", "minLength": 1},
             "resource": {

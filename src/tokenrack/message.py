@@ -118,7 +118,7 @@ class TokenRequest:
         pairs = [(key, _reveal(value)) for key, value in self.form]
         url = self.url
         body = b""
-        if self.params_in == "query":
+        if self.method == "GET" or self.params_in == "query":
             url = _with_query(url, pairs)
         elif self.body_format == "json":
             body = json.dumps(_json_object(pairs)).encode()
@@ -128,6 +128,12 @@ class TokenRequest:
             headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
         headers.setdefault("Accept", "application/json")
         return EncodedRequest(self.method, url, headers, body)
+
+    def redacted_url(self) -> str:
+        """The URL as sent, with secret query parameters (``params_in: query``) masked."""
+        if self.method != "GET" and self.params_in != "query":
+            return self.url
+        return _with_query(self.url, self.redacted_form())
 
 
 def _with_query(url: str, pairs: Iterable[tuple[str, str]]) -> str:

@@ -1,4 +1,4 @@
-"""A profile made runnable: its provider, auth method, secrets, settings and cache key."""
+"""A profile made runnable: its provider, auth methods, secrets, endpoint and cache key."""
 
 from __future__ import annotations
 
@@ -7,33 +7,40 @@ import os
 import random
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from tokenrack.auth_method import ClientAuthMethod, ClientCredentials
+from tokenrack.auth_select import AUTO, NoCommonMethodError, ordered_candidates, plan
 from tokenrack.cache_key import cache_key
 from tokenrack.clock import Clock
+from tokenrack.discovery import DEFAULT_METADATA_TTL, MetadataCache, discovery_steps
 from tokenrack.errors import (
+    ConfigError,
     InvalidClientError,
     PluginError,
     SecretError,
     TokenError,
     TokenrackError,
+    TokenRequestError,
     UnauthorizedClientError,
 )
-from tokenrack.flow import FetchSettings, drive, fetch_steps
+from tokenrack.extras import extra_installed
+from tokenrack.flow import FetchResult, FetchSettings, drive, fetch_steps
 from tokenrack.interpolate import InterpolationError, interpolate
+from tokenrack.material import MaterialFiles
 from tokenrack.message import TokenRequest
 from tokenrack.provider import Provider
 from tokenrack.refresh import CachedToken, RefreshWindows
 from tokenrack.retry import RetryPolicy
 from tokenrack.secret import Secret, SecretRef
-from tokenrack.transport import Transport, TransportOptions
+from tokenrack.transport import ClientCertificate, Transport, TransportOptions
 
 if TYPE_CHECKING:
     from tokenrack.config import ProfileConfig
     from tokenrack.plugins import PluginCatalog
 
-__all__ = ["ProfileRuntime", "retry_policy", "transport_options"]
+__all__ = ["AuthPins", "Endpoint", "ProfileRuntime", "retry_policy", "transport_options"]
 
 logger = logging.getLogger("tokenrack.fetch")
 
@@ -70,20 +77,55 @@ def retry_policy(options: Mapping[str, Any]) -> RetryPolicy:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where to send the token request, and what the server said it accepts.
+
+    Attributes:
+        token_url: The token endpoint.
+        mtls_token_url: The endpoint for mutual-TLS clients (RFC 8705 §5), if different.
+        advertised: The auth methods the server's metadata lists; None without metadata.
+    """
+
+    token_url: str
+    mtls_token_url: str | None = None
+    advertised: tuple[str, ...] | None = None
+
+
+class AuthPins:
+    """What ``auth_method: auto`` learned by trying, per (token URL, client id)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pins: dict[tuple[str, str], str] = {}
+
+    def get(self, token_url: str, client_id: str) -> str | None:
+        """The method that worked for this endpoint and client, if one was learned."""
+        with self._lock:
+            return self._pins.get((token_url, client_id))
+
+    def pin(self, token_url: str, client_id: str, method: str) -> None:
+        """Remember that ``method`` works for this endpoint and client."""
+        with self._lock:
+            self._pins[(token_url, client_id)] = method
+
+
 class ProfileRuntime:
     """Everything needed to fetch one profile's token, built at its first use.
 
     Args:
         config: The validated profile.
         source: The config file, for messages.
-        catalog: Installed plugins (the provider, auth method and secret sources).
+        catalog: Installed plugins (the provider, auth methods and secret sources).
         transport: Sends requests.
         clock: Time and sleep.
         rng: Randomness for backoff.
         jitter: This process's refresh jitter draw, in [0, 1).
+        metadata: The registry's metadata cache (for ``issuer`` profiles).
+        pins: The registry's learned auth methods (for ``auth_method: auto``).
 
     Raises:
-        PluginError: The profile's provider or auth method cannot be loaded.
+        PluginError: The profile's provider cannot be loaded.
     """
 
     def __init__(
@@ -96,6 +138,8 @@ class ProfileRuntime:
         clock: Clock,
         rng: random.Random,
         jitter: float,
+        metadata: MetadataCache,
+        pins: AuthPins,
     ) -> None:
         if config.unusable is not None:
             raise config.unusable
@@ -106,11 +150,22 @@ class ProfileRuntime:
         self._transport = transport
         self._clock = clock
         self._rng = rng
+        self._metadata = metadata
+        self._pins = pins
         options = config.options
-        self.provider: Provider = catalog.provider(config.provider)(options)
-        self.auth_method: ClientAuthMethod = catalog.auth_method(config.auth_method)()
-        self.cache_key_parts = dict(self.provider.cache_key_parts())
-        self.cache_key = cache_key(self.cache_key_parts)
+        self._provider_class = catalog.provider(config.provider)
+        self.provider: Provider = self._provider_class(options)
+        self.issuer: str | None = options.get("issuer")
+        self.discovers = bool(self.issuer) and not options.get("token_url")
+        if self.discovers:
+            # The token URL is not known until the metadata is read; the issuer names the
+            # server just as well for the cache key, and is known now.
+            parts = dict(self._provider_class({**options, "token_url": self.issuer}).cache_key_parts())
+            parts["issuer"] = parts.pop("token_url")
+        else:
+            parts = dict(self.provider.cache_key_parts())
+        self.cache_key_parts = parts
+        self.cache_key = cache_key(parts)
         self.transport_options = transport_options(options)
         self.retry_policy = retry_policy(options)
         self.windows = RefreshWindows(
@@ -120,12 +175,19 @@ class ProfileRuntime:
         )
         self._secrets: dict[str, Secret] | None = None
         self._secrets_lock = threading.Lock()
+        self._methods: dict[str, ClientAuthMethod] = {}
+        self._providers: dict[str, Provider] = {}
+        self._files = MaterialFiles()
 
     def __repr__(self) -> str:
         return (
             f"ProfileRuntime(name={self.name!r}, provider={self.config.provider!r}, "
             f"auth_method={self.config.auth_method!r})"
         )
+
+    def close(self) -> None:
+        """Delete any key material written for the TLS library."""
+        self._files.close()
 
     # -- secrets -------------------------------------------------------------------------
 
@@ -173,53 +235,200 @@ class ProfileRuntime:
                 path=path,
             ) from None
 
+    # -- what to send where --------------------------------------------------------------
+
+    def method(self, name: str) -> ClientAuthMethod:
+        """The auth method ``name``, loaded once.
+
+        Raises:
+            PluginError: It cannot be loaded.
+            ConfigError: It needs an extra that is not installed.
+        """
+        method = self._methods.get(name)
+        if method is None:
+            cls = self._catalog.auth_method(name)
+            if cls.requires_extra and not extra_installed(cls.requires_extra):
+                raise ConfigError(
+                    f"{name} needs the {cls.requires_extra} extra: "
+                    f"pip install '{cls.requires_extra}'",
+                    file=self.source,
+                    profile=self.name,
+                    path=f"profiles.{self.name}.auth_method",
+                )
+            method = self._methods.setdefault(name, cls())
+        return method
+
+    def _settings(self, authenticate: Any, secrets: Mapping[str, Secret]) -> FetchSettings:
+        return FetchSettings(
+            authenticate=authenticate,
+            policy=self.retry_policy,
+            clock=self._clock,
+            rng=self._rng,
+            allow_insecure_http=self.config.options.get("allow_insecure_http") is True,
+            profile=self.name,
+            source=self.source,
+            known_secrets=tuple(secret.reveal() for secret in secrets.values()),
+        )
+
+    def endpoint(self) -> Endpoint:
+        """The token endpoint, from the profile or the issuer's metadata (cached).
+
+        Raises:
+            TokenError: The metadata cannot be fetched or is refused.
+        """
+        options = self.config.options
+        if not self.issuer:
+            return Endpoint(self.provider.token_url())
+        issuer = self.issuer
+        settings = self._settings(lambda request: request, {})
+
+        def fetch() -> Any:
+            logger.info("reading authorization server metadata for %s", issuer)
+            return drive(
+                discovery_steps(issuer, settings),
+                transport=self._transport,
+                options=self.transport_options,
+                clock=self._clock,
+            )
+
+        metadata = self._metadata.get(
+            issuer, fetch, ttl=float(options.get("metadata_ttl", DEFAULT_METADATA_TTL))
+        )
+        fixed = options.get("token_url")
+        return Endpoint(
+            token_url=fixed or metadata.token_endpoint,
+            mtls_token_url=None if fixed else metadata.mtls_token_endpoint,
+            advertised=metadata.auth_methods,
+        )
+
+    def _has_material(self, name: str) -> bool:
+        try:
+            cls = self._catalog.auth_method(name)
+        except PluginError:
+            return False
+        return all(key in self.config.options for key in cls.required_options)
+
+    def plan(self, endpoint: Endpoint) -> list[str]:
+        """The auth methods to try, in order (more than one only for ``auto`` fallback).
+
+        Raises:
+            ConfigError: ``auto`` finds nothing both sides can use.
+        """
+        if self.config.auth_method != AUTO:
+            return [self.config.auth_method]
+        client_id = str(self.config.options.get("client_id", ""))
+        pinned = self._pins.get(endpoint.token_url, client_id)
+        if pinned is not None:
+            return [pinned]
+        supported = self.provider.supported_auth_methods
+        candidates = ordered_candidates(supported, self._has_material)
+        try:
+            return plan(candidates, endpoint.advertised, public_allowed="none" in supported)
+        except NoCommonMethodError as error:
+            raise ConfigError(
+                f"auth_method auto: {error}",
+                file=self.source,
+                profile=self.name,
+                path=f"profiles.{self.name}.auth_method",
+            ) from None
+
+    def _provider_for(self, url: str) -> Provider:
+        if not self.discovers:
+            return self.provider
+        provider = self._providers.get(url)
+        if provider is None:
+            provider = self._provider_class({**self.config.options, "token_url": url})
+            self._providers[url] = provider
+        return provider
+
+    def _client_certificate(self, secrets: Mapping[str, Secret]) -> ClientCertificate:
+        options = self.config.options
+        passphrase = secrets.get("client_key_passphrase")
+        return ClientCertificate(
+            cert_path=self._files.path_for("client_cert", options["client_cert"], secrets["client_cert"]),
+            key_path=self._files.path_for("client_key", options["client_key"], secrets["client_key"]),
+            key_password=passphrase,
+        )
+
     # -- fetching ------------------------------------------------------------------------
 
-    def _credentials(self, secrets: Mapping[str, Secret]) -> ClientCredentials:
-        return ClientCredentials(
+    def _fetch_with(
+        self, method: ClientAuthMethod, endpoint: Endpoint, secrets: Mapping[str, Secret]
+    ) -> FetchResult:
+        client = ClientCredentials(
             profile=self.name,
             client_id=str(self.config.options.get("client_id", "")),
             client_secret=secrets.get("client_secret"),
             options=self.config.options,
-            secrets={k: v for k, v in secrets.items() if k in self.auth_method.secret_options},
+            secrets={k: v for k, v in secrets.items() if k in method.secret_options},
         )
+
+        def authenticate(request: TokenRequest) -> TokenRequest:
+            return method.authenticate(request, client)
+
+        options = self.transport_options
+        url = endpoint.token_url
+        if method.requires_client_certificate:
+            options = replace(options, client_cert=self._client_certificate(secrets))
+            url = endpoint.mtls_token_url or url
+        provider = self._provider_for(url)
+        provider_secrets = {k: v for k, v in secrets.items() if k in provider.secret_options}
+        return drive(
+            fetch_steps(provider.token_flow(provider_secrets), self._settings(authenticate, secrets)),
+            transport=self._transport,
+            options=options,
+            clock=self._clock,
+        )
+
+    def _fetch(self, endpoint: Endpoint, secrets: Mapping[str, Secret]) -> FetchResult:
+        """Try the planned methods: a second only after the first was refused as a client."""
+        methods = self.plan(endpoint)
+        first: tuple[str, TokenRequestError] | None = None
+        for index, name in enumerate(methods):
+            try:
+                result = self._fetch_with(self.method(name), endpoint, secrets)
+            except TokenRequestError as error:
+                refused = error.status == 401 or error.error == "invalid_client"
+                if refused and index + 1 < len(methods):
+                    logger.info(
+                        "auth_method auto: %s refused by %s (%s); trying %s once",
+                        name,
+                        endpoint.token_url,
+                        error.error,
+                        methods[index + 1],
+                    )
+                    first = (name, error)
+                    continue
+                if first is not None:
+                    raise error.after(first[1], method=first[0]) from first[1]
+                raise
+            if len(methods) > 1:
+                client_id = str(self.config.options.get("client_id", ""))
+                self._pins.pin(endpoint.token_url, client_id, name)
+                logger.info(
+                    "auth_method auto: using %s for %s (client %s) from now on",
+                    name,
+                    endpoint.token_url,
+                    client_id,
+                )
+            return result
+        raise AssertionError("unreachable: the last method returns or raises")  # pragma: no cover
 
     def refresh(self, reason: str) -> CachedToken:
         """Fetch a new token from the endpoint and place it in its refresh windows.
 
         Raises:
             TokenError: The token could not be obtained (the profile is named in it).
-            ConfigError: A secret is missing or the token URL is refused.
+            ConfigError: A secret is missing, a method needs an extra, or a URL is refused.
             PluginError: The provider failed in an unexpected way.
         """
         clock = self._clock
         started = clock.monotonic()
-        url = self.cache_key_parts.get("token_url", "?")
-        logger.info("fetching token for profile %s from %s (reason: %s)", self.name, url, reason)
+        where = self.cache_key_parts.get("token_url") or self.issuer or "?"
+        logger.info("fetching token for profile %s from %s (reason: %s)", self.name, where, reason)
         try:
             secrets = self.secrets()
-            client = self._credentials(secrets)
-
-            def authenticate(request: TokenRequest) -> TokenRequest:
-                return self.auth_method.authenticate(request, client)
-
-            settings = FetchSettings(
-                authenticate=authenticate,
-                policy=self.retry_policy,
-                clock=clock,
-                rng=self._rng,
-                allow_insecure_http=self.config.options.get("allow_insecure_http") is True,
-                profile=self.name,
-                source=self.source,
-                known_secrets=tuple(secret.reveal() for secret in secrets.values()),
-            )
-            provider_secrets = {
-                k: v for k, v in secrets.items() if k in self.provider.secret_options
-            }
-            steps = fetch_steps(self.provider.token_flow(provider_secrets), settings)
-            result = drive(
-                steps, transport=self._transport, options=self.transport_options, clock=clock
-            )
+            result = self._fetch(self.endpoint(), secrets)
         except TokenError as error:
             error.profile = self.name
             if isinstance(error, (InvalidClientError, UnauthorizedClientError)):

@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from tokenrack.clock import Clock, SystemClock
-from tokenrack.profile import ProfileRuntime
+from tokenrack.discovery import MetadataCache
+from tokenrack.profile import AuthPins, ProfileRuntime
 from tokenrack.refresh import CachedToken, Slot, TokenStore
 from tokenrack.token import Token
 
@@ -62,6 +63,8 @@ class Registry:
         self._jitter = self._rng.random()
         self._store = TokenStore(self._clock)
         self._monotonic = self._clock.monotonic
+        self._metadata = MetadataCache(self._clock.monotonic)
+        self._pins = AuthPins()
         self._runtimes: dict[str, tuple[ProfileRuntime, Slot]] = {}
         self._lock = threading.Lock()
 
@@ -172,9 +175,13 @@ class Registry:
         return (self._runtimes.get(profile) or self._runtime(profile))[0]
 
     def close(self) -> None:
-        """Release the transport's connections (if this registry created it)."""
+        """Release the transport's connections (if this registry created it) and delete any
+        key material written to disk for mutual TLS."""
         with self._lock:
             transport = self._transport if self._owns_transport else None
+            runtimes = [runtime for runtime, _ in self._runtimes.values()]
+        for runtime in runtimes:
+            runtime.close()
         if transport is not None:
             transport.close()
 
@@ -191,6 +198,8 @@ class Registry:
                     clock=self._clock,
                     rng=self._rng,
                     jitter=self._jitter,
+                    metadata=self._metadata,
+                    pins=self._pins,
                 )
                 pair = (runtime, self._store.slot(runtime.cache_key))
                 self._runtimes[profile] = pair

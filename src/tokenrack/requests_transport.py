@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from http.cookiejar import DefaultCookiePolicy
+from typing import Any
 
 import requests
 import requests.adapters
@@ -19,7 +21,7 @@ import requests.utils
 import urllib3.exceptions
 
 from tokenrack.message import EncodedRequest, HttpResponse, TransportError
-from tokenrack.transport import TransportOptions
+from tokenrack.transport import ClientCertificate, TransportOptions
 
 __all__ = ["RequestsTransport"]
 
@@ -30,14 +32,51 @@ def _verify(options: TransportOptions) -> bool | str:
     return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
 
 
+class _KeyPasswordAdapter(requests.adapters.HTTPAdapter):
+    """An adapter whose connections can load an encrypted client key (requests cannot)."""
+
+    def __init__(self, key_password: str | None) -> None:
+        self._key_password = key_password
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        if self._key_password is not None:
+            kwargs["key_password"] = self._key_password
+        super().init_poolmanager(*args, **kwargs)
+
+
+def _new_session(key_password: str | None = None) -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False
+    # Token endpoints have no business setting cookies; none is kept or sent back.
+    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+    if key_password is not None:
+        session.mount("https://", _KeyPasswordAdapter(key_password))
+    return session
+
+
 class RequestsTransport:
-    """Sends token requests with requests: timeouts always set, redirects never followed."""
+    """Sends token requests with requests: timeouts always set, redirects never followed.
+
+    Requests that present a client certificate (mutual TLS) go through a session of their
+    own per certificate, so no other profile's request ever carries it.
+    """
 
     def __init__(self) -> None:
-        self._session = requests.Session()
-        self._session.trust_env = False
-        # Token endpoints have no business setting cookies; none is kept or sent back.
-        self._session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+        self._session = _new_session()
+        self._mtls: dict[tuple[str, str], requests.Session] = {}
+        self._lock = threading.Lock()
+
+    def _session_for(self, cert: ClientCertificate | None) -> requests.Session:
+        if cert is None:
+            return self._session
+        key = (cert.cert_path, cert.key_path)
+        with self._lock:
+            session = self._mtls.get(key)
+            if session is None:
+                password = cert.key_password.reveal() if cert.key_password else None
+                session = self._mtls[key] = _new_session(password)
+            return session
 
     def send(
         self, request: EncodedRequest, *, options: TransportOptions, sent_at: float
@@ -54,14 +93,15 @@ class RequestsTransport:
             else (requests.utils.get_environ_proxies(request.url))
         )
         try:
-            response = self._session.request(
+            cert = options.client_cert
+            response = self._session_for(cert).request(
                 request.method,
                 request.url,
                 headers=request.headers,
                 data=request.body or None,
                 timeout=(options.connect_timeout, options.read_timeout),
                 verify=_verify(options),
-                cert=options.client_cert,
+                cert=(cert.cert_path, cert.key_path) if cert else None,
                 proxies=proxies,
                 allow_redirects=False,
                 stream=True,
@@ -118,8 +158,11 @@ class RequestsTransport:
             raise TransportError("timeout", "read timed out", retryable=True) from None
 
     def close(self) -> None:
-        """Close the session's connections."""
-        self._session.close()
+        """Close every session's connections."""
+        with self._lock:
+            sessions, self._mtls = [self._session, *self._mtls.values()], {}
+        for session in sessions:
+            session.close()
 
 
 _QUERY = re.compile(r"\?[^\s'\")]*")

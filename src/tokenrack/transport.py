@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from tokenrack.message import EncodedRequest, HttpResponse
+from tokenrack.secret import Secret
 
-__all__ = ["MAX_BODY_BYTES", "Transport", "TransportOptions"]
+__all__ = ["MAX_BODY_BYTES", "ClientCertificate", "Transport", "TransportOptions"]
 
 MAX_BODY_BYTES = 1024 * 1024
 """Token answers are read up to 1 MiB; a longer one is refused and its connection closed."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCertificate:
+    """A client certificate for mutual TLS (RFC 8705), as files the TLS library can load.
+
+    Attributes:
+        cert_path: PEM file of the certificate (and any intermediates).
+        key_path: PEM file of its private key.
+        key_password: The key's passphrase when it is encrypted.
+    """
+
+    cert_path: str
+    key_path: str
+    key_password: Secret | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +40,7 @@ class TransportOptions:
         verify: True (system/certifi CAs), False (no verification; discouraged), or a
             CA bundle path. It wins over ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``.
         proxies: Proxies by scheme; None uses the ``*_PROXY`` environment variables.
-        client_cert: A (certificate, key) pair of file paths for mutual TLS, if any.
+        client_cert: The client certificate for mutual TLS, if the request needs one.
         max_body: The largest answer read, in bytes.
     """
 
@@ -32,7 +48,7 @@ class TransportOptions:
     read_timeout: float = 10.0
     verify: bool | str = True
     proxies: Mapping[str, str] | None = None
-    client_cert: tuple[str, str] | None = field(default=None, repr=False)
+    client_cert: ClientCertificate | None = None
     max_body: int = MAX_BODY_BYTES
 
 

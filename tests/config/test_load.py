@@ -172,7 +172,7 @@ def test_missing_required_keys_are_named() -> None:
     with pytest.raises(ConfigError) as caught:
         load({"profiles": {"a": {"provider": "generic", "client_secret": "s"}}})
     message = str(caught.value)
-    assert "profiles.a.token_url: required, but missing" in message
+    assert "profiles.a: needs one of token_url, issuer, but has none" in message
     assert "profiles.a.client_id: required, but missing" in message
 
 

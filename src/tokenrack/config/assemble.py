@@ -21,7 +21,9 @@ from tokenrack.config.schema import (
     profile_schema,
 )
 from tokenrack.config.validate import hider, join_path, validate
+from tokenrack.auth_select import AUTO
 from tokenrack.errors import ConfigError, ConfigProblem, PluginError, ProfileNotFoundError
+from tokenrack.extras import extra_installed
 from tokenrack.interpolate import InterpolationError, has_reference, interpolate
 from tokenrack.secret import Secret, SecretRef, SecretValue
 from tokenrack.url_policy import insecure_url_problem
@@ -203,38 +205,30 @@ class _ProfileBuilder:
             provider = self.plugins.provider(provider_name)
         except PluginError as error:
             return self._unusable(name, provider_name, merged, origins, error)
-        auth_name = merged.get("auth_method") or provider.default_auth_method
-        auth_method = self._auth_method(base, str(auth_name), provider)
-        secret_keys = frozenset(
-            CORE_SECRET_OPTIONS
-            | provider.secret_options
-            | (auth_method.secret_options if auth_method else frozenset())
-        )
+        auth_name = str(merged.get("auth_method") or provider.default_auth_method)
         before = len(self.problems)
+        methods = self._auth_methods(base, auth_name, provider)
+        secret_keys = frozenset(
+            CORE_SECRET_OPTIONS.union(provider.secret_options, *(m.secret_options for m in methods))
+        )
         resolved = self._interpolate(merged, base, secret_keys)
         schema = profile_schema(
             provider_schema=provider.options_schema,
-            auth_method_properties=[auth_method.options_schema] if auth_method else [],
+            auth_method_properties=[m.options_schema for m in methods],
             sources=self.sources,
+            secret_keys=secret_keys,
         )
         found = validate(resolved, schema, base=base, hide=hider(secret_keys))
         self.problems.extend(_with_origins(found, base, name, origins))
-        if auth_method is not None:
-            for key in auth_method.required_options:
-                if key not in resolved:
-                    self.problems.append(
-                        ConfigProblem(
-                            f"{base}.{key}",
-                            f"required by auth method {auth_method.name!r}, but missing",
-                        )
-                    )
-        url = resolved.get("token_url")
-        if isinstance(url, str) and url[:7].lower() == "http://":
-            problem = insecure_url_problem(
-                url, allow_insecure_http=resolved.get("allow_insecure_http") is True
-            )
-            if problem:
-                self.problems.append(ConfigProblem(f"{base}.token_url", problem))
+        self._check_material(base, auth_name, methods, resolved)
+        for key in ("token_url", "issuer"):
+            url = resolved.get(key)
+            if isinstance(url, str) and url[:7].lower() == "http://":
+                problem = insecure_url_problem(
+                    url, allow_insecure_http=resolved.get("allow_insecure_http") is True
+                )
+                if problem:
+                    self.problems.append(ConfigProblem(f"{base}.{key}", problem))
         if len(self.problems) > before:
             return None
         options = {k: (_secret_value(v) if k in secret_keys else v) for k, v in resolved.items()}
@@ -242,7 +236,7 @@ class _ProfileBuilder:
         return ProfileConfig(
             name=name,
             provider=provider_name,
-            auth_method=str(auth_name),
+            auth_method=auth_name,
             options=MappingProxyType(options),
             secret_keys=secret_keys,
             origins=MappingProxyType(origins),
@@ -268,25 +262,75 @@ class _ProfileBuilder:
             unusable=error,
         )
 
-    def _auth_method(
+    def _auth_methods(
         self, base: str, name: str, provider: type[Provider]
-    ) -> type[ClientAuthMethod] | None:
+    ) -> list[type[ClientAuthMethod]]:
+        """The method named, or for ``auto`` every method the provider supports."""
         path = f"{base}.auth_method"
+        if name == AUTO:
+            methods = []
+            for candidate in sorted(provider.supported_auth_methods):
+                try:
+                    methods.append(self.plugins.auth_method(candidate))
+                except PluginError:
+                    continue  # a broken method is simply not a candidate
+            return methods
         if name not in provider.supported_auth_methods:
             supported = ", ".join(sorted(provider.supported_auth_methods))
             self.problems.append(
                 ConfigProblem(
                     path,
                     f"provider {provider.name!r} does not support {name!r} "
-                    f"(it supports: {supported})",
+                    f"(it supports: {supported}, or auto)",
                 )
             )
-            return None
+            return []
         try:
-            return self.plugins.auth_method(name)
+            return [self.plugins.auth_method(name)]
         except PluginError as error:
             self.problems.append(ConfigProblem(path, str(error)))
-            return None
+            return []
+
+    def _check_material(
+        self,
+        base: str,
+        auth_name: str,
+        methods: list[type[ClientAuthMethod]],
+        resolved: Mapping[str, Any],
+    ) -> None:
+        """Name the key to add when a method's material is missing, or its extra is."""
+        if auth_name == AUTO:
+            if not any(
+                all(key in resolved for key in m.required_options)
+                for m in methods
+                if m.name != "none"
+            ):
+                self.problems.append(
+                    ConfigProblem(
+                        f"{base}.auth_method",
+                        "auto found no client credentials: add client_secret, private_key, "
+                        "or client_cert and client_key (or say auth_method: none for a "
+                        "public client)",
+                    )
+                )
+            return
+        for method in methods:
+            for key in method.required_options:
+                if key not in resolved:
+                    self.problems.append(
+                        ConfigProblem(
+                            f"{base}.{key}",
+                            f"required by auth method {method.name!r}, but missing",
+                        )
+                    )
+            if method.requires_extra and not extra_installed(method.requires_extra):
+                self.problems.append(
+                    ConfigProblem(
+                        f"{base}.auth_method",
+                        f"{method.name} needs the {method.requires_extra} extra: "
+                        f"pip install '{method.requires_extra}'",
+                    )
+                )
 
     def _assemble(self, name: str) -> tuple[dict[str, Any], dict[str, str]] | None:
         """Merge defaults, then each ancestor named by ``extends``, then the profile."""

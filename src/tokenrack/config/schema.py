@@ -73,6 +73,12 @@ def core_profile_properties(sources: Mapping[str, Mapping[str, Any]]) -> dict[st
         "client_id": {"type": "string", "minLength": 1},
         "client_secret": secret_schema(sources),
         "auth_method": {"type": "string", "minLength": 1},
+        "issuer": {
+            "type": "string",
+            "pattern": "^([Hh][Tt][Tt][Pp][Ss]?://[^/?#\\s]+|.*\\$\\{)",
+            "description": "an http(s) URL identifying the authorization server",
+        },
+        "metadata_ttl": _POSITIVE,
         "token_url": {
             "type": "string",
             # ${VAR} is allowed for editors: the loader validates after interpolation.
@@ -119,6 +125,7 @@ def profile_schema(
     provider_schema: Mapping[str, Any],
     auth_method_properties: Iterable[Mapping[str, Any]],
     sources: Mapping[str, Mapping[str, Any]],
+    secret_keys: Iterable[str] = (),
     require: bool = True,
 ) -> dict[str, Any]:
     """The schema of one profile whose provider is known.
@@ -127,6 +134,8 @@ def profile_schema(
         provider_schema: The provider's ``options_schema`` (an object schema).
         auth_method_properties: Each relevant auth method's ``options_schema`` properties.
         sources: Installed secret sources and their argument schemas.
+        secret_keys: Keys that hold secrets; each gets the secret schema (an inline value
+            or a ``{source: argument}`` reference), whatever its plugin declared.
         require: Keep ``required`` lists (False for the editor schema, where ``extends``
             and ``defaults`` may supply what a profile omits).
     """
@@ -135,6 +144,8 @@ def profile_schema(
     for extra in auth_method_properties:
         properties.update(copy.deepcopy(dict(extra)))
     properties.update(rest.pop("properties", {}))
+    for key in secret_keys:
+        properties[key] = secret_schema(sources)
     required = ["provider", *rest.pop("required", [])]
     rest.pop("type", None)
     rest.pop("additionalProperties", None)
@@ -173,6 +184,7 @@ def document_schema(
     providers: Mapping[str, Mapping[str, Any]],
     auth_method_properties: Iterable[Mapping[str, Any]],
     sources: Mapping[str, Mapping[str, Any]],
+    secret_keys: Iterable[str] = (),
 ) -> dict[str, Any]:
     """The schema of a whole config file, for editors (exported to config/).
 
@@ -184,14 +196,17 @@ def document_schema(
         providers: Installed provider names and each one's ``options_schema``.
         auth_method_properties: Every installed auth method's option properties.
         sources: Installed secret sources and their argument schemas.
+        secret_keys: Every key any plugin declares secret.
     """
     auth_properties = [dict(p) for p in auth_method_properties]
+    secret_keys = sorted(set(secret_keys) | CORE_SECRET_OPTIONS)
     branches = []
     for name, options_schema in sorted(providers.items()):
         schema = profile_schema(
             provider_schema=options_schema,
             auth_method_properties=auth_properties,
             sources=sources,
+            secret_keys=secret_keys,
             require=False,
         )
         branches.append(
@@ -205,6 +220,8 @@ def document_schema(
         known.update(copy.deepcopy(dict(options_schema.get("properties", {}))))
     for extra in auth_properties:
         known.update(copy.deepcopy(extra))
+    for key in secret_keys:
+        known[key] = secret_schema(sources)
     return {
         "$schema": DRAFT,
         "$id": "https://tokenrack.example/schema/config-v1.json",

@@ -124,6 +124,10 @@ def _problems(
     hidden = hide(parts)
     schema = error.schema if isinstance(error.schema, Mapping) else {}
     if error.validator in ("oneOf", "anyOf"):
+        subs = list(error.context or ())
+        if subs and all(sub.validator == "required" for sub in subs):
+            keys = [str(key) for sub in subs for key in sub.validator_value]  # type: ignore[union-attr]
+            return [ConfigProblem(path, f"needs one of {', '.join(keys)}, but has none")]
         branch = _branch_errors(error)
         if branch is not None:
             return [p for sub in branch for p in _problems(sub, base, hide)]
