@@ -3,7 +3,8 @@
 Each request gets a fresh assertion: ``iss`` = ``sub`` = the client id, ``aud`` = the
 token URL (or ``assertion_audience``), a unique ``jti``, ``iat``/``nbf`` now and ``exp``
 ``assertion_lifetime`` seconds later (60 by default). The core authenticates every attempt
-afresh, so a retry never replays an assertion. Needs the ``tokenrack[jwt]`` extra.
+afresh, so a retry never replays an assertion. ``private_key_jwt`` needs the
+``tokenrack[jwt]`` extra; ``client_secret_jwt`` (HMAC) needs nothing more.
 """
 
 from __future__ import annotations
@@ -72,14 +73,16 @@ class ClientSecretJwt:
     options_schema: ClassVar[Mapping[str, Any]] = _ASSERTION_OPTIONS
     required_options: ClassVar[tuple[str, ...]] = ("client_id", "client_secret")
     secret_options: ClassVar[frozenset[str]] = frozenset()
-    requires_extra: ClassVar[str | None] = JWT_EXTRA
+    requires_extra: ClassVar[str | None] = None  # HMAC needs only the standard library
     requires_client_certificate: ClassVar[bool] = False
 
     def authenticate(self, request: TokenRequest, client: ClientCredentials) -> TokenRequest:
         """Add ``client_assertion`` signed with HS256 (or ``signing_alg``)."""
         if client.client_secret is None:
             raise ConfigError(
-                "client_secret_jwt needs client_secret", profile=client.profile, path="client_secret"
+                "client_secret_jwt needs client_secret",
+                profile=client.profile,
+                path="client_secret",
             )
         try:
             key = hmac_key(

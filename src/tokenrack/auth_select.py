@@ -29,7 +29,9 @@ class NoCommonMethodError(ValueError):
     """The server advertises no method the profile has material for."""
 
 
-def ordered_candidates(supported: Collection[str], has_material: Callable[[str], bool]) -> list[str]:
+def ordered_candidates(
+    supported: Collection[str], has_material: Callable[[str], bool]
+) -> list[str]:
     """The provider's methods the profile has material for, most preferred first.
 
     Methods outside :data:`PREFERENCE` (third-party ones) follow it in name order; ``none``

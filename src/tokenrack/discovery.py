@@ -128,7 +128,9 @@ def discovery_steps(
                 allow_insecure_http=settings.allow_insecure_http,
             )
         statuses.append(f"{url}: HTTP {response.status}")
-    raise TokenResponseError(f"no authorization server metadata for {issuer} ({'; '.join(statuses)})")
+    raise TokenResponseError(
+        f"no authorization server metadata for {issuer} ({'; '.join(statuses)})"
+    )
 
 
 class MetadataCache:

@@ -29,7 +29,16 @@ from tokenrack.token import Token
 from tokenrack.transport import Transport, TransportOptions
 from tokenrack.url_policy import insecure_url_problem
 
-__all__ = ["Attempts", "FetchResult", "FetchSettings", "Send", "Sleep", "drive", "exchange", "fetch_steps"]
+__all__ = [
+    "Attempts",
+    "FetchResult",
+    "FetchSettings",
+    "Send",
+    "Sleep",
+    "drive",
+    "exchange",
+    "fetch_steps",
+]
 
 logger = logging.getLogger(__name__)
 

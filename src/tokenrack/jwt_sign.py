@@ -1,7 +1,8 @@
 """Signing JWTs: client assertions (RFC 7523) and plugins' own grants.
 
-The only module that imports PyJWT and cryptography, and only when a key is first loaded:
-both come with the optional extra ``tokenrack[jwt]``. PyJWT was chosen over joserfc for its
+The only module that imports PyJWT and cryptography, and only when a private key is first
+loaded: both come with the optional extra ``tokenrack[jwt]``. HMAC signatures
+(``client_secret_jwt``) need neither: they are a few lines of the standard library. PyJWT was chosen over joserfc for its
 reach (the most deployed JOSE library in Python, typed, with every algorithm RFC 7518 and
 RFC 8037 define for signatures) and a small API that takes cryptography key objects, so
 keys are loaded once with cryptography, encrypted PEM included.
@@ -11,7 +12,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
+import logging
 import secrets
 import ssl
 import time
@@ -41,6 +44,9 @@ ASYMMETRIC_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 )
 _CURVE_ALGORITHM = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
+_WARNED: set[tuple[int, str]] = set()
+
+logger = logging.getLogger(__name__)
 
 
 class KeyMaterialError(ValueError):
@@ -71,7 +77,18 @@ def hmac_key(secret: str, algorithm: str = "HS256") -> SigningKey:
     """An HMAC key over a client secret (``client_secret_jwt``, RFC 7523 §2.2)."""
     if algorithm not in HMAC_ALGORITHMS:
         raise KeyMaterialError(f"{algorithm} is not an HMAC algorithm (use HS256, HS384 or HS512)")
-    return SigningKey(secret.encode(), algorithm)
+    key = secret.encode()
+    minimum = int(algorithm[2:]) // 8
+    if len(key) < minimum and (len(key), algorithm) not in _WARNED:
+        _WARNED.add((len(key), algorithm))
+        logger.warning(
+            "client_secret is %d bytes, shorter than the %d RFC 7518 §3.2 asks for %s; "
+            "signing anyway (the server issued it), but some servers refuse such keys",
+            len(key),
+            minimum,
+            algorithm,
+        )
+    return SigningKey(key, algorithm)
 
 
 def _default_algorithm(key: Any) -> str:
@@ -148,9 +165,7 @@ def load_private_key(
                 else "a passphrase was given but the PEM key is not encrypted"
             ) from None
         except ValueError:
-            raise KeyMaterialError(
-                "not a PEM private key, or the passphrase is wrong"
-            ) from None
+            raise KeyMaterialError("not a PEM private key, or the passphrase is wrong") from None
         algorithm = algorithm or _default_algorithm(key)
     else:
         raise KeyMaterialError("expected a PEM private key or a JWK")
@@ -175,15 +190,36 @@ def certificate_thumbprint(pem: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(b"=").decode()
 
 
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _hmac_jws(claims: Mapping[str, Any], key: SigningKey, header: dict[str, Any]) -> str:
+    """HS256/384/512 (RFC 7515 §A.1), with the standard library.
+
+    PyJWT warns on every signature when the key is shorter than the hash (RFC 7518 §3.2),
+    and a client secret is whatever the vendor issued; tokenrack says so once instead.
+    """
+    header = {"alg": key.algorithm, **header}
+    signing_input = ".".join(
+        _b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims)
+    )
+    digest = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
+    signature = hmac.new(key.key, signing_input.encode(), digest[key.algorithm]).digest()
+    return f"{signing_input}.{_b64url(signature)}"
+
+
 def sign_jwt(
     claims: Mapping[str, Any], key: SigningKey, *, headers: Mapping[str, Any] | None = None
 ) -> str:
     """Sign ``claims`` as a compact JWS with ``key`` (``typ: JWT``, ``kid`` when known)."""
-    import jwt
-
     header: dict[str, Any] = {"typ": "JWT", **(headers or {})}
     if key.key_id:
         header["kid"] = key.key_id
+    if key.algorithm in HMAC_ALGORITHMS:
+        return _hmac_jws(claims, key, header)
+    import jwt
+
     return jwt.encode(dict(claims), key.key, algorithm=key.algorithm, headers=header)
 
 

@@ -160,7 +160,9 @@ class ProfileRuntime:
         if self.discovers:
             # The token URL is not known until the metadata is read; the issuer names the
             # server just as well for the cache key, and is known now.
-            parts = dict(self._provider_class({**options, "token_url": self.issuer}).cache_key_parts())
+            parts = dict(
+                self._provider_class({**options, "token_url": self.issuer}).cache_key_parts()
+            )
             parts["issuer"] = parts.pop("token_url")
         else:
             parts = dict(self.provider.cache_key_parts())
@@ -345,8 +347,12 @@ class ProfileRuntime:
         options = self.config.options
         passphrase = secrets.get("client_key_passphrase")
         return ClientCertificate(
-            cert_path=self._files.path_for("client_cert", options["client_cert"], secrets["client_cert"]),
-            key_path=self._files.path_for("client_key", options["client_key"], secrets["client_key"]),
+            cert_path=self._files.path_for(
+                "client_cert", options["client_cert"], secrets["client_cert"]
+            ),
+            key_path=self._files.path_for(
+                "client_key", options["client_key"], secrets["client_key"]
+            ),
             key_password=passphrase,
         )
 
@@ -374,7 +380,9 @@ class ProfileRuntime:
         provider = self._provider_for(url)
         provider_secrets = {k: v for k, v in secrets.items() if k in provider.secret_options}
         return drive(
-            fetch_steps(provider.token_flow(provider_secrets), self._settings(authenticate, secrets)),
+            fetch_steps(
+                provider.token_flow(provider_secrets), self._settings(authenticate, secrets)
+            ),
             transport=self._transport,
             options=options,
             clock=self._clock,

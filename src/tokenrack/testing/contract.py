@@ -82,7 +82,10 @@ class ProviderContractTests:
     def test_default_auth_method_is_supported(self) -> None:
         """The default auth method is ``auto`` or one the provider supports."""
         cls = self.provider_class
-        assert cls.default_auth_method == "auto" or cls.default_auth_method in cls.supported_auth_methods
+        assert (
+            cls.default_auth_method == "auto"
+            or cls.default_auth_method in cls.supported_auth_methods
+        )
 
     def test_builds_a_request_to_an_https_or_loopback_url(self, provider: Provider) -> None:
         """The first request goes to https (or loopback) and names a grant type."""

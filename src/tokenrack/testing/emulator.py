@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import secrets
 import socket
@@ -25,9 +26,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
-__all__ = ["EmulatorClient", "Fault", "RecordedRequest", "TokenEmulator"]
+__all__ = ["EmulatorClient", "Fault", "PeerCertificate", "RecordedRequest", "TokenEmulator"]
 
-ALL_METHODS = frozenset({"client_secret_basic", "client_secret_post"})
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+_HMAC_ALGS = frozenset({"HS256", "HS384", "HS512"})
+_SIGNATURE_ALGS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,21 +41,49 @@ class EmulatorClient:
 
     Attributes:
         client_id: Its id.
-        client_secret: Its secret.
-        auth_methods: How it may authenticate (``client_secret_basic``/``_post``).
+        client_secret: Its secret ("" for a client without one).
+        auth_methods: How it may authenticate; None allows every method it has material
+            for (a secret: basic, post, client_secret_jwt; ``public_key``:
+            private_key_jwt; ``tls_subject``: tls_client_auth; ``tls_thumbprint``:
+            self_signed_tls_client_auth). ``none`` must be allowed explicitly.
         scopes: Scopes it may ask for; None allows any.
         audiences: Audiences it may ask for; None allows any (and none).
         require_audience: Refuse a request without ``audience``.
         grant_types: Grant types it may use.
+        public_key: PEM public key, certificate or public JWK that verifies its
+            ``private_key_jwt`` assertions.
+        x5t_s256: When set, its assertions must carry this ``x5t#S256`` header.
+        tls_subject: The subject DN (RFC 4514, e.g. ``CN=svc``) its CA-issued client
+            certificate must have (``tls_client_auth``).
+        tls_thumbprint: The ``x5t#S256`` of its registered self-signed certificate
+            (``self_signed_tls_client_auth``).
     """
 
     client_id: str
-    client_secret: str
-    auth_methods: frozenset[str] = ALL_METHODS
+    client_secret: str = ""
+    auth_methods: frozenset[str] | None = None
     scopes: frozenset[str] | None = None
     audiences: frozenset[str] | None = None
     require_audience: bool = False
     grant_types: frozenset[str] = frozenset({"client_credentials"})
+    public_key: str | None = None
+    x5t_s256: str | None = None
+    tls_subject: str | None = None
+    tls_thumbprint: str | None = None
+
+    def allows(self, method: str) -> bool:
+        """Whether this client may authenticate with ``method``."""
+        if self.auth_methods is not None:
+            return method in self.auth_methods
+        material = {
+            "client_secret_basic": bool(self.client_secret),
+            "client_secret_post": bool(self.client_secret),
+            "client_secret_jwt": bool(self.client_secret),
+            "private_key_jwt": self.public_key is not None,
+            "tls_client_auth": self.tls_subject is not None,
+            "self_signed_tls_client_auth": self.tls_thumbprint is not None,
+        }
+        return material.get(method, False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +143,9 @@ class RecordedRequest:
         headers: Headers, names lower-cased.
         form: Body parameters, in order (form or JSON).
         client_id: The client that authenticated, if any did.
-        auth_method: How it authenticated (``client_secret_basic``, ``client_secret_post``).
+        auth_method: How it authenticated (``client_secret_basic``, ``private_key_jwt``, …).
         received_at: Monotonic time of arrival.
+        client_certificate: The ``x5t#S256`` of the TLS client certificate presented, if any.
     """
 
     method: str
@@ -122,6 +156,7 @@ class RecordedRequest:
     client_id: str | None
     auth_method: str | None
     received_at: float
+    client_certificate: str | None = None
 
     def form_value(self, name: str) -> str | None:
         """The first value of form parameter ``name``."""
@@ -147,6 +182,38 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+def _unpadded(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def _first(form: list[tuple[str, str]], name: str) -> str | None:
+    return next((v for k, v in form if k == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class PeerCertificate:
+    """The TLS client certificate a request came with.
+
+    Attributes:
+        subject: Its subject DN in RFC 4514 form (``CN=svc``).
+        thumbprint: Its ``x5t#S256``.
+    """
+
+    subject: str
+    thumbprint: str
+
+    @classmethod
+    def from_der(cls, der: bytes) -> PeerCertificate:
+        """Read a DER certificate."""
+        from cryptography import x509
+
+        certificate = x509.load_der_x509_certificate(der)
+        return cls(
+            subject=certificate.subject.rfc4514_string(),
+            thumbprint=_b64url(hashlib.sha256(der).digest()),
+        )
+
+
 class TokenEmulator:
     """A token endpoint on 127.0.0.1; use as a context manager or call start()/stop().
 
@@ -158,8 +225,14 @@ class TokenEmulator:
         token_prefix: Prefix of issued tokens (recognisable in leak tests).
         basic_decoding: ``rfc6749`` (form-decode id and secret, as the RFC says) or ``raw``.
         token_path: Path of the token endpoint.
-        ssl_context: Serve HTTPS with this server context.
+        ssl_context: Serve HTTPS with this server context (make it require client
+            certificates for mutual TLS).
         latency: Seconds to wait before every answer.
+        issuer: The issuer its metadata states (default: its base URL).
+
+    Metadata (RFC 8414 and OIDC discovery) is served once ``metadata`` is set to a dict of
+    extra fields (``{}`` is enough; ``token_endpoint_auth_methods_supported``,
+    ``mtls_endpoint_aliases`` …); ``metadata_flavours`` picks which well-known paths answer.
     """
 
     def __init__(
@@ -174,6 +247,7 @@ class TokenEmulator:
         token_path: str = "/oauth/token",
         ssl_context: ssl.SSLContext | None = None,
         latency: float = 0.0,
+        issuer: str | None = None,
     ) -> None:
         default = [EmulatorClient("test-client", "test-secret")]
         self.clients = {c.client_id: c for c in (default if clients is None else clients)}
@@ -185,6 +259,12 @@ class TokenEmulator:
         self.token_path = token_path
         self.latency = latency
         self.extra_response: dict[str, Any] = {}
+        self.metadata: dict[str, Any] | None = None
+        self.metadata_flavours: frozenset[str] = frozenset({"rfc8414", "oidc"})
+        self.metadata_requests = 0
+        self.extra_audiences: set[str] = set()
+        self._issuer = issuer
+        self._seen_jti: set[str] = set()
         self.gate = threading.Event()
         self.gate.set()
         self._ssl_context = ssl_context
@@ -252,6 +332,11 @@ class TokenEmulator:
         """The token endpoint's URL."""
         return self.url + self.token_path
 
+    @property
+    def issuer(self) -> str:
+        """The issuer its metadata states."""
+        return self._issuer or self.url
+
     # -- set-up and inspection -----------------------------------------------------------
 
     def add_client(self, client: EmulatorClient) -> None:
@@ -297,14 +382,19 @@ class TokenEmulator:
             return self._faults.pop(0) if self._faults else None
 
     def _authenticate(
-        self, headers: Mapping[str, str], form: list[tuple[str, str]]
+        self,
+        headers: Mapping[str, str],
+        form: list[tuple[str, str]],
+        peer: PeerCertificate | None = None,
     ) -> tuple[EmulatorClient | None, str | None, _Answer | None]:
-        """Return the client, the method used, or the error answer."""
+        """Return the client, the method used, or the error answer (RFC 6749 §2.3, RFC
+        7523 §3, RFC 8705 §2): exactly one method, or ``invalid_request``."""
         authorization = headers.get("authorization", "")
-        body_id = next((v for k, v in form if k == "client_id"), None)
-        body_secret = next((v for k, v in form if k == "client_secret"), None)
+        body_id = _first(form, "client_id")
+        body_secret = _first(form, "client_secret")
+        assertion = _first(form, "client_assertion")
         used_basic = authorization[:6].lower() == "basic "
-        if used_basic and body_secret is not None:
+        if sum((used_basic, body_secret is not None, assertion is not None)) > 1:
             return (
                 None,
                 None,
@@ -323,8 +413,12 @@ class TokenEmulator:
             if self.basic_decoding == "rfc6749":
                 raw_id, raw_secret = unquote_plus(raw_id), unquote_plus(raw_secret)
             return self._check_client(raw_id, raw_secret, "client_secret_basic")
+        if assertion is not None:
+            return self._check_assertion(form, assertion, body_id)
         if body_id is not None and body_secret is not None:
             return self._check_client(body_id, body_secret, "client_secret_post")
+        if body_id is not None:
+            return self._check_unsecretive(body_id, peer)
         return (
             None,
             None,
@@ -333,29 +427,131 @@ class TokenEmulator:
             ),
         )
 
+    def _client(self, client_id: str) -> EmulatorClient | None:
+        with self._lock:
+            return self.clients.get(client_id)
+
     def _check_client(
         self, client_id: str, secret: str, method: str
     ) -> tuple[EmulatorClient | None, str | None, _Answer | None]:
-        with self._lock:
-            client = self.clients.get(client_id)
+        client = self._client(client_id)
         challenge = (
             {"WWW-Authenticate": 'Basic realm="emulator"'} if method.endswith("basic") else {}
         )
-        if client is None or not secrets.compare_digest(
-            client.client_secret.encode(), secret.encode()
+        if (
+            client is None
+            or not client.client_secret
+            or not secrets.compare_digest(client.client_secret.encode(), secret.encode())
         ):
             return (
                 None,
                 method,
                 _error(401, "invalid_client", "client authentication failed", **challenge),
             )
-        if method not in client.auth_methods:
+        if not client.allows(method):
             return (
                 None,
                 method,
                 _error(401, "invalid_client", f"this client may not use {method}", **challenge),
             )
         return client, method, None
+
+    def _check_assertion(
+        self, form: list[tuple[str, str]], assertion: str, body_id: str | None
+    ) -> tuple[EmulatorClient | None, str | None, _Answer | None]:
+        """``client_secret_jwt`` or ``private_key_jwt``, verified independently of PyJWT."""
+        from tokenrack.testing.assertions import AssertionError_, load_public_key, verify_assertion
+
+        if _first(form, "client_assertion_type") != ASSERTION_TYPE:
+            return None, None, _error(400, "invalid_request", "unsupported client_assertion_type")
+        try:
+            header = json.loads(_unpadded(assertion.split(".")[0]))
+            claims = json.loads(_unpadded(assertion.split(".")[1]))
+            issuer = str(claims.get("iss"))
+            alg = str(header.get("alg"))
+        except (ValueError, IndexError, AttributeError, binascii.Error):
+            return None, None, _error(401, "invalid_client", "client_assertion is not a JWT")
+        method = "client_secret_jwt" if alg in _HMAC_ALGS else "private_key_jwt"
+        client = self._client(issuer)
+        if client is None or (body_id is not None and body_id != issuer):
+            return None, method, _error(401, "invalid_client", "unknown client")
+        if not client.allows(method):
+            return None, method, _error(401, "invalid_client", f"this client may not use {method}")
+        key: Any = (
+            client.client_secret.encode()
+            if method == "client_secret_jwt"
+            else load_public_key(client.public_key or "")
+        )
+        try:
+            verified = verify_assertion(
+                assertion,
+                key=key,
+                client_id=client.client_id,
+                audiences={self.token_url, self.issuer, *self.extra_audiences},
+                algorithms=_HMAC_ALGS if method == "client_secret_jwt" else _SIGNATURE_ALGS,
+            )
+        except AssertionError_ as refused:
+            return None, method, _error(401, "invalid_client", f"client_assertion: {refused}")
+        with self._lock:
+            replayed = verified.claims["jti"] in self._seen_jti
+            self._seen_jti.add(verified.claims["jti"])
+        if replayed:
+            return (
+                None,
+                method,
+                _error(401, "invalid_client", "client_assertion: jti was already used (replay)"),
+            )
+        if client.x5t_s256 is not None and header.get("x5t#S256") != client.x5t_s256:
+            return None, method, _error(401, "invalid_client", "x5t#S256 does not match")
+        return client, method, None
+
+    def _check_unsecretive(
+        self, client_id: str, peer: PeerCertificate | None
+    ) -> tuple[EmulatorClient | None, str | None, _Answer | None]:
+        """Mutual TLS (RFC 8705 §2), or a public client (``none``)."""
+        client = self._client(client_id)
+        if client is None:
+            return None, None, _error(401, "invalid_client", "unknown client")
+        if peer is not None and client.tls_subject is not None:
+            if peer.subject == client.tls_subject and client.allows("tls_client_auth"):
+                return client, "tls_client_auth", None
+            return (
+                None,
+                "tls_client_auth",
+                _error(401, "invalid_client", "client certificate subject does not match"),
+            )
+        if peer is not None and client.tls_thumbprint is not None:
+            if peer.thumbprint == client.tls_thumbprint and client.allows(
+                "self_signed_tls_client_auth"
+            ):
+                return client, "self_signed_tls_client_auth", None
+            return (
+                None,
+                "self_signed_tls_client_auth",
+                _error(401, "invalid_client", "client certificate is not the registered one"),
+            )
+        if client.allows("none"):
+            return client, "none", None
+        return None, None, _error(401, "invalid_client", "no client authentication")
+
+    def _metadata(self, path: str) -> dict[str, Any] | None:
+        """The metadata document served at ``path``, if metadata is on and it lives there."""
+        if self.metadata is None:
+            return None
+        issuer_path = urlsplit(self.issuer).path.rstrip("/")
+        flavours = {
+            f"/.well-known/oauth-authorization-server{issuer_path}": "rfc8414",
+            f"{issuer_path}/.well-known/openid-configuration": "oidc",
+        }
+        if flavours.get(path) not in self.metadata_flavours:
+            return None
+        document: dict[str, Any] = {
+            "issuer": self.issuer,
+            "token_endpoint": self.token_url,
+            "grant_types_supported": ["client_credentials"],
+            **self.metadata,
+        }
+        return document
 
     def _issue(self, client: EmulatorClient, scopes: list[str], audience: str | None) -> str:
         if self.token_format == "jwt":
@@ -382,8 +578,13 @@ class TokenEmulator:
             self._issued.append(token)
         return token
 
-    def _answer(self, headers: Mapping[str, str], form: list[tuple[str, str]]) -> _Answer:
-        client, _method, failure = self._authenticate(headers, form)
+    def _answer(
+        self,
+        headers: Mapping[str, str],
+        form: list[tuple[str, str]],
+        authenticated: tuple[EmulatorClient | None, str | None, _Answer | None],
+    ) -> _Answer:
+        client, _method, failure = authenticated
         if failure is not None:
             return failure
         assert client is not None
@@ -439,7 +640,20 @@ def _handler_for(emulator: TokenEmulator) -> type[BaseHTTPRequestHandler]:
             return  # quiet: tests read the recorded requests instead
 
         def do_GET(self) -> None:
-            self._send(404, {"error": "not_found"})
+            document = emulator._metadata(urlsplit(self.path).path)
+            if document is None:
+                self._send(404, {"error": "not_found"})
+                return
+            with emulator._lock:
+                emulator.metadata_requests += 1
+            self._send(200, document)
+
+        def _peer(self) -> PeerCertificate | None:
+            connection = self.connection
+            if not isinstance(connection, ssl.SSLSocket):
+                return None
+            der = connection.getpeercert(binary_form=True)
+            return PeerCertificate.from_der(der) if der else None
 
         def do_POST(self) -> None:
             parts = urlsplit(self.path)
@@ -451,7 +665,9 @@ def _handler_for(emulator: TokenEmulator) -> type[BaseHTTPRequestHandler]:
             if parts.path != emulator.token_path:
                 self._send(404, {"error": "not_found"})
                 return
-            client, method, _ = emulator._authenticate(headers, form)
+            peer = self._peer()
+            authenticated = emulator._authenticate(headers, form, peer)
+            client, method, _ = authenticated
             fault = emulator._record(
                 RecordedRequest(
                     method="POST",
@@ -462,6 +678,7 @@ def _handler_for(emulator: TokenEmulator) -> type[BaseHTTPRequestHandler]:
                     client_id=client.client_id if client else None,
                     auth_method=method if client else None,
                     received_at=time.monotonic(),
+                    client_certificate=peer.thumbprint if peer else None,
                 )
             )
             emulator.gate.wait()
@@ -469,7 +686,7 @@ def _handler_for(emulator: TokenEmulator) -> type[BaseHTTPRequestHandler]:
                 emulator._stopping.wait(emulator.latency)
             if fault is not None and self._fault(fault):
                 return
-            answer = emulator._answer(headers, form)
+            answer = emulator._answer(headers, form, authenticated)
             self._send(answer.status, answer.body, answer.headers)
 
         def _fault(self, fault: Fault) -> bool:

@@ -1,16 +1,45 @@
-"""Certificates made on the spot, for HTTPS (and later mutual TLS) tests on loopback.
+"""Certificates made on the spot, for HTTPS and mutual-TLS tests on loopback.
 
-Needs the ``cryptography`` package (in the ``dev`` extra); imported only when called.
+Needs the ``cryptography`` package (in the ``dev`` and ``jwt`` extras); imported only when
+called. Everything is written to a directory the test owns; keys are 0600.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime
+import hashlib
+import ipaddress
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-__all__ = ["TestCertificates", "make_certificates"]
+__all__ = [
+    "ClientCertificateFiles",
+    "TestCertificates",
+    "make_certificates",
+    "make_client_certificate",
+]
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def _write_key(path: Path, key: Any, passphrase: str | None = None) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(passphrase.encode())
+        if passphrase
+        else serialization.NoEncryption()
+    )
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+    )
+    path.chmod(0o600)
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +48,7 @@ class TestCertificates:
 
     Attributes:
         ca_path: PEM of the CA certificate (use as a profile's ``ca_bundle``).
+        ca_key_path: PEM of the CA's key (to sign client certificates).
         cert_path: PEM of the server certificate.
         key_path: PEM of the server's private key.
     """
@@ -26,30 +56,68 @@ class TestCertificates:
     __test__ = False  # not a pytest test class, despite the name
 
     ca_path: Path
+    ca_key_path: Path
     cert_path: Path
     key_path: Path
 
-    def server_context(self) -> ssl.SSLContext:
-        """An SSL context for a server presenting the certificate."""
+    def server_context(
+        self, *, client_cas: Sequence[Path] = (), require_client_certificate: bool = False
+    ) -> ssl.SSLContext:
+        """An SSL context for a server presenting the certificate.
+
+        Args:
+            client_cas: Certificates trusted to sign (or to be) client certificates.
+            require_client_certificate: Refuse a handshake without a trusted client
+                certificate (mutual TLS); otherwise one is asked for but optional.
+        """
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.cert_path, self.key_path)
+        if client_cas:
+            for path in client_cas:
+                context.load_verify_locations(path)
+            # A self-signed client certificate is its own trust anchor.
+            context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+            context.verify_mode = (
+                ssl.CERT_REQUIRED if require_client_certificate else ssl.CERT_OPTIONAL
+            )
         return context
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCertificateFiles:
+    """A client certificate for mutual TLS.
+
+    Attributes:
+        cert_path: PEM of the certificate.
+        key_path: PEM of its key (encrypted when a passphrase was given).
+        subject: Its subject DN in RFC 4514 form.
+        thumbprint: Its ``x5t#S256``.
+    """
+
+    cert_path: Path
+    key_path: Path
+    subject: str
+    thumbprint: str
+
+
+def _name(common_name: str) -> Any:
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
 def make_certificates(
     directory: Path, *, common_name: str = "tokenrack test CA"
 ) -> TestCertificates:
     """Write a CA and a loopback server certificate into ``directory``."""
-    import ipaddress
-
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
 
-    now = datetime.datetime.now(datetime.UTC)
+    now = _now()
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    ca_name = _name(common_name)
     ca_cert = (
         x509.CertificateBuilder()
         .subject_name(ca_name)
@@ -81,7 +149,7 @@ def make_certificates(
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .subject_name(_name("127.0.0.1"))
         .issuer_name(ca_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -98,22 +166,69 @@ def make_certificates(
             x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
         )
         .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
         )
         .sign(ca_key, hashes.SHA256())
     )
     directory.mkdir(parents=True, exist_ok=True)
     paths = TestCertificates(
-        directory / "ca.pem", directory / "server.pem", directory / "server-key.pem"
+        directory / "ca.pem",
+        directory / "ca-key.pem",
+        directory / "server.pem",
+        directory / "server-key.pem",
     )
     paths.ca_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    _write_key(paths.ca_key_path, ca_key)
     paths.cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths.key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
+    _write_key(paths.key_path, key)
+    return paths
+
+
+def make_client_certificate(
+    directory: Path,
+    *,
+    common_name: str,
+    ca: TestCertificates | None = None,
+    passphrase: str | None = None,
+) -> ClientCertificateFiles:
+    """Write a client certificate signed by ``ca``, or self-signed when ``ca`` is None."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    now = _now()
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = _name(common_name)
+    if ca is not None:
+        issuer_cert = x509.load_pem_x509_certificate(ca.ca_path.read_bytes())
+        issuer_key: Any = serialization.load_pem_private_key(ca.ca_key_path.read_bytes(), None)
+        issuer = issuer_cert.subject
+    else:
+        issuer_key, issuer = key, subject
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
         )
     )
-    paths.key_path.chmod(0o600)
-    return paths
+    if ca is None:
+        builder = builder.add_extension(
+            x509.BasicConstraints(ca=True, path_length=0), critical=True
+        )
+    certificate = builder.sign(issuer_key, hashes.SHA256())
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = common_name.replace(" ", "_")
+    cert_path = directory / f"{stem}.pem"
+    key_path = directory / f"{stem}-key.pem"
+    der = certificate.public_bytes(serialization.Encoding.DER)
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    _write_key(key_path, key, passphrase)
+    thumbprint = base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(b"=").decode()
+    return ClientCertificateFiles(cert_path, key_path, subject.rfc4514_string(), thumbprint)

@@ -1,0 +1,195 @@
+"""Checking client assertions (RFC 7523 §3) the way a strict server does.
+
+Written on cryptography's primitives, not on PyJWT, so that the emulator and the tests
+verify what tokenrack signs with a second, independent implementation: a bug in how
+tokenrack uses PyJWT cannot hide behind the same library on the other side.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import time
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["AssertionError_", "VerifiedAssertion", "load_public_key", "verify_assertion"]
+
+_HASHES = {"256": "SHA256", "384": "SHA384", "512": "SHA512"}
+_EC_SIZES = {"ES256": 32, "ES384": 48, "ES512": 66}
+
+
+class AssertionError_(ValueError):  # noqa: N801, N818 - not the builtin AssertionError
+    """The assertion is refused; the message says why (as a server's error_description)."""
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedAssertion:
+    """An assertion that passed every check.
+
+    Attributes:
+        header: Its JOSE header.
+        claims: Its claims.
+    """
+
+    header: Mapping[str, Any]
+    claims: Mapping[str, Any]
+
+
+def _b64(part: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+    except (binascii.Error, ValueError):
+        raise AssertionError_("not base64url") from None
+
+
+def load_public_key(material: str) -> Any:
+    """A cryptography public key from PEM (a public key or a certificate) or a public JWK."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    text = material.strip()
+    if text.startswith("{"):
+        return _jwk_public_key(json.loads(text))
+    if "BEGIN CERTIFICATE" in text:
+        return x509.load_pem_x509_certificate(text.encode()).public_key()
+    return serialization.load_pem_public_key(text.encode())
+
+
+def _jwk_public_key(jwk: Mapping[str, Any]) -> Any:
+    """A public key from a JWK's numbers (RFC 7518 §6), with cryptography alone."""
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+
+    def number(name: str) -> int:
+        return int.from_bytes(_b64(str(jwk[name])), "big")
+
+    kty = jwk.get("kty")
+    if kty == "RSA":
+        return rsa.RSAPublicNumbers(number("e"), number("n")).public_key()
+    if kty == "EC":
+        curves = {"P-256": ec.SECP256R1(), "P-384": ec.SECP384R1(), "P-521": ec.SECP521R1()}
+        curve = curves[str(jwk["crv"])]
+        return ec.EllipticCurvePublicNumbers(number("x"), number("y"), curve).public_key()
+    if kty == "OKP":
+        raw = _b64(str(jwk["x"]))
+        if jwk.get("crv") == "Ed448":
+            return ed448.Ed448PublicKey.from_public_bytes(raw)
+        return ed25519.Ed25519PublicKey.from_public_bytes(raw)
+    raise AssertionError_(f"unsupported JWK kty {kty!r}")
+
+
+def _check_signature(alg: str, signing_input: bytes, signature: bytes, key: Any) -> None:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa, utils
+
+    try:
+        if alg.startswith("HS"):
+            digest = {"HS256": "sha256", "HS384": "sha384", "HS512": "sha512"}[alg]
+            expected = hmac.new(key, signing_input, digest).digest()
+            if not hmac.compare_digest(expected, signature):
+                raise InvalidSignature
+            return
+        if alg == "EdDSA":
+            if not isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
+                raise AssertionError_("EdDSA needs an Ed25519 or Ed448 key")
+            key.verify(signature, signing_input)
+            return
+        algorithm = getattr(hashes, _HASHES[alg[2:]])()
+        if alg.startswith(("RS", "PS")):
+            if not isinstance(key, rsa.RSAPublicKey):
+                raise AssertionError_(f"{alg} needs an RSA key")
+            pad = (
+                padding.PKCS1v15()
+                if alg.startswith("RS")
+                # RFC 7518 §3.5: MGF1 with the same hash, salt as long as the hash.
+                else padding.PSS(mgf=padding.MGF1(algorithm), salt_length=algorithm.digest_size)
+            )
+            key.verify(signature, signing_input, pad, algorithm)
+            return
+        if alg.startswith("ES"):
+            if not isinstance(key, ec.EllipticCurvePublicKey):
+                raise AssertionError_(f"{alg} needs an EC key")
+            size = _EC_SIZES[alg]
+            if len(signature) != 2 * size:
+                raise AssertionError_("ECDSA signature has the wrong length")
+            r = int.from_bytes(signature[:size], "big")
+            s = int.from_bytes(signature[size:], "big")
+            key.verify(utils.encode_dss_signature(r, s), signing_input, ec.ECDSA(algorithm))
+            return
+    except InvalidSignature:
+        raise AssertionError_("signature does not verify") from None
+    except KeyError:
+        pass
+    raise AssertionError_(f"alg {alg} is not accepted")
+
+
+def verify_assertion(
+    assertion: str,
+    *,
+    key: Any,
+    client_id: str,
+    audiences: Collection[str],
+    algorithms: Collection[str],
+    seen_jti: set[str] | None = None,
+    max_lifetime: float = 600.0,
+    leeway: float = 30.0,
+    now: float | None = None,
+) -> VerifiedAssertion:
+    """Verify a client assertion strictly.
+
+    Args:
+        assertion: The compact JWS.
+        key: The HMAC secret (bytes) or the public key.
+        client_id: Who must be ``iss`` and ``sub``.
+        audiences: Accepted ``aud`` values (the token URL, the issuer).
+        algorithms: Accepted ``alg`` values.
+        seen_jti: ``jti`` values already used; the assertion's is added (replay check).
+        max_lifetime: Longest ``exp`` − now accepted.
+        leeway: Clock skew tolerated.
+        now: The current epoch time.
+
+    Raises:
+        AssertionError_: Any check fails.
+    """
+    now = time.time() if now is None else now
+    parts = assertion.split(".")
+    if len(parts) != 3:
+        raise AssertionError_("not a compact JWS")
+    try:
+        header = json.loads(_b64(parts[0]))
+        claims = json.loads(_b64(parts[1]))
+    except ValueError:
+        raise AssertionError_("header or claims are not JSON") from None
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        raise AssertionError_("header or claims are not objects")
+    alg = header.get("alg")
+    if alg not in algorithms:
+        raise AssertionError_(f"alg {alg!r} is not accepted")
+    _check_signature(str(alg), f"{parts[0]}.{parts[1]}".encode(), _b64(parts[2]), key)
+    if claims.get("iss") != client_id or claims.get("sub") != client_id:
+        raise AssertionError_("iss and sub must both be the client id")
+    audience = claims.get("aud")
+    stated = audience if isinstance(audience, list) else [audience]
+    if not any(a in audiences for a in stated):
+        raise AssertionError_(f"aud {audience!r} is not this server")
+    exp = claims.get("exp")
+    if not isinstance(exp, (int, float)) or exp <= now - leeway:
+        raise AssertionError_("assertion expired or has no exp")
+    if exp - now > max_lifetime:
+        raise AssertionError_("assertion lives too long")
+    for name in ("nbf", "iat"):
+        value = claims.get(name)
+        if value is not None and (not isinstance(value, (int, float)) or value > now + leeway):
+            raise AssertionError_(f"{name} is in the future")
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not jti:
+        raise AssertionError_("jti is missing")
+    if seen_jti is not None:
+        if jti in seen_jti:
+            raise AssertionError_("jti was already used (replay)")
+        seen_jti.add(jti)
+    return VerifiedAssertion(header, claims)
