@@ -29,15 +29,24 @@ def private_key(kind: str) -> Any:
 
 
 def private_pem(kind: str) -> str:
-    return private_key(kind).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
+    return (
+        private_key(kind)
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
 
 
 def public_pem(kind: str) -> str:
-    return private_key(kind).public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    return (
+        private_key(kind)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 def _int(value: int) -> str:
@@ -53,8 +62,12 @@ def jwk(kind: str, *, private: bool, kid: str | None = None) -> str:
         data = {"kty": "RSA", "n": _int(public.n), "e": _int(public.e)}
         if private:
             data.update(
-                d=_int(numbers.d), p=_int(numbers.p), q=_int(numbers.q), dp=_int(numbers.dmp1),
-                dq=_int(numbers.dmq1), qi=_int(numbers.iqmp),
+                d=_int(numbers.d),
+                p=_int(numbers.p),
+                q=_int(numbers.q),
+                dp=_int(numbers.dmp1),
+                dq=_int(numbers.dmq1),
+                qi=_int(numbers.iqmp),
             )
     elif kind in ("p256", "p384"):
         numbers = key.private_numbers()
@@ -69,12 +82,16 @@ def jwk(kind: str, *, private: bool, kid: str | None = None) -> str:
         if private:
             data["d"] = b64(numbers.private_value.to_bytes(size, "big"))
     else:
-        raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        raw = key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
         data = {"kty": "OKP", "crv": "Ed25519", "x": b64(raw)}
         if private:
             data["d"] = b64(
                 key.private_bytes(
-                    serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+                    serialization.Encoding.Raw,
+                    serialization.PrivateFormat.Raw,
+                    serialization.NoEncryption(),
                 )
             )
     if kid:

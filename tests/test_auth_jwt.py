@@ -44,25 +44,41 @@ def registry_for(**options: Any) -> Registry:
 
 @pytest.mark.parametrize(
     ("kind", "alg"),
-    [("rsa", "RS256"), ("rsa", "PS256"), ("p256", "ES256"), ("p384", "ES384"), ("ed25519", "EdDSA")],
+    [
+        ("rsa", "RS256"),
+        ("rsa", "PS256"),
+        ("p256", "ES256"),
+        ("p384", "ES384"),
+        ("ed25519", "EdDSA"),
+    ],
 )
 @responses.activate
-def test_private_key_jwt_request_shape_verified_independently(kind: str, alg: str, tmp_path: Path) -> None:
+def test_private_key_jwt_request_shape_verified_independently(
+    kind: str, alg: str, tmp_path: Path
+) -> None:
     responses.post(TOKEN_URL, json={"access_token": "t", "expires_in": 60})
     key_file = tmp_path / "key.pem"
     key_file.write_text(private_pem(kind))
-    registry = registry_for(auth_method="private_key_jwt", private_key=str(key_file), signing_alg=alg, key_id="k-1")
+    registry = registry_for(
+        auth_method="private_key_jwt", private_key=str(key_file), signing_alg=alg, key_id="k-1"
+    )
     registry.get_token("a")
     registry.get_token("a", force_refresh=True)
     forms = sent_forms()
-    assert [sorted(f) for f in forms] == [["client_assertion", "client_assertion_type", "client_id", "grant_type"]] * 2
+    assert [sorted(f) for f in forms] == [
+        ["client_assertion", "client_assertion_type", "client_id", "grant_type"]
+    ] * 2
     assert forms[0]["client_assertion_type"] == ASSERTION_TYPE and forms[0]["client_id"] == "svc-1"
     assert "Authorization" not in responses.calls[0].request.headers
     seen: set[str] = set()
     for form in forms:
         verified = verify_assertion(
-            form["client_assertion"], key=load_public_key(public_pem(kind)), client_id="svc-1",
-            audiences={TOKEN_URL}, algorithms={alg}, seen_jti=seen,
+            form["client_assertion"],
+            key=load_public_key(public_pem(kind)),
+            client_id="svc-1",
+            audiences={TOKEN_URL},
+            algorithms={alg},
+            seen_jti=seen,
         )
         claims = verified.claims
         assert claims["exp"] - claims["iat"] == 60 and claims["nbf"] == claims["iat"]
@@ -74,34 +90,58 @@ def test_private_key_jwt_request_shape_verified_independently(kind: str, alg: st
 @responses.activate
 def test_client_secret_jwt_is_hmac_over_the_secret(alg: str) -> None:
     responses.post(TOKEN_URL, json={"access_token": "t", "expires_in": 60})
-    registry = registry_for(auth_method="client_secret_jwt", client_secret="shared-hmac-secret", signing_alg=alg,
-                            assertion_lifetime=30, assertion_audience="https://idp.test")
+    registry = registry_for(
+        auth_method="client_secret_jwt",
+        client_secret="shared-hmac-secret",
+        signing_alg=alg,
+        assertion_lifetime=30,
+        assertion_audience="https://idp.test",
+    )
     registry.get_token("a")
     (form,) = sent_forms()
     assert "client_secret" not in form
     verified = verify_assertion(
-        form["client_assertion"], key=b"shared-hmac-secret", client_id="svc-1",
-        audiences={"https://idp.test"}, algorithms={alg},
+        form["client_assertion"],
+        key=b"shared-hmac-secret",
+        client_id="svc-1",
+        audiences={"https://idp.test"},
+        algorithms={alg},
     )
     assert verified.claims["exp"] - verified.claims["iat"] == 30
     with pytest.raises(ValueError, match="signature"):
-        verify_assertion(form["client_assertion"], key=b"other", client_id="svc-1",
-                         audiences={"https://idp.test"}, algorithms={alg})
+        verify_assertion(
+            form["client_assertion"],
+            key=b"other",
+            client_id="svc-1",
+            audiences={"https://idp.test"},
+            algorithms={alg},
+        )
 
 
 @responses.activate
-def test_kid_from_the_jwk_and_x5t_from_the_certificate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_kid_from_the_jwk_and_x5t_from_the_certificate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     responses.post(TOKEN_URL, json={"access_token": "t", "expires_in": 60})
     certs = make_certificates(tmp_path)
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
 
-    expected = base64.urlsafe_b64encode(
-        x509.load_pem_x509_certificate(certs.cert_path.read_bytes()).fingerprint(hashes.SHA256())
-    ).rstrip(b"=").decode()
+    expected = (
+        base64.urlsafe_b64encode(
+            x509.load_pem_x509_certificate(certs.cert_path.read_bytes()).fingerprint(
+                hashes.SHA256()
+            )
+        )
+        .rstrip(b"=")
+        .decode()
+    )
     monkeypatch.setenv("SVC_JWK", jwk("p256", private=True, kid="jwk-kid"))
-    registry = registry_for(auth_method="private_key_jwt", private_key={"env": "SVC_JWK"},
-                            certificate=str(certs.cert_path))
+    registry = registry_for(
+        auth_method="private_key_jwt",
+        private_key={"env": "SVC_JWK"},
+        certificate=str(certs.cert_path),
+    )
     registry.get_token("a")
     header = header_of(sent_forms()[0]["client_assertion"])
     assert header["kid"] == "jwk-kid" and header["alg"] == "ES256"
@@ -110,8 +150,13 @@ def test_kid_from_the_jwk_and_x5t_from_the_certificate(tmp_path: Path, monkeypat
 
 def test_key_that_does_not_fit_the_algorithm(tmp_path: Path) -> None:
     (tmp_path / "k.pem").write_text(private_pem("p256"))
-    registry = registry_for(auth_method="private_key_jwt", private_key=str(tmp_path / "k.pem"), signing_alg="RS256")
-    with pytest.raises(ConfigError, match=r"profiles.a.private_key: signing_alg RS256 does not fit this key \(use ES256\)"):
+    registry = registry_for(
+        auth_method="private_key_jwt", private_key=str(tmp_path / "k.pem"), signing_alg="RS256"
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"profiles.a.private_key: signing_alg RS256 does not fit this key \(use ES256\)",
+    ):
         registry.get_token("a")
 
 
@@ -125,7 +170,10 @@ def test_garbage_key_material_is_never_quoted(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_material_is_required_by_the_schema() -> None:
-    with pytest.raises(ConfigError, match="profiles.a.private_key: required by auth method 'private_key_jwt', but missing"):
+    with pytest.raises(
+        ConfigError,
+        match="profiles.a.private_key: required by auth method 'private_key_jwt', but missing",
+    ):
         registry_for(auth_method="private_key_jwt")
 
 
@@ -141,7 +189,10 @@ def test_missing_jwt_extra_names_it(tmp_path: Path) -> None:
         "    print(error)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert "private_key_jwt needs the tokenrack[jwt] extra: pip install 'tokenrack[jwt]'" in done.stdout
+    assert (
+        "private_key_jwt needs the tokenrack[jwt] extra: pip install 'tokenrack[jwt]'"
+        in done.stdout
+    )
 
 
 # -- against the emulator ------------------------------------------------------------------
@@ -158,24 +209,51 @@ def jwt_emulator() -> Any:
         yield emulator
 
 
-@pytest.mark.parametrize(("client", "kind", "alg"), [("rsa-client", "rsa", "PS256"), ("rsa-client", "rsa", "RS256"), ("ed-client", "ed25519", "EdDSA")])
-def test_private_key_jwt_against_the_emulator(client: str, kind: str, alg: str, jwt_emulator: TokenEmulator,
-                                              make_registry: MakeRegistry, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("client", "kind", "alg"),
+    [
+        ("rsa-client", "rsa", "PS256"),
+        ("rsa-client", "rsa", "RS256"),
+        ("ed-client", "ed25519", "EdDSA"),
+    ],
+)
+def test_private_key_jwt_against_the_emulator(
+    client: str,
+    kind: str,
+    alg: str,
+    jwt_emulator: TokenEmulator,
+    make_registry: MakeRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("CLIENT_KEY", private_pem(kind))
-    registry = make_registry({"a": profile(jwt_emulator, client_id=client, auth_method="private_key_jwt",
-                                           private_key={"env": "CLIENT_KEY"}, signing_alg=alg, client_secret=None)
-                              | {"client_secret": "unused"}})
+    registry = make_registry(
+        {
+            "a": profile(
+                jwt_emulator,
+                client_id=client,
+                auth_method="private_key_jwt",
+                private_key={"env": "CLIENT_KEY"},
+                signing_alg=alg,
+                client_secret=None,
+            )
+            | {"client_secret": "unused"}
+        }
+    )
     assert registry.get_token("a").access_token in jwt_emulator.issued_tokens
     assert jwt_emulator.requests[0].auth_method == "private_key_jwt"
 
 
-def test_client_secret_jwt_against_the_emulator(jwt_emulator: TokenEmulator, make_registry: MakeRegistry) -> None:
+def test_client_secret_jwt_against_the_emulator(
+    jwt_emulator: TokenEmulator, make_registry: MakeRegistry
+) -> None:
     registry = make_registry({"a": profile(jwt_emulator, auth_method="client_secret_jwt")})
     assert registry.get_token("a").access_token in jwt_emulator.issued_tokens
     assert jwt_emulator.requests[0].auth_method == "client_secret_jwt"
 
 
-def test_every_retry_carries_a_fresh_assertion(jwt_emulator: TokenEmulator, make_registry: MakeRegistry) -> None:
+def test_every_retry_carries_a_fresh_assertion(
+    jwt_emulator: TokenEmulator, make_registry: MakeRegistry
+) -> None:
     jwt_emulator.fail_next(Fault.http(503), Fault.http(502))
     registry = make_registry({"a": profile(jwt_emulator, auth_method="client_secret_jwt")})
     registry.get_token("a")
@@ -183,7 +261,9 @@ def test_every_retry_carries_a_fresh_assertion(jwt_emulator: TokenEmulator, make
     assert len(assertions) == 3 and len(set(assertions)) == 3  # the server would refuse a replay
 
 
-def test_the_emulator_refuses_a_replayed_assertion(jwt_emulator: TokenEmulator, make_registry: MakeRegistry) -> None:
+def test_the_emulator_refuses_a_replayed_assertion(
+    jwt_emulator: TokenEmulator, make_registry: MakeRegistry
+) -> None:
     import requests
 
     registry = make_registry({"a": profile(jwt_emulator, auth_method="client_secret_jwt")})
@@ -194,21 +274,34 @@ def test_the_emulator_refuses_a_replayed_assertion(jwt_emulator: TokenEmulator, 
     assert "replay" in answer.json()["error_description"]
 
 
-def test_wrong_key_and_wrong_audience_are_refused(jwt_emulator: TokenEmulator, make_registry: MakeRegistry,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wrong_key_and_wrong_audience_are_refused(
+    jwt_emulator: TokenEmulator, make_registry: MakeRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("WRONG_KEY", private_pem("rsa-other"))
-    registry = make_registry({
-        "wrong-key": profile(jwt_emulator, client_id="rsa-client", auth_method="private_key_jwt",
-                             private_key={"env": "WRONG_KEY"}),
-        "wrong-aud": profile(jwt_emulator, auth_method="client_secret_jwt", assertion_audience="https://elsewhere"),
-    })
+    registry = make_registry(
+        {
+            "wrong-key": profile(
+                jwt_emulator,
+                client_id="rsa-client",
+                auth_method="private_key_jwt",
+                private_key={"env": "WRONG_KEY"},
+            ),
+            "wrong-aud": profile(
+                jwt_emulator,
+                auth_method="client_secret_jwt",
+                assertion_audience="https://elsewhere",
+            ),
+        }
+    )
     with pytest.raises(InvalidClientError, match="signature does not verify"):
         registry.get_token("wrong-key")
     with pytest.raises(InvalidClientError, match="aud"):
         registry.get_token("wrong-aud")
 
 
-def test_assertions_never_reach_logs_or_errors(jwt_emulator: TokenEmulator, make_registry: MakeRegistry, leak_guard: Any) -> None:
+def test_assertions_never_reach_logs_or_errors(
+    jwt_emulator: TokenEmulator, make_registry: MakeRegistry, leak_guard: Any
+) -> None:
     registry = make_registry({"a": profile(jwt_emulator, auth_method="client_secret_jwt")})
     registry.get_token("a")
     assertion = jwt_emulator.requests[0].form_value("client_assertion")

@@ -152,11 +152,17 @@ def test_raw_encoding_for_servers_that_do_not_decode(
         registry = make_registry(
             {
                 "encoded": profile(
-                    emulator, client_id="id", client_secret="a+b/c", scopes=["x"],
+                    emulator,
+                    client_id="id",
+                    client_secret="a+b/c",
+                    scopes=["x"],
                     auth_method="client_secret_basic",
                 ),
                 "raw": profile(
-                    emulator, client_id="id", client_secret="a+b/c", basic_encoding="raw",
+                    emulator,
+                    client_id="id",
+                    client_secret="a+b/c",
+                    basic_encoding="raw",
                     auth_method="client_secret_basic",
                 ),
             }

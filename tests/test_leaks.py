@@ -65,7 +65,9 @@ def test_success_path_reprs_and_logs(
     secrets = runtime.secrets()
     client = ClientCredentials("a", "c", secrets["client_secret"], runtime.config.options)
     method = runtime.plan(runtime.endpoint())[0]
-    client_request = runtime.method(method).authenticate(runtime.provider.build_token_request(), client)
+    client_request = runtime.method(method).authenticate(
+        runtime.provider.build_token_request(), client
+    )
     objects: list[Any] = [
         token,
         registry,

@@ -236,7 +236,9 @@ def test_no_retry_on_client_errors(
 def test_real_invalid_client_from_the_server(
     emulator: TokenEmulator, make_registry: MakeRegistry
 ) -> None:
-    registry = make_registry({"a": profile(emulator, client_secret="wrong", auth_method="client_secret_basic")})
+    registry = make_registry(
+        {"a": profile(emulator, client_secret="wrong", auth_method="client_secret_basic")}
+    )
     with pytest.raises(InvalidClientError) as caught:
         registry.get_token("a")
     assert caught.value.status == 401

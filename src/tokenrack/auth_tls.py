@@ -42,7 +42,6 @@ class TlsClientAuth:
 
 
 class SelfSignedTlsClientAuth(TlsClientAuth):
-    """``self_signed_tls_client_auth``: a self-signed certificate the server has registered
-    (RFC 8705 §2.2)."""
+    """``self_signed_tls_client_auth``: a registered self-signed certificate (RFC 8705 §2.2)."""
 
     name: ClassVar[str] = "self_signed_tls_client_auth"

@@ -12,8 +12,10 @@ EXTRA_MODULES: dict[str, tuple[str, ...]] = {
 
 
 def extra_installed(extra: str) -> bool:
-    """True when every module ``extra`` brings can be imported (an unknown extra counts as
-    installed: its plugin will say what is missing when it loads)."""
+    """True when every module ``extra`` brings can be imported.
+
+    An unknown extra counts as installed: its plugin will say what is missing when it loads.
+    """
     for module in EXTRA_MODULES.get(extra, ()):
         try:
             if importlib.util.find_spec(module) is None:

@@ -11,12 +11,12 @@ __all__ = ["GenericProvider"]
 
 
 class GenericProvider(Provider):
-    """Client credentials against an endpoint named by ``token_url`` or discovered from
-    ``issuer``, with every standard client authentication method (``auto`` by default).
+    """Client credentials against any RFC 6749 endpoint, with every standard auth method.
 
-    Profile keys: ``token_url`` or ``issuer``, ``scopes``, ``audience`` (Auth0 and others),
-    ``resource`` (RFC 8707: one or several, each sent as its own ``resource`` parameter)
-    and ``extra_params`` (anything else the server wants in the form).
+    The endpoint is ``token_url``, or discovered from ``issuer``; ``auth_method`` defaults
+    to ``auto``. Profile keys: ``token_url`` or ``issuer``, ``scopes``, ``audience`` (Auth0
+    and others), ``resource`` (RFC 8707: one or several, each sent as its own ``resource``
+    parameter) and ``extra_params`` (anything else the server wants in the form).
     """
 
     name: ClassVar[str] = "generic"

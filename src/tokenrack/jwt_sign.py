@@ -2,10 +2,11 @@
 
 The only module that imports PyJWT and cryptography, and only when a private key is first
 loaded: both come with the optional extra ``tokenrack[jwt]``. HMAC signatures
-(``client_secret_jwt``) need neither: they are a few lines of the standard library. PyJWT was chosen over joserfc for its
-reach (the most deployed JOSE library in Python, typed, with every algorithm RFC 7518 and
-RFC 8037 define for signatures) and a small API that takes cryptography key objects, so
-keys are loaded once with cryptography, encrypted PEM included.
+(``client_secret_jwt``) need neither: they are a few lines of the standard library.
+
+PyJWT was chosen over joserfc for its reach (the most deployed JOSE library in Python,
+typed, with every signature algorithm RFC 7518 and RFC 8037 define) and a small API that
+takes cryptography key objects, so keys are loaded once with cryptography.
 """
 
 from __future__ import annotations

@@ -175,8 +175,10 @@ class Registry:
         return (self._runtimes.get(profile) or self._runtime(profile))[0]
 
     def close(self) -> None:
-        """Release the transport's connections (if this registry created it) and delete any
-        key material written to disk for mutual TLS."""
+        """Release connections (if this registry made the transport) and delete key files.
+
+        Key files are material written to disk for mutual TLS (see docs/auth/tls_client_auth.md).
+        """
         with self._lock:
             transport = self._transport if self._owns_transport else None
             runtimes = [runtime for runtime, _ in self._runtimes.values()]

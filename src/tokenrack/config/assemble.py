@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tokenrack.auth_select import AUTO
 from tokenrack.config.schema import (
     CORE_SECRET_OPTIONS,
     MERGED_KEYS,
@@ -21,7 +22,6 @@ from tokenrack.config.schema import (
     profile_schema,
 )
 from tokenrack.config.validate import hider, join_path, validate
-from tokenrack.auth_select import AUTO
 from tokenrack.errors import ConfigError, ConfigProblem, PluginError, ProfileNotFoundError
 from tokenrack.extras import extra_installed
 from tokenrack.interpolate import InterpolationError, has_reference, interpolate

@@ -148,7 +148,7 @@ def verify_assertion(
         audiences: Accepted ``aud`` values (the token URL, the issuer).
         algorithms: Accepted ``alg`` values.
         seen_jti: ``jti`` values already used; the assertion's is added (replay check).
-        max_lifetime: Longest ``exp`` − now accepted.
+        max_lifetime: Longest ``exp`` minus now accepted.
         leeway: Clock skew tolerated.
         now: The current epoch time.
 

@@ -228,7 +228,8 @@ class TokenEmulator:
         ssl_context: Serve HTTPS with this server context (make it require client
             certificates for mutual TLS).
         latency: Seconds to wait before every answer.
-        issuer: The issuer its metadata states (default: its base URL).
+        issuer: The issuer its metadata states: a URL, or a path added to its base URL
+            (default: its base URL).
 
     Metadata (RFC 8414 and OIDC discovery) is served once ``metadata`` is set to a dict of
     extra fields (``{}`` is enough; ``token_endpoint_auth_methods_supported``,
@@ -334,8 +335,10 @@ class TokenEmulator:
 
     @property
     def issuer(self) -> str:
-        """The issuer its metadata states."""
-        return self._issuer or self.url
+        """The issuer its metadata states (its base URL, plus ``issuer`` if that is a path)."""
+        if self._issuer is None:
+            return self.url
+        return self.url + self._issuer if self._issuer.startswith("/") else self._issuer
 
     # -- set-up and inspection -----------------------------------------------------------
 
@@ -387,8 +390,10 @@ class TokenEmulator:
         form: list[tuple[str, str]],
         peer: PeerCertificate | None = None,
     ) -> tuple[EmulatorClient | None, str | None, _Answer | None]:
-        """Return the client, the method used, or the error answer (RFC 6749 §2.3, RFC
-        7523 §3, RFC 8705 §2): exactly one method, or ``invalid_request``."""
+        """Return the client, the method used, or the error answer.
+
+        RFC 6749 §2.3, RFC 7523 §3, RFC 8705 §2: exactly one method, or ``invalid_request``.
+        """
         authorization = headers.get("authorization", "")
         body_id = _first(form, "client_id")
         body_secret = _first(form, "client_secret")
