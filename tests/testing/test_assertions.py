@@ -1,0 +1,99 @@
+"""The emulator's independent assertion verifier refuses what a strict server refuses."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from tests.keys import private_pem, public_pem
+from tokenrack.jwt_sign import client_assertion, hmac_key, load_private_key, sign_jwt
+from tokenrack.testing.assertions import AssertionError_, load_public_key, verify_assertion
+
+AUD = "https://idp.test/token"
+KEY = hmac_key("a-shared-secret-long-enough-for-hs256!", "HS256")
+
+
+def check(assertion: str, **overrides: Any) -> Any:
+    options: dict[str, Any] = {
+        "key": KEY.key,
+        "client_id": "svc",
+        "audiences": {AUD},
+        "algorithms": {"HS256"},
+        **overrides,
+    }
+    return verify_assertion(assertion, **options)
+
+
+def claims(**changes: Any) -> dict[str, Any]:
+    now = int(time.time())
+    return {
+        "iss": "svc",
+        "sub": "svc",
+        "aud": AUD,
+        "jti": "j1",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 60,
+        **changes,
+    }
+
+
+def test_a_good_assertion_passes() -> None:
+    assert check(client_assertion(client_id="svc", audience=AUD, key=KEY)).claims["iss"] == "svc"
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"exp": int(time.time()) - 120}, "expired"),
+        ({"exp": int(time.time()) + 3600}, "too long"),
+        ({"nbf": int(time.time()) + 600}, "nbf is in the future"),
+        ({"iat": int(time.time()) + 600}, "iat is in the future"),
+        ({"jti": ""}, "jti is missing"),
+        ({"aud": "https://elsewhere"}, "aud"),
+        ({"sub": "someone-else"}, "iss and sub"),
+    ],
+)
+def test_bad_claims_are_refused(changes: dict[str, Any], reason: str) -> None:
+    with pytest.raises(AssertionError_, match=reason):
+        check(sign_jwt(claims(**changes), KEY))
+
+
+def test_replay_and_wrong_algorithm() -> None:
+    seen: set[str] = set()
+    assertion = sign_jwt(claims(), KEY)
+    check(assertion, seen_jti=seen)
+    with pytest.raises(AssertionError_, match="replay"):
+        check(assertion, seen_jti=seen)
+    with pytest.raises(AssertionError_, match="not accepted"):
+        check(assertion, algorithms={"RS256"})
+
+
+def test_unsigned_tokens_are_refused() -> None:
+    header = "eyJhbGciOiJub25lIn0"  # {"alg":"none"}
+    body = sign_jwt(claims(), KEY).split(".")[1]
+    with pytest.raises(AssertionError_, match="alg 'none' is not accepted"):
+        check(f"{header}.{body}.", algorithms={"HS256", "RS256"})
+
+
+def test_asymmetric_signature_checked_with_the_public_key() -> None:
+    key = load_private_key(private_pem("rsa"), algorithm="PS256")
+    assertion = client_assertion(client_id="svc", audience=AUD, key=key)
+    assert verify_assertion(
+        assertion,
+        key=load_public_key(public_pem("rsa")),
+        client_id="svc",
+        audiences={AUD},
+        algorithms={"PS256"},
+    )
+    tampered = assertion[:-6] + ("AAAAAA" if not assertion.endswith("AAAAAA") else "BBBBBB")
+    with pytest.raises(AssertionError_, match="signature"):
+        verify_assertion(
+            tampered,
+            key=load_public_key(public_pem("rsa")),
+            client_id="svc",
+            audiences={AUD},
+            algorithms={"PS256"},
+        )
