@@ -334,7 +334,8 @@ class ProfileRuntime:
                 path=f"profiles.{self.name}.auth_method",
             ) from None
 
-    def _provider_for(self, url: str) -> Provider:
+    def provider_for(self, url: str) -> Provider:
+        """The provider that builds requests for ``url`` (the discovered one, for ``issuer``)."""
         if not self.discovers:
             return self.provider
         provider = self._providers.get(url)
@@ -377,7 +378,7 @@ class ProfileRuntime:
         if method.requires_client_certificate:
             options = replace(options, client_cert=self._client_certificate(secrets))
             url = endpoint.mtls_token_url or url
-        provider = self._provider_for(url)
+        provider = self.provider_for(url)
         provider_secrets = {k: v for k, v in secrets.items() if k in provider.secret_options}
         return drive(
             fetch_steps(

@@ -165,6 +165,16 @@ class Registry:
         runtime, _ = self._runtimes.get(profile) or self._runtime(profile)
         return self._store.invalidate(runtime.cache_key, token=token, reason=reason)
 
+    @property
+    def config(self) -> Config:
+        """The loaded configuration (profiles as assembled and validated)."""
+        return self._config
+
+    def cache_state(self, profile: str) -> str:
+        """``fresh``, ``early``, ``mandatory``, ``expired``, or ``none`` when nothing is cached."""
+        entry = self.cached(profile)
+        return "none" if entry is None else entry.state(self._monotonic())
+
     def cached(self, profile: str) -> CachedToken | None:
         """The cached entry for ``profile`` and its windows, without fetching (diagnostics)."""
         _, slot = self._runtimes.get(profile) or self._runtime(profile)

@@ -230,6 +230,7 @@ class TokenEmulator:
         latency: Seconds to wait before every answer.
         issuer: The issuer its metadata states: a URL, or a path added to its base URL
             (default: its base URL).
+        port: The port to listen on (0: a free one).
 
     Metadata (RFC 8414 and OIDC discovery) is served once ``metadata`` is set to a dict of
     extra fields (``{}`` is enough; ``token_endpoint_auth_methods_supported``,
@@ -249,6 +250,7 @@ class TokenEmulator:
         ssl_context: ssl.SSLContext | None = None,
         latency: float = 0.0,
         issuer: str | None = None,
+        port: int = 0,
     ) -> None:
         default = [EmulatorClient("test-client", "test-secret")]
         self.clients = {c.client_id: c for c in (default if clients is None else clients)}
@@ -265,6 +267,7 @@ class TokenEmulator:
         self.metadata_requests = 0
         self.extra_audiences: set[str] = set()
         self._issuer = issuer
+        self._port = port
         self._seen_jti: set[str] = set()
         self.gate = threading.Event()
         self.gate.set()
@@ -280,8 +283,8 @@ class TokenEmulator:
     # -- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> TokenEmulator:
-        """Listen on 127.0.0.1 and a free port, serving in a background thread."""
-        server = _Server(("127.0.0.1", 0), _handler_for(self))
+        """Listen on 127.0.0.1 (and a free port unless one was given), serving in a thread."""
+        server = _Server(("127.0.0.1", self._port), _handler_for(self))
         server.daemon_threads = True
         if self._ssl_context is not None:
             server.socket = self._ssl_context.wrap_socket(server.socket, server_side=True)

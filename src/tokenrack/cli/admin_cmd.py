@@ -1,0 +1,155 @@
+"""``tokenrack profiles``, ``providers``, ``check`` and ``schema``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from tokenrack.cli.common import load_registry
+from tokenrack.cli.exit_codes import OK, exit_code
+
+if TYPE_CHECKING:
+    from tokenrack.registry import Registry
+
+__all__ = ["run_check", "run_profiles", "run_providers", "run_schema"]
+
+_STATES = {"early": "early-refresh", "mandatory": "early-refresh"}
+
+
+def _cache_state(registry: Registry, name: str) -> str:
+    state = registry.cache_state(name)
+    return _STATES.get(state, state)
+
+
+def _row(registry: Registry, name: str) -> dict[str, Any]:
+    config = registry.config.profile(name)
+    options = config.options
+    row: dict[str, Any] = {
+        "name": name,
+        "provider": config.provider,
+        "token_url": options.get("token_url") or options.get("issuer") or "",
+        "auth_method": config.auth_method,
+        "scopes": list(options.get("scopes") or []),
+        "audience": options.get("audience") or options.get("resource") or None,
+    }
+    if config.unusable is not None:
+        row["error"] = str(config.unusable)
+        row["cache"] = "none"
+        return row
+    try:
+        runtime = registry.runtime(name)
+        row["token_url"] = runtime.cache_key_parts.get("token_url") or row["token_url"]
+        row["cache"] = _cache_state(registry, name)
+    except Exception as error:  # one broken profile must not hide the others
+        row["error"] = str(error)
+        row["cache"] = "none"
+    return row
+
+
+def run_profiles(args: argparse.Namespace) -> int:
+    """List profiles with provider, endpoint, auth method, scopes/audience and cache state."""
+    registry = load_registry(args)
+    if args.names:
+        print("\n".join(registry.profiles()))
+        return OK
+    rows = [_row(registry, name) for name in registry.profiles()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return OK
+    headers = ("PROFILE", "PROVIDER", "AUTH METHOD", "CACHE", "SCOPES / AUDIENCE", "TOKEN URL")
+    table = [
+        (
+            r["name"],
+            r["provider"],
+            r["auth_method"],
+            r["cache"],
+            " ".join(r["scopes"]) or (str(r["audience"]) if r["audience"] else "-"),
+            r["token_url"] + (f"  [unusable: {r['error']}]" if "error" in r else ""),
+        )
+        for r in rows
+    ]
+    widths = [max(len(str(line[i])) for line in (headers, *table)) for i in range(len(headers) - 1)]
+    for line in (headers, *table):
+        print(
+            "  ".join(str(v).ljust(w) for v, w in zip(line, widths, strict=False)) + "  " + line[-1]
+        )
+    return OK
+
+
+def run_providers(args: argparse.Namespace) -> int:
+    """Every installed plugin, its distribution and version, and every failure's reason."""
+    from tokenrack.errors import PluginError
+    from tokenrack.plugins import GROUPS, PluginCatalog
+
+    catalog = PluginCatalog()
+    rows = []
+    for group in GROUPS:
+        for plugin in catalog.installed(group):
+            try:
+                catalog.load(group, plugin.name)
+                status = "ok"
+            except PluginError as error:
+                status = f"failed: {error}"
+            rows.append(
+                {
+                    "group": group,
+                    "name": plugin.name,
+                    "distribution": plugin.distribution,
+                    "version": plugin.version,
+                    "target": plugin.value,
+                    "status": status,
+                }
+            )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return OK
+    for group in GROUPS:
+        print(f"{group}:")
+        members = [r for r in rows if r["group"] == group]
+        if not members:
+            print("  (none installed)")
+        for r in members:
+            print(
+                f"  {r['name']:<30} {r['distribution'] or '?'} {r['version'] or '?'}  {r['status']}"
+            )
+    failed = [r for r in rows if r["status"] != "ok"]
+    if failed:
+        print(f"\n{len(failed)} plugin(s) failed to load; profiles using them will fail.")
+    return OK
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """Validate the config, resolve secrets, optionally fetch; non-zero if anything fails."""
+    registry = load_registry(args)  # a ConfigError here exits 2 with every problem listed
+    names = args.profiles or registry.profiles()
+    print(f"config {registry.source}: ok ({len(registry.profiles())} profiles)")
+    worst = OK
+    for name in names:
+        started = time.monotonic()
+        try:
+            runtime = registry.runtime(name)
+            runtime.secrets()
+            line = f"{name}: config ok, secrets ok"
+            if args.fetch:
+                token = registry.get_token(name, force_refresh=True)
+                elapsed = (time.monotonic() - started) * 1000
+                line += f", token ok in {elapsed:.0f} ms (expires in {token.expires_in():.0f}s)"
+            print(line)
+        except Exception as error:
+            code = exit_code(error)
+            worst = worst or code
+            print(f"{name}: FAILED: {error}")
+    if worst:
+        print("some profiles failed; see above", file=sys.stderr)
+    return worst
+
+
+def run_schema(args: argparse.Namespace) -> int:
+    """Print the composed JSON Schema of a config file."""
+    from tokenrack.schema_export import composed_schema, render
+
+    sys.stdout.write(render(composed_schema()))
+    return OK

@@ -1,0 +1,134 @@
+"""``tokenrack explain``: exactly what tokenrack would send for a profile, and why."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TYPE_CHECKING, Any
+
+from tokenrack.cli.common import load_registry, profile_name
+from tokenrack.cli.inspect_cmd import decode_jwt
+from tokenrack.errors import SecretError
+from tokenrack.secret import Secret
+from tokenrack.token import Token
+
+if TYPE_CHECKING:
+    from tokenrack.message import TokenRequest
+    from tokenrack.profile import Endpoint, ProfileRuntime
+
+__all__ = ["run_explain"]
+
+
+def _why(runtime: ProfileRuntime, endpoint: Endpoint, methods: list[str]) -> str:
+    configured = runtime.config.options.get("auth_method")
+    if runtime.config.auth_method != "auto":
+        return (
+            "set in the profile"
+            if configured
+            else f"the {runtime.config.provider} provider's default"
+        )
+    if len(methods) > 1:
+        return (
+            "auto, no server metadata: tries client_secret_basic, and client_secret_post once "
+            "only if that is refused with 401/invalid_client (then keeps the one that worked)"
+        )
+    if endpoint.advertised is not None:
+        return (
+            f"auto: the strongest method the profile has material for among those the server "
+            f"advertises ({', '.join(endpoint.advertised)})"
+        )
+    return "auto: learned earlier in this process, or the only method the profile has material for"
+
+
+def _assertion_note(value: Secret) -> str:
+    decoded = decode_jwt(value.reveal())
+    if decoded is None:
+        return "***"
+    header, claims = decoded
+    lifetime = claims.get("exp", 0) - claims.get("iat", 0)
+    shown = {k: claims.get(k) for k in ("iss", "sub", "aud")}
+    return (
+        f"*** (a fresh {header.get('alg')} JWT for every request: "
+        + ", ".join(f"{k}={v}" for k, v in shown.items())
+        + f", jti random, exp = iat + {lifetime}s"
+        + (f", kid={header['kid']}" if "kid" in header else "")
+        + (", x5t#S256 set" if "x5t#S256" in header else "")
+        + ")"
+    )
+
+
+def _request_lines(request: TokenRequest) -> list[str]:
+    wire = request.encode()
+    secret_headers = {name.lower() for name, value in request.headers if isinstance(value, Secret)}
+    lines = [f"  {wire.method} {request.redacted_url()}"]
+    for header, text in wire.headers.items():
+        lines.append(f"  {header}: {'***' if header.lower() in secret_headers else text}")
+    if wire.body:
+        lines.append(f"  body ({request.body_format}):")
+        for name, value in request.form:
+            if isinstance(value, Secret):
+                shown = _assertion_note(value) if name == "client_assertion" else "***"
+            else:
+                shown = value
+            lines.append(f"    {name}={shown}")
+    return lines
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    """Print the request (redacted), the auth method and why, the cache key and windows."""
+    name = profile_name(args)
+    registry = load_registry(args)
+    runtime = registry.runtime(name)
+    options = runtime.config.options
+    out = [f"profile {name} (from {registry.source})", f"provider: {runtime.config.provider}"]
+    endpoint = runtime.endpoint()
+    if runtime.discovers:
+        out.append(f"token URL: {endpoint.token_url} (discovered from issuer {runtime.issuer})")
+    else:
+        out.append(f"token URL: {endpoint.token_url}")
+    methods = runtime.plan(endpoint)
+    method_name = methods[0]
+    out.append(f"auth method: {' then '.join(methods)} ({_why(runtime, endpoint, methods)})")
+    method = runtime.method(method_name)
+    url = endpoint.token_url
+    if method.requires_client_certificate:
+        url = endpoint.mtls_token_url or url
+        out.append(
+            f"client certificate: {options.get('client_cert')!s} (mutual TLS, this profile only)"
+        )
+    request = runtime.provider_for(url).build_token_request()
+    try:
+        from tokenrack.auth_method import ClientCredentials
+
+        secrets = runtime.secrets()
+        client = ClientCredentials(
+            profile=name,
+            client_id=str(options.get("client_id", "")),
+            client_secret=secrets.get("client_secret"),
+            options=options,
+            secrets={k: v for k, v in secrets.items() if k in method.secret_options},
+        )
+        if request.authenticate:
+            request = method.authenticate(request, client)
+        out.append("secrets: all resolved (values never shown)")
+    except SecretError as error:
+        out.append(f"secrets: NOT resolved: {error}")
+        out.append("  (the request below lacks client authentication)")
+    out.append("request:")
+    out.extend(_request_lines(request))
+    out.append(f"cache key: {runtime.cache_key}")
+    for key, value in runtime.cache_key_parts.items():
+        out.append(f"  {key}: {value}")
+    cached = registry.cached(name)
+    if cached is not None:
+        out.append(f"cached token: expires in {cached.token.expires_in():.0f}s")
+    example = runtime.windows.entry(Token("-", "Bearer", 3600.0), obtained_at=0.0, lifetime=3600.0)
+    out.append(
+        "refresh windows (for a 3600 s token): refreshed in the background from "
+        f"{3600 - example.refresh_at:.0f}s before expiry (this process's jitter included); "
+        f"callers wait for a refresh from {3600 - example.must_refresh_at:.0f}s before"
+    )
+    cache: Any = options.get("cache", "memory")
+    out.append(f"cache backend: {json.dumps(cache) if not isinstance(cache, str) else cache}")
+    print("\n".join(out))
+    return 0

@@ -1,0 +1,92 @@
+"""``tokenrack inspect``: a JWT access token's header and claims, decoded, not verified."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import json
+import sys
+import time
+from typing import Any
+
+from tokenrack.cli.common import UsageError, iso8601, load_registry, profile_name
+
+__all__ = ["decode_jwt", "run_inspect"]
+
+
+def _part(segment: str) -> Any:
+    return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+
+
+def decode_jwt(token: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The header and claims of a JWS-shaped token, or None when it is not one."""
+    parts = token.strip().split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        header, claims = _part(parts[0]), _part(parts[1])
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        return None
+    return header, claims
+
+
+def _relative(seconds: float) -> str:
+    return f"in {seconds:.0f}s" if seconds >= 0 else f"{-seconds:.0f}s ago"
+
+
+def _when(value: Any, now: float) -> str:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return "-"
+    return f"{iso8601(value)} ({_relative(value - now)})"
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    """Print what the token says about itself; never the token."""
+    now = time.time()
+    expires_at: float | None = None
+    if args.token is not None:
+        if args.token != "-":
+            raise UsageError(
+                "--token takes '-' (read the token from stdin), never the token itself"
+            )
+        token = sys.stdin.read().strip()
+        origin = "token from stdin"
+    else:
+        name = profile_name(args)
+        fetched = load_registry(args).get_token(name)
+        token, expires_at = fetched.access_token, fetched.expires_at
+        origin = f"profile {name}"
+    decoded = decode_jwt(token)
+    if decoded is None:
+        left = f", expires {_when(expires_at, now)} (from the token response)" if expires_at else ""
+        if args.json:
+            print(json.dumps({"format": "opaque", "length": len(token), "expires_at": expires_at}))
+        else:
+            print(f"{origin}: an opaque token ({len(token)} characters), not a JWT{left}")
+        return 0
+    header, claims = decoded
+    exp = claims.get("exp")
+    if args.json:
+        seconds_left = exp - now if isinstance(exp, (int, float)) else None
+        document = {"format": "jwt", "header": header, "claims": claims, "expires_in": seconds_left}
+        print(json.dumps(document, indent=2))
+        return 0
+    scopes = claims.get("scp", claims.get("scope", "-"))
+    rows = [
+        ("token", f"{origin}: a JWT, decoded WITHOUT verifying its signature"),
+        ("alg / kid", f"{header.get('alg', '-')} / {header.get('kid', '-')}"),
+        ("iss", claims.get("iss", "-")),
+        ("sub", claims.get("sub", "-")),
+        ("aud", claims.get("aud", "-")),
+        ("scp / scope", " ".join(scopes) if isinstance(scopes, list) else scopes),
+        ("iat", _when(claims.get("iat"), now)),
+        ("exp", _when(exp, now)),
+    ]
+    for label, value in rows:
+        print(f"{label:<12} {value}")
+    print(f"{'header':<12} {json.dumps(header, sort_keys=True)}")
+    print(f"{'claims':<12} {json.dumps(claims, sort_keys=True)}")
+    return 0

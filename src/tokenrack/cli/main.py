@@ -1,0 +1,168 @@
+"""Parsing the command line and running a command, with tokenrack's exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+
+from tokenrack.cli.common import UsageError
+from tokenrack.cli.exit_codes import USAGE, describe, exit_code
+
+__all__ = ["build_parser", "main"]
+
+Command = Callable[[argparse.Namespace], int]
+
+_COMMANDS = {
+    "token": ("tokenrack.cli.token_cmd", "run_token"),
+    "exec": ("tokenrack.cli.token_cmd", "run_exec"),
+    "inspect": ("tokenrack.cli.inspect_cmd", "run_inspect"),
+    "explain": ("tokenrack.cli.explain_cmd", "run_explain"),
+    "profiles": ("tokenrack.cli.admin_cmd", "run_profiles"),
+    "providers": ("tokenrack.cli.admin_cmd", "run_providers"),
+    "check": ("tokenrack.cli.admin_cmd", "run_check"),
+    "schema": ("tokenrack.cli.admin_cmd", "run_schema"),
+    "emulator": ("tokenrack.cli.emulator_cmd", "run_emulator"),
+    "completion": ("tokenrack.cli.completion", "run_completion"),
+}
+
+
+def _version() -> str:
+    from tokenrack import __version__
+
+    return f"tokenrack {__version__}"
+
+
+def _profile_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "profile",
+        nargs="?",
+        metavar="PROFILE",
+        help="the profile (default: --profile, or $TOKENRACK_PROFILE)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``tokenrack`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="tokenrack",
+        description="OAuth 2.0 client-credentials tokens for shells, scripts and operators.",
+        epilog="Exit codes: 0 ok, 2 usage or configuration, 3 refused by the server, "
+        "4 endpoint unavailable, 5 cache or secret source failed.",
+    )
+    parser.add_argument("--config", metavar="PATH", help="config file (default: discovered)")
+    parser.add_argument(
+        "--profile",
+        dest="default_profile",
+        metavar="NAME",
+        default=os.environ.get("TOKENRACK_PROFILE"),
+        help="profile for commands that take one (default: $TOKENRACK_PROFILE)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="log to stderr (-vv for debug)"
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    token = commands.add_parser("token", help="print an access token")
+    _profile_argument(token)
+    shape = token.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help="print the token and its facts as JSON")
+    shape.add_argument("--header", action="store_true", help="print an Authorization header")
+    token.add_argument("--force-refresh", action="store_true", help="fetch a new token")
+    token.add_argument(
+        "--min-ttl", type=float, metavar="SECONDS", help="refresh if less than this remains"
+    )
+
+    run = commands.add_parser("exec", help="run a command with the token in its environment")
+    run.add_argument("profile", metavar="PROFILE")
+    run.add_argument(
+        "--env", default="TOKENRACK_TOKEN", metavar="NAME", help="variable (TOKENRACK_TOKEN)"
+    )
+    run.add_argument("-- CMD ARGS", nargs="?", help="the command, after --")
+
+    inspect = commands.add_parser("inspect", help="decode a JWT access token, unverified")
+    _profile_argument(inspect)
+    inspect.add_argument("--token", metavar="-", help="read the token from stdin ('-')")
+    inspect.add_argument("--json", action="store_true")
+
+    explain = commands.add_parser("explain", help="show exactly what would be sent, redacted")
+    _profile_argument(explain)
+
+    profiles = commands.add_parser("profiles", help="list profiles")
+    profiles.add_argument("--json", action="store_true")
+    profiles.add_argument("--names", action="store_true", help=argparse.SUPPRESS)
+
+    providers = commands.add_parser("providers", help="list installed plugins and failures")
+    providers.add_argument("--json", action="store_true")
+
+    check = commands.add_parser("check", help="validate the config, secrets and endpoints")
+    check.add_argument("profiles", nargs="*", metavar="PROFILE")
+    check.add_argument("--fetch", action="store_true", help="also get a token from each")
+
+    commands.add_parser("schema", help="print the composed JSON Schema")
+
+    emulator = commands.add_parser("emulator", help="run the local token emulator")
+    emulator.add_argument("--port", type=int, default=0)
+    emulator.add_argument("--personality", default=None, help="vendor personality")
+    emulator.add_argument("--client-id", default="test-client")
+    emulator.add_argument("--client-secret", default="test-secret")
+    emulator.add_argument("--expires-in", type=int, default=3600)
+
+    completion = commands.add_parser("completion", help="print a shell completion script")
+    completion.add_argument("shell", choices=["bash", "zsh"])
+    return parser
+
+
+def _configure_logging(verbosity: int) -> None:
+    if verbosity <= 0:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("tokenrack")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if verbosity > 1 else logging.INFO)
+
+
+def _command(name: str) -> Command:
+    import importlib
+
+    module, function = _COMMANDS[name]
+    command: Command = getattr(importlib.import_module(module), function)
+    return command
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``tokenrack`` command line; return its exit code."""
+    parser = build_parser()
+    words = list(sys.argv[1:] if argv is None else argv)
+    # Everything after the first "--" is exec's command, verbatim (options included).
+    command = words[words.index("--") + 1 :] if "--" in words else []
+    args = parser.parse_args(words[: words.index("--")] if "--" in words else words)
+    args.argv = command
+    if getattr(args, "profile", None) is None and hasattr(args, "profile"):
+        args.profile = args.default_profile
+    _configure_logging(args.verbose)
+    debug = args.verbose > 0 or os.environ.get("TOKENRACK_DEBUG") == "1"
+    try:
+        return _command(args.command)(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except UsageError as error:
+        print(f"tokenrack: {error}", file=sys.stderr)
+        return USAGE
+    except Exception as error:  # every error becomes a message and an exit code
+        if debug:
+            traceback.print_exc(file=sys.stderr)
+        print(describe(error), file=sys.stderr)
+        return exit_code(error)
+
+
+def entry_point() -> None:
+    """The console script."""
+    sys.exit(main())
