@@ -15,11 +15,23 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import os
+
 import pytest
+from hypothesis import HealthCheck, settings
 
 import tokenrack.errors
 from tokenrack.registry import Registry
 from tokenrack.testing import EmulatorClient, TokenEmulator
+
+# Property tests and fuzzers: bounded in `make test`; `HYPOTHESIS_PROFILE=long` runs more.
+settings.register_profile(
+    "default", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "long", max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 CLIENT_ID = "canary-client"
 # Characters that break naive Basic encoding and regexes: : + / % & = space, non-ASCII.

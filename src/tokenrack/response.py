@@ -49,12 +49,12 @@ _SENSITIVE_KEY = r"[A-Za-z_]*(?:token|secret|assertion|password|key)[A-Za-z_]*"
 _JSON_SENSITIVE = re.compile(r'("' + _SENSITIVE_KEY + r'"\s*:\s*)("(?:[^"\\]|\\.)*("|$)|[^,}\s]+)')
 _FORM_SENSITIVE = re.compile(r"(\b" + _SENSITIVE_KEY + r"=)([^&\s]*)")
 _JWT_SHAPE = re.compile(r"[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
-# A run of 12+ token characters mixing letters with digits or punctuation: what an opaque
-# token looks like, and what prose rarely does.
+# What an opaque token looks like, and prose rarely does: a run of 12+ token characters
+# (RFC 6750's b64token) mixing letters with digits or punctuation, or any run of 20+.
 _TOKEN_CHARS = "A-Za-z0-9._~+/=-"
 _OPAQUE = re.compile(
-    rf"(?<![{_TOKEN_CHARS}])(?=[{_TOKEN_CHARS}]*[0-9._~+/=-])(?=[{_TOKEN_CHARS}]*[A-Za-z])"
-    rf"[{_TOKEN_CHARS}]{{12,}}"
+    rf"(?<![{_TOKEN_CHARS}])(?:(?=[{_TOKEN_CHARS}]*[0-9._~+/=-])(?=[{_TOKEN_CHARS}]*[A-Za-z])"
+    rf"[{_TOKEN_CHARS}]{{12,}}|[{_TOKEN_CHARS}]{{20,}})"
 )
 
 
