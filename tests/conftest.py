@@ -10,12 +10,11 @@ canaries by default, so the whole suite's scenarios prove the no-leak promise.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
-
-import os
 
 import pytest
 from hypothesis import HealthCheck, settings
