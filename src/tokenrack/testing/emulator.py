@@ -22,8 +22,11 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote_plus, urlsplit
+
+if TYPE_CHECKING:
+    from tokenrack.testing.personality import Personality
 
 __all__ = ["EmulatorClient", "Fault", "RecordedRequest", "TokenEmulator"]
 
@@ -160,6 +163,9 @@ class TokenEmulator:
         token_path: Path of the token endpoint.
         ssl_context: Serve HTTPS with this server context.
         latency: Seconds to wait before every answer.
+        personality: A vendor's dialect (:mod:`tokenrack.testing.personalities`): where the
+            endpoint lives, how clients must authenticate, what is refused and how answers
+            look. The default is plain RFC 6749, as checked by this class.
     """
 
     def __init__(
@@ -174,6 +180,7 @@ class TokenEmulator:
         token_path: str = "/oauth/token",
         ssl_context: ssl.SSLContext | None = None,
         latency: float = 0.0,
+        personality: Personality | None = None,
     ) -> None:
         default = [EmulatorClient("test-client", "test-secret")]
         self.clients = {c.client_id: c for c in (default if clients is None else clients)}
@@ -184,6 +191,12 @@ class TokenEmulator:
         self.basic_decoding = basic_decoding
         self.token_path = token_path
         self.latency = latency
+        if personality is None:
+            # Imported here: personalities build on this module's checks and answers.
+            from tokenrack.testing.personality import Personality
+
+            personality = Personality()
+        self.personality = personality
         self.extra_response: dict[str, Any] = {}
         self.gate = threading.Event()
         self.gate.set()
@@ -448,10 +461,17 @@ def _handler_for(emulator: TokenEmulator) -> type[BaseHTTPRequestHandler]:
             headers = {k.lower(): v for k, v in self.headers.items()}
             form = _parse_body(raw, headers.get("content-type", ""))
             query = parse_qsl(parts.query, keep_blank_values=True)
-            if parts.path != emulator.token_path:
-                self._send(404, {"error": "not_found"})
+            # -- personality hook: every vendor-specific decision is the personality's --
+            from tokenrack.testing.personality import Exchange
+
+            exchange = Exchange(parts.path, tuple(query), headers, tuple(form))
+            personality = emulator.personality
+            if not personality.serves(emulator, parts.path):
+                missing = personality.not_found(emulator, exchange)
+                self._send(missing.status, missing.body, missing.headers)
                 return
-            client, method, _ = emulator._authenticate(headers, form)
+            client, method, _ = personality.authenticate(emulator, exchange)
+            # -- end of personality hook --
             fault = emulator._record(
                 RecordedRequest(
                     method="POST",
@@ -469,7 +489,7 @@ def _handler_for(emulator: TokenEmulator) -> type[BaseHTTPRequestHandler]:
                 emulator._stopping.wait(emulator.latency)
             if fault is not None and self._fault(fault):
                 return
-            answer = emulator._answer(headers, form)
+            answer = personality.answer(emulator, exchange)
             self._send(answer.status, answer.body, answer.headers)
 
         def _fault(self, fault: Fault) -> bool:
