@@ -130,9 +130,13 @@ class Personality:
         return None
 
     def grant(
-        self, emulator: TokenEmulator, exchange: Exchange, params: Sequence[tuple[str, str]]
+        self,
+        emulator: TokenEmulator,
+        exchange: Exchange,
+        client: EmulatorClient,
+        params: Sequence[tuple[str, str]],
     ) -> Answer:
-        """The emulator's RFC 6749 answer: grant type, scopes, audience, a token."""
+        """The emulator's RFC 6749 answer for ``client``: grant type, scopes, audience, token."""
         return emulator._answer(dict(exchange.headers), list(params))
 
     def answer(self, emulator: TokenEmulator, exchange: Exchange) -> Answer:
@@ -141,9 +145,11 @@ class Personality:
         client, method, failure = self.authenticate(emulator, exchange)
         if failure is None and client is not None:
             failure = self.check(emulator, exchange, client, method, params)
-        if failure is not None:
-            return self.error(emulator, exchange, failure)
-        answer = self.grant(emulator, exchange, params)
+        if failure is not None or client is None:
+            return self.error(
+                emulator, exchange, failure or self.refusal(401, "invalid_client", "")
+            )
+        answer = self.grant(emulator, exchange, client, params)
         if answer.status >= 400:
             return self.error(emulator, exchange, answer)
         return Answer(
