@@ -84,9 +84,13 @@ class OktaPersonality(Personality):
         return None
 
     @staticmethod
-    def rate_limited(seconds: int = 2) -> Fault:
-        """The 429 Okta sends when a rate limit is hit, resetting ``seconds`` from now."""
-        reset = int(time.time()) + seconds
+    def rate_limited(seconds: int = 2, *, now: float | None = None) -> Fault:
+        """The 429 Okta sends when a rate limit is hit, resetting ``seconds`` after ``now``.
+
+        ``x-rate-limit-reset`` is an absolute epoch time; pass the client's ``now`` when
+        its clock is not the system's (a test's fake clock).
+        """
+        reset = int(time.time() if now is None else now) + seconds
         return Fault.http(
             429,
             {
