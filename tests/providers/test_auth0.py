@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tokenrack_providers.auth0 import Auth0Provider
 
 from tests.conftest import CLIENT_ID, SECRET
 from tests.providers.conftest import StartEmulator, host, vendor_profile
@@ -12,7 +13,6 @@ from tokenrack.errors import ConfigError, TokenRequestError
 from tokenrack.testing import EmulatorClient, ProviderContractTests
 from tokenrack.testing.personalities import Auth0Personality
 from tokenrack.testing.tls import TestCertificates
-from tokenrack_providers.auth0 import Auth0Provider
 
 API = "https://billing.acme.example"
 

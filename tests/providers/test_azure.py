@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from tokenrack_providers.azure import AzureProvider
 
 from tests.providers.conftest import StartEmulator, vendor_profile
 from tokenrack.errors import ConfigError, InvalidClientError, InvalidScopeError
@@ -13,7 +14,6 @@ from tokenrack.registry import Registry
 from tokenrack.testing import ProviderContractTests
 from tokenrack.testing.personalities import EntraPersonality
 from tokenrack.testing.tls import TestCertificates
-from tokenrack_providers.azure import AzureProvider
 
 GRAPH = "https://graph.microsoft.com"
 
@@ -171,7 +171,11 @@ def test_token_url_override_wins_and_resource_rewrite_still_applies(
         ({}, "resource", "needs a resource"),
         ({"api_version": 1, "scopes": ["x/.default"]}, "scopes", "v1 endpoint"),
         ({"api_version": 1}, "resource", "needs resource"),
-        ({"resource": GRAPH, "cloud": "china", "authority_host": "https://x"}, "authority_host", ""),
+        (
+            {"resource": GRAPH, "cloud": "china", "authority_host": "https://x"},
+            "authority_host",
+            "",
+        ),
         ({"tenannt": "t", "resource": GRAPH}, "tenannt", "did you mean 'tenant'"),
         ({"resource": GRAPH, "cloud": "germany"}, "cloud", "one of"),
     ],

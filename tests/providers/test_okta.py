@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tokenrack_providers.okta import OktaProvider
 
 from tests.conftest import FakeClock
 from tests.providers.conftest import StartEmulator, host, vendor_profile
@@ -12,7 +13,6 @@ from tokenrack.errors import ConfigError, InvalidScopeError, TokenRequestError
 from tokenrack.testing import ProviderContractTests
 from tokenrack.testing.personalities import OktaPersonality
 from tokenrack.testing.tls import TestCertificates
-from tokenrack_providers.okta import OktaProvider
 
 
 class TestOktaContract(ProviderContractTests):
@@ -38,9 +38,7 @@ def test_templates() -> None:
 
 
 def okta(certs: TestCertificates, emulator: Any, **options: Any) -> dict[str, Any]:
-    return vendor_profile(
-        certs, "okta", domain=host(emulator), scopes=["invoices.read"], **options
-    )
+    return vendor_profile(certs, "okta", domain=host(emulator), scopes=["invoices.read"], **options)
 
 
 def test_custom_server_with_basic(

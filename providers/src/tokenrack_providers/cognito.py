@@ -68,11 +68,16 @@ class CognitoProvider(VendorProvider):
             return f"https://{domain}.auth.{self.options['region']}.amazoncognito.com/oauth2/token"
         return f"https://{domain}/oauth2/token"
 
-    def scope_parameter(self) -> str | None:
-        """Scopes as ``{resource_server}/{scope}`` when ``resource_server`` is set."""
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        """The scopes as Cognito names them: ``{resource_server}/{scope}``.
+
+        With ``resource_server`` set, each scope that does not already start with it gets
+        it as a prefix; without it, scopes are sent as written.
+        """
+        scopes = tuple(self.options.get("scopes") or ())
         server = self.options.get("resource_server")
-        scopes = self.scopes
-        if server:
-            prefix = f"{str(server).rstrip('/')}/"
-            scopes = tuple(s if s.startswith(prefix) else prefix + s for s in scopes)
-        return " ".join(scopes) if scopes else None
+        if not server:
+            return scopes
+        prefix = f"{str(server).rstrip('/')}/"
+        return tuple(s if s.startswith(prefix) else prefix + s for s in scopes)
