@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import CLIENT_ID, SECRET, TOKEN_MARK, canary_client
+from tests.test_bearer_auth import api  # noqa: F401 - a protected API on loopback, as a fixture
 from tokenrack.testing import EmulatorClient, Personality, TokenEmulator
 from tokenrack.testing.tls import TestCertificates, make_certificates
 

@@ -10,7 +10,7 @@ from tokenrack_providers.salesforce import SalesforceProvider
 
 from tests.conftest import CLIENT_ID
 from tests.providers.conftest import StartEmulator, host, vendor_profile
-from tests.test_bearer_auth import Api, api  # noqa: F401 - the fixture
+from tests.test_bearer_auth import Api
 from tokenrack.bearer_auth import BearerAuth
 from tokenrack.errors import ConfigError, InvalidClientError, InvalidGrantError
 from tokenrack.testing import ProviderContractTests
