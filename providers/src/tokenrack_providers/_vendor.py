@@ -8,16 +8,18 @@ from tokenrack.plugin import Provider
 
 __all__ = ["HOST", "URL", "VendorProvider", "string"]
 
+# Each pattern also admits a ${VAR} reference, for editors checking the file as written:
+# tokenrack itself validates after interpolation, so the value is checked all the same.
 HOST: dict[str, Any] = {
     "type": "string",
-    "pattern": r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$",
+    "pattern": r"^([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?|.*\$\{.*)$",
     "description": "a host name (with an optional :port), e.g. acme.example.com",
 }
 """Schema of a host name such as ``acme.okta.com`` (no scheme, no path)."""
 
 URL: dict[str, Any] = {
     "type": "string",
-    "pattern": r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\s]+(/[^?#\s]*)?$",
+    "pattern": r"^([Hh][Tt][Tt][Pp][Ss]?://[^/?#\s]+(/[^?#\s]*)?|.*\$\{.*)$",
     "description": "an http(s) URL without query, e.g. https://sso.acme.example",
 }
 """Schema of a base URL such as ``https://sso.acme.example/auth``."""
