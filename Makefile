@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+LINTED := src providers/src tests scripts benchmarks docs/examples
 
 .PHONY: install demo test lint typecheck imports unit docs schema bench clean
 
@@ -11,9 +12,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Reinstalled whenever pyproject.toml changes; editable, so code edits need no reinstall.
-$(STAMP): $(BIN)/python pyproject.toml
+# The vendor pack (providers/) is a distribution of its own, installed editable beside the core
+# (not through the `vendors` extra, which would look for it on an index).
+$(STAMP): $(BIN)/python pyproject.toml providers/pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -e ./providers
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -22,17 +25,21 @@ demo: install
 	$(BIN)/python scripts/demo.py config/demo.yaml
 
 lint: install
-	$(BIN)/ruff check src tests scripts benchmarks
-	$(BIN)/ruff format --check src tests scripts benchmarks
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 typecheck: install
-	$(BIN)/mypy --strict src
+	$(BIN)/mypy --strict src providers/src
 
 imports: install
 	$(BIN)/lint-imports --no-cache
 
+# Branch coverage of the core and of the vendor pack, reported (not gated) on every run.
+# `coverage run` starts before pytest loads its plugins, tokenrack's pytest11 plugin among
+# them, so modules imported that early are measured too.
 unit: install
-	$(BIN)/pytest
+	$(BIN)/coverage run --branch --source=tokenrack,tokenrack_providers -m pytest
+	$(BIN)/coverage report --skip-covered
 
 docs: install
 	$(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site

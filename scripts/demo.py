@@ -1,43 +1,86 @@
-"""`make demo`: every profile of a config against the local token emulator.
+"""`make demo`: every profile of a config against local token emulators.
 
-Starts the emulator on 127.0.0.1, points the config at it (TOKENRACK_DEMO_URL and the
-DEMO_* secrets), asks each profile for a token three times, and prints what happened:
-provider, auth method, token type, expiry, and whether each call fetched or hit the cache.
-The emulator's request count at the end shows that repeated calls never reached it.
+Starts, on 127.0.0.1, one plain emulator for the `generic` profiles and, for each vendor of
+the vendor pack, an HTTPS emulator speaking that vendor's dialect (its personality), with a
+throwaway CA. It points the config at them (TOKENRACK_DEMO_URL, DEMO_<VENDOR>_HOST and
+DEMO_<VENDOR>_URL, DEMO_CA and the DEMO_* secrets), asks each profile for a token three
+times, and prints what happened: provider, auth method, token type, expiry, whether each
+call fetched or hit the cache, and how many requests reached a token endpoint. Vendor
+profiles keep their vendor's URL template: only the host is the emulator's.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 from tokenrack import Registry, TokenrackError
-from tokenrack.testing import EmulatorClient, TokenEmulator
+from tokenrack.testing import EmulatorClient, Personality, TokenEmulator
+from tokenrack.testing.personalities import PERSONALITIES, PingPersonality
+from tokenrack.testing.tls import make_certificates
 
 CALLS_PER_PROFILE = 3
 DEMO_CLIENTS = {
     # client_id: (environment variable the config reads, the secret the emulator accepts)
     "billing-service": ("DEMO_BILLING_SECRET", "demo-billing-secret+/="),
     "reporting-job": ("DEMO_REPORTING_SECRET", "demo reporting secret"),
+    "demo-service": ("DEMO_VENDOR_SECRET", "demo-vendor-secret~+/="),
 }
+VENDOR_CLIENT = "demo-service"
+
+
+def personality(vendor: str) -> Personality:
+    """The vendor's personality as the demo config uses it (Ping: PingFederate)."""
+    if vendor == "ping":
+        return PingPersonality("pingfederate")
+    return PERSONALITIES[vendor]()
 
 
 def main(config: Path) -> int:
     clients = [EmulatorClient(cid, secret) for cid, (_, secret) in DEMO_CLIENTS.items()]
-    with TokenEmulator(clients, latency=0.02, expires_in=3600) as emulator:
-        os.environ["TOKENRACK_DEMO_URL"] = emulator.url
+    vendor_client = [
+        EmulatorClient(VENDOR_CLIENT, DEMO_CLIENTS[VENDOR_CLIENT][1]),
+    ]
+    with ExitStack() as stack:
+        certs = make_certificates(Path(stack.enter_context(tempfile.TemporaryDirectory())))
+        generic = stack.enter_context(TokenEmulator(clients, latency=0.02, expires_in=3600))
+        emulators = {"generic": generic}
+        for vendor in sorted(PERSONALITIES):
+            emulators[vendor] = stack.enter_context(
+                TokenEmulator(
+                    vendor_client,
+                    latency=0.02,
+                    expires_in=3600,
+                    ssl_context=certs.server_context(),
+                    personality=personality(vendor),
+                )
+            )
+            os.environ[f"DEMO_{vendor.upper()}_HOST"] = f"127.0.0.1:{emulators[vendor].port}"
+            os.environ[f"DEMO_{vendor.upper()}_URL"] = emulators[vendor].url
+        os.environ["TOKENRACK_DEMO_URL"] = generic.url
+        os.environ["DEMO_CA"] = str(certs.ca_path)
         for variable, secret in DEMO_CLIENTS.values():
             os.environ[variable] = secret
-        print(f"token emulator listening on {emulator.url} (loopback only)")
+        print(f"token emulators on 127.0.0.1 (loopback only): generic at {generic.url},")
+        print(f"and one HTTPS emulator per vendor dialect: {', '.join(sorted(PERSONALITIES))}")
         print(f"config: {config}\n")
         try:
             registry = Registry.from_file(config)
         except TokenrackError as error:
             print(f"config error: {error}", file=sys.stderr)
             return 2
-        header = f"{'profile':<16} {'provider':<10} {'auth method':<20} {'type':<7} {'expires in':>10}  calls"
+
+        def requests_so_far() -> int:
+            return sum(emulator.request_count for emulator in emulators.values())
+
+        header = (
+            f"{'profile':<16} {'provider':<10} {'auth method':<20} {'type':<7} "
+            f"{'expires in':>10} {'requests':>8}  calls"
+        )
         print(header)
         print("-" * (len(header) + 30))
         total_calls = 0
@@ -47,8 +90,9 @@ def main(config: Path) -> int:
                 runtime = registry.runtime(name)
                 outcomes = []
                 token = None
+                at_start = requests_so_far()
                 for _ in range(CALLS_PER_PROFILE):
-                    before = emulator.request_count
+                    before = requests_so_far()
                     started = time.perf_counter()
                     try:
                         token = registry.get_token(name)
@@ -60,19 +104,20 @@ def main(config: Path) -> int:
                     took = (
                         f"{elapsed * 1e3:.1f} ms" if elapsed >= 1e-3 else f"{elapsed * 1e6:.0f} µs"
                     )
-                    fetched = emulator.request_count > before
+                    fetched = requests_so_far() > before
                     outcomes.append(f"{'fetch' if fetched else 'cache hit'} {took}")
                     total_calls += 1
                 expires = f"{token.expires_in():.0f}s" if token else "-"
                 token_type = token.token_type if token else "-"
+                made = requests_so_far() - at_start
                 print(
                     f"{name:<16} {runtime.config.provider:<10} {runtime.config.auth_method:<20} "
-                    f"{token_type:<7} {expires:>10}  {', '.join(outcomes)}"
+                    f"{token_type:<7} {expires:>10} {made:>8}  {', '.join(outcomes)}"
                 )
         print()
         print(
-            f"{total_calls} get_token calls, {emulator.request_count} requests to the token "
-            f"endpoint: every repeated call was served from the cache, and profiles asking "
+            f"{total_calls} get_token calls, {requests_so_far()} requests to the token "
+            f"endpoints: every repeated call was served from the cache, and profiles asking "
             f"for the same token shared it."
         )
         return 1 if failures else 0

@@ -28,9 +28,28 @@ def test_demo_fetches_each_token_once_and_serves_repeats_from_the_cache() -> Non
         if line.split() and line.split()[0] in profiles
     }
     assert set(rows) == set(profiles)
-    for line in rows.values():
-        assert "Bearer" in line and "3600s" in line
+    for name, line in rows.items():
+        fields = line.split()
+        assert fields[1] == profiles[name].get("provider", "generic")
+        assert fields[3] == "Bearer"  # Zoom's "bearer" and Apigee's "BearerToken" included
+        assert fields[4].endswith("s") and float(fields[4][:-1]) > 0
         assert line.count("cache hit") >= 2
+    assert "3600s" in rows["billing"] and "1800s" in rows["salesforce"]  # no expires_in there
     assert "cache hit" in rows["invoices-reader"] and "fetch" not in rows["invoices-reader"]
-    # billing and invoices-reader share a token: 4 profiles, 3 distinct tokens.
-    assert f"{3 * len(profiles)} get_token calls, 3 requests to the token endpoint" in out
+    assert rows["invoices-reader"].split()[5] == "0"  # requests made for that profile
+    # Every vendor of the pack has a demo profile.
+    providers = {p.get("provider") for p in profiles.values()}
+    assert providers >= {
+        "azure",
+        "okta",
+        "auth0",
+        "keycloak",
+        "cognito",
+        "salesforce",
+        "zoom",
+        "ping",
+        "apigee",
+    }
+    # billing and invoices-reader share a token: one request per other profile.
+    calls, requests = 3 * len(profiles), len(profiles) - 1
+    assert f"{calls} get_token calls, {requests} requests to the token endpoints" in out

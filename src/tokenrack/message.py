@@ -162,7 +162,8 @@ class HttpResponse:
         status: The HTTP status code.
         headers: The response headers, names lower-cased.
         body: The body, at most the transport's cap (1 MiB); never shown by ``repr``.
-        url: The URL the request was sent to.
+        url: The URL the request was sent to, without its query string (which may hold
+            parameters a vendor wants there, never to be quoted in an error).
         sent_at: When the request was sent, in epoch seconds on this host's clock;
             lifetimes are counted from here.
     """

@@ -78,6 +78,24 @@ class Provider:
         """The lifetime assumed when an answer states none (``default_ttl``, 3600 s)."""
         return float(self.options.get("default_ttl", 3600))
 
+    @property
+    def auth_method(self) -> str:
+        """The client authentication method the profile uses (its own, or the default)."""
+        return str(self.options.get("auth_method") or self.default_auth_method)
+
+    def check_options(self) -> None:
+        """Check what ``options_schema`` cannot say; called once when the config loads.
+
+        The default checks nothing. Override to refuse combinations a schema expresses
+        badly (e.g. "one resource per request", "this scope needs that auth method"),
+        raising :class:`~tokenrack.errors.ConfigError` whose ``path`` (or whose problems'
+        paths) are relative to the profile, e.g. ``path="scopes"``; the loader reports
+        them under ``profiles.<name>`` with the file, like schema errors.
+
+        Raises:
+            ConfigError: The profile's options cannot work with this provider.
+        """
+
     # -- hooks -------------------------------------------------------------------------
 
     def token_url(self) -> str:

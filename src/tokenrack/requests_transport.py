@@ -9,11 +9,13 @@ explicitly where a profile says nothing: ``*_PROXY``/``NO_PROXY`` for proxies, a
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 import requests.adapters
@@ -23,7 +25,47 @@ import urllib3.exceptions
 from tokenrack.message import EncodedRequest, HttpResponse, TransportError
 from tokenrack.transport import ClientCertificate, TransportOptions
 
-__all__ = ["RequestsTransport"]
+__all__ = ["RequestsTransport", "UrlSecretFilter"]
+
+# A query parameter whose name says it holds a credential, as urllib3 writes it in a log.
+_SENSITIVE_QUERY = re.compile(
+    r"(?i)([?&][A-Za-z_.-]*(?:secret|token|assertion|password|key)[A-Za-z_.-]*=)[^&\s\"']*"
+)
+
+
+class UrlSecretFilter(logging.Filter):
+    """Masks credential-named query parameters in urllib3's request lines.
+
+    urllib3 logs every request line at DEBUG, query string included. A vendor that takes
+    parameters in the query (``params_in: query``) with ``allow_secret_in_query`` would
+    have its secret there, so the values of ``client_secret=``, ``*token*=``,
+    ``*assertion*=``, ``*password*=`` and ``*key*=`` parameters become ``***`` before any
+    handler sees the record. Other parameters are left as they are.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's arguments in place; never drops a record."""
+        if isinstance(record.args, tuple) and any(isinstance(a, str) for a in record.args):
+            record.args = tuple(
+                _SENSITIVE_QUERY.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = _SENSITIVE_QUERY.sub(r"\1***", record.msg)
+        return True
+
+
+def _install_url_filter() -> None:
+    logger = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, UrlSecretFilter) for f in logger.filters):
+        logger.addFilter(UrlSecretFilter())
+
+
+_install_url_filter()
+
+
+def _without_query(url: str) -> str:
+    """The URL without its query string: answers and errors quote it, never parameters."""
+    return urlunsplit(urlsplit(url)._replace(query=""))
 
 
 def _verify(options: TransportOptions) -> bool | str:
@@ -122,7 +164,7 @@ class RequestsTransport:
             status=response.status_code,
             headers={k.lower(): v for k, v in response.headers.items()},
             body=body,
-            url=request.url,
+            url=_without_query(request.url),
             sent_at=sent_at,
         )
 

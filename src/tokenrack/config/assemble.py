@@ -233,6 +233,12 @@ class _ProfileBuilder:
             return None
         options = {k: (_secret_value(v) if k in secret_keys else v) for k, v in resolved.items()}
         options.pop("extends", None)
+        try:
+            self.problems.extend(_provider_problems(provider, options, base))
+        except PluginError as error:
+            return self._unusable(name, provider_name, merged, origins, error)
+        if len(self.problems) > before:
+            return None
         return ProfileConfig(
             name=name,
             provider=provider_name,
@@ -400,6 +406,34 @@ class _ProfileBuilder:
         if isinstance(value, list):
             return [self._interpolate_value(v, join_path(path, [i])) for i, v in enumerate(value)]
         return value
+
+
+def _provider_problems(
+    provider: type[Provider], options: Mapping[str, Any], base: str
+) -> list[ConfigProblem]:
+    """What the provider's own :meth:`~tokenrack.provider.Provider.check_options` refuses.
+
+    Raises:
+        PluginError: The provider failed in an unexpected way (a bug in the plugin, which
+            makes this profile unusable, as a failed import would, and spares the others).
+    """
+    try:
+        provider(MappingProxyType(dict(options))).check_options()
+    except ConfigError as error:
+        return [
+            ConfigProblem(
+                join_path(base, [problem.path]) if problem.path else base, problem.message
+            )
+            for problem in error.problems
+        ]
+    except Exception as error:
+        raise PluginError(
+            f"provider {provider.name!r} failed to check the profile: "
+            f"{type(error).__name__}: {error}",
+            group="tokenrack.providers",
+            name=provider.name,
+        ) from error
+    return []
 
 
 def _secret_value(raw: Any) -> SecretValue:

@@ -3,11 +3,21 @@
 - :class:`TokenEmulator`: a real token endpoint on loopback, with fault injection.
 - The ``token_emulator`` pytest fixture (registered as a pytest plugin on install).
 - :class:`ProviderContractTests`: the contract every provider plugin must pass.
+- :class:`Personality`: how the emulator speaks; vendors' in :mod:`.personalities`.
 """
 
 from __future__ import annotations
 
 from tokenrack.testing.contract import ProviderContractTests
 from tokenrack.testing.emulator import EmulatorClient, Fault, RecordedRequest, TokenEmulator
+from tokenrack.testing.personality import Exchange, Personality
 
-__all__ = ["EmulatorClient", "Fault", "ProviderContractTests", "RecordedRequest", "TokenEmulator"]
+__all__ = [
+    "EmulatorClient",
+    "Exchange",
+    "Fault",
+    "Personality",
+    "ProviderContractTests",
+    "RecordedRequest",
+    "TokenEmulator",
+]

@@ -118,10 +118,21 @@ class ProviderContractTests:
             assert other.cache_key_parts() != provider.cache_key_parts()
 
     def test_parses_a_standard_answer(self, provider: Provider) -> None:
-        """An RFC 6749 §5.1 answer parses, ``bearer`` normalised, token hidden in repr."""
+        """An RFC 6749 §5.1 answer parses, ``bearer`` normalised, token hidden in repr.
+
+        The answer uses the provider's ``response_fields`` (its token and lifetime names,
+        and the lifetime's unit), so a vendor that answers ``ttl`` in ms is checked too.
+        """
+        fields = self.provider_class.response_fields
+        lifetime = 600_000 if fields.expires_in_unit == "ms" else 600
         token = provider.parse_token_response(
             _answer(
-                200, {"access_token": "contract-token", "token_type": "bearer", "expires_in": 600}
+                200,
+                {
+                    fields.token: "contract-token",
+                    "token_type": "bearer",
+                    fields.expires_in: lifetime,
+                },
             )
         )
         assert token.access_token == "contract-token"

@@ -23,8 +23,11 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote_plus, urlsplit
+
+if TYPE_CHECKING:
+    from tokenrack.testing.personality import Personality
 
 __all__ = ["EmulatorClient", "Fault", "PeerCertificate", "RecordedRequest", "TokenEmulator"]
 
@@ -231,6 +234,9 @@ class TokenEmulator:
         issuer: The issuer its metadata states: a URL, or a path added to its base URL
             (default: its base URL).
         port: The port to listen on (0: a free one).
+        personality: A vendor's dialect (:mod:`tokenrack.testing.personalities`): where the
+            endpoint lives, how clients must authenticate, what is refused and how answers
+            look. The default is plain RFC 6749, as checked by this class.
 
     Metadata (RFC 8414 and OIDC discovery) is served once ``metadata`` is set to a dict of
     extra fields (``{}`` is enough; ``token_endpoint_auth_methods_supported``,
@@ -251,6 +257,7 @@ class TokenEmulator:
         latency: float = 0.0,
         issuer: str | None = None,
         port: int = 0,
+        personality: Personality | None = None,
     ) -> None:
         default = [EmulatorClient("test-client", "test-secret")]
         self.clients = {c.client_id: c for c in (default if clients is None else clients)}
@@ -261,6 +268,12 @@ class TokenEmulator:
         self.basic_decoding = basic_decoding
         self.token_path = token_path
         self.latency = latency
+        if personality is None:
+            # Imported here: personalities build on this module's checks and answers.
+            from tokenrack.testing.personality import Personality
+
+            personality = Personality()
+        self.personality = personality
         self.extra_response: dict[str, Any] = {}
         self.metadata: dict[str, Any] | None = None
         self.metadata_flavours: frozenset[str] = frozenset({"rfc8414", "oidc"})
@@ -670,12 +683,21 @@ def _handler_for(emulator: TokenEmulator) -> type[BaseHTTPRequestHandler]:
             headers = {k.lower(): v for k, v in self.headers.items()}
             form = _parse_body(raw, headers.get("content-type", ""))
             query = parse_qsl(parts.query, keep_blank_values=True)
-            if parts.path != emulator.token_path:
-                self._send(404, {"error": "not_found"})
-                return
+            # -- personality hook: every vendor-specific decision is the personality's --
+            from tokenrack.testing.personality import Exchange
+
             peer = self._peer()
-            authenticated = emulator._authenticate(headers, form, peer)
-            client, method, _ = authenticated
+            exchange = Exchange(parts.path, tuple(query), headers, tuple(form), peer)
+            personality = emulator.personality
+            if not personality.serves(emulator, parts.path):
+                missing = personality.not_found(emulator, exchange)
+                self._send(missing.status, missing.body, missing.headers)
+                return
+            # Authenticated once per request: a replayed assertion must be the client's
+            # doing, never the emulator's own second look.
+            verdict = personality.authenticate(emulator, exchange)
+            client, method, _ = verdict
+            # -- end of personality hook --
             fault = emulator._record(
                 RecordedRequest(
                     method="POST",
@@ -694,7 +716,7 @@ def _handler_for(emulator: TokenEmulator) -> type[BaseHTTPRequestHandler]:
                 emulator._stopping.wait(emulator.latency)
             if fault is not None and self._fault(fault):
                 return
-            answer = emulator._answer(headers, form, authenticated)
+            answer = personality.answer(emulator, exchange, verdict)
             self._send(answer.status, answer.body, answer.headers)
 
         def _fault(self, fault: Fault) -> bool:

@@ -1,0 +1,74 @@
+"""Auth0: ``https://{domain}/oauth/token``, with ``audience`` required.
+
+Sources (docs/providers/auth0.md): client credentials need the API identifier as
+``audience`` (the tenant's Default Audience does not apply to this grant); with the
+Resource Parameter Compatibility Profile, RFC 8707 ``resource`` may stand in for it;
+``organization`` asks for an M2M token for an organization; Auth0's own examples send
+the credentials in the body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from tokenrack.plugin import ConfigError
+from tokenrack_providers._vendor import HOST, VendorProvider
+
+__all__ = ["Auth0Provider"]
+
+
+class Auth0Provider(VendorProvider):
+    """Client credentials against an Auth0 tenant (or its custom domain).
+
+    Profile keys: ``domain`` (e.g. ``acme.eu.auth0.com``), ``audience`` (or ``resource``),
+    ``organization``.
+    """
+
+    name: ClassVar[str] = "auth0"
+    default_auth_method: ClassVar[str] = "client_secret_post"
+    supported_auth_methods: ClassVar[frozenset[str]] = frozenset(
+        {"client_secret_post", "client_secret_basic", "private_key_jwt"}
+    )
+    options_schema: ClassVar[Mapping[str, Any]] = {
+        "type": "object",
+        "required": ["domain", "client_id"],
+        "properties": {
+            "domain": HOST,
+            "audience": {"type": "string", "minLength": 1},
+            "resource": {"type": "string", "minLength": 1},
+            "organization": {"type": "string", "minLength": 1},
+        },
+    }
+
+    def check_options(self) -> None:
+        """Exactly one of ``audience`` and ``resource``.
+
+        Raises:
+            ConfigError: Neither is set (Auth0 would refuse every request), or both are.
+        """
+        audience, resource = self.options.get("audience"), self.options.get("resource")
+        if not audience and not resource:
+            raise ConfigError(
+                "Auth0 needs audience (the API identifier) for client credentials; the "
+                "tenant's Default Audience does not apply to this grant",
+                path="audience",
+            )
+        if audience and resource:
+            raise ConfigError(
+                "set audience or resource, not both (Auth0 would use audience and ignore resource)",
+                path="resource",
+            )
+
+    def template_url(self) -> str:
+        """``https://{domain}/oauth/token``."""
+        return f"https://{self.options['domain']}/oauth/token"
+
+    def extra_parameters(self) -> list[tuple[str, str]]:
+        """``audience`` (or ``resource``), then ``organization``."""
+        params = [
+            (key, str(self.options[key]))
+            for key in ("audience", "resource", "organization")
+            if self.options.get(key)
+        ]
+        return params

@@ -1,0 +1,162 @@
+"""Microsoft Entra ID (Azure AD), its sovereign clouds, the v1 endpoint and Azure AD B2C.
+
+Sources (docs/providers/azure.md has the table): the v2 endpoint takes one
+``{resource}/.default`` scope per request; the legacy v1 endpoint takes ``resource=`` and
+answers with string ``expires_in``/``expires_on``; MSAL sends the secret in the body;
+errors carry ``error_codes``, ``trace_id`` and ``correlation_id`` (kept in the exception's
+``details``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from tokenrack.plugin import ConfigError
+from tokenrack_providers._vendor import URL, VendorProvider, string
+
+__all__ = ["CLOUDS", "AzureProvider"]
+
+CLOUDS: Mapping[str, str] = {
+    "public": "https://login.microsoftonline.com",
+    "usgov": "https://login.microsoftonline.us",
+    "china": "https://login.chinacloudapi.cn",
+}
+"""The authority host of each national cloud (as MSAL's ``authority.py`` lists them)."""
+
+_RESOURCE = string(r"^\S+$", "an application ID URI, e.g. https://graph.microsoft.com")
+
+
+class AzureProvider(VendorProvider):
+    """Client credentials against Microsoft Entra ID.
+
+    Profile keys: ``tenant`` (id or verified domain), ``cloud`` (``public``, ``usgov``,
+    ``china``) or ``authority_host``, ``api_version`` (2, or 1 for the legacy endpoint),
+    ``resource`` (rewritten to ``{resource}/.default`` on v2; sent as ``resource=`` on
+    v1), ``b2c_tenant`` and ``policy`` for Azure AD B2C.
+    """
+
+    name: ClassVar[str] = "azure"
+    default_auth_method: ClassVar[str] = "client_secret_post"
+    # private_key_jwt is Entra's certificate credential; it needs the auth method that
+    # signs assertions (with an x5t#S256 header) to be installed.
+    supported_auth_methods: ClassVar[frozenset[str]] = frozenset(
+        {"client_secret_post", "client_secret_basic", "private_key_jwt"}
+    )
+    options_schema: ClassVar[Mapping[str, Any]] = {
+        "type": "object",
+        "required": ["client_id"],
+        "properties": {
+            "tenant": string(
+                r"^[A-Za-z0-9][A-Za-z0-9.-]*$",
+                "a tenant id (GUID) or verified domain, e.g. contoso.onmicrosoft.com",
+            ),
+            "cloud": {"enum": sorted(CLOUDS)},
+            "authority_host": URL,
+            "api_version": {"enum": [1, 2]},
+            "resource": {
+                "oneOf": [
+                    _RESOURCE,
+                    {"type": "array", "items": _RESOURCE, "minItems": 1},
+                ]
+            },
+            "b2c_tenant": string(r"^[A-Za-z0-9-]+$", "a B2C tenant name, e.g. contosob2c"),
+            "policy": string(r"^[A-Za-z0-9_.-]+$", "a B2C user flow, e.g. B2C_1_client"),
+        },
+        "allOf": [
+            {"if": {"not": {"required": ["b2c_tenant"]}}, "then": {"required": ["tenant"]}},
+            {"if": {"required": ["b2c_tenant"]}, "then": {"required": ["policy"]}},
+        ],
+    }
+
+    # -- what the profile says ---------------------------------------------------------
+
+    @property
+    def api_version(self) -> int:
+        """1 for the legacy endpoint, else 2."""
+        return int(self.options.get("api_version", 2))
+
+    @property
+    def resource(self) -> str | None:
+        """The one resource asked for, if any."""
+        value = self.options.get("resource")
+        if isinstance(value, list):
+            return str(value[0]) if value else None
+        return str(value) if value else None
+
+    def authority(self) -> str:
+        """``authority_host``, else the host of ``cloud`` (public by default)."""
+        explicit = self.options.get("authority_host")
+        if explicit:
+            return str(explicit).rstrip("/")
+        return CLOUDS[str(self.options.get("cloud", "public"))]
+
+    def check_options(self) -> None:
+        """One resource per token; v1 takes a resource and no scopes; v2 needs one of them.
+
+        Raises:
+            ConfigError: The profile asks for something Entra cannot issue in one token.
+        """
+        options = self.options
+        resource = options.get("resource")
+        if isinstance(resource, list) and len(resource) > 1:
+            raise ConfigError(
+                f"Entra issues a token for one resource per request, and {len(resource)} are "
+                "listed; define one profile per resource (extends keeps them short)",
+                path="resource",
+            )
+        if options.get("cloud") and options.get("authority_host"):
+            raise ConfigError("set cloud or authority_host, not both", path="authority_host")
+        if self.api_version == 1:
+            if options.get("b2c_tenant"):
+                raise ConfigError("B2C has no v1 endpoint; remove api_version", path="api_version")
+            if options.get("scopes"):
+                raise ConfigError(
+                    "the v1 endpoint takes resource, not scopes; remove scopes or use v2",
+                    path="scopes",
+                )
+            if not resource:
+                raise ConfigError("the v1 endpoint needs resource", path="resource")
+        elif resource and options.get("scopes"):
+            raise ConfigError(
+                "set resource (sent as {resource}/.default) or scopes, not both", path="scopes"
+            )
+        elif not resource and not options.get("scopes"):
+            raise ConfigError(
+                "Entra needs a resource for client credentials: set resource "
+                "(e.g. https://graph.microsoft.com) or scopes "
+                "([https://graph.microsoft.com/.default])",
+                path="resource",
+            )
+        if self.auth_method == "private_key_jwt" and not options.get("certificate"):
+            raise ConfigError(
+                "Entra identifies a certificate credential by its thumbprint (x5t#S256): "
+                "set certificate to the PEM of the certificate uploaded to the app",
+                path="certificate",
+            )
+
+    # -- hooks -------------------------------------------------------------------------
+
+    def template_url(self) -> str:
+        """The v2 (or v1, or B2C) token endpoint of the tenant in its cloud."""
+        b2c = self.options.get("b2c_tenant")
+        if b2c:
+            host = self.options.get("authority_host")
+            base = str(host).rstrip("/") if host else f"https://{b2c}.b2clogin.com"
+            return f"{base}/{b2c}.onmicrosoft.com/{self.options['policy']}/oauth2/v2.0/token"
+        path = "oauth2/token" if self.api_version == 1 else "oauth2/v2.0/token"
+        return f"{self.authority()}/{self.options['tenant']}/{path}"
+
+    def scope_parameter(self) -> str | None:
+        """v2: ``{resource}/.default``, or the scopes as written; v1: none."""
+        if self.api_version == 1:
+            return None
+        resource = self.resource
+        if resource:
+            return f"{resource.rstrip('/')}/.default"
+        return super().scope_parameter()
+
+    def extra_parameters(self) -> list[tuple[str, str]]:
+        """v1: ``resource``."""
+        resource = self.resource
+        return [("resource", resource)] if self.api_version == 1 and resource else []

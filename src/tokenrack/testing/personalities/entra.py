@@ -1,0 +1,132 @@
+"""Microsoft Entra ID (v2, v1 and B2C paths), strictly: ``.default`` scopes, Entra's errors."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from tokenrack.testing.emulator import EmulatorClient, TokenEmulator
+from tokenrack.testing.personality import Answer, Exchange, Personality
+
+__all__ = ["EntraPersonality"]
+
+_V2 = re.compile(r"^/[^/]+/oauth2/v2\.0/token$")
+_V1 = re.compile(r"^/[^/]+/oauth2/token$")
+_B2C = re.compile(r"^/[^/]+\.onmicrosoft\.com/[^/]+/oauth2/v2\.0/token$")
+_CODE = re.compile(r"^AADSTS(\d+)")
+# The AADSTS code Entra gives for each RFC 6749 error the emulator's own checks produce.
+_CODES = {
+    "invalid_client": (7000215, "Invalid client secret provided."),
+    "unsupported_grant_type": (70003, "The app requested an unsupported grant type."),
+    "invalid_scope": (70011, "The provided value for the input parameter 'scope' is not valid."),
+    "invalid_request": (900144, "The request body is missing a required parameter."),
+}
+
+
+class EntraPersonality(Personality):
+    """Entra's token endpoints, v2, v1 and B2C.
+
+    Paths: ``/{tenant}/oauth2/v2.0/token``, ``/{tenant}/oauth2/token`` (v1) and B2C's
+    ``/{tenant}.onmicrosoft.com/{policy}/oauth2/v2.0/token``. v2 requires exactly one
+    ``scope`` ending in ``/.default`` (``AADSTS70011`` otherwise); v1 requires ``resource``
+    and answers with string lifetimes and ``expires_on``. Errors carry ``error_codes``,
+    ``timestamp``, ``trace_id``, ``correlation_id`` and ``error_uri``, and a description
+    that starts with the AADSTS code.
+    """
+
+    name: ClassVar[str] = "entra"
+
+    def serves(self, emulator: TokenEmulator, path: str) -> bool:
+        """Any tenant's v2, v1 or B2C token path."""
+        return bool(_V2.match(path) or _V1.match(path) or _B2C.match(path))
+
+    @staticmethod
+    def _v1(exchange: Exchange) -> bool:
+        return bool(_V1.match(exchange.path))
+
+    def check(
+        self,
+        emulator: TokenEmulator,
+        exchange: Exchange,
+        client: EmulatorClient,
+        method: str | None,
+        params: Sequence[tuple[str, str]],
+    ) -> Answer | None:
+        """v1 needs ``resource``; v2 needs one scope, and it must be ``…/.default``."""
+        if self._v1(exchange):
+            if not exchange.param("resource", params):
+                return self.refusal(
+                    400,
+                    "invalid_request",
+                    "AADSTS900144: The request body must contain the following parameter: "
+                    "'resource'.",
+                )
+            return None
+        scope = exchange.param("scope", params)
+        if not scope:
+            return self.refusal(
+                400,
+                "invalid_request",
+                "AADSTS900144: The request body must contain the following parameter: 'scope'.",
+            )
+        scopes = scope.split()
+        if len(scopes) > 1 or not scopes[0].endswith("/.default"):
+            return self.refusal(
+                400,
+                "invalid_scope",
+                f"AADSTS70011: The provided request must include a 'scope' input parameter. "
+                f"The provided value for the input parameter 'scope' is not valid. The scope "
+                f"{scope} is not valid. Client credential flows must have a scope value with "
+                f"/.default suffixed to the resource identifier (application ID URI).",
+            )
+        return None
+
+    def success(
+        self, emulator: TokenEmulator, exchange: Exchange, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """v2: ``ext_expires_in`` and no ``scope``; v1: strings, ``expires_on``, ``resource``."""
+        body.pop("scope", None)
+        lifetime = body.get("expires_in")
+        if lifetime is None:
+            return body
+        if not self._v1(exchange):
+            body["ext_expires_in"] = lifetime
+            return body
+        now = int(time.time())
+        seconds = int(float(lifetime))
+        resource = exchange.param("resource", self.parameters(exchange)) or ""
+        body.update(
+            expires_in=str(seconds),
+            ext_expires_in=str(seconds),
+            expires_on=str(now + seconds),
+            not_before=str(now),
+            resource=resource,
+        )
+        return body
+
+    def error(self, emulator: TokenEmulator, exchange: Exchange, answer: Answer) -> Answer:
+        """Entra's error shape, with an AADSTS code, trace and correlation ids."""
+        error = str(answer.body.get("error", "invalid_request"))
+        description = str(answer.body.get("error_description", ""))
+        found = _CODE.match(description)
+        if found:
+            code = int(found.group(1))
+        else:
+            code, text = _CODES.get(error, (90000, description or "The request is not valid."))
+            description = f"AADSTS{code}: {text}"
+        trace_id, correlation_id = str(uuid.uuid4()), str(uuid.uuid4())
+        stamp = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime())
+        body = {
+            "error": error,
+            "error_description": f"{description} Trace ID: {trace_id} "
+            f"Correlation ID: {correlation_id} Timestamp: {stamp}",
+            "error_codes": [code],
+            "timestamp": stamp,
+            "trace_id": trace_id,
+            "correlation_id": correlation_id,
+            "error_uri": f"https://login.microsoftonline.com/error?code={code}",
+        }
+        return Answer(answer.status, body, answer.headers)

@@ -1,0 +1,105 @@
+"""Okta's org and custom authorization servers, strictly."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Sequence
+from typing import ClassVar
+
+from tokenrack.testing.emulator import EmulatorClient, Fault, TokenEmulator
+from tokenrack.testing.personality import Answer, Exchange, Personality
+
+__all__ = ["OktaPersonality"]
+
+_ORG = "/oauth2/v1/token"
+_CUSTOM = re.compile(r"^/oauth2/([A-Za-z0-9]+)/v1/token$")
+
+
+class OktaPersonality(Personality):
+    """``/oauth2/v1/token`` (org) and ``/oauth2/{server}/v1/token`` (custom servers).
+
+    Custom servers need a scope and refuse ``okta.*`` scopes; the org server issues only
+    ``okta.*`` scopes ("Custom scopes are not allowed for this request") and only to
+    clients authenticating with ``private_key_jwt``. Unknown server ids are 404.
+
+    Args:
+        servers: Custom authorization server ids that exist (``default`` by default).
+    """
+
+    name: ClassVar[str] = "okta"
+
+    def __init__(self, servers: Iterable[str] = ("default",)) -> None:
+        self.servers = frozenset(servers)
+
+    def serves(self, emulator: TokenEmulator, path: str) -> bool:
+        """The org server's path, or any custom server's."""
+        return path == _ORG or bool(_CUSTOM.match(path))
+
+    def check(
+        self,
+        emulator: TokenEmulator,
+        exchange: Exchange,
+        client: EmulatorClient,
+        method: str | None,
+        params: Sequence[tuple[str, str]],
+    ) -> Answer | None:
+        """The server exists; scopes fit the server; ``okta.*`` needs private_key_jwt."""
+        scopes = (exchange.param("scope", params) or "").split()
+        found = _CUSTOM.match(exchange.path)
+        if found:
+            if found.group(1) not in self.servers:
+                return Answer(
+                    404,
+                    {
+                        "errorCode": "E0000007",
+                        "errorSummary": f"Not found: Resource not found: {found.group(1)} "
+                        "(AuthorizationServer)",
+                    },
+                )
+            if not scopes:
+                return self.refusal(
+                    400,
+                    "invalid_scope",
+                    "The authorization server resource does not have any configured default "
+                    "scopes, 'scope' must be provided.",
+                )
+            management = [s for s in scopes if s.startswith("okta.")]
+            if management:
+                return self.refusal(
+                    400, "invalid_scope", f"The following scopes are not allowed: {management[0]}"
+                )
+            return None
+        if any(not s.startswith("okta.") for s in scopes):
+            return self.refusal(
+                400, "invalid_scope", "Custom scopes are not allowed for this request."
+            )
+        if method != "private_key_jwt":
+            return self.refusal(
+                400,
+                "invalid_client",
+                "Client Credentials requests to the Org Authorization Server must use the "
+                "private_key_jwt token_endpoint_auth_method.",
+            )
+        return None
+
+    @staticmethod
+    def rate_limited(seconds: int = 2, *, now: float | None = None) -> Fault:
+        """The 429 Okta sends when a rate limit is hit, resetting ``seconds`` after ``now``.
+
+        ``x-rate-limit-reset`` is an absolute epoch time; pass the client's ``now`` when
+        its clock is not the system's (a test's fake clock).
+        """
+        reset = int(time.time() if now is None else now) + seconds
+        return Fault.http(
+            429,
+            {
+                "errorCode": "E0000047",
+                "errorSummary": "API call exceeded rate limit due to too many requests.",
+            },
+            headers={
+                "X-Rate-Limit-Limit": "600",
+                "X-Rate-Limit-Remaining": "0",
+                "X-Rate-Limit-Reset": str(reset),
+            },
+        )
