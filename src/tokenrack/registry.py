@@ -76,11 +76,13 @@ class Registry:
             ConfigError: The file is missing, unreadable or invalid.
         """
         from tokenrack.config import discover_config_path, load_config, read_config_file
+        from tokenrack.config.exposure import warn_if_exposed
         from tokenrack.plugins import PluginCatalog
 
         catalog = kwargs.pop("catalog", None) or PluginCatalog()
         source, data = read_config_file(path if path is not None else discover_config_path())
         config = load_config(data, source=source, plugins=catalog, environ=os.environ)
+        warn_if_exposed(source, config)
         return cls(config, catalog=catalog, **kwargs)
 
     @classmethod

@@ -134,6 +134,20 @@ class Fault:
         """Answer normally, ``seconds`` late."""
         return cls("delay", seconds=seconds)
 
+    @classmethod
+    def huge(cls, size: int) -> Fault:
+        """Answer 200 with a body of ``size`` bytes, streamed (never held in memory).
+
+        ``TokenEmulator.bytes_streamed`` then says how much the client took before it
+        closed the connection.
+        """
+        return cls("huge", status=200, seconds=float(size))
+
+    @classmethod
+    def dribble(cls, body: bytes, *, every: float = 1.0) -> Fault:
+        """Answer 200, then send ``body`` one byte every ``every`` seconds (slowloris)."""
+        return cls("dribble", status=200, body=body, seconds=every)
+
 
 @dataclass(frozen=True, slots=True)
 class RecordedRequest:
@@ -278,6 +292,7 @@ class TokenEmulator:
         self.metadata: dict[str, Any] | None = None
         self.metadata_flavours: frozenset[str] = frozenset({"rfc8414", "oidc"})
         self.metadata_requests = 0
+        self.bytes_streamed = 0
         self.extra_audiences: set[str] = set()
         self._issuer = issuer
         self._port = port
@@ -735,6 +750,9 @@ def _handler_for(emulator: TokenEmulator) -> type[BaseHTTPRequestHandler]:
             if fault.kind == "delay":
                 emulator._stopping.wait(fault.seconds)
                 return False
+            if fault.kind in ("huge", "dribble"):
+                self._stream(fault)
+                return True
             self.send_response(fault.status)
             for name, value in fault.headers.items():
                 self.send_header(name, value)
@@ -742,6 +760,32 @@ def _handler_for(emulator: TokenEmulator) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(fault.body)
             return True
+
+        def _stream(self, fault: Fault) -> None:
+            """Huge or slow bodies: written piece by piece until done or the client leaves."""
+            size = int(fault.seconds) if fault.kind == "huge" else len(fault.body)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            self.wfile.flush()
+            sent = 0
+            chunk = b"0" * 65536
+            try:
+                while sent < size and not emulator._stopping.is_set():
+                    if fault.kind == "huge":
+                        piece = chunk[: size - sent]
+                    else:
+                        piece = fault.body[sent : sent + 1]
+                        emulator._stopping.wait(fault.seconds)
+                    self.wfile.write(piece)
+                    self.wfile.flush()
+                    sent += len(piece)
+                    with emulator._lock:
+                        emulator.bytes_streamed = sent
+            except OSError:
+                pass  # the client closed the connection, as it should
+            self.close_connection = True
 
         def _send(
             self, status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None

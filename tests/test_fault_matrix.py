@@ -1,0 +1,355 @@
+"""The fault matrix: what callers see, and how many requests were made, for each failure.
+
+Every row runs against the emulator on loopback. "cold" means nothing is cached; "warm"
+means a token is cached and still valid (in its mandatory window, so a refresh is due).
+Waits run on a fake clock, so the rows are quick and their backoff is inspectable.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
+
+import pytest
+
+from tests.conftest import FakeClock, profile
+from tokenrack.errors import (
+    InvalidClientError,
+    TokenEndpointUnavailableError,
+    TokenResponseError,
+    UnauthorizedClientError,
+)
+from tokenrack.registry import Registry
+from tokenrack.response import MAX_LIFETIME
+from tokenrack.testing import Fault, TokenEmulator
+
+MakeRegistry = Callable[..., Registry]
+ATTEMPTS = 3
+
+
+def http_date(offset: float) -> str:
+    return format_datetime(datetime.fromtimestamp(time.time() + offset, UTC), usegmt=True)
+
+
+# (row id, a factory for one failing answer, the server's requested wait in seconds or None)
+STATUS_ROWS: list[tuple[str, Callable[[FakeClock], Fault], float | None]] = [
+    ("500", lambda c: Fault.http(500), None),
+    ("502", lambda c: Fault.http(502), None),
+    ("503", lambda c: Fault.http(503), None),
+    ("503-retry-after-seconds", lambda c: Fault.http(503, headers={"Retry-After": "2"}), 2.0),
+    ("504", lambda c: Fault.http(504), None),
+    ("429-retry-after", lambda c: Fault.http(429, headers={"Retry-After": "3"}), 3.0),
+    (
+        "429-x-rate-limit-reset",
+        lambda c: Fault.http(429, headers={"X-Rate-Limit-Reset": str(int(c.time()) + 4)}),
+        None,  # measured from the fake clock at the time of the answer, checked below
+    ),
+]
+
+
+def registry_for(
+    make_registry: MakeRegistry, emulator: TokenEmulator, clock: FakeClock, **extra: Any
+) -> Registry:
+    options = {"retries": {"attempts": ATTEMPTS, "backoff": 0.5, "max_backoff": 8}, **extra}
+    return make_registry({"p": profile(emulator, **options)}, clock=clock)
+
+
+def warm(registry: Registry, emulator: TokenEmulator, clock: FakeClock) -> str:
+    """Cache a token and move into its mandatory window (valid, refresh due)."""
+    token = registry.get_token("p").access_token
+    clock.advance(3585)  # must_refresh_at is 30 s before expiry; 15 s of life remain
+    emulator.reset()
+    return token
+
+
+@pytest.mark.parametrize(("row", "fault", "wait"), STATUS_ROWS, ids=[r[0] for r in STATUS_ROWS])
+def test_cold_cache_gets_unavailable_after_the_budget(
+    row: str,
+    fault: Callable[[FakeClock], Fault],
+    wait: float | None,
+    emulator: TokenEmulator,
+    make_registry: MakeRegistry,
+    clock: FakeClock,
+) -> None:
+    emulator.fail_next(*[fault(clock) for _ in range(ATTEMPTS)])
+    registry = registry_for(make_registry, emulator, clock)
+    with pytest.raises(TokenEndpointUnavailableError) as caught:
+        registry.get_token("p")
+    status = int(row.split("-")[0])
+    assert (caught.value.last_status, caught.value.attempts) == (status, ATTEMPTS)
+    assert emulator.request_count == ATTEMPTS
+    assert len(clock.slept) == ATTEMPTS - 1 and all(0 <= s <= 8 for s in clock.slept)
+    if wait is not None:
+        assert all(s >= wait for s in clock.slept)
+
+
+@pytest.mark.parametrize(("row", "fault", "wait"), STATUS_ROWS, ids=[r[0] for r in STATUS_ROWS])
+def test_cold_cache_recovers_when_the_server_does(
+    row: str,
+    fault: Callable[[FakeClock], Fault],
+    wait: float | None,
+    emulator: TokenEmulator,
+    make_registry: MakeRegistry,
+    clock: FakeClock,
+) -> None:
+    emulator.fail_next(fault(clock))
+    registry = registry_for(make_registry, emulator, clock)
+    assert registry.get_token("p").access_token in emulator.issued_tokens
+    assert emulator.request_count == 2
+
+
+@pytest.mark.parametrize(("row", "fault", "wait"), STATUS_ROWS, ids=[r[0] for r in STATUS_ROWS])
+def test_warm_cache_keeps_serving_during_the_outage(
+    row: str,
+    fault: Callable[[FakeClock], Fault],
+    wait: float | None,
+    emulator: TokenEmulator,
+    make_registry: MakeRegistry,
+    clock: FakeClock,
+) -> None:
+    registry = registry_for(make_registry, emulator, clock)
+    cached = warm(registry, emulator, clock)
+    emulator.fail_next(*[fault(clock) for _ in range(ATTEMPTS)])
+    assert registry.get_token("p").access_token == cached  # served, not raised
+    assert emulator.request_count == ATTEMPTS
+    assert registry.get_token("p").access_token == cached  # the next try waits a backoff
+    assert emulator.request_count == ATTEMPTS
+
+
+def test_retry_after_as_an_http_date(emulator: TokenEmulator, make_registry: MakeRegistry) -> None:
+    clock = _true_clock()  # a fake clock set to the real time, so the date means something
+    emulator.fail_next(Fault.http(503, headers={"Retry-After": http_date(5)}))
+    registry = make_registry(
+        {"p": profile(emulator, retries={"attempts": 2, "backoff": 0, "max_backoff": 8})},
+        clock=clock,
+    )
+    registry.get_token("p")
+    assert emulator.request_count == 2
+    (slept,) = clock.slept
+    assert 4.0 <= slept <= 5.0  # the date has one-second resolution
+
+
+# -- connections ---------------------------------------------------------------------------
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_connection_refused_cold_and_warm(
+    emulator: TokenEmulator, make_registry: MakeRegistry, clock: FakeClock
+) -> None:
+    data = profile(emulator, retries={"attempts": ATTEMPTS, "backoff": 0.1})
+    data["token_url"] = f"http://127.0.0.1:{closed_port()}/oauth/token"
+    registry = make_registry({"p": data}, clock=clock)
+    with pytest.raises(TokenEndpointUnavailableError) as caught:
+        registry.get_token("p")
+    assert caught.value.attempts == ATTEMPTS and caught.value.last_status is None
+
+
+@pytest.mark.parametrize(
+    ("faults", "requests"),
+    [([Fault.reset()], 2), ([Fault.reset(), Fault.reset()], 3), ([Fault.hang(30)], 2)],
+    ids=["reset-once", "reset-twice", "accepts-never-answers"],
+)
+def test_resets_and_silence_are_retried_within_timeouts(
+    faults: list[Fault],
+    requests: int,
+    emulator: TokenEmulator,
+    make_registry: MakeRegistry,
+    clock: FakeClock,
+) -> None:
+    emulator.fail_next(*faults)
+    registry = registry_for(make_registry, emulator, clock, timeout={"connect": 1, "read": 0.3})
+    assert registry.get_token("p").access_token in emulator.issued_tokens
+    assert emulator.request_count == requests
+
+
+def test_silence_on_every_attempt_warm_serves_cold_raises(
+    emulator: TokenEmulator, make_registry: MakeRegistry, clock: FakeClock
+) -> None:
+    registry = registry_for(make_registry, emulator, clock, timeout={"connect": 1, "read": 0.2})
+    cached = warm(registry, emulator, clock)
+    emulator.fail_next(*[Fault.hang(30)] * ATTEMPTS)
+    assert registry.get_token("p").access_token == cached
+    clock.advance(60)  # now expired
+    emulator.fail_next(*[Fault.hang(30)] * ATTEMPTS)
+    with pytest.raises(TokenEndpointUnavailableError, match="timed out"):
+        registry.get_token("p")
+
+
+# -- answers that are not tokens -----------------------------------------------------------
+
+MALFORMED = [
+    (
+        "html",
+        Fault.raw(b"<html><body>Sign in</body></html>", content_type="text/html"),
+        "neither JSON nor form",
+    ),
+    ("empty", Fault.raw(b""), "empty answer"),
+    ("truncated-json", Fault.raw(b'{"access_token": "abc", "expires_in": 36'), "not valid JSON"),
+    ("json-array", Fault.raw(b'["abc"]'), "not a JSON object"),
+    ("no-access-token", Fault.raw(b'{"token_type": "Bearer"}'), "no access_token"),
+    ("access-token-not-string", Fault.raw(b'{"access_token": 42}'), "no access_token"),
+    (
+        "expires-in-negative",
+        Fault.raw(b'{"access_token": "abc", "expires_in": -5}'),
+        "expired on arrival",
+    ),
+    (
+        "expires-in-zero",
+        Fault.raw(b'{"access_token": "abc", "expires_in": 0}'),
+        "expired on arrival",
+    ),
+    (
+        "expires-in-not-supported",
+        Fault.raw(b'{"access_token": "abc", "expires_in": "not_supported"}'),
+        "not a number",
+    ),
+]
+
+
+@pytest.mark.parametrize(("row", "fault", "reason"), MALFORMED, ids=[m[0] for m in MALFORMED])
+def test_malformed_answers_cold_raise_once_warm_serve(
+    row: str,
+    fault: Fault,
+    reason: str,
+    emulator: TokenEmulator,
+    make_registry: MakeRegistry,
+    clock: FakeClock,
+) -> None:
+    emulator.fail_next(fault)
+    registry = registry_for(make_registry, emulator, clock)
+    with pytest.raises(TokenResponseError, match=reason):
+        registry.get_token("p")
+    assert emulator.request_count == 1  # a malformed answer is not retried
+    cached = warm(registry, emulator, clock)
+    emulator.fail_next(fault)
+    assert registry.get_token("p").access_token == cached
+    assert emulator.request_count == 1
+
+
+ACCEPTED_EXPIRIES = [
+    ("huge", 10**12, MAX_LIFETIME),
+    ("string-3600", "3600", 3600.0),
+    ("float-3600.5", 3600.5, 3600.5),
+    ("null", None, 777.0),  # the profile's default_ttl below
+]
+
+
+@pytest.mark.parametrize(
+    ("row", "expires_in", "lifetime"), ACCEPTED_EXPIRIES, ids=[a[0] for a in ACCEPTED_EXPIRIES]
+)
+def test_odd_but_usable_expiries(
+    row: str,
+    expires_in: Any,
+    lifetime: float,
+    emulator: TokenEmulator,
+    make_registry: MakeRegistry,
+    clock: FakeClock,
+) -> None:
+    emulator.fail_next(
+        Fault.raw(json.dumps({"access_token": "abc", "expires_in": expires_in}).encode())
+    )
+    registry = registry_for(make_registry, emulator, clock, default_ttl=777)
+    token = registry.get_token("p")
+    assert token.expires_at == pytest.approx(clock.time() + lifetime)
+
+
+def test_a_2_gib_answer_is_cut_at_1_mib(
+    emulator: TokenEmulator, make_registry: MakeRegistry, clock: FakeClock
+) -> None:
+    emulator.fail_next(Fault.huge(2 * 1024**3))
+    registry = registry_for(make_registry, emulator, clock)
+    with pytest.raises(TokenResponseError, match="larger than 1024 KiB; connection closed"):
+        registry.get_token("p")
+    assert emulator.request_count == 1
+    # The client closed the connection: the server got nowhere near 2 GiB out.
+    assert emulator.bytes_streamed < 64 * 1024 * 1024
+
+
+def test_a_redirect_to_another_host_is_never_followed(
+    emulator: TokenEmulator, make_registry: MakeRegistry, clock: FakeClock
+) -> None:
+    with TokenEmulator([]) as elsewhere:
+        emulator.fail_next(Fault.http(302, {}, headers={"Location": elsewhere.token_url}))
+        registry = registry_for(make_registry, emulator, clock)
+        with pytest.raises(TokenResponseError, match="never followed"):
+            registry.get_token("p")
+        assert elsewhere.request_count == 0 and emulator.request_count == 1
+
+
+# -- refusals ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error", "cls"),
+    [("invalid_client", InvalidClientError), ("unauthorized_client", UnauthorizedClientError)],
+)
+def test_client_refusals_are_not_retried(
+    error: str,
+    cls: type[Exception],
+    emulator: TokenEmulator,
+    make_registry: MakeRegistry,
+    clock: FakeClock,
+) -> None:
+    emulator.fail_next(Fault.http(401 if error == "invalid_client" else 400, {"error": error}))
+    registry = registry_for(make_registry, emulator, clock, auth_method="client_secret_basic")
+    with pytest.raises(cls):
+        registry.get_token("p")
+    assert emulator.request_count == 1 and clock.slept == []
+
+
+# -- clock skew ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("skew", [-600.0, 600.0], ids=["host-10-min-behind", "host-10-min-ahead"])
+@pytest.mark.parametrize("shape", ["expires_in", "jwt-exp"])
+def test_clock_skew_changes_neither_schedule_nor_what_is_served(
+    skew: float, shape: str, make_registry: MakeRegistry
+) -> None:
+    """The host clock is off from the server's Date by ten minutes either way."""
+
+    class SkewedClock(FakeClock):
+        def __init__(self) -> None:
+            super().__init__()
+            self._wall = time.time() + skew
+
+    schedules = []
+    for clock in (SkewedClock(), _true_clock()):
+        with TokenEmulator(
+            [], expires_in=3600 if shape == "expires_in" else None, token_format="jwt"
+        ) as emulator:
+            from tests.conftest import canary_client
+
+            emulator.add_client(canary_client())
+            # The same jitter draw for both registries, so only the clock differs.
+            registry = make_registry({"p": profile(emulator)}, clock=clock, rng=random.Random(7))
+            token = registry.get_token("p")
+            entry = registry.cached("p")
+            assert entry is not None and entry.state(clock.monotonic()) == "fresh"
+            schedules.append(
+                (
+                    entry.expires_at - clock.monotonic(),
+                    entry.refresh_at - clock.monotonic(),
+                    token.expires_at - clock.time(),
+                )
+            )
+    skewed, true = schedules
+    for a, b in zip(skewed, true, strict=True):
+        assert a == pytest.approx(b, abs=2.0)  # the Date header has one-second resolution
+    assert true[0] == pytest.approx(3600, abs=2.0)
+
+
+def _true_clock() -> FakeClock:
+    clock = FakeClock()
+    clock._wall = time.time()
+    return clock
