@@ -20,7 +20,7 @@ from tokenrack.errors import (
     TokenrackError,
     UnauthorizedClientError,
 )
-from tokenrack.flow import FetchSettings, drive, fetch_steps
+from tokenrack.flow import FetchResult, FetchSettings, drive, fetch_steps
 from tokenrack.interpolate import InterpolationError, interpolate
 from tokenrack.message import TokenRequest
 from tokenrack.provider import Provider
@@ -150,6 +150,18 @@ class ProfileRuntime:
             self._secrets = None
 
     def _resolve(self, key: str, value: Any) -> Secret:
+        return self.resolve_secret(key, value)
+
+    def resolve_secret(self, key: str, value: Any) -> Secret:
+        """Resolve one secret value of this profile (a nested one, e.g. ``cache.password``).
+
+        Args:
+            key: Where it sits in the profile, for messages (``cache.encryption_key``).
+            value: A ``Secret`` or ``SecretRef`` from the loaded profile.
+
+        Raises:
+            SecretError: It cannot be read; names the file, profile and key.
+        """
         path = f"profiles.{self.name}.{key}"
         if isinstance(value, Secret):
             return value
@@ -186,6 +198,19 @@ class ProfileRuntime:
 
     def refresh(self, reason: str) -> CachedToken:
         """Fetch a new token from the endpoint and place it in its refresh windows.
+
+        Raises:
+            TokenError: The token could not be obtained (the profile is named in it).
+            ConfigError: A secret is missing or the token URL is refused.
+            PluginError: The provider failed in an unexpected way.
+        """
+        result = self.fetch(reason)
+        return self.windows.entry(
+            result.token, obtained_at=result.obtained_at, lifetime=result.lifetime
+        )
+
+    def fetch(self, reason: str) -> FetchResult:
+        """Fetch a new token from the endpoint (no caching).
 
         Raises:
             TokenError: The token could not be obtained (the profile is named in it).
@@ -248,6 +273,4 @@ class ProfileRuntime:
             result.attempts,
             result.lifetime,
         )
-        return self.windows.entry(
-            result.token, obtained_at=result.obtained_at, lifetime=result.lifetime
-        )
+        return result

@@ -5,17 +5,21 @@ from __future__ import annotations
 import os
 import random
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from tokenrack.clock import Clock, SystemClock
+from tokenrack.errors import CacheError, PluginError, SecretError
 from tokenrack.profile import ProfileRuntime
-from tokenrack.refresh import CachedToken, Slot, TokenStore
+from tokenrack.refresh import CachedToken, Refresh, Slot, TokenStore
+from tokenrack.shared import CacheSettings, GuardedCache, SharedRefresh, cache_settings
 from tokenrack.token import Token
 
 if TYPE_CHECKING:
     from types import TracebackType
 
+    from tokenrack.cache import TokenCache
+    from tokenrack.cache_record import RecordCipher
     from tokenrack.config import Config
     from tokenrack.plugins import PluginCatalog
     from tokenrack.transport import Transport
@@ -62,7 +66,9 @@ class Registry:
         self._jitter = self._rng.random()
         self._store = TokenStore(self._clock)
         self._monotonic = self._clock.monotonic
-        self._runtimes: dict[str, tuple[ProfileRuntime, Slot]] = {}
+        self._runtimes: dict[str, tuple[ProfileRuntime, Slot, Refresh]] = {}
+        self._shared: dict[str, SharedRefresh] = {}
+        self._caches: dict[str, GuardedCache] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -132,15 +138,14 @@ class Registry:
             PluginError: Its provider or auth method cannot be loaded.
             TokenError: No valid token could be obtained or served.
         """
-        runtime, slot = self._runtimes.get(profile) or self._runtime(profile)
+        runtime, slot, refresh = self._runtimes.get(profile) or self._runtime(profile)
         # The hot path: a fresh token is one attribute read and one clock read away. Every
-        # other state (and the same check again, under the store's rules) is the store's.
+        # other state (and the same check again, under the store's rules) is the store's;
+        # a shared cache is consulted only from there, through ``refresh``.
         entry = slot.entry
         if entry is not None and not force_refresh and self._monotonic() < entry.refresh_at:
             return entry.token
-        return self._store.get(
-            runtime.cache_key, runtime.refresh, force=force_refresh, label=profile
-        )
+        return self._store.get(runtime.cache_key, refresh, force=force_refresh, label=profile)
 
     def invalidate(
         self, profile: str, *, token: Token | None = None, reason: str = "invalidated"
@@ -159,13 +164,25 @@ class Registry:
         Raises:
             ProfileNotFoundError: No such profile.
         """
-        runtime, _ = self._runtimes.get(profile) or self._runtime(profile)
+        runtime = (self._runtimes.get(profile) or self._runtime(profile))[0]
         return self._store.invalidate(runtime.cache_key, token=token, reason=reason)
 
     def cached(self, profile: str) -> CachedToken | None:
         """The cached entry for ``profile`` and its windows, without fetching (diagnostics)."""
-        _, slot = self._runtimes.get(profile) or self._runtime(profile)
+        slot = (self._runtimes.get(profile) or self._runtime(profile))[1]
         return slot.entry
+
+    def shared_cache(self, profile: str) -> SharedRefresh | None:
+        """The shared cache layer behind ``profile``'s in-process cache (None: ``memory``).
+
+        For administration; see :mod:`tokenrack.cache_admin`.
+
+        Raises:
+            ProfileNotFoundError: No such profile.
+            PluginError: Its provider or auth method cannot be loaded.
+        """
+        self._runtimes.get(profile) or self._runtime(profile)
+        return self._shared.get(profile)
 
     def runtime(self, profile: str) -> ProfileRuntime:
         """The assembled profile (provider, auth method, cache key) for diagnostics."""
@@ -175,14 +192,17 @@ class Registry:
         """Release the transport's connections (if this registry created it)."""
         with self._lock:
             transport = self._transport if self._owns_transport else None
+            caches = list(self._caches.values())
         if transport is not None:
             transport.close()
+        for cache in caches:
+            cache.close()
 
-    def _runtime(self, profile: str) -> tuple[ProfileRuntime, Slot]:
+    def _runtime(self, profile: str) -> tuple[ProfileRuntime, Slot, Refresh]:
         config = self._config.profile(profile)
         with self._lock:
-            pair = self._runtimes.get(profile)
-            if pair is None:
+            found = self._runtimes.get(profile)
+            if found is None:
                 runtime = ProfileRuntime(
                     config,
                     source=self._config.source,
@@ -192,9 +212,69 @@ class Registry:
                     rng=self._rng,
                     jitter=self._jitter,
                 )
-                pair = (runtime, self._store.slot(runtime.cache_key))
-                self._runtimes[profile] = pair
-            return pair
+                slot = self._store.slot(runtime.cache_key)
+                refresh: Refresh = runtime.refresh
+                shared = self._shared_refresh(runtime, slot)
+                if shared is not None:
+                    self._shared[profile] = shared
+                    refresh = shared
+                found = (runtime, slot, refresh)
+                self._runtimes[profile] = found
+            return found
+
+    def _shared_refresh(self, runtime: ProfileRuntime, slot: Slot) -> SharedRefresh | None:
+        """The shared layer for a profile whose ``cache`` names a shared backend."""
+        option = runtime.config.options.get("cache")
+        backend = option if isinstance(option, str) else (option or {}).get("backend")
+        if backend in (None, "memory"):
+            return None
+        secret_options = self._catalog.cache(str(backend)).secret_options
+        settings = cache_settings(option, secret_options=frozenset(secret_options))
+        identity = settings.identity()
+        cache = self._caches.get(identity)
+        if cache is None:
+            cache = GuardedCache(
+                self._backend_builder(runtime, settings), name=settings.backend, clock=self._clock
+            )
+            self._caches[identity] = cache
+        transport = runtime.transport_options
+        lease = settings.lock_lease or (transport.connect_timeout + transport.read_timeout)
+
+        def cipher() -> RecordCipher | None:
+            if settings.encryption_key is None:
+                return None
+            from tokenrack.cache_record import RecordCipher
+
+            secret = runtime.resolve_secret("cache.encryption_key", settings.encryption_key)
+            return RecordCipher(secret)
+
+        return SharedRefresh(
+            key=runtime.cache_key,
+            profile=runtime.name,
+            cache=cache,
+            fetch=runtime.fetch,
+            windows=runtime.windows,
+            slot=slot,
+            clock=self._clock,
+            lease=lease,
+            cipher=cipher,
+        )
+
+    def _backend_builder(
+        self, runtime: ProfileRuntime, settings: CacheSettings
+    ) -> Callable[[], TokenCache]:
+        def build() -> TokenCache:
+            try:
+                backend = self._catalog.cache(settings.backend)
+                secrets = {
+                    key: runtime.resolve_secret(f"cache.{key}", value)
+                    for key, value in settings.secrets.items()
+                }
+            except (PluginError, SecretError) as error:
+                raise CacheError(str(error), backend=settings.backend) from None
+            return backend(settings.options, secrets=secrets)
+
+        return build
 
     def _transport_instance(self) -> Transport:
         if self._transport is None:
