@@ -27,6 +27,7 @@ import hmac
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -275,7 +276,7 @@ class SharedRefresh:
         fetch: Fetches a token from the endpoint.
         windows: The profile's refresh windows (this process's jitter included).
         slot: The in-process slot for ``key`` (its current and rejected tokens).
-        clock: Time, and sleep between polls for the lock.
+        clock: Time for the windows and the records (polls for a lock use real time).
         lease: Seconds a lock lasts, and so the longest a caller waits for another
             process's refresh before fetching itself.
         cipher: Makes the record cipher at first use, or returns None (no encryption).
@@ -348,8 +349,9 @@ class SharedRefresh:
 
     def _wait_for_lock(self, *, forced: bool) -> CacheLock | CachedToken:
         """The lock, a token another process stored meanwhile, or LOCAL_LOCK at the lease."""
-        clock = self._clock
-        deadline = clock.monotonic() + self.lease
+        # Leases run on the backend's real clock (Redis PX, a process's life), so waiting
+        # for one is measured in real time, whatever clock the windows use.
+        deadline = time.monotonic() + self.lease
         delay = _POLL_FIRST
         while True:
             lock = self.cache.try_lock(self.key, lease=self.lease)
@@ -359,7 +361,7 @@ class SharedRefresh:
                 adopted = self._adopt()
                 if adopted is not None:
                     return adopted
-            if clock.monotonic() >= deadline:
+            if time.monotonic() >= deadline:
                 logger.warning(
                     "token cache %s: another process held the refresh lock for %s for "
                     "%.1fs (the lease); fetching here",
@@ -368,7 +370,7 @@ class SharedRefresh:
                     self.lease,
                 )
                 return LOCAL_LOCK
-            clock.sleep(delay)
+            time.sleep(delay)
             delay = min(delay * 2, _POLL_MAX)
 
     def _adopt(self) -> CachedToken | None:
