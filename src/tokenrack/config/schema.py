@@ -123,7 +123,9 @@ def cache_schema(
         "properties": {"backend": {"enum": ["memory", *names]}},
         "allOf": branches,
     }
-    return {"oneOf": [{"enum": shorthand}, mapping]}
+    # if/then/else rather than oneOf, so a mistake inside the mapping is reported at its
+    # own path (``cache.url``) instead of as "matches none of the forms".
+    return {"if": {"type": "string"}, "then": {"enum": shorthand}, "else": mapping}
 
 
 def core_profile_properties(
