@@ -54,7 +54,11 @@ def test_the_record_lives_as_long_as_the_token(
     client: object,
 ) -> None:
     registry = make_registry(
-        {"a": profile(emulator, cache={"backend": "redis", "url": redis_url, "key_prefix": redis_prefix})}
+        {
+            "a": profile(
+                emulator, cache={"backend": "redis", "url": redis_url, "key_prefix": redis_prefix}
+            )
+        }
     )
     token = registry.get_token("a")
     key = f"{redis_prefix}token:{registry.runtime('a').cache_key}"
@@ -82,7 +86,9 @@ def test_lock_is_exclusive_and_released_by_compare_and_delete(
     assert client.get(f"{redis_prefix}lock:k") is None  # type: ignore[attr-defined]
 
 
-def test_entries_lists_only_this_prefix(cache: RedisCache, redis_url: str, redis_prefix: str) -> None:
+def test_entries_lists_only_this_prefix(
+    cache: RedisCache, redis_url: str, redis_prefix: str
+) -> None:
     other = RedisCache({"url": redis_url, "key_prefix": redis_prefix + "other:"}, secrets={})
     try:
         cache.set("k1", b"one", ttl=30)
@@ -100,7 +106,11 @@ def test_garbage_in_redis_is_a_miss_and_replaced(
     client: object,
     leak_guard: LeakGuard,
 ) -> None:
-    config = {"a": profile(emulator, cache={"backend": "redis", "url": redis_url, "key_prefix": redis_prefix})}
+    config = {
+        "a": profile(
+            emulator, cache={"backend": "redis", "url": redis_url, "key_prefix": redis_prefix}
+        )
+    }
     first = make_registry(config)
     first.get_token("a")
     key = f"{redis_prefix}token:{first.runtime('a').cache_key}"
@@ -163,9 +173,16 @@ def test_password_option_authenticates(
     assert registry.shared_cache("a").cache.down  # type: ignore[union-attr]
 
 
-def test_unix_socket_urls_are_accepted(make_registry: MakeRegistry, emulator: TokenEmulator) -> None:
+def test_unix_socket_urls_are_accepted(
+    make_registry: MakeRegistry, emulator: TokenEmulator
+) -> None:
     registry = make_registry(
-        {"a": profile(emulator, cache={"backend": "redis", "url": "unix:///nonexistent/redis.sock", "timeout": 0.2})}
+        {
+            "a": profile(
+                emulator,
+                cache={"backend": "redis", "url": "unix:///nonexistent/redis.sock", "timeout": 0.2},
+            )
+        }
     )
     assert registry.get_token("a").access_token.startswith(TOKEN_MARK)
 

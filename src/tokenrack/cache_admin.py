@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tokenrack.cache_record import RecordError
+from tokenrack.clock import Clock, SystemClock
 from tokenrack.errors import CacheError
 from tokenrack.token import Token
 
@@ -88,7 +89,9 @@ def _profiles(registry: Registry, profile: str | None) -> list[str]:
     return [profile]
 
 
-def list_cache_entries(registry: Registry, *, profile: str | None = None) -> list[CacheEntry]:
+def list_cache_entries(
+    registry: Registry, *, profile: str | None = None, clock: Clock | None = None
+) -> list[CacheEntry]:
     """Every cached token of the registry's profiles (or of one), as metadata.
 
     For each profile: its in-process entry, when this process holds one, and its shared
@@ -99,14 +102,16 @@ def list_cache_entries(registry: Registry, *, profile: str | None = None) -> lis
     Args:
         registry: The registry whose profiles to look at.
         profile: Only this profile.
+        clock: The clock the registry was built with (the system clock by default).
 
     Raises:
         ProfileNotFoundError: ``profile`` is not in the registry.
         PluginError: A profile's provider or auth method cannot be loaded.
     """
+    clock = clock or SystemClock()
     entries: list[CacheEntry] = []
-    monotonic = time.monotonic()
-    now = time.time()
+    monotonic = clock.monotonic()
+    now = clock.time()
     for name in _profiles(registry, profile):
         cached = registry.cached(name)
         if cached is not None:
