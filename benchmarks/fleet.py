@@ -39,6 +39,8 @@ def ensure_redis() -> None:
         client.ping()
         return
     except redis.RedisError:
+        pass
+    try:
         subprocess.run(
             [
                 "redis-server",
@@ -62,9 +64,10 @@ def ensure_redis() -> None:
                 return
             except redis.RedisError:
                 time.sleep(0.1)
-        raise SystemExit("Redis did not start")
     finally:
         client.close()
+
+    raise SystemExit("Redis did not start")
 
 
 def drop_prefix(prefix: str) -> None:
