@@ -79,7 +79,7 @@ class MetadataServer:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            def log_message(self, format: str, *args: Any) -> None:
+            def log_message(self, fmt: str, *args: Any) -> None:  # noqa: ARG002
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -260,84 +260,88 @@ def bench_hit(certs: TestCertificates) -> dict[str, Any]:
     return out
 
 
+def cold_once(
+    make: Callable[..., tuple[Get, Callable[[], None]]], certs: TestCertificates, threads: int
+) -> dict[str, Any]:
+    rig = Rig(certs, latency=0.05)
+    try:
+        get, close = make(rig.emulator, certs, rig.metadata)
+        barrier = threading.Barrier(threads)
+        tokens: list[str] = []
+        errors: list[str] = []
+
+        def call() -> None:
+            barrier.wait()
+            try:
+                tokens.append(get()[0])
+            except Exception as error:
+                errors.append(type(error).__name__)
+
+        workers = [threading.Thread(target=call) for _ in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        close()
+        return {
+            "requests": rig.emulator.request_count,
+            "distinct_tokens": len(set(tokens)),
+            "errors": len(errors),
+        }
+    finally:
+        rig.close()
+
+
 def bench_cold(certs: TestCertificates, threads: int = 64) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, (_, make) in LIBRARIES.items():
-        rig = Rig(certs, latency=0.05)
-        try:
-            get, close = make(rig.emulator, certs, rig.metadata)
-            barrier = threading.Barrier(threads)
-            tokens: list[str] = []
-            errors: list[str] = []
+    return {name: cold_once(make, certs, threads) for name, (_, make) in LIBRARIES.items()}
 
-            def call() -> None:
-                barrier.wait()
+
+def short_once(
+    make: Callable[..., tuple[Get, Callable[[], None]]],
+    certs: TestCertificates,
+    seconds: float,
+    threads: int,
+) -> dict[str, Any]:
+    rig = Rig(certs, expires_in=2, latency=0.02)
+    try:
+        get, close = make(rig.emulator, certs, rig.metadata)
+        counts = {"calls": 0, "slow_calls": 0, "expired_served": 0, "failures": 0}
+        lock = threading.Lock()
+        stop = time.monotonic() + seconds
+
+        def loop() -> None:
+            while time.monotonic() < stop:
+                started = time.perf_counter()
                 try:
-                    tokens.append(get()[0])
-                except Exception as error:
-                    errors.append(type(error).__name__)
+                    _, expires_at = get()
+                except Exception:
+                    with lock:
+                        counts["failures"] += 1
+                    continue
+                took = time.perf_counter() - started
+                with lock:
+                    counts["calls"] += 1
+                    counts["slow_calls"] += took > 0.1
+                    counts["expired_served"] += expires_at <= time.time()
+                time.sleep(0.001)
 
-            workers = [threading.Thread(target=call) for _ in range(threads)]
-            for worker in workers:
-                worker.start()
-            for worker in workers:
-                worker.join()
-            close()
-            out[name] = {
-                "requests": rig.emulator.request_count,
-                "distinct_tokens": len(set(tokens)),
-                "errors": len(errors),
-            }
-        finally:
-            rig.close()
-    return out
+        workers = [threading.Thread(target=loop) for _ in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        close()
+        return {"requests": rig.emulator.request_count, **counts}
+    finally:
+        rig.close()
 
 
 def bench_short_lived(
     certs: TestCertificates, seconds: float = 10.0, threads: int = 8
 ) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, (_, make) in LIBRARIES.items():
-        rig = Rig(certs, expires_in=2, latency=0.02)
-        try:
-            get, close = make(rig.emulator, certs, rig.metadata)
-            calls = slow = expired = failures = 0
-            lock = threading.Lock()
-            stop = time.monotonic() + seconds
-
-            def loop() -> None:
-                nonlocal calls, slow, expired, failures
-                while time.monotonic() < stop:
-                    started = time.perf_counter()
-                    try:
-                        _, expires_at = get()
-                    except Exception:
-                        with lock:
-                            failures += 1
-                        continue
-                    took = time.perf_counter() - started
-                    with lock:
-                        calls += 1
-                        slow += took > 0.1
-                        expired += expires_at <= time.time()
-                    time.sleep(0.001)
-
-            workers = [threading.Thread(target=loop) for _ in range(threads)]
-            for worker in workers:
-                worker.start()
-            for worker in workers:
-                worker.join()
-            close()
-            out[name] = {
-                "requests": rig.emulator.request_count,
-                "calls": calls,
-                "slow_calls": slow,
-                "expired_served": expired,
-                "failures": failures,
-            }
-        finally:
-            rig.close()
-    return out
+    return {
+        name: short_once(make, certs, seconds, threads) for name, (_, make) in LIBRARIES.items()
+    }
 
 
 def bench_import() -> dict[str, float]:
