@@ -79,7 +79,7 @@ class MetadataServer:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            def log_message(self, fmt: str, *args: Any) -> None:  # noqa: ARG002
+            def log_message(self, fmt: str, *args: Any) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
