@@ -202,3 +202,11 @@ def test_import_tokenrack_and_a_file_cache_import_neither_redis_nor_cryptography
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]", (done.stderr, time.monotonic() - started)
+
+
+def test_without_the_redis_package_the_error_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "redis", None)
+    with pytest.raises(CacheError, match=r"pip install 'tokenrack\[redis\]'"):
+        RedisCache({"url": "redis://127.0.0.1:6379/0"}, secrets={})

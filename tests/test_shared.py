@@ -310,3 +310,19 @@ def test_cache_failure_is_logged_without_secrets(
     assert registry.get_token("a").access_token.startswith(TOKEN_MARK)
     assert any("redis://127.0.0.1:1/0" in line for line in leak_guard.lines)
     # The leak guard fails this test if the password shows anywhere.
+
+
+def test_without_cryptography_an_encrypting_profile_never_stores_in_the_clear(
+    emulator: TokenEmulator,
+    make_registry: MakeRegistry,
+    cache_dir: Path,
+    leak_guard: LeakGuard,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "cryptography.hazmat.primitives.ciphers.aead", None)
+    registry = make_registry({"a": file_profile(emulator, cache_dir, encryption_key="k" * 40)})
+    assert registry.get_token("a").access_token.startswith(TOKEN_MARK)
+    assert not cache_dir.exists() or list(cache_dir.glob("*.token")) == []
+    assert any("tokenrack[encryption]" in line for line in leak_guard.lines)
