@@ -4,9 +4,9 @@ The in-process :class:`~tokenrack.refresh.TokenStore` stays in front of every ba
 decides *when* to refresh (its windows, its single-flight per process). When it does, it
 calls a :class:`SharedRefresh` instead of fetching straight away, which:
 
-1. reads the shared record and adopts it if another process stored a usable token (not
-   expired, stored under this key, not the token this process just saw rejected, and fresh
-   by this process's windows, or in its early window when this process has nothing newer);
+1. reads the shared record and adopts it if another process stored a usable token: stored
+   under this key, not expired, neither the token this process holds nor the one it just
+   saw rejected, and fresh or in its early window by this process's windows;
 2. otherwise takes the cross-process lock for the key, polling until it is free or a
    usable token appears (bounded by the lease), reads again, and only then fetches and
    stores the token with a TTL of its remaining lifetime;
@@ -397,13 +397,17 @@ class SharedRefresh:
             rejected.access_token.encode(), stored.token.access_token.encode()
         ):
             return None
+        current = self._slot.entry
+        if current is not None and hmac.compare_digest(
+            current.token.access_token.encode(), stored.token.access_token.encode()
+        ):
+            return None  # the token this process already has and wants to replace
         now = self._clock.monotonic()
         age = max(0.0, now_wall - stored.obtained_at)
         entry = self._windows.entry(stored.token, obtained_at=now - age, lifetime=stored.lifetime)
-        state = entry.state(now)
-        current = self._slot.entry
-        newer = current is None or current.token.access_token != stored.token.access_token
-        if state == "fresh" or (state == "early" and newer):
+        # An early-window token is worth taking (callers get it at once, and one process
+        # refreshes it); one in the mandatory window is not: refresh it now, under the lock.
+        if entry.state(now) in ("fresh", "early"):
             logger.info(
                 "token for profile %s read from token cache %s (expires in %.0fs)",
                 self.profile,
