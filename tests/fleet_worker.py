@@ -4,6 +4,7 @@ Environment:
     TOKENRACK_TEST_CONFIG   the config, as JSON (the parent builds it against its emulator)
     TOKENRACK_TEST_PROFILE  the profile to ask for (default ``a``)
     TOKENRACK_TEST_THREADS  threads that ask at once (default 1)
+    TOKENRACK_TEST_SECONDS  when set, each thread keeps asking, every 10 ms, for this long
 
 It builds its registry, prints ``ready``, waits for ``go`` on stdin (so the parent can
 release every process at once), lets its threads call ``get_token`` together through a
@@ -41,8 +42,9 @@ def main() -> int:
     errors: list[str] = []
     lock = threading.Lock()
 
-    def call() -> None:
-        barrier.wait()
+    seconds = float(os.environ.get("TOKENRACK_TEST_SECONDS", "0"))
+
+    def ask() -> None:
         try:
             token = registry.get_token(profile)
         except Exception as error:
@@ -52,6 +54,14 @@ def main() -> int:
         digest = hashlib.sha256(token.access_token.encode()).hexdigest()[:16]
         with lock:
             results.append({"digest": digest, "valid": token.expires_at > time.time()})
+
+    def call() -> None:
+        barrier.wait()
+        ask()
+        stop = time.monotonic() + seconds
+        while time.monotonic() < stop:
+            time.sleep(0.01)
+            ask()
 
     workers = [threading.Thread(target=call) for _ in range(threads)]
     for worker in workers:

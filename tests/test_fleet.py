@@ -22,6 +22,7 @@ import pytest
 
 from tests.conftest import (
     TOKEN_MARK,
+    canary_client,
     find_canaries,
     profile,
     redis_answers,
@@ -40,11 +41,12 @@ pytestmark = pytest.mark.slow
 class Worker:
     """A fleet_worker.py process, started and waiting for ``go``."""
 
-    def __init__(self, config: dict[str, Any], *, threads: int = 1) -> None:
+    def __init__(self, config: dict[str, Any], *, threads: int = 1, seconds: float = 0) -> None:
         env = {
             **os.environ,
             "TOKENRACK_TEST_CONFIG": json.dumps(config),
             "TOKENRACK_TEST_THREADS": str(threads),
+            "TOKENRACK_TEST_SECONDS": str(seconds),
             "PYTHONPATH": str(ROOT),
         }
         self.process = subprocess.Popen(
@@ -80,9 +82,11 @@ class Worker:
         return stderr[-2000:]
 
 
-def run_fleet(config: dict[str, Any], *, processes: int, threads: int) -> list[dict[str, Any]]:
+def run_fleet(
+    config: dict[str, Any], *, processes: int, threads: int, seconds: float = 0
+) -> list[dict[str, Any]]:
     """Start every process, release them together, and collect what each got."""
-    workers = [Worker(config, threads=threads) for _ in range(processes)]
+    workers = [Worker(config, threads=threads, seconds=seconds) for _ in range(processes)]
     for worker in workers:
         worker.wait_ready()
     for worker in workers:
@@ -144,6 +148,37 @@ def test_memory_only_fleet_makes_one_request_per_process(slow_emulator: TokenEmu
     results = run_fleet(config_for(slow_emulator, "memory"), processes=4, threads=8)
     assert [len({c["digest"] for c in r["results"]}) for r in results] == [1, 1, 1, 1]
     assert slow_emulator.request_count == 4
+
+
+# -- tokens that expire during the run: one request per refresh for the whole fleet -------
+
+
+@pytest.mark.parametrize("backend", ["file", "redis"])
+def test_fleet_refreshes_each_token_once(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if backend == "redis":
+        url = request.getfixturevalue("redis_url")
+        cache: dict[str, Any] = {
+            "backend": "redis",
+            "url": url,
+            "key_prefix": request.getfixturevalue("redis_prefix"),
+        }
+    else:
+        cache = {"backend": "file", "path": str(tmp_path / "cache")}
+    # 3 s tokens: each process's early window opens after 2 s (jittered), so a 7 s run
+    # goes through three or four generations of the token.
+    with TokenEmulator(
+        [canary_client()], token_prefix=f"{TOKEN_MARK}-", expires_in=3, latency=0.05
+    ) as emulator:
+        results = run_fleet(config_for(emulator, cache), processes=4, threads=4, seconds=7)
+        calls = [c for r in results for c in r["results"]]
+        assert [e for r in results for e in r["errors"]] == []
+        assert all(c["valid"] for c in calls)
+        generations = {c["digest"] for c in calls}
+        assert len(generations) >= 3
+        # Every token fetched was one generation, fetched by one process for all of them.
+        assert emulator.request_count == len(emulator.issued_tokens) == len(generations)
 
 
 # -- the lock holder is killed mid-fetch --------------------------------------------------
