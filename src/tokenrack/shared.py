@@ -340,7 +340,15 @@ class SharedRefresh:
                     return adopted
             result = self._fetch(reason)
             if self._usable():
-                self._store(result)
+                try:
+                    self._store(result)
+                except Exception as error:  # a cache must never fail a caller
+                    logger.warning(
+                        "token cache %s: could not store the token for %s (%s)",
+                        self.cache.describe(),
+                        self.profile,
+                        type(error).__name__,
+                    )
         finally:
             self.cache.release(lock)
         return self._windows.entry(
