@@ -243,7 +243,11 @@ def private_redis(redis_url: str) -> Iterator[tuple[int, list[subprocess.Popen[b
     port = free_port()
     servers: list[subprocess.Popen[bytes]] = []
     server = start_redis_server(port, daemonize=False)
-    assert server is not None
+    if server is None:
+        why = "redis-server is not installed (apt-get install redis-server)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(why)
+        pytest.skip(why)
     servers.append(server)
     wait_until(lambda: redis_answers(port), timeout=10)
     yield port, servers
