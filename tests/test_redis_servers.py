@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import TOKEN_MARK, LeakGuard, profile, wait_until
+from tokenrack.cache_admin import list_cache_entries, purge_cache
 from tokenrack.errors import CacheError
 from tokenrack.redis_cache import RedisCache
 from tokenrack.registry import Registry
@@ -187,7 +188,12 @@ def test_unix_socket_with_an_acl_user_and_a_password_from_a_secret_source(
         "username": "svc",
         "password": {"env": "TOKENRACK_TEST_REDIS_PASSWORD"},
     }
-    two_processes_share(make_registry, emulator, cache)
+    registry = two_processes_share(make_registry, emulator, cache)
+    # The cache administration works within the same ACL.
+    shared = [e for e in list_cache_entries(registry) if e.backend == "redis"]
+    assert [e.state for e in shared] == ["fresh"]
+    assert purge_cache(registry).shared == ("a",)
+    assert [e.state for e in list_cache_entries(registry) if e.backend == "redis"] == ["absent"]
 
 
 def test_a_redis_that_never_answers_costs_at_most_its_timeout(
