@@ -77,12 +77,13 @@ def answers(**kwargs: Any) -> Callable[[], bool]:
 
 def two_processes_share(
     make_registry: MakeRegistry, emulator: TokenEmulator, cache: dict[str, Any]
-) -> None:
+) -> Registry:
     config = {"a": profile(emulator, cache=cache)}
     first = make_registry(config).get_token("a")
-    second = make_registry(config).get_token("a")
-    assert second.access_token == first.access_token
+    registry = make_registry(config)
+    assert registry.get_token("a").access_token == first.access_token
     assert emulator.request_count == 1
+    return registry
 
 
 def test_rediss_with_a_ca_bundle(
