@@ -248,3 +248,21 @@ def test_the_lock_excludes_another_process_and_dies_with_it(cache_dir: Path) -> 
     lock = cache.try_lock("k", lease=5)
     assert lock is not None
     lock.release()
+
+
+def test_a_process_served_from_a_warm_file_cache_never_imports_requests(
+    emulator: TokenEmulator, make_registry: MakeRegistry, tmp_path: object
+) -> None:
+    cache = {"backend": "file", "path": f"{tmp_path}/c"}
+    make_registry({"a": profile(emulator, cache=cache)}).get_token("a")
+    config = {"version": 1, "profiles": {"a": profile(emulator, cache=cache)}}
+    code = (
+        "import json, sys\n"
+        "from tokenrack import Registry\n"
+        f"registry = Registry.from_dict(json.loads({json.dumps(json.dumps(config))}))\n"
+        "registry.get_token('a')\n"
+        "print('requests' in sys.modules, 'urllib3' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "False"]
+    assert emulator.request_count == 1

@@ -21,8 +21,9 @@ if TYPE_CHECKING:
     from tokenrack.cache import TokenCache
     from tokenrack.cache_record import RecordCipher
     from tokenrack.config import Config
+    from tokenrack.message import EncodedRequest, HttpResponse
     from tokenrack.plugins import PluginCatalog
-    from tokenrack.transport import Transport
+    from tokenrack.transport import Transport, TransportOptions
 
 __all__ = ["Registry"]
 
@@ -278,7 +279,40 @@ class Registry:
 
     def _transport_instance(self) -> Transport:
         if self._transport is None:
-            from tokenrack.requests_transport import RequestsTransport
-
-            self._transport = RequestsTransport()
+            self._transport = _DeferredTransport()
         return self._transport
+
+
+class _DeferredTransport:
+    """The requests transport, imported and built at the first send.
+
+    A process whose tokens all come from a shared cache (a CLI call on a warm file cache)
+    then never imports requests.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._inner: Transport | None = None
+
+    def send(
+        self, request: EncodedRequest, *, options: TransportOptions, sent_at: float
+    ) -> HttpResponse:
+        """Send through the requests transport, building it first if needed.
+
+        Raises:
+            TransportError: As the requests transport does.
+        """
+        with self._lock:
+            if self._inner is None:
+                from tokenrack.requests_transport import RequestsTransport
+
+                self._inner = RequestsTransport()
+            inner = self._inner
+        return inner.send(request, options=options, sent_at=sent_at)
+
+    def close(self) -> None:
+        """Close the requests transport, if one was built."""
+        with self._lock:
+            inner, self._inner = self._inner, None
+        if inner is not None:
+            inner.close()
