@@ -223,3 +223,49 @@ def test_a_redis_that_never_answers_costs_at_most_its_timeout(
         tokens = {registry.get_token("a").access_token for _ in range(3)}
         assert len(tokens) == 1 and emulator.request_count == 1
     assert len([line for line in leak_guard.lines if "unavailable (" in line]) == 1
+
+
+def test_a_server_that_answers_garbage_is_an_outage_not_an_error(
+    emulator: TokenEmulator, make_registry: MakeRegistry
+) -> None:
+    import threading
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)
+        server.settimeout(0.2)
+        port = server.getsockname()[1]
+        stop = threading.Event()
+
+        def answer_garbage() -> None:
+            while not stop.is_set():
+                try:
+                    connection, _ = server.accept()
+                except OSError:
+                    continue
+                with connection:
+                    connection.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+        thread = threading.Thread(target=answer_garbage, daemon=True)
+        thread.start()
+        try:
+            cache = RedisCache({"url": f"redis://127.0.0.1:{port}/0", "timeout": 0.5}, secrets={})
+            with pytest.raises(CacheError):
+                cache.get("k")
+            cache.close()
+            registry = make_registry(
+                {
+                    "a": profile(
+                        emulator,
+                        cache={
+                            "backend": "redis",
+                            "url": f"redis://127.0.0.1:{port}/0",
+                            "timeout": 0.5,
+                        },
+                    )
+                }
+            )
+            assert registry.get_token("a").access_token.startswith(TOKEN_MARK)
+        finally:
+            stop.set()
+            thread.join(timeout=5)
