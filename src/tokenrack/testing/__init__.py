@@ -3,11 +3,20 @@
 - :class:`TokenEmulator`: a real token endpoint on loopback, with fault injection.
 - The ``token_emulator`` pytest fixture (registered as a pytest plugin on install).
 - :class:`ProviderContractTests`: the contract every provider plugin must pass.
+- :class:`TokenCacheContractTests`: the contract every cache backend must pass.
 """
 
 from __future__ import annotations
 
+from tokenrack.testing.cache_contract import TokenCacheContractTests
 from tokenrack.testing.contract import ProviderContractTests
 from tokenrack.testing.emulator import EmulatorClient, Fault, RecordedRequest, TokenEmulator
 
-__all__ = ["EmulatorClient", "Fault", "ProviderContractTests", "RecordedRequest", "TokenEmulator"]
+__all__ = [
+    "EmulatorClient",
+    "Fault",
+    "ProviderContractTests",
+    "RecordedRequest",
+    "TokenCacheContractTests",
+    "TokenEmulator",
+]
