@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 LINTED := src providers/src tests scripts benchmarks docs/examples
+BENCH_STAMP := $(VENV)/.bench-stamp
 
 .PHONY: install demo test lint typecheck imports unit docs schema bench clean
 
@@ -20,6 +21,11 @@ $(STAMP): $(BIN)/python pyproject.toml providers/pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The peers benchmarks/compare.py measures tokenrack against (Authlib, requests-auth, MSAL).
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
 
 demo: install
 	$(BIN)/python scripts/demo.py config/demo.yaml
@@ -49,8 +55,11 @@ test: lint typecheck imports unit docs
 schema: install
 	$(BIN)/tokenrack-schema > config/tokenrack.schema.json
 
-bench: install
+# Needs Redis on 127.0.0.1:6379 (benchmarks/fleet.py starts it when it is down).
+bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/core.py
+	$(BIN)/python benchmarks/fleet.py
+	$(BIN)/python benchmarks/compare.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

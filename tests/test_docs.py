@@ -26,3 +26,15 @@ def test_every_secret_source_is_documented() -> None:
     text = (DOCS / "configuration.md").read_text()
     for name in PluginCatalog().names("tokenrack.secrets"):
         assert f"{{{name}:" in text
+
+
+def test_every_cache_key_is_documented() -> None:
+    text = (DOCS / "configuration.md").read_text()
+    keys = {"backend", "encryption_key", "lock_lease"}
+    for schema, secrets in PluginCatalog().cache_schemas().values():
+        keys |= set(schema.get("properties", {})) | set(secrets)
+    missing = sorted(k for k in keys if f"| `{k}` |" not in text)
+    assert missing == []
+    fleet = (DOCS / "fleet.md").read_text()
+    assert "bearer credential" in fleet
+    assert "encryption_key" in fleet

@@ -202,3 +202,33 @@ def test_installed_listing_has_distribution_and_version() -> None:
     assert generic.distribution == "tokenrack"
     assert generic.version
     assert generic.value == "tokenrack.generic:GenericProvider"
+
+
+def test_every_built_in_cache_backend_loads_and_keeps_the_contract() -> None:
+    from tokenrack.plugins import CACHES
+
+    catalog = PluginCatalog()
+    assert catalog.names(CACHES) == ["file", "memory", "redis"]
+    for name in catalog.names(CACHES):
+        backend = catalog.cache(name)
+        assert backend.name == name
+        assert backend.options_schema.get("type") == "object"
+        assert isinstance(backend.secret_options, frozenset)
+    assert set(catalog.cache_schemas()) == {"file", "memory", "redis"}
+
+
+def test_memory_backend_is_a_complete_token_cache() -> None:
+    from tokenrack.memory_cache import MemoryCache
+
+    cache = MemoryCache()
+    cache.set("k", b"v", ttl=60)
+    assert cache.get("k") == b"v"
+    assert list(cache.entries()) == [("k", b"v")]
+    lock = cache.try_lock("k", lease=60)
+    assert lock is not None
+    assert cache.try_lock("k", lease=60) is None
+    lock.release()
+    assert cache.try_lock("k", lease=60) is not None
+    assert cache.delete("k") and cache.get("k") is None
+    cache.set("short", b"v", ttl=-1)
+    assert cache.get("short") is None

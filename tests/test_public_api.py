@@ -15,6 +15,7 @@ PROMISED = {
     "BearerAuth",
     "Token",
     "TokenrackError",
+    "CacheError",
     "ConfigError",
     "ProfileNotFoundError",
     "SecretError",

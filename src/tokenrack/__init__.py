@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from tokenrack.default import configure, get_token
 from tokenrack.errors import (
+    CacheError,
     ConfigError,
     InvalidClientError,
     InvalidGrantError,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BearerAuth",
+    "CacheError",
     "ConfigError",
     "InvalidClientError",
     "InvalidGrantError",

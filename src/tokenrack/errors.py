@@ -6,6 +6,8 @@ The tree::
     ├── ConfigError                 bad configuration: names the file, profile and JSON path
     │   ├── ProfileNotFoundError    no such profile (lists the known ones, closest first)
     │   └── SecretError             a secret could not be resolved from its source
+    ├── CacheError                  a shared token cache failed or is unsafe (callers of
+    │                               get_token never see it: tokenrack fetches on its own)
     ├── PluginError                 a plugin could not be used
     │   ├── ProviderNotFoundError   no provider of that name is installed (lists the installed)
     │   └── PluginLoadError         a plugin failed to import (names entry point and distribution)
@@ -25,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "CacheError",
     "ConfigError",
     "ConfigProblem",
     "InvalidClientError",
@@ -145,6 +148,21 @@ class ProfileNotFoundError(ConfigError):
 
 class SecretError(ConfigError):
     """A secret could not be resolved from its source (never shows the secret itself)."""
+
+
+class CacheError(TokenrackError):
+    """A shared token cache cannot be used: unreachable, too slow, or unsafe on disk.
+
+    ``get_token`` never raises it: a cache failure makes tokenrack fetch on its own and log
+    it. It reaches callers of the cache administration functions (``tokenrack cache``).
+
+    Attributes:
+        backend: The cache backend's name (``file``, ``redis``, …).
+    """
+
+    def __init__(self, message: str, *, backend: str) -> None:
+        self.backend = backend
+        super().__init__(message)
 
 
 class PluginError(TokenrackError):

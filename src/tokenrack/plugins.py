@@ -19,6 +19,7 @@ from tokenrack.errors import PluginError, PluginLoadError, ProviderNotFoundError
 
 if TYPE_CHECKING:
     from tokenrack.auth_method import ClientAuthMethod
+    from tokenrack.cache import TokenCacheBackend
     from tokenrack.provider import Provider
     from tokenrack.secret_source import SecretSource
 
@@ -167,6 +168,33 @@ class PluginCatalog:
         plugin = self.load(SECRETS, name)
         self._check(SECRETS, name, plugin, None)
         return plugin()  # type: ignore[no-any-return]
+
+    def cache(self, name: str) -> TokenCacheBackend:
+        """The token cache backend class registered as ``name`` (``file``, ``redis``, …).
+
+        Raises:
+            PluginError: No backend of that name, or several distributions claim it.
+            PluginLoadError: It failed to import, is not a class, or is named differently.
+        """
+        plugin = self.load(CACHES, name)
+        self._check(CACHES, name, plugin, None)
+        return plugin  # type: ignore[no-any-return]
+
+    def cache_schemas(self) -> Mapping[str, tuple[Mapping[str, Any], frozenset[str]]]:
+        """Each installed cache backend's ``options_schema`` and ``secret_options``.
+
+        A backend that fails to load is left out, so one broken third-party backend does
+        not stop configs that do not use it from loading; naming it in ``cache`` is then
+        an error that lists the backends that did load.
+        """
+        schemas: dict[str, tuple[Mapping[str, Any], frozenset[str]]] = {}
+        for name in self.names(CACHES):
+            try:
+                backend = self.cache(name)
+                schemas[name] = (backend.options_schema, frozenset(backend.secret_options))
+            except (PluginError, AttributeError):
+                continue
+        return schemas
 
     def secret_source_schemas(self) -> Mapping[str, Mapping[str, Any]]:
         """Each installed secret source's argument schema (``{}`` if it fails to load)."""

@@ -214,6 +214,18 @@ class ProfileRuntime:
             self._secrets = None
 
     def _resolve(self, key: str, value: Any) -> Secret:
+        return self.resolve_secret(key, value)
+
+    def resolve_secret(self, key: str, value: Any) -> Secret:
+        """Resolve one secret value of this profile (a nested one, e.g. ``cache.password``).
+
+        Args:
+            key: Where it sits in the profile, for messages (``cache.encryption_key``).
+            value: A ``Secret`` or ``SecretRef`` from the loaded profile.
+
+        Raises:
+            SecretError: It cannot be read; names the file, profile and key.
+        """
         path = f"profiles.{self.name}.{key}"
         if isinstance(value, Secret):
             return value
@@ -431,6 +443,19 @@ class ProfileRuntime:
             ConfigError: A secret is missing, a method needs an extra, or a URL is refused.
             PluginError: The provider failed in an unexpected way.
         """
+        result = self.fetch(reason)
+        return self.windows.entry(
+            result.token, obtained_at=result.obtained_at, lifetime=result.lifetime
+        )
+
+    def fetch(self, reason: str) -> FetchResult:
+        """Fetch a new token from the endpoint (no caching).
+
+        Raises:
+            TokenError: The token could not be obtained (the profile is named in it).
+            ConfigError: A secret is missing or the token URL is refused.
+            PluginError: The provider failed in an unexpected way.
+        """
         clock = self._clock
         started = clock.monotonic()
         where = self.cache_key_parts.get("token_url") or self.issuer or "?"
@@ -466,6 +491,4 @@ class ProfileRuntime:
             result.attempts,
             result.lifetime,
         )
-        return self.windows.entry(
-            result.token, obtained_at=result.obtained_at, lifetime=result.lifetime
-        )
+        return result

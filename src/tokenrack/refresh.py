@@ -124,11 +124,21 @@ class _Flight:
 class Slot:
     """Everything known about one cache key; ``entry`` may be read without the lock."""
 
-    __slots__ = ("entry", "failures", "flight", "lock", "next_reason", "retry_not_before")
+    __slots__ = (
+        "entry",
+        "failures",
+        "flight",
+        "lock",
+        "next_reason",
+        "rejected",
+        "retry_not_before",
+    )
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.entry: CachedToken | None = None
+        # The token last dropped by invalidate(): a shared cache must not hand it back.
+        self.rejected: Token | None = None
         self.flight: _Flight | None = None
         self.failures = 0
         self.retry_not_before = 0.0
@@ -234,6 +244,7 @@ class TokenStore:
             if token is not None and entry.token.access_token != token.access_token:
                 return False
             slot.entry = None
+            slot.rejected = entry.token
             slot.next_reason = reason
             slot.retry_not_before = 0.0
             return True

@@ -5,21 +5,26 @@ from __future__ import annotations
 import os
 import random
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from tokenrack.clock import Clock, SystemClock
 from tokenrack.discovery import MetadataCache
+from tokenrack.errors import CacheError, PluginError, SecretError
 from tokenrack.profile import AuthPins, ProfileRuntime
-from tokenrack.refresh import CachedToken, Slot, TokenStore
+from tokenrack.refresh import CachedToken, Refresh, Slot, TokenStore
+from tokenrack.shared import CacheSettings, GuardedCache, SharedRefresh, cache_settings
 from tokenrack.token import Token
 
 if TYPE_CHECKING:
     from types import TracebackType
 
+    from tokenrack.cache import TokenCache
+    from tokenrack.cache_record import RecordCipher
     from tokenrack.config import Config
+    from tokenrack.message import EncodedRequest, HttpResponse
     from tokenrack.plugins import PluginCatalog
-    from tokenrack.transport import Transport
+    from tokenrack.transport import Transport, TransportOptions
 
 __all__ = ["Registry"]
 
@@ -65,7 +70,9 @@ class Registry:
         self._monotonic = self._clock.monotonic
         self._metadata = MetadataCache(self._clock.monotonic)
         self._pins = AuthPins()
-        self._runtimes: dict[str, tuple[ProfileRuntime, Slot]] = {}
+        self._runtimes: dict[str, tuple[ProfileRuntime, Slot, Refresh]] = {}
+        self._shared: dict[str, SharedRefresh] = {}
+        self._caches: dict[str, GuardedCache] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -137,15 +144,14 @@ class Registry:
             PluginError: Its provider or auth method cannot be loaded.
             TokenError: No valid token could be obtained or served.
         """
-        runtime, slot = self._runtimes.get(profile) or self._runtime(profile)
+        runtime, slot, refresh = self._runtimes.get(profile) or self._runtime(profile)
         # The hot path: a fresh token is one attribute read and one clock read away. Every
-        # other state (and the same check again, under the store's rules) is the store's.
+        # other state (and the same check again, under the store's rules) is the store's;
+        # a shared cache is consulted only from there, through ``refresh``.
         entry = slot.entry
         if entry is not None and not force_refresh and self._monotonic() < entry.refresh_at:
             return entry.token
-        return self._store.get(
-            runtime.cache_key, runtime.refresh, force=force_refresh, label=profile
-        )
+        return self._store.get(runtime.cache_key, refresh, force=force_refresh, label=profile)
 
     def invalidate(
         self, profile: str, *, token: Token | None = None, reason: str = "invalidated"
@@ -164,7 +170,7 @@ class Registry:
         Raises:
             ProfileNotFoundError: No such profile.
         """
-        runtime, _ = self._runtimes.get(profile) or self._runtime(profile)
+        runtime = (self._runtimes.get(profile) or self._runtime(profile))[0]
         return self._store.invalidate(runtime.cache_key, token=token, reason=reason)
 
     @property
@@ -179,8 +185,20 @@ class Registry:
 
     def cached(self, profile: str) -> CachedToken | None:
         """The cached entry for ``profile`` and its windows, without fetching (diagnostics)."""
-        _, slot = self._runtimes.get(profile) or self._runtime(profile)
+        slot = (self._runtimes.get(profile) or self._runtime(profile))[1]
         return slot.entry
+
+    def shared_cache(self, profile: str) -> SharedRefresh | None:
+        """The shared cache layer behind ``profile``'s in-process cache (None: ``memory``).
+
+        For administration; see :mod:`tokenrack.cache_admin`.
+
+        Raises:
+            ProfileNotFoundError: No such profile.
+            PluginError: Its provider or auth method cannot be loaded.
+        """
+        self._runtimes.get(profile) or self._runtime(profile)
+        return self._shared.get(profile)
 
     def runtime(self, profile: str) -> ProfileRuntime:
         """The assembled profile (provider, auth method, cache key) for diagnostics."""
@@ -193,17 +211,20 @@ class Registry:
         """
         with self._lock:
             transport = self._transport if self._owns_transport else None
-            runtimes = [runtime for runtime, _ in self._runtimes.values()]
+            runtimes = [runtime for runtime, _, _ in self._runtimes.values()]
+            caches = list(self._caches.values())
         for runtime in runtimes:
             runtime.close()
         if transport is not None:
             transport.close()
+        for cache in caches:
+            cache.close()
 
-    def _runtime(self, profile: str) -> tuple[ProfileRuntime, Slot]:
+    def _runtime(self, profile: str) -> tuple[ProfileRuntime, Slot, Refresh]:
         config = self._config.profile(profile)
         with self._lock:
-            pair = self._runtimes.get(profile)
-            if pair is None:
+            found = self._runtimes.get(profile)
+            if found is None:
                 runtime = ProfileRuntime(
                     config,
                     source=self._config.source,
@@ -215,13 +236,106 @@ class Registry:
                     metadata=self._metadata,
                     pins=self._pins,
                 )
-                pair = (runtime, self._store.slot(runtime.cache_key))
-                self._runtimes[profile] = pair
-            return pair
+                slot = self._store.slot(runtime.cache_key)
+                refresh: Refresh = runtime.refresh
+                shared = self._shared_refresh(runtime, slot)
+                if shared is not None:
+                    self._shared[profile] = shared
+                    refresh = shared
+                found = (runtime, slot, refresh)
+                self._runtimes[profile] = found
+            return found
+
+    def _shared_refresh(self, runtime: ProfileRuntime, slot: Slot) -> SharedRefresh | None:
+        """The shared layer for a profile whose ``cache`` names a shared backend."""
+        option = runtime.config.options.get("cache")
+        backend = option if isinstance(option, str) else (option or {}).get("backend")
+        if backend in (None, "memory"):
+            return None
+        secret_options = self._catalog.cache(str(backend)).secret_options
+        settings = cache_settings(option, secret_options=frozenset(secret_options))
+        identity = settings.identity()
+        cache = self._caches.get(identity)
+        if cache is None:
+            cache = GuardedCache(
+                self._backend_builder(runtime, settings), name=settings.backend, clock=self._clock
+            )
+            self._caches[identity] = cache
+        transport = runtime.transport_options
+        lease = settings.lock_lease or (transport.connect_timeout + transport.read_timeout)
+
+        def cipher() -> RecordCipher | None:
+            if settings.encryption_key is None:
+                return None
+            from tokenrack.cache_record import RecordCipher
+
+            secret = runtime.resolve_secret("cache.encryption_key", settings.encryption_key)
+            return RecordCipher(secret)
+
+        return SharedRefresh(
+            key=runtime.cache_key,
+            profile=runtime.name,
+            cache=cache,
+            fetch=runtime.fetch,
+            windows=runtime.windows,
+            slot=slot,
+            clock=self._clock,
+            lease=lease,
+            cipher=cipher,
+        )
+
+    def _backend_builder(
+        self, runtime: ProfileRuntime, settings: CacheSettings
+    ) -> Callable[[], TokenCache]:
+        def build() -> TokenCache:
+            try:
+                backend = self._catalog.cache(settings.backend)
+                secrets = {
+                    key: runtime.resolve_secret(f"cache.{key}", value)
+                    for key, value in settings.secrets.items()
+                }
+            except (PluginError, SecretError) as error:
+                raise CacheError(str(error), backend=settings.backend) from None
+            return backend(settings.options, secrets=secrets)
+
+        return build
 
     def _transport_instance(self) -> Transport:
         if self._transport is None:
-            from tokenrack.requests_transport import RequestsTransport
-
-            self._transport = RequestsTransport()
+            self._transport = _DeferredTransport()
         return self._transport
+
+
+class _DeferredTransport:
+    """The requests transport, imported and built at the first send.
+
+    A process whose tokens all come from a shared cache (a CLI call on a warm file cache)
+    then never imports requests.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._inner: Transport | None = None
+
+    def send(
+        self, request: EncodedRequest, *, options: TransportOptions, sent_at: float
+    ) -> HttpResponse:
+        """Send through the requests transport, building it first if needed.
+
+        Raises:
+            TransportError: As the requests transport does.
+        """
+        with self._lock:
+            if self._inner is None:
+                from tokenrack.requests_transport import RequestsTransport
+
+                self._inner = RequestsTransport()
+            inner = self._inner
+        return inner.send(request, options=options, sent_at=sent_at)
+
+    def close(self) -> None:
+        """Close the requests transport, if one was built."""
+        with self._lock:
+            inner, self._inner = self._inner, None
+        if inner is not None:
+            inner.close()

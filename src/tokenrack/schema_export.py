@@ -17,7 +17,7 @@ __all__ = ["composed_schema", "main"]
 
 
 def composed_schema(catalog: PluginCatalog | None = None) -> dict[str, Any]:
-    """The config file schema: the core's, each provider's, each auth method's keys.
+    """The config file schema: the core's, each provider's, auth method's and cache's keys.
 
     Plugins that fail to load are left out (``tokenrack providers`` reports them).
     """
@@ -42,6 +42,7 @@ def composed_schema(catalog: PluginCatalog | None = None) -> dict[str, Any]:
         providers=providers,
         auth_method_properties=auth_properties,
         sources=catalog.secret_source_schemas(),
+        caches=catalog.cache_schemas(),
     )
 
 

@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import copy
 import difflib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tokenrack.auth_select import AUTO
 from tokenrack.config.schema import (
+    CACHE_SECRET_OPTIONS,
     CORE_SECRET_OPTIONS,
     MERGED_KEYS,
+    CacheSchemas,
     defaults_schema,
     profile_schema,
 )
-from tokenrack.config.validate import hider, join_path, validate
+from tokenrack.config.validate import join_path, validate
 from tokenrack.errors import ConfigError, ConfigProblem, PluginError, ProfileNotFoundError
 from tokenrack.extras import extra_installed
 from tokenrack.interpolate import InterpolationError, has_reference, interpolate
@@ -54,6 +56,10 @@ class PluginSchemas(Protocol):
         """Each installed secret source's name and argument schema."""
         ...
 
+    def cache_schemas(self) -> CacheSchemas:
+        """Each installed cache backend's name, ``options_schema`` and ``secret_options``."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class ProfileConfig:
@@ -64,7 +70,9 @@ class ProfileConfig:
         provider: The provider's entry-point name.
         auth_method: The client authentication method's name.
         options: Every key of the profile after defaults, ``extends`` and interpolation;
-            secret keys hold :class:`~tokenrack.secret.Secret` or ``SecretRef`` values.
+            secret keys hold :class:`~tokenrack.secret.Secret` or ``SecretRef`` values, and
+            so do the secret keys inside a ``cache`` mapping (``cache.encryption_key``, …),
+            resolved by the cache layer at its first use.
         secret_keys: The keys that hold secrets.
         origins: For each key, the section it came from (``defaults``, ``profiles.x``).
         unusable: The plugin error that makes this profile unusable, raised at first use.
@@ -147,12 +155,19 @@ def load_config(
     if problems:
         raise ConfigError(problems=problems, file=source)
     sources = plugins.secret_source_schemas()
+    caches = plugins.cache_schemas()
+    cache_secrets = frozenset(CACHE_SECRET_OPTIONS.union(*(s for _, s in caches.values())))
     defaults = dict(data.get("defaults") or {})
-    problems = validate(defaults, defaults_schema(sources), base="defaults")
+    problems = validate(
+        defaults,
+        defaults_schema(sources, caches),
+        base="defaults",
+        hide=_hider(frozenset(), cache_secrets),
+    )
     if problems:
         raise ConfigError(problems=problems, file=source)
     raw_profiles: Mapping[Any, Any] = data["profiles"]
-    builder = _ProfileBuilder(raw_profiles, defaults, plugins, sources, environ)
+    builder = _ProfileBuilder(raw_profiles, defaults, plugins, sources, environ, caches)
     profiles: dict[str, ProfileConfig] = {}
     for name in raw_profiles:
         if not isinstance(name, str):
@@ -183,12 +198,19 @@ class _ProfileBuilder:
         plugins: PluginSchemas,
         sources: Mapping[str, Mapping[str, Any]],
         environ: Mapping[str, str],
+        caches: CacheSchemas,
     ) -> None:
         self.raw_profiles = raw_profiles
         self.defaults = defaults
         self.plugins = plugins
         self.sources = sources
         self.environ = environ
+        self.caches = caches
+        # Secret keys inside ``cache``, whichever backend: never interpolated at load,
+        # never shown in a message, resolved by the cache layer at first use.
+        self.cache_secrets = frozenset(
+            CACHE_SECRET_OPTIONS.union(*(secret for _, secret in caches.values()))
+        )
         self.problems: list[ConfigProblem] = []
 
     def build(self, name: str) -> ProfileConfig | None:
@@ -217,8 +239,9 @@ class _ProfileBuilder:
             auth_method_properties=[m.options_schema for m in methods],
             sources=self.sources,
             secret_keys=secret_keys,
+            caches=self.caches,
         )
-        found = validate(resolved, schema, base=base, hide=hider(secret_keys))
+        found = validate(resolved, schema, base=base, hide=_hider(secret_keys, self.cache_secrets))
         self.problems.extend(_with_origins(found, base, name, origins))
         self._check_material(base, auth_name, methods, resolved)
         for key in ("token_url", "issuer"):
@@ -233,6 +256,8 @@ class _ProfileBuilder:
             return None
         options = {k: (_secret_value(v) if k in secret_keys else v) for k, v in resolved.items()}
         options.pop("extends", None)
+        if "cache" in options:
+            options["cache"] = _cache_value(options["cache"], self.cache_secrets)
         try:
             self.problems.extend(_provider_problems(provider, options, base))
         except PluginError as error:
@@ -259,6 +284,8 @@ class _ProfileBuilder:
         options = {
             k: (_secret_value(v) if k in CORE_SECRET_OPTIONS else v) for k, v in merged.items()
         }
+        if "cache" in options:
+            options["cache"] = _cache_value(options["cache"], self.cache_secrets)
         return ProfileConfig(
             name=name,
             provider=provider_name,
@@ -388,6 +415,15 @@ class _ProfileBuilder:
             path = f"{base}.{key}"
             if key in secret_keys and isinstance(value, str):
                 resolved[key] = value
+            elif key == "cache" and isinstance(value, Mapping):
+                resolved[key] = {
+                    name: (
+                        inner
+                        if name in self.cache_secrets and isinstance(inner, str)
+                        else self._interpolate_value(inner, join_path(path, [str(name)]))
+                    )
+                    for name, inner in value.items()
+                }
             else:
                 resolved[key] = self._interpolate_value(value, path)
         return resolved
@@ -444,6 +480,33 @@ def _secret_value(raw: Any) -> SecretValue:
         return Secret(interpolate(raw, {}))
     ((source, argument),) = raw.items()
     return SecretRef(str(source), argument)
+
+
+def _cache_value(raw: Any, secret_names: frozenset[str]) -> Any:
+    """The ``cache`` option with its secret keys turned into Secret or SecretRef values."""
+    if not isinstance(raw, Mapping):
+        return raw
+    return MappingProxyType(
+        {
+            k: (_secret_value(v) if k in secret_names and isinstance(v, (str, Mapping)) else v)
+            for k, v in raw.items()
+        }
+    )
+
+
+def _hider(
+    secret_keys: frozenset[str], cache_secrets: frozenset[str]
+) -> Callable[[Sequence[str | int]], bool]:
+    """Hide values under a profile's secret keys, and under ``cache``'s secret keys."""
+
+    def hide(parts: Sequence[str | int]) -> bool:
+        if not parts:
+            return False
+        if parts[0] in secret_keys:
+            return True
+        return parts[0] == "cache" and len(parts) > 1 and parts[1] in cache_secrets
+
+    return hide
 
 
 def _with_origins(

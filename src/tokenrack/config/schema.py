@@ -13,10 +13,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 __all__ = [
+    "CACHE_SECRET_OPTIONS",
     "CORE_SECRET_OPTIONS",
     "DEFAULTS_KEYS",
     "DRAFT",
     "MERGED_KEYS",
+    "cache_schema",
     "core_profile_properties",
     "document_schema",
     "profile_schema",
@@ -27,6 +29,13 @@ DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
 CORE_SECRET_OPTIONS = frozenset({"client_secret"})
 """Core profile keys that hold secrets."""
+
+CACHE_SECRET_OPTIONS = frozenset({"encryption_key"})
+"""Keys under ``cache`` that hold secrets, whatever the shared backend (each backend may
+declare more, e.g. ``redis``'s ``password``)."""
+
+CacheSchemas = Mapping[str, tuple[Mapping[str, Any], frozenset[str]]]
+"""Installed cache backends: name -> (``options_schema``, ``secret_options``)."""
 
 DEFAULTS_KEYS = (
     "timeout",
@@ -65,8 +74,69 @@ def secret_schema(sources: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     return {"oneOf": [{"type": "string", "minLength": 1}, reference]}
 
 
-def core_profile_properties(sources: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """The profile keys the core itself understands, whatever the provider."""
+def cache_schema(
+    caches: CacheSchemas | None, sources: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any]:
+    """Schema of the ``cache`` key: ``memory``, or ``{backend: NAME, …}`` for a backend.
+
+    ``memory`` (the in-process cache alone) is always allowed. A shared backend takes its
+    own keys plus ``encryption_key`` (a secret) and ``lock_lease``; a backend with no
+    required keys may also be named by a plain string (``cache: file``).
+
+    Args:
+        caches: Installed cache backends; None knows only ``memory``.
+        sources: Installed secret sources, for the secret-valued keys.
+    """
+    caches = dict(caches or {})
+    caches.pop("memory", None)
+    names = sorted(caches)
+    shorthand = ["memory"] + [n for n in names if not caches[n][0].get("required")]
+    branches: list[dict[str, Any]] = []
+    for name in names:
+        options_schema, secret_options = caches[name]
+        properties: dict[str, Any] = {
+            "backend": {"const": name},
+            "encryption_key": secret_schema(sources),
+            "lock_lease": _POSITIVE,
+        }
+        for key, value in dict(options_schema.get("properties", {})).items():
+            properties[key] = secret_schema(sources) if key in secret_options else dict(value)
+        branches.append(
+            {
+                "if": {"properties": {"backend": {"const": name}}, "required": ["backend"]},
+                "then": {
+                    "properties": properties,
+                    "required": ["backend", *options_schema.get("required", [])],
+                    "additionalProperties": False,
+                },
+            }
+        )
+    branches.append(
+        {
+            "if": {"properties": {"backend": {"const": "memory"}}, "required": ["backend"]},
+            "then": {"properties": {"backend": {}}, "additionalProperties": False},
+        }
+    )
+    mapping = {
+        "type": "object",
+        "required": ["backend"],
+        "properties": {"backend": {"enum": ["memory", *names]}},
+        "allOf": branches,
+    }
+    # if/then/else rather than oneOf, so a mistake inside the mapping is reported at its
+    # own path (``cache.url``) instead of as "matches none of the forms".
+    return {"if": {"type": "string"}, "then": {"enum": shorthand}, "else": mapping}
+
+
+def core_profile_properties(
+    sources: Mapping[str, Mapping[str, Any]], caches: CacheSchemas | None = None
+) -> dict[str, Any]:
+    """The profile keys the core itself understands, whatever the provider.
+
+    Args:
+        sources: Installed secret sources and their argument schemas.
+        caches: Installed cache backends (None knows only ``memory``).
+    """
     return {
         "provider": {"type": "string", "minLength": 1},
         "extends": {"type": "string", "minLength": 1},
@@ -105,7 +175,7 @@ def core_profile_properties(sources: Mapping[str, Mapping[str, Any]]) -> dict[st
             },
             "additionalProperties": False,
         },
-        "cache": {"enum": ["memory"]},
+        "cache": cache_schema(caches, sources),
         "default_ttl": _POSITIVE,
         "refresh_before": _NON_NEGATIVE,
         "must_refresh_before": _NON_NEGATIVE,
@@ -127,6 +197,7 @@ def profile_schema(
     sources: Mapping[str, Mapping[str, Any]],
     secret_keys: Iterable[str] = (),
     require: bool = True,
+    caches: CacheSchemas | None = None,
 ) -> dict[str, Any]:
     """The schema of one profile whose provider is known.
 
@@ -138,9 +209,10 @@ def profile_schema(
             or a ``{source: argument}`` reference), whatever its plugin declared.
         require: Keep ``required`` lists (False for the editor schema, where ``extends``
             and ``defaults`` may supply what a profile omits).
+        caches: Installed cache backends.
     """
     rest: dict[str, Any] = copy.deepcopy(dict(provider_schema))
-    properties = core_profile_properties(sources)
+    properties = core_profile_properties(sources, caches)
     for extra in auth_method_properties:
         properties.update(copy.deepcopy(dict(extra)))
     properties.update(rest.pop("properties", {}))
@@ -169,9 +241,11 @@ def _without_required(schema: Any) -> Any:
     return schema
 
 
-def defaults_schema(sources: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+def defaults_schema(
+    sources: Mapping[str, Mapping[str, Any]], caches: CacheSchemas | None = None
+) -> dict[str, Any]:
     """The schema of the ``defaults`` section."""
-    core = core_profile_properties(sources)
+    core = core_profile_properties(sources, caches)
     return {
         "type": "object",
         "properties": {key: core[key] for key in DEFAULTS_KEYS},
@@ -185,6 +259,7 @@ def document_schema(
     auth_method_properties: Iterable[Mapping[str, Any]],
     sources: Mapping[str, Mapping[str, Any]],
     secret_keys: Iterable[str] = (),
+    caches: CacheSchemas | None = None,
 ) -> dict[str, Any]:
     """The schema of a whole config file, for editors (exported to config/).
 
@@ -197,6 +272,7 @@ def document_schema(
         auth_method_properties: Every installed auth method's option properties.
         sources: Installed secret sources and their argument schemas.
         secret_keys: Every key any plugin declares secret.
+        caches: Installed cache backends.
     """
     auth_properties = [dict(p) for p in auth_method_properties]
     secret_keys = sorted(set(secret_keys) | CORE_SECRET_OPTIONS)
@@ -208,6 +284,7 @@ def document_schema(
             sources=sources,
             secret_keys=secret_keys,
             require=False,
+            caches=caches,
         )
         branches.append(
             {
@@ -215,7 +292,7 @@ def document_schema(
                 "then": schema,
             }
         )
-    known = core_profile_properties(sources)
+    known = core_profile_properties(sources, caches)
     for options_schema in providers.values():
         known.update(copy.deepcopy(dict(options_schema.get("properties", {}))))
     for extra in auth_properties:
@@ -230,7 +307,7 @@ def document_schema(
         "required": ["version", "profiles"],
         "properties": {
             "version": {"const": 1},
-            "defaults": defaults_schema(sources),
+            "defaults": defaults_schema(sources, caches),
             "profiles": {
                 "type": "object",
                 "additionalProperties": {

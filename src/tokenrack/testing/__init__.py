@@ -4,10 +4,12 @@
 - The ``token_emulator`` pytest fixture (registered as a pytest plugin on install).
 - :class:`ProviderContractTests`: the contract every provider plugin must pass.
 - :class:`Personality`: how the emulator speaks; vendors' in :mod:`.personalities`.
+- :class:`TokenCacheContractTests`: the contract every cache backend must pass.
 """
 
 from __future__ import annotations
 
+from tokenrack.testing.cache_contract import TokenCacheContractTests
 from tokenrack.testing.contract import ProviderContractTests
 from tokenrack.testing.emulator import EmulatorClient, Fault, RecordedRequest, TokenEmulator
 from tokenrack.testing.personality import Exchange, Personality
@@ -19,5 +21,6 @@ __all__ = [
     "Personality",
     "ProviderContractTests",
     "RecordedRequest",
+    "TokenCacheContractTests",
     "TokenEmulator",
 ]

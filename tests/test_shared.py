@@ -1,0 +1,328 @@
+"""The shared layer in one process: registries standing in for processes, on one cache.
+
+Two registries share nothing in memory, so a second registry on the same file cache is a
+second process as far as tokenrack can tell. A FakeClock moves both through the windows.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import TOKEN_MARK, FakeClock, LeakGuard, profile, wait_until
+from tokenrack.cache_record import RecordCipher, decode_record
+from tokenrack.errors import CacheError, SecretError
+from tokenrack.file_cache import FileCache
+from tokenrack.memory_cache import MemoryCache
+from tokenrack.registry import Registry
+from tokenrack.secret import Secret
+from tokenrack.shared import GuardedCache
+from tokenrack.testing import TokenEmulator
+
+MakeRegistry = Callable[..., Registry]
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path) -> Path:
+    return tmp_path / "cache"
+
+
+def file_profile(emulator: TokenEmulator, cache_dir: Path, **cache: Any) -> dict[str, Any]:
+    return profile(emulator, cache={"backend": "file", "path": str(cache_dir), **cache})
+
+
+def fleet(
+    make_registry: MakeRegistry, profiles: dict[str, Any], clock: FakeClock, n: int
+) -> list[Registry]:
+    return [make_registry(profiles, clock=clock, rng=random.Random(seed)) for seed in range(n)]
+
+
+def test_a_second_process_adopts_the_stored_token(
+    emulator: TokenEmulator, make_registry: MakeRegistry, cache_dir: Path, clock: FakeClock
+) -> None:
+    first, second = fleet(make_registry, {"a": file_profile(emulator, cache_dir)}, clock, 2)
+    token = first.get_token("a")
+    assert second.get_token("a").access_token == token.access_token
+    assert emulator.request_count == 1
+    # The adopted token sits in the second process's memory front: no more reads needed.
+    assert second.cached("a") is not None
+
+
+def test_early_window_exactly_one_process_refreshes_and_nobody_waits(
+    emulator: TokenEmulator, make_registry: MakeRegistry, cache_dir: Path, clock: FakeClock
+) -> None:
+    registries = fleet(make_registry, {"a": file_profile(emulator, cache_dir)}, clock, 4)
+    old = registries[0].get_token("a")
+    for registry in registries[1:]:
+        assert registry.get_token("a").access_token == old.access_token
+    assert emulator.request_count == 1
+    # 3600 s tokens: every process's early window (jittered) is open at 3450 s, the
+    # mandatory one (3570 s) is not.
+    clock.advance(3450)
+    emulator.gate.clear()
+    served = [registry.get_token("a") for registry in registries]
+    # Nobody waited: everyone got the old token while one refresh is held at the server.
+    assert {t.access_token for t in served} == {old.access_token}
+    wait_until(lambda: emulator.request_count == 2)
+    emulator.gate.set()
+    wait_until(lambda: len(emulator.issued_tokens) == 2)
+    new = emulator.issued_tokens[-1]
+    for registry in registries:
+        wait_until(lambda r=registry: r.get_token("a").access_token == new)  # type: ignore[misc]
+    assert emulator.request_count == 2
+
+
+def test_mandatory_window_one_fetch_for_the_whole_fleet(
+    emulator: TokenEmulator, make_registry: MakeRegistry, cache_dir: Path, clock: FakeClock
+) -> None:
+    registries = fleet(make_registry, {"a": file_profile(emulator, cache_dir)}, clock, 3)
+    for registry in registries:
+        registry.get_token("a")
+    clock.advance(3590)
+    tokens = {registry.get_token("a").access_token for registry in registries}
+    assert len(tokens) == 1
+    assert emulator.request_count == 2
+
+
+def test_an_expired_shared_token_is_not_adopted(
+    emulator: TokenEmulator, make_registry: MakeRegistry, cache_dir: Path, clock: FakeClock
+) -> None:
+    first, second = fleet(make_registry, {"a": file_profile(emulator, cache_dir)}, clock, 2)
+    old = first.get_token("a")
+    clock.advance(3601)
+    assert second.get_token("a").access_token != old.access_token
+    assert emulator.request_count == 2
+
+
+def test_a_rejected_token_is_refreshed_once_for_the_fleet(
+    emulator: TokenEmulator, make_registry: MakeRegistry, cache_dir: Path, clock: FakeClock
+) -> None:
+    first, second = fleet(make_registry, {"a": file_profile(emulator, cache_dir)}, clock, 2)
+    rejected = first.get_token("a")
+    second.get_token("a")
+    # Both see the token rejected (a 401, say): the shared copy is not handed back.
+    assert first.invalidate("a", token=rejected, reason="401")
+    renewed = first.get_token("a")
+    assert renewed.access_token != rejected.access_token
+    assert second.invalidate("a", token=rejected, reason="401")
+    assert second.get_token("a").access_token == renewed.access_token
+    assert emulator.request_count == 2
+
+
+def test_force_refresh_fetches_even_with_a_fresh_shared_token(
+    emulator: TokenEmulator, make_registry: MakeRegistry, cache_dir: Path, clock: FakeClock
+) -> None:
+    first, second = fleet(make_registry, {"a": file_profile(emulator, cache_dir)}, clock, 2)
+    old = first.get_token("a")
+    forced = second.get_token("a", force_refresh=True)
+    assert forced.access_token != old.access_token
+    assert emulator.request_count == 2
+    # The forced token is shared: a third process adopts it.
+    (third,) = fleet(make_registry, {"a": file_profile(emulator, cache_dir)}, clock, 1)
+    assert third.get_token("a").access_token == forced.access_token
+
+
+def test_profiles_that_differ_never_share_a_record(
+    emulator: TokenEmulator, make_registry: MakeRegistry, cache_dir: Path, clock: FakeClock
+) -> None:
+    registry = make_registry(
+        {
+            "read": file_profile(emulator, cache_dir, lock_lease=1) | {"scopes": ["read"]},
+            "write": file_profile(emulator, cache_dir) | {"scopes": ["write"]},
+        },
+        clock=clock,
+    )
+    assert registry.get_token("read").scopes != registry.get_token("write").scopes
+    assert emulator.request_count == 2
+    assert len(list(cache_dir.glob("*.token"))) == 2
+
+
+# -- encryption --------------------------------------------------------------------------
+
+
+def test_encrypted_records_hold_no_readable_token_and_decrypt_only_under_their_key(
+    emulator: TokenEmulator, make_registry: MakeRegistry, cache_dir: Path, clock: FakeClock
+) -> None:
+    key = "k" * 43
+    profiles = {
+        "a": file_profile(emulator, cache_dir, encryption_key=key),
+        "b": file_profile(emulator, cache_dir, encryption_key=key) | {"scopes": ["other"]},
+    }
+    first, second = fleet(make_registry, profiles, clock, 2)
+    token_a = first.get_token("a")
+    first.get_token("b")
+    files = {p.read_bytes(): p for p in cache_dir.glob("*.token")}
+    assert len(files) == 2
+    assert all(TOKEN_MARK.encode() not in data for data in files)
+    # Move a's record over b's: b's key is the associated data, so it does not decrypt.
+    path_a = FileCache({"path": str(cache_dir)}, secrets={})._path(
+        first.runtime("a").cache_key, ".token"
+    )
+    path_b = FileCache({"path": str(cache_dir)}, secrets={})._path(
+        first.runtime("b").cache_key, ".token"
+    )
+    data_a = path_a.read_bytes()
+    path_b.write_bytes(
+        data_a.replace(first.runtime("a").cache_key.encode(), first.runtime("b").cache_key.encode())
+    )
+    got_b = second.get_token("b")
+    assert got_b.access_token != token_a.access_token
+    assert emulator.request_count == 3
+    # The bad record was replaced by a good one under b's key.
+    cipher = RecordCipher(Secret(key))
+    stored = decode_record(path_b.read_bytes(), key=first.runtime("b").cache_key, cipher=cipher)
+    assert stored.token.access_token == got_b.access_token
+
+
+def test_an_encrypted_cache_refuses_a_planted_plaintext_record(
+    emulator: TokenEmulator, make_registry: MakeRegistry, cache_dir: Path, clock: FakeClock
+) -> None:
+    (plain,) = fleet(make_registry, {"a": file_profile(emulator, cache_dir)}, clock, 1)
+    planted = plain.get_token("a")
+    (encrypted,) = fleet(
+        make_registry, {"a": file_profile(emulator, cache_dir, encryption_key="x" * 40)}, clock, 1
+    )
+    assert encrypted.get_token("a").access_token != planted.access_token
+    assert emulator.request_count == 2
+
+
+def test_encryption_key_is_resolved_lazily_and_its_absence_is_a_secret_error(
+    emulator: TokenEmulator,
+    make_registry: MakeRegistry,
+    cache_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("TOKENRACK_TEST_CACHE_KEY", raising=False)
+    registry = make_registry(
+        {
+            "a": file_profile(
+                emulator, cache_dir, encryption_key={"env": "TOKENRACK_TEST_CACHE_KEY"}
+            ),
+            "b": profile(emulator, scopes=["b"]),
+        }
+    )
+    registry.get_token("b")  # a profile without the key is not held up by it
+    with pytest.raises(SecretError) as caught:
+        registry.get_token("a")
+    assert "cache.encryption_key" in str(caught.value)
+    monkeypatch.setenv("TOKENRACK_TEST_CACHE_KEY", "y" * 40)
+    registry2 = make_registry(
+        {"a": file_profile(emulator, cache_dir, encryption_key={"env": "TOKENRACK_TEST_CACHE_KEY"})}
+    )
+    assert registry2.get_token("a").access_token.startswith(TOKEN_MARK)
+
+
+# -- failures of the cache never fail a caller ------------------------------------------
+
+
+class BrokenCache(MemoryCache):
+    """A backend that fails every call while ``broken`` is set."""
+
+    broken = True
+    calls = 0
+
+    def get(self, key: str) -> bytes | None:
+        BrokenCache.calls += 1
+        if BrokenCache.broken:
+            raise CacheError("simulated outage", backend="memory")
+        return super().get(key)
+
+    def try_lock(self, key: str, *, lease: float) -> Any:
+        if BrokenCache.broken:
+            raise CacheError("simulated outage", backend="memory")
+        return super().try_lock(key, lease=lease)
+
+
+@pytest.fixture
+def broken() -> Iterator[type[BrokenCache]]:
+    BrokenCache.broken = True
+    BrokenCache.calls = 0
+    yield BrokenCache
+
+
+def test_breaker_one_warning_per_outage_then_back(
+    broken: type[BrokenCache], clock: FakeClock, leak_guard: LeakGuard
+) -> None:
+    cache = GuardedCache(lambda: broken(), name="memory", clock=clock)
+    assert cache.get("k") is None
+    assert cache.try_lock("k", lease=1) is not None  # the local stand-in: fetch on our own
+    assert cache.get("k") is None
+    assert broken.calls == 1  # the open breaker did not ask again
+    clock.advance(1.5)
+    assert cache.get("k") is None
+    assert broken.calls == 2
+    broken.broken = False
+    clock.advance(5)
+    assert cache.set("k", b"v", ttl=10)
+    assert cache.get("k") == b"v"
+    outage = [line for line in leak_guard.lines if "unavailable (" in line]
+    assert len(outage) == 1
+    assert "simulated outage" in outage[0]
+    assert sum("answers again after" in line for line in leak_guard.lines) == 1
+
+
+def test_a_backend_that_raises_anything_is_an_outage_not_an_error(clock: FakeClock) -> None:
+    class Exploding(MemoryCache):
+        def get(self, key: str) -> bytes | None:
+            raise RuntimeError("boom")
+
+    cache = GuardedCache(lambda: Exploding(), name="x", clock=clock)
+    assert cache.get("k") is None
+    assert cache.down
+
+
+def test_an_unsafe_file_cache_still_gives_tokens(
+    emulator: TokenEmulator,
+    make_registry: MakeRegistry,
+    cache_dir: Path,
+    leak_guard: LeakGuard,
+) -> None:
+    cache_dir.mkdir(mode=0o777)
+    cache_dir.chmod(0o777)
+    registry = make_registry({"a": file_profile(emulator, cache_dir)})
+    assert registry.get_token("a").access_token.startswith(TOKEN_MARK)
+    refusals = [line for line in leak_guard.lines if "refusing to use the token cache" in line]
+    assert len(refusals) == 1
+    assert "writable by group or others" in refusals[0]
+    assert list(cache_dir.iterdir()) == []
+
+
+def test_cache_failure_is_logged_without_secrets(
+    emulator: TokenEmulator, make_registry: MakeRegistry, leak_guard: LeakGuard
+) -> None:
+    registry = make_registry(
+        {
+            "a": profile(
+                emulator,
+                cache={
+                    "backend": "redis",
+                    "url": "redis://user:CANARYSECRET@127.0.0.1:1/0",
+                    "password": "CANARYSECRET-too",
+                    "timeout": 0.2,
+                },
+            )
+        }
+    )
+    assert registry.get_token("a").access_token.startswith(TOKEN_MARK)
+    assert any("redis://127.0.0.1:1/0" in line for line in leak_guard.lines)
+    # The leak guard fails this test if the password shows anywhere.
+
+
+def test_without_cryptography_an_encrypting_profile_never_stores_in_the_clear(
+    emulator: TokenEmulator,
+    make_registry: MakeRegistry,
+    cache_dir: Path,
+    leak_guard: LeakGuard,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "cryptography.hazmat.primitives.ciphers.aead", None)
+    registry = make_registry({"a": file_profile(emulator, cache_dir, encryption_key="k" * 40)})
+    assert registry.get_token("a").access_token.startswith(TOKEN_MARK)
+    assert not cache_dir.exists() or list(cache_dir.glob("*.token")) == []
+    assert any("tokenrack[encryption]" in line for line in leak_guard.lines)
