@@ -66,6 +66,18 @@ def find_canaries(texts: list[str]) -> list[str]:
     return [t for t in texts if any(c in t for c in CANARIES)]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test writes to the user's real cache directory (file caches, CLI snapshots)."""
+    previous = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache-home"))
+    yield
+    if previous is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = previous
+
+
 @pytest.fixture(autouse=True)
 def leak_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[LeakGuard]:
     """Fail any test that lets a canary into a log record or an error's text."""

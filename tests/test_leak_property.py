@@ -194,6 +194,8 @@ def test_cli_at_debug_keeps_them_out_of_stderr_and_json(
     ):
         emulator.reset()
         emulator.fail_next(*faults)
+        # A file cache of its own for every call: no token crosses scenarios or examples.
+        env["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cli-cache"))
         done = subprocess.run(
             [cli, "-vv", "--config", str(config), "token", "p", "--json"],
             capture_output=True,

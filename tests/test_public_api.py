@@ -62,7 +62,8 @@ def test_import_tokenrack_imports_no_heavy_or_optional_dependency() -> None:
     code = (
         "import sys, tokenrack\n"
         "heavy = ['requests', 'yaml', 'jsonschema', 'stevedore', 'urllib3', 'redis', 'jwt', "
-        "'cryptography', 'tokenrack.config', 'tokenrack.plugins']\n"
+        "'cryptography', 'tokenrack.config', 'tokenrack.plugins', 'logging', 'typing', "
+        "'dataclasses']\n"
         "print(','.join(m for m in heavy if m in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -75,7 +76,20 @@ def test_registry_import_is_still_light() -> None:
     assert done.stdout.split() == ["False", "False"]
 
 
-def test_tokenrack_logger_has_a_null_handler() -> None:
-    import logging
+def test_tokenrack_logger_has_a_null_handler_before_anything_logs() -> None:
+    code = (
+        "import logging, tokenrack\n"
+        "assert not logging.getLogger('tokenrack').handlers  # import tokenrack logs nothing\n"
+        "from tokenrack.registry import Registry\n"
+        "print(any(isinstance(h, logging.NullHandler) for h in logging.getLogger('tokenrack').handlers))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "True"
 
-    assert any(isinstance(h, logging.NullHandler) for h in logging.getLogger("tokenrack").handlers)
+
+def test_import_tokenrack_is_almost_free() -> None:
+    code = (
+        "import sys, tokenrack; print(sorted(m for m in sys.modules if m.startswith('tokenrack')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "['tokenrack']"

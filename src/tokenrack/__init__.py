@@ -1,40 +1,41 @@
 """tokenrack: one call, ``get_token(profile)``, for OAuth 2.0 client-credentials tokens.
 
 Only this module's ``__all__`` is public API (plugin authors use :mod:`tokenrack.plugin`).
-Importing tokenrack is cheap: requests, yaml, jsonschema and stevedore are imported when a
-config is first loaded or a token first fetched, never here.
+Importing tokenrack costs next to nothing: every name is imported when first used, so a
+service pays only for what it touches, and ``tokenrack token`` on a warm cache loads none
+of requests, yaml, jsonschema or stevedore.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from tokenrack.default import configure, get_token
-from tokenrack.errors import (
-    CacheError,
-    ConfigError,
-    InvalidClientError,
-    InvalidGrantError,
-    InvalidRequestError,
-    InvalidScopeError,
-    PluginError,
-    PluginLoadError,
-    ProfileNotFoundError,
-    ProviderNotFoundError,
-    SecretError,
-    TokenEndpointUnavailableError,
-    TokenError,
-    TokenrackError,
-    TokenRequestError,
-    TokenResponseError,
-    UnauthorizedClientError,
-    UnsupportedGrantTypeError,
-)
-from tokenrack.token import Token
-
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from tokenrack.bearer_auth import BearerAuth
+    from tokenrack.default import configure, get_token
+    from tokenrack.errors import (
+        CacheError,
+        ConfigError,
+        InvalidClientError,
+        InvalidGrantError,
+        InvalidRequestError,
+        InvalidScopeError,
+        PluginError,
+        PluginLoadError,
+        ProfileNotFoundError,
+        ProviderNotFoundError,
+        SecretError,
+        TokenEndpointUnavailableError,
+        TokenError,
+        TokenrackError,
+        TokenRequestError,
+        TokenResponseError,
+        UnauthorizedClientError,
+        UnsupportedGrantTypeError,
+    )
     from tokenrack.registry import Registry
+    from tokenrack.token import Token
 
 __all__ = [
     "BearerAuth",
@@ -65,28 +66,24 @@ __all__ = [
 
 __version__ = "0.1.0"
 
-_LAZY = {"BearerAuth": "tokenrack.bearer_auth", "Registry": "tokenrack.registry"}
+_HOMES = {
+    "BearerAuth": "tokenrack.bearer_auth",
+    "Registry": "tokenrack.registry",
+    "Token": "tokenrack.token",
+    "configure": "tokenrack.default",
+    "get_token": "tokenrack.default",
+}
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tokenrack' has no attribute {name!r}")
-    import importlib
+    if name in __all__ and name != "__version__":
+        import importlib
 
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+        value = getattr(importlib.import_module(_HOMES.get(name, "tokenrack.errors")), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'tokenrack' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
     return sorted(__all__)
-
-
-def _install_null_handler() -> None:
-    import logging
-
-    logging.getLogger("tokenrack").addHandler(logging.NullHandler())
-
-
-_install_null_handler()

@@ -29,6 +29,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from tokenrack.errors import CacheError
+from tokenrack.record_format import FORMAT, RecordError, parse_record, token_fields
 from tokenrack.token import Token
 
 if TYPE_CHECKING:
@@ -45,15 +46,8 @@ __all__ = [
     "record_info",
 ]
 
-FORMAT = 1
-"""The record format this version writes and reads."""
-
 _ALG = "A256GCM"
 _HKDF_INFO = b"tokenrack cache record v1"
-
-
-class RecordError(ValueError):
-    """A stored record cannot be used (its message never holds the record's content)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,27 +203,13 @@ def encode_record(
     return json.dumps(record, separators=(",", ":")).encode()
 
 
-def _parse(data: bytes) -> dict[str, Any]:
-    try:
-        record = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as error:
-        # json's message gives a position, never the text around it.
-        raise RecordError(f"not a record ({type(error).__name__}: {error})") from None
-    if not isinstance(record, dict):
-        raise RecordError("not a record (not a JSON object)")
-    found = record.get("format")
-    if found != FORMAT:
-        raise RecordError(f"record format {found!r}; this tokenrack reads format {FORMAT}")
-    return record
-
-
 def record_info(data: bytes) -> RecordInfo:
     """A record's metadata, readable without its encryption key.
 
     Raises:
         RecordError: Not a record of the current format.
     """
-    record = _parse(data)
+    record = parse_record(data)
     try:
         return RecordInfo(
             key=str(record["key"]),
@@ -258,7 +238,7 @@ def decode_record(data: bytes, *, key: str, cipher: RecordCipher | None = None) 
     Raises:
         RecordError: The record is unusable; the message says why, never what it holds.
     """
-    record = _parse(data)
+    record = parse_record(data)
     if record.get("key") != key:
         raise RecordError("the record was stored under another cache key")
     if cipher is None:
@@ -272,28 +252,12 @@ def decode_record(data: bytes, *, key: str, cipher: RecordCipher | None = None) 
             token_json = json.loads(cipher.open(record["sealed"], key=key))
         except ValueError as error:
             raise RecordError(str(error)) from None
-    try:
-        scopes = token_json["scopes"]
-        extra = token_json.get("extra", {})
-        if not isinstance(scopes, list) or not isinstance(extra, dict):
-            raise TypeError
-        token = Token(
-            access_token=_text(token_json["access_token"]),
-            token_type=_text(token_json["token_type"]),
-            expires_at=float(token_json["expires_at"]),
-            scopes=tuple(str(s) for s in scopes),
-            extra=MappingProxyType(dict(extra)),
-        )
-        return StoredToken(
-            token=token,
-            obtained_at=float(record["obtained_at"]),
-            lifetime=float(record["lifetime"]),
-        )
-    except (KeyError, TypeError, ValueError, AttributeError):
-        raise RecordError("a record member is missing or has the wrong type") from None
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise TypeError
-    return value
+    fields = token_fields(token_json, record)
+    token = Token(
+        access_token=fields["access_token"],
+        token_type=fields["token_type"],
+        expires_at=fields["expires_at"],
+        scopes=fields["scopes"],
+        extra=MappingProxyType(fields["extra"]),
+    )
+    return StoredToken(token=token, obtained_at=fields["obtained_at"], lifetime=fields["lifetime"])

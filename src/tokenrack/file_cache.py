@@ -22,35 +22,29 @@ logged, then replaced).
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
-import hashlib
 import os
-import stat
-import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, ClassVar
 
+from tokenrack.cache_location import RECORD_SUFFIX, default_cache_directory, file_stem
 from tokenrack.errors import CacheError
-from tokenrack.secret import Secret
+from tokenrack.safe_file import check_directory, open_private, read_private
 
-__all__ = ["FileCache", "default_cache_dir"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, ClassVar
 
-_RECORD = ".token"
+    from tokenrack.secret import Secret
+
+__all__ = ["FileCache", "default_cache_dir", "file_stem"]
+
 _LOCK = ".lock"
 
 
 def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
     """``$XDG_CACHE_HOME/tokenrack``, or ``~/.cache/tokenrack`` when that is unset."""
-    environ = os.environ if environ is None else environ
-    base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "tokenrack"
-
-
-def file_stem(key: str) -> str:
-    """The file name (without suffix) for cache key ``key``: a digest, never the key's parts."""
-    return hashlib.sha256(key.encode()).hexdigest()[:40]
+    return Path(default_cache_directory(environ))
 
 
 class _FileLock:
@@ -112,61 +106,27 @@ class FileCache:
 
     # -- safety --------------------------------------------------------------------------
 
-    def _refuse(self, path: Path, problem: str, fix: str) -> CacheError:
-        return CacheError(
-            f"refusing to use the token cache at {path}: {problem}; {fix}", backend=self.name
-        )
-
-    def _check_owner_and_mode(self, path: Path, info: os.stat_result, what: str) -> None:
-        if info.st_uid != os.geteuid():
-            raise self._refuse(
-                path,
-                f"the {what} is owned by uid {info.st_uid}, not by this user (uid {os.geteuid()})",
-                f"remove it, or set cache.path to a {what} of your own",
-            )
-        if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            raise self._refuse(
-                path,
-                f"the {what} is writable by group or others "
-                f"(mode {stat.S_IMODE(info.st_mode):04o})",
-                f"chmod {'700' if what == 'directory' else '600'} it, or remove it",
-            )
-
     def _directory(self) -> Path:
         """The cache directory, created 0700 if missing and checked every time it is used."""
         directory = self.directory
-        try:
-            if not self._checked:
+        if not self._checked:
+            try:
                 directory.parent.mkdir(parents=True, exist_ok=True)
                 with contextlib.suppress(FileExistsError):
                     directory.mkdir(mode=0o700)
-            info = os.lstat(directory)
-        except OSError as error:
-            raise self._refuse(
-                directory, f"it cannot be created or read ({error.strerror})", "check cache.path"
-            ) from None
-        if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
-            raise self._refuse(
-                directory,
-                "it is not a directory (a symbolic link is not followed)",
-                "set cache.path to a directory",
-            )
-        self._check_owner_and_mode(directory, info, "directory")
+            except OSError as error:
+                raise CacheError(
+                    f"refusing to use the token cache at {directory}: it cannot be created "
+                    f"({error.strerror}); check cache.path",
+                    backend=self.name,
+                ) from None
+        check_directory(str(directory))
         self._checked = True
         return directory
 
     def _open(self, path: Path, flags: int) -> int:
         """Open a file in the cache without following links, and check whose it is."""
-        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        try:
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode):
-                raise self._refuse(path, "it is not a regular file", "remove it")
-            self._check_owner_and_mode(path, info, "file")
-        except BaseException:
-            os.close(fd)
-            raise
-        return fd
+        return open_private(str(path), flags)
 
     def _path(self, key: str, suffix: str) -> Path:
         return self._directory() / (file_stem(key) + suffix)
@@ -179,17 +139,7 @@ class FileCache:
         Raises:
             CacheError: The directory or file is unsafe or unreadable.
         """
-        path = self._path(key, _RECORD)
-        try:
-            fd = self._open(path, os.O_RDONLY)
-        except FileNotFoundError:
-            return None
-        except OSError as error:
-            if error.errno == errno.ELOOP:
-                raise self._refuse(path, "it is a symbolic link", "remove it") from None
-            raise CacheError(f"cannot read {path}: {error.strerror}", backend=self.name) from None
-        with os.fdopen(fd, "rb") as handle:
-            return handle.read()
+        return read_private(str(self._path(key, RECORD_SUFFIX)))
 
     def set(self, key: str, value: bytes, *, ttl: float) -> None:
         """Replace the record file atomically (temp file, fsync, rename), mode 0600.
@@ -197,14 +147,16 @@ class FileCache:
         Raises:
             CacheError: The directory is unsafe, or the file cannot be written.
         """
+        import tempfile
+
         directory = self._directory()
-        path = directory / (file_stem(key) + _RECORD)
+        path = directory / (file_stem(key) + RECORD_SUFFIX)
         # An existing file that is not ours is refused, not silently replaced: whoever
         # put it there should hear about it.
         with contextlib.suppress(FileNotFoundError):
             os.close(self._open(path, os.O_RDONLY))
         try:
-            fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=_RECORD, dir=directory)
+            fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=RECORD_SUFFIX, dir=directory)
         except OSError as error:
             raise CacheError(
                 f"cannot write to {directory}: {error.strerror}", backend=self.name
@@ -234,7 +186,7 @@ class FileCache:
             CacheError: The directory is unsafe.
         """
         try:
-            os.unlink(self._path(key, _RECORD))
+            os.unlink(self._path(key, RECORD_SUFFIX))
         except FileNotFoundError:
             return False
         except OSError as error:
@@ -273,7 +225,7 @@ class FileCache:
             CacheError: The directory is unsafe.
         """
         directory = self._directory()
-        for path in sorted(directory.glob("*" + _RECORD)):
+        for path in sorted(directory.glob("*" + RECORD_SUFFIX)):
             if path.name.startswith(".tmp-"):
                 continue
             try:

@@ -8,7 +8,6 @@ copy of the retry rules.
 
 from __future__ import annotations
 
-import logging
 import random
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from tokenrack.errors import (
     TokenResponseError,
     scrub_error,
 )
+from tokenrack.log import get_logger
 from tokenrack.message import EncodedRequest, HttpResponse, TokenRequest, TransportError
 from tokenrack.provider import TokenFlow
 from tokenrack.retry import RETRYABLE_STATUSES, RetryPolicy, server_wait_seconds
@@ -40,7 +40,7 @@ __all__ = [
     "fetch_steps",
 ]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)

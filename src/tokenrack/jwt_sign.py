@@ -15,7 +15,6 @@ import base64
 import hashlib
 import hmac
 import json
-import logging
 import secrets
 import ssl
 import time
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tokenrack.extras import extra_installed
+from tokenrack.log import get_logger
 
 __all__ = [
     "ASYMMETRIC_ALGORITHMS",
@@ -47,7 +47,7 @@ ASYMMETRIC_ALGORITHMS = frozenset(
 _CURVE_ALGORITHM = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
 _WARNED: set[tuple[int, str]] = set()
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 class KeyMaterialError(ValueError):

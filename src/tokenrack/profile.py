@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import random
 import threading
@@ -28,6 +27,7 @@ from tokenrack.errors import (
 from tokenrack.extras import extra_installed
 from tokenrack.flow import FetchResult, FetchSettings, drive, fetch_steps
 from tokenrack.interpolate import InterpolationError, interpolate
+from tokenrack.log import get_logger
 from tokenrack.material import MaterialFiles
 from tokenrack.message import TokenRequest
 from tokenrack.provider import Provider
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AuthPins", "Endpoint", "ProfileRuntime", "retry_policy", "transport_options"]
 
-logger = logging.getLogger("tokenrack.fetch")
+logger = get_logger("tokenrack.fetch")
 
 
 def transport_options(options: Mapping[str, Any]) -> TransportOptions:

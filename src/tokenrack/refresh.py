@@ -17,17 +17,17 @@ Nothing here knows HTTP: a refresh is a callable that returns a :class:`CachedTo
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from tokenrack.clock import Clock
+from tokenrack.log import get_logger
 from tokenrack.token import Token
 
 __all__ = ["CachedToken", "RefreshWindows", "Slot", "TokenStore"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _FAILURE_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
 

@@ -44,6 +44,8 @@ class Registry:
         transport: Sends token requests (requests, when omitted; created at first fetch).
         clock: Time source (the system clock when omitted).
         rng: Randomness for jitter and backoff.
+        default_cache: The ``cache`` of profiles that name none, in ``defaults`` or
+            themselves (``memory`` when omitted; the CLI passes ``file``).
     """
 
     def __init__(
@@ -54,12 +56,14 @@ class Registry:
         transport: Transport | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
+        default_cache: str | Mapping[str, Any] = "memory",
     ) -> None:
         if catalog is None:
             from tokenrack.plugins import PluginCatalog
 
             catalog = PluginCatalog()
         self._config = config
+        self._default_cache = default_cache
         self._catalog = catalog
         self._transport = transport
         self._owns_transport = transport is None
@@ -79,6 +83,9 @@ class Registry:
     def from_file(cls, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Registry:
         """Load a registry from a YAML file (discovered as documented when ``path`` is None).
 
+        Keyword arguments are the constructor's, plus ``environ``: the mapping ``${VAR}``
+        references are read from (``os.environ`` when omitted).
+
         Raises:
             ConfigError: The file is missing, unreadable or invalid.
         """
@@ -87,8 +94,11 @@ class Registry:
         from tokenrack.plugins import PluginCatalog
 
         catalog = kwargs.pop("catalog", None) or PluginCatalog()
+        environ = kwargs.pop("environ", None)
+        if environ is None:
+            environ = os.environ
         source, data = read_config_file(path if path is not None else discover_config_path())
-        config = load_config(data, source=source, plugins=catalog, environ=os.environ)
+        config = load_config(data, source=source, plugins=catalog, environ=environ)
         warn_if_exposed(source, config)
         return cls(config, catalog=catalog, **kwargs)
 
@@ -174,6 +184,11 @@ class Registry:
         return self._store.invalidate(runtime.cache_key, token=token, reason=reason)
 
     @property
+    def default_cache(self) -> str | Mapping[str, Any]:
+        """The ``cache`` of profiles that name none (``memory`` unless the caller chose)."""
+        return self._default_cache
+
+    @property
     def config(self) -> Config:
         """The loaded configuration (profiles as assembled and validated)."""
         return self._config
@@ -248,7 +263,7 @@ class Registry:
 
     def _shared_refresh(self, runtime: ProfileRuntime, slot: Slot) -> SharedRefresh | None:
         """The shared layer for a profile whose ``cache`` names a shared backend."""
-        option = runtime.config.options.get("cache")
+        option = runtime.config.options.get("cache", self._default_cache)
         backend = option if isinstance(option, str) else (option or {}).get("backend")
         if backend in (None, "memory"):
             return None

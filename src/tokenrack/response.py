@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import logging
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -22,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from tokenrack.errors import TokenResponseError, error_class_for
+from tokenrack.log import get_logger
 from tokenrack.message import HttpResponse
 from tokenrack.token import Token
 
@@ -35,7 +35,7 @@ __all__ = [
     "redact_text",
 ]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 MAX_LIFETIME = 86_400.0
 """Longest lifetime believed (one day): a longer or absurd ``expires_in`` is capped to it."""

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -45,12 +44,13 @@ from tokenrack.cache_record import (
 from tokenrack.clock import Clock
 from tokenrack.errors import CacheError
 from tokenrack.flow import FetchResult
+from tokenrack.log import get_logger
 from tokenrack.refresh import CachedToken, RefreshWindows, Slot
 from tokenrack.secret import Secret, SecretRef
 
 __all__ = ["CacheSettings", "GuardedCache", "SharedRefresh", "cache_settings"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _OUTAGE_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
 _POLL_FIRST = 0.005

@@ -46,6 +46,16 @@ def write_config(tmp_path: Path, emulator: TokenEmulator, **profiles: dict[str, 
     return path
 
 
+@pytest.fixture(autouse=True)
+def private_cache_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Every CLI call of a test shares one file cache of its own, never the user's."""
+    directory = tmp_path_factory.mktemp("xdg-cache")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(directory))
+    return directory
+
+
 def run(
     *args: str,
     config: Path | None = None,
@@ -102,12 +112,14 @@ def test_header_and_profile_from_the_environment(tmp_path: Path, emu: TokenEmula
 
 def test_min_ttl_forces_a_refresh_when_less_remains(tmp_path: Path, emu: TokenEmulator) -> None:
     config = write_config(tmp_path, emu)
-    run("token", "billing", "--min-ttl", "60", config=config)
-    assert emu.request_count == 1  # a fresh token lives 3600 s: one fetch
-    run("token", "billing", "--min-ttl", "7200", config=config)
-    assert emu.request_count == 3  # more than a token's life asked: fetched, then refreshed
+    first = run("token", "billing", "--min-ttl", "60", config=config).stdout
+    assert emu.request_count == 1  # a fresh token lives 3600 s: one fetch, then the file cache
+    assert run("token", "billing", "--min-ttl", "60", config=config).stdout == first
+    assert emu.request_count == 1
+    second = run("token", "billing", "--min-ttl", "7200", config=config).stdout
+    assert emu.request_count == 2 and second != first  # more than a token's life: refreshed
     run("token", "billing", "--force-refresh", config=config)
-    assert emu.request_count == 4  # forced: one fetch, whatever is cached
+    assert emu.request_count == 3  # forced: one fetch, whatever is cached
 
 
 def test_exec_passes_the_token_and_the_exit_status(tmp_path: Path, emu: TokenEmulator) -> None:

@@ -1,11 +1,21 @@
 """The ``tokenrack`` command: tokens for shells and scripts, and diagnostic tools.
 
-Kept light: argparse and the standard library are imported here; everything else when a
-command needs it, so ``tokenrack --help`` and warm token calls start fast.
+The console script starts in :mod:`tokenrack.cli.entry`, which serves a cached token
+without importing anything heavy when it can (:mod:`tokenrack.cli.fast`), and otherwise
+hands over to the full command line (:mod:`tokenrack.cli.main`).
 """
 
 from __future__ import annotations
 
-from tokenrack.cli.main import main
-
 __all__ = ["main"]
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``tokenrack`` command line; return its exit code."""
+    from tokenrack.cli.main import main as run
+
+    return run(argv)

@@ -16,11 +16,17 @@ if TYPE_CHECKING:
 
 __all__ = ["run_check", "run_profiles", "run_providers", "run_schema"]
 
-_STATES = {"early": "early-refresh", "mandatory": "early-refresh"}
+_STATES = {"early": "early-refresh", "mandatory": "early-refresh", "absent": "none"}
+_HELD = ("fresh", "early", "mandatory", "expired")
 
 
 def _cache_state(registry: Registry, name: str) -> str:
-    state = registry.cache_state(name)
+    """The state of the token this process or the shared cache holds for ``name``."""
+    from tokenrack.cache_admin import list_cache_entries
+
+    states = [entry.state for entry in list_cache_entries(registry, profile=name)]
+    held = [state for state in states if state in _HELD]
+    state = held[0] if held else next((s for s in states if s != "absent"), "absent")
     return _STATES.get(state, state)
 
 

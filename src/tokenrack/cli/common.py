@@ -3,28 +3,42 @@
 from __future__ import annotations
 
 import argparse
-import datetime
+import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from tokenrack.registry import Registry
 
-__all__ = ["UsageError", "iso8601", "load_registry", "profile_name"]
+__all__ = ["UsageError", "cli_cache", "config_path", "load_registry", "profile_name"]
 
 
 class UsageError(Exception):
     """The command line asks for something impossible (exit code 2)."""
 
 
-def load_registry(args: argparse.Namespace) -> Registry:
-    """The registry from ``--config`` or the discovered config.
+def cli_cache() -> str | dict[str, str]:
+    """The cache of profiles that name none: the file cache, unless turned off.
+
+    A CLI process lives for one call, so an in-memory cache would fetch on every call;
+    ``TOKENRACK_CLI_CACHE=off`` (or a profile's own ``cache: memory``) turns that off.
+    """
+    return "memory" if os.environ.get("TOKENRACK_CLI_CACHE") == "off" else {"backend": "file"}
+
+
+def load_registry(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Registry:
+    """The registry from ``--config`` or the discovered config, with the CLI's cache.
+
+    Args:
+        args: The parsed command line.
+        environ: Where ``${VAR}`` references are read (``os.environ`` when omitted).
 
     Raises:
         ConfigError: No config, or an invalid one.
     """
     from tokenrack.registry import Registry
 
-    return Registry.from_file(args.config)
+    return Registry.from_file(config_path(args), default_cache=cli_cache(), environ=environ)
 
 
 def profile_name(args: argparse.Namespace) -> str:
@@ -39,7 +53,12 @@ def profile_name(args: argparse.Namespace) -> str:
     return name
 
 
-def iso8601(epoch: float) -> str:
-    """Epoch seconds as an ISO 8601 UTC time, to the second."""
-    moment = datetime.datetime.fromtimestamp(epoch, datetime.UTC).replace(microsecond=0)
-    return moment.isoformat().replace("+00:00", "Z")
+def config_path(args: argparse.Namespace) -> str:
+    """The config file the command uses: ``--config``, else the discovery order.
+
+    Raises:
+        ConfigError: No config file was found.
+    """
+    from tokenrack.config_path import discover_config_path
+
+    return str(args.config) if args.config else str(discover_config_path())

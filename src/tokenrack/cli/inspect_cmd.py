@@ -10,7 +10,8 @@ import sys
 import time
 from typing import Any
 
-from tokenrack.cli.common import UsageError, iso8601, load_registry, profile_name
+from tokenrack.cli.common import UsageError, load_registry, profile_name
+from tokenrack.cli.output import iso8601
 
 __all__ = ["decode_jwt", "run_inspect"]
 

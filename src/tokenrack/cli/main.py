@@ -27,6 +27,7 @@ _COMMANDS = {
     "schema": ("tokenrack.cli.admin_cmd", "run_schema"),
     "emulator": ("tokenrack.cli.emulator_cmd", "run_emulator"),
     "completion": ("tokenrack.cli.completion", "run_completion"),
+    "cache": ("tokenrack.cli.cache_cmd", "run_cache"),
 }
 
 
@@ -112,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.add_argument("--client-secret", default="test-secret")
     emulator.add_argument("--expires-in", type=int, default=3600)
 
+    cache = commands.add_parser("cache", help="list or purge cached tokens (metadata only)")
+    cache.add_argument("action", choices=["list", "purge"])
+    cache.add_argument("profile", nargs="?", metavar="PROFILE", help="one profile (default: all)")
+    cache.add_argument("--json", action="store_true")
+
     completion = commands.add_parser("completion", help="print a shell completion script")
     completion.add_argument("shell", choices=["bash", "zsh"])
     return parser
@@ -143,7 +149,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = words[words.index("--") + 1 :] if "--" in words else []
     args = parser.parse_args(words[: words.index("--")] if "--" in words else words)
     args.argv = command
-    if getattr(args, "profile", None) is None and hasattr(args, "profile"):
+    if (
+        getattr(args, "profile", None) is None
+        and hasattr(args, "profile")
+        and args.command != "cache"
+    ):
         args.profile = args.default_profile
     _configure_logging(args.verbose)
     debug = args.verbose > 0 or os.environ.get("TOKENRACK_DEBUG") == "1"
@@ -161,8 +171,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc(file=sys.stderr)
         print(describe(error), file=sys.stderr)
         return exit_code(error)
-
-
-def entry_point() -> None:
-    """The console script."""
-    sys.exit(main())

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import stat
 
 from tokenrack.config.assemble import Config
+from tokenrack.log import get_logger
 from tokenrack.secret import Secret
 
 __all__ = ["inline_secret_keys", "warn_if_exposed"]
 
-logger = logging.getLogger("tokenrack.config")
+logger = get_logger("tokenrack.config")
 
 
 def inline_secret_keys(config: Config) -> list[str]:

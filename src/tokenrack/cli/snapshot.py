@@ -1,0 +1,130 @@
+"""What the CLI learned about a config, kept beside the file cache for the warm path.
+
+A cold ``tokenrack token`` loads the config fully (YAML, JSON Schema, plugins), then
+records, per profile, what a later call needs to serve a cached token without doing that
+again: the cache key and where the file cache keeps it. The record is keyed by a digest of
+the config file's path and bytes and tokenrack's version, and holds the digests of the
+environment variables the config's settings read, so that any change to the file, to
+tokenrack, or to those variables sends the next call down the full path again. It never
+holds a secret or a token (secrets are not read at load, and not needed to serve a hit).
+Standard library only: the warm path reads it on every call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import stat
+
+__all__ = ["FORMAT", "RecordingEnviron", "config_digest", "env_digests", "load", "save"]
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from typing import Any
+
+FORMAT = 1
+
+
+class RecordingEnviron(dict[str, str]):
+    """A copy of the environment that remembers which variables were read (``${VAR}``)."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        super().__init__(environ)
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> str:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Read (and remember) one variable."""
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, str):
+            self.read.add(key)
+        return super().__contains__(key)
+
+
+def config_digest(path: str, data: bytes) -> str:
+    """Identifies a config file's exact contents at a path, for this tokenrack version."""
+    from tokenrack import __version__
+
+    digest = hashlib.sha256()
+    for part in (__version__.encode(), os.path.realpath(path).encode(), data):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()[:40]
+
+
+def env_digests(names: Iterable[str], environ: Mapping[str, str]) -> dict[str, str | None]:
+    """A digest of each variable's value (None when unset); never the values themselves."""
+    return {
+        name: hashlib.sha256(environ[name].encode()).hexdigest() if name in environ else None
+        for name in sorted(names)
+    }
+
+
+def directory() -> str:
+    """Where snapshots live: ``cli/`` in the file cache's default directory."""
+    from tokenrack.cache_location import default_cache_directory
+
+    return os.path.join(default_cache_directory(), "cli")
+
+
+def _trusted(path: str, *, is_directory: bool) -> bool:
+    """Ours, and not writable by others; anything else is ignored, never trusted."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    kind = stat.S_ISDIR(info.st_mode) if is_directory else stat.S_ISREG(info.st_mode)
+    unshared = not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    return kind and info.st_uid == os.geteuid() and unshared
+
+
+def load(digest: str) -> dict[str, Any] | None:
+    """The snapshot for ``digest``, or None when absent, unreadable or untrustworthy."""
+    folder = directory()
+    path = os.path.join(folder, f"{digest}.json")
+    if not (_trusted(folder, is_directory=True) and _trusted(path, is_directory=False)):
+        return None
+    try:
+        with open(path, "rb") as handle:
+            document = json.loads(handle.read())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        return None
+    return document
+
+
+def save(digest: str, *, profile: str, entry: Mapping[str, Any], env: Mapping[str, Any]) -> None:
+    """Add ``profile``'s entry to the snapshot for ``digest`` (atomic, 0600, best effort)."""
+    import tempfile
+
+    folder = directory()
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+    except OSError:
+        return
+    if not _trusted(folder, is_directory=True):
+        return
+    document = load(digest) or {"format": FORMAT, "profiles": {}, "env": {}}
+    document["profiles"][profile] = dict(entry)
+    document["env"] = {**document.get("env", {}), **env}
+    try:
+        descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
+    except OSError:
+        return
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            json.dump(document, handle)
+        os.replace(temporary, os.path.join(folder, f"{digest}.json"))
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)

@@ -1,0 +1,101 @@
+"""Private files: opened without following links, and only if they are ours alone.
+
+The file cache keeps bearer tokens; a directory or file that another user owns, or that
+group or others may write, could let them plant a token of their choosing or read ours,
+so both are refused. Standard library only, so the CLI's warm path can use it cheaply.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+from tokenrack.errors import CacheError
+
+__all__ = ["check_directory", "check_owner_and_mode", "open_private", "read_private"]
+
+
+def _refuse(path: str, problem: str, fix: str) -> CacheError:
+    return CacheError(
+        f"refusing to use the token cache at {path}: {problem}; {fix}", backend="file"
+    )
+
+
+def check_owner_and_mode(path: str, info: os.stat_result, what: str) -> None:
+    """Refuse what another user owns or group/others may write.
+
+    Raises:
+        CacheError: Naming the path, the problem and the fix.
+    """
+    if info.st_uid != os.geteuid():
+        raise _refuse(
+            path,
+            f"the {what} is owned by uid {info.st_uid}, not by this user (uid {os.geteuid()})",
+            f"remove it, or set cache.path to a {what} of your own",
+        )
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise _refuse(
+            path,
+            f"the {what} is writable by group or others (mode {stat.S_IMODE(info.st_mode):04o})",
+            f"chmod {'700' if what == 'directory' else '600'} it, or remove it",
+        )
+
+
+def check_directory(path: str) -> None:
+    """Refuse a cache directory that is missing, a link, not a directory, or not ours alone.
+
+    Raises:
+        CacheError: Naming the path, the problem and the fix.
+    """
+    try:
+        info = os.lstat(path)
+    except OSError as error:
+        raise _refuse(path, f"it cannot be read ({error.strerror})", "check cache.path") from None
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        raise _refuse(
+            path,
+            "it is not a directory (a symbolic link is not followed)",
+            "set cache.path to a directory",
+        )
+    check_owner_and_mode(path, info, "directory")
+
+
+def open_private(path: str, flags: int) -> int:
+    """Open a file without following links, checking it is a regular file of ours alone.
+
+    Raises:
+        CacheError: It is a link, not a regular file, or not ours alone.
+        OSError: It cannot be opened (FileNotFoundError when it does not exist).
+    """
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise _refuse(path, "it is a symbolic link", "remove it") from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise _refuse(path, "it is not a regular file", "remove it")
+        check_owner_and_mode(path, info, "file")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_private(path: str) -> bytes | None:
+    """The content of a private file, or None when there is none.
+
+    Raises:
+        CacheError: The file is unsafe or unreadable.
+    """
+    try:
+        fd = open_private(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise CacheError(f"cannot read {path}: {error.strerror}", backend="file") from None
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read()

@@ -1,0 +1,74 @@
+"""The fast start's hand-read command line: the plain forms, and nothing it cannot mirror."""
+
+from __future__ import annotations
+
+import pytest
+
+from tokenrack.cli.fast import _parse
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            ["token", "billing"],
+            {"command": "token", "profile": "billing", "flags": set(), "config": None},
+        ),
+        (
+            ["--config", "c.yaml", "token", "billing", "--json"],
+            {"config": "c.yaml", "flags": {"--json"}},
+        ),
+        (
+            ["--config=c.yaml", "token", "--header", "billing"],
+            {"config": "c.yaml", "flags": {"--header"}, "profile": "billing"},
+        ),
+        (["token", "billing", "--min-ttl", "30"], {"min_ttl": 30.0}),
+        (["token", "billing", "--min-ttl=1.5"], {"min_ttl": 1.5}),
+        (["--profile", "billing", "token"], {"profile": "billing"}),
+        (
+            ["exec", "billing", "--env", "T", "--", "cmd", "--json", "-v"],
+            {"command": "exec", "env": "T", "argv": ["cmd", "--json", "-v"]},
+        ),
+    ],
+)
+def test_plain_forms(
+    argv: list[str], expected: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TOKENRACK_PROFILE", raising=False)
+    parsed = _parse(argv)
+    assert parsed is not None
+    for key, value in expected.items():
+        assert parsed[key] == value, key
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-v", "token", "billing"],
+        ["token", "billing", "--force-refresh"],
+        ["token", "billing", "--json", "--header"],
+        ["token", "billing", "other"],
+        ["token", "billing", "--min-ttl", "soon"],
+        ["token", "billing", "--min-ttl"],
+        ["token"],
+        ["exec", "billing"],
+        ["exec", "billing", "--json", "--", "cmd"],
+        ["token", "billing", "--", "cmd"],
+        ["profiles"],
+        ["--verbose", "exec", "b", "--", "x"],
+        [],
+    ],
+)
+def test_everything_else_goes_to_the_full_command_line(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TOKENRACK_PROFILE", raising=False)
+    assert _parse(argv) is None
+
+
+def test_profile_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOKENRACK_PROFILE", "from-env")
+    parsed = _parse(["token"])
+    assert parsed is not None and parsed["profile"] == "from-env"
+    parsed = _parse(["token", "explicit"])
+    assert parsed is not None and parsed["profile"] == "explicit"
