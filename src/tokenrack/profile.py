@@ -17,6 +17,7 @@ from tokenrack.clock import Clock
 from tokenrack.discovery import DEFAULT_METADATA_TTL, MetadataCache, discovery_steps
 from tokenrack.errors import (
     ConfigError,
+    ConfigProblem,
     InvalidClientError,
     PluginError,
     SecretError,
@@ -423,6 +424,28 @@ class ProfileRuntime:
             return result
         raise AssertionError("unreachable: the last method returns or raises")  # pragma: no cover
 
+    def _located(self, error: ConfigError) -> ConfigError:
+        """Place a provider's fetch-time ConfigError in the file and profile.
+
+        A provider raises it with a path relative to the profile (``path="key"``), as in
+        ``check_options``: e.g. key material it reads from one of its ``secret_options``
+        turns out unusable. Reported under ``profiles.<name>``, as load-time problems are.
+        """
+        base = f"profiles.{self.name}"
+        problems = [
+            ConfigProblem(
+                problem.path
+                if problem.path.startswith(f"{base}.") or problem.path == base
+                else f"{base}.{problem.path}"
+                if problem.path
+                else base,
+                problem.message,
+            )
+            for problem in error.problems
+        ]
+        located = SecretError if isinstance(error, SecretError) else ConfigError
+        return located(problems=problems, file=self.source, profile=self.name)
+
     def refresh(self, reason: str) -> CachedToken:
         """Fetch a new token from the endpoint and place it in its refresh windows.
 
@@ -448,6 +471,10 @@ class ProfileRuntime:
                 (clock.monotonic() - started) * 1000,
                 error,
             )
+            raise
+        except ConfigError as error:
+            if error.profile is None:
+                raise self._located(error) from None
             raise
         except TokenrackError:
             raise

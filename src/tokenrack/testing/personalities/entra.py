@@ -43,6 +43,10 @@ class EntraPersonality(Personality):
         """Any tenant's v2, v1 or B2C token path."""
         return bool(_V2.match(path) or _V1.match(path) or _B2C.match(path))
 
+    def token_path(self, emulator: TokenEmulator) -> str:
+        """The v2 path of Microsoft's example tenant (any tenant is served)."""
+        return "/contoso.onmicrosoft.com/oauth2/v2.0/token"
+
     @staticmethod
     def _v1(exchange: Exchange) -> bool:
         return bool(_V1.match(exchange.path))
