@@ -345,6 +345,25 @@ class ProfileRuntime:
             self._providers[url] = provider
         return provider
 
+    def first_request(self, url: str, secrets: Mapping[str, Secret]) -> TokenRequest:
+        """The first request the provider's flow makes for ``url``, before client auth.
+
+        What ``tokenrack explain`` shows: for most providers their ``build_token_request``;
+        for one that signs its own grant, the request with the signed grant in it.
+
+        Raises:
+            ConfigError: The provider cannot build it (e.g. its key material is unusable);
+                reported under the profile.
+        """
+        provider = self.provider_for(url)
+        mine = {k: v for k, v in secrets.items() if k in provider.secret_options}
+        try:
+            return next(provider.token_flow(mine))
+        except ConfigError as error:
+            if error.profile is None:
+                raise self._located(error) from None
+            raise
+
     def _client_certificate(self, secrets: Mapping[str, Secret]) -> ClientCertificate:
         options = self.config.options
         passphrase = secrets.get("client_key_passphrase")

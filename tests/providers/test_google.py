@@ -357,3 +357,33 @@ def test_missing_jwt_extra_is_named_at_load() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "google signs its grant with the tokenrack[jwt] extra" in done.stdout
     assert "profiles.g.provider" in done.stdout
+
+
+def test_explain_shows_the_signed_grant_but_never_the_assertion(
+    google: Google, tmp_path: Path
+) -> None:
+    import yaml
+
+    from tests.cli.test_cli import run
+
+    config = tmp_path / "tokenrack.yaml"
+    broken = tmp_path / "broken.json"
+    broken.write_text("{}")
+    profiles = {
+        "gcp": google.profile(subject=ADMIN),
+        "broken": google.profile(service_account_key={"file": str(broken)}),
+    }
+    config.write_text(yaml.safe_dump({"version": 1, "profiles": profiles}))
+    done = run("explain", "gcp", config=config)
+    assert done.returncode == 0, done.stderr
+    line = next(x for x in done.stdout.splitlines() if "assertion=" in x)
+    assert line.strip().startswith("assertion=*** (a RS256 JWT signed for every fetch: ")
+    for shown in (f"iss={SA}", f"sub={ADMIN}", f"scope={STORAGE} {BIGQUERY}", "exp = iat + 3600s"):
+        assert shown in line
+    assert f"kid={google.key.private_key_id}" in line
+    assert "auth method: none" in done.stdout
+    assert "eyJ" not in done.stdout  # no JWT (a JOSE header's base64 starts so) is printed
+    assert google.emulator.request_count == 0  # explaining sends nothing
+    failed = run("explain", "broken", config=config)
+    assert failed.returncode == 2
+    assert "profiles.broken.service_account_key: the key file has no client_email" in failed.stderr
