@@ -282,3 +282,52 @@ def test_certificate_credential_needs_a_certificate(
     }
     with pytest.raises(ConfigError, match=r"profiles\.graph\.certificate: .*x5t#S256"):
         make_registry({"graph": profile})
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "code", "words"),
+    [
+        ({"client_assertion_type": "urn:example:other"}, 400, 50027, "client_assertion_type"),
+        ({"client_assertion": "not-a-jwt"}, 401, 50027, "invalid or malformed"),
+        ({"client_id": "another-app"}, 401, 700021, "doesn't match 'client_id'"),
+    ],
+)
+def test_malformed_certificate_credentials_are_refused(
+    change: dict[str, str],
+    status: int,
+    code: int,
+    words: str,
+    start: StartEmulator,
+    certs: TestCertificates,
+    app_cert: ClientCertificateFiles,
+    make_registry: MakeRegistry,
+) -> None:
+    emulator = start_entra(start, app_cert)
+    profile = cert_profile(certs, emulator, app_cert.key_path, app_cert.cert_path)
+    make_registry({"graph": profile}).get_token("graph")
+    sent = {**dict(emulator.requests[0].form), **change}
+    url = f"{emulator.url}/{TENANT}/oauth2/v2.0/token"
+    answer = requests.post(url, data=sent, verify=str(certs.ca_path), timeout=5)
+    assert answer.status_code == status
+    assert answer.json()["error_codes"] == [code] and words in answer.json()["error_description"]
+
+
+def test_a_bare_public_key_is_not_a_registered_certificate(
+    start: StartEmulator,
+    certs: TestCertificates,
+    app_cert: ClientCertificateFiles,
+    make_registry: MakeRegistry,
+) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    public = (
+        x509.load_pem_x509_certificate(app_cert.cert_path.read_bytes())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    emulator = start(EntraPersonality(), [EmulatorClient(APP, public_key=public)])
+    profile = cert_profile(certs, emulator, app_cert.key_path, app_cert.cert_path)
+    error = refusal(make_registry({"graph": profile}))
+    assert error.details["error_codes"] == "700027"

@@ -275,7 +275,10 @@ def test_cache_keys_follow_the_account_scopes_and_subject(
     [
         (f"not json {SECRET}", "the text is not JSON"),
         (json.dumps([SECRET]), "expected a JSON object"),
-        (key_json(type="authorized_user"), "a authorized_user credential, not a service account"),
+        (
+            key_json(type="authorized_user"),
+            "the key file's type is 'authorized_user', not 'service_account'",
+        ),
         (key_json(client_email=None), "no client_email"),
         (key_json(private_key=None), "no PEM private_key"),
         (
@@ -286,6 +289,7 @@ def test_cache_keys_follow_the_account_scopes_and_subject(
         ),
         (key_json(private_key=private_pem("p256")), "signing_alg RS256 does not fit this key"),
         (key_json(token_uri=f"ftp://{SECRET}"), "token_uri is not an http(s) URL"),
+        (key_json(private_key_id=12), "private_key_id is not a string"),
         (key_json(OTHER_SA), f"the key file is {OTHER_SA}'s, and the profile names"),
     ],
 )

@@ -78,8 +78,8 @@ class ServiceAccountKey:
             raise _key_problem("not a JSON key file: expected a JSON object")
         kind = data.get("type", "service_account")
         if kind != "service_account":
-            shown = kind if isinstance(kind, str) and kind.isidentifier() else "another kind of"
-            raise _key_problem(f"a {shown} credential, not a service account's key file")
+            shown = repr(kind) if isinstance(kind, str) and kind.isidentifier() else "another"
+            raise _key_problem(f"the key file's type is {shown}, not 'service_account'")
         email = data.get("client_email")
         if not isinstance(email, str) or "@" not in email:
             raise _key_problem("the key file has no client_email")
@@ -172,12 +172,10 @@ class GoogleProvider(VendorProvider):
         """Google's token endpoint (a key file's ``token_uri`` is used when it names one)."""
         return DEFAULT_TOKEN_URL
 
-    def scope_parameter(self) -> str | None:
-        """None: the scopes are claims of the assertion, not a form parameter."""
-        return None
-
     def build_token_request(self) -> TokenRequest:
         """The grant without its assertion, which :meth:`token_flow` signs and adds.
+
+        No ``scope`` parameter: the scopes are claims of the assertion.
 
         What cache keys and ``tokenrack explain`` see when the key is not at hand.
         """
