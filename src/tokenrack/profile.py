@@ -451,17 +451,13 @@ class ProfileRuntime:
         turns out unusable. Reported under ``profiles.<name>``, as load-time problems are.
         """
         base = f"profiles.{self.name}"
-        problems = [
-            ConfigProblem(
-                problem.path
-                if problem.path.startswith(f"{base}.") or problem.path == base
-                else f"{base}.{problem.path}"
-                if problem.path
-                else base,
-                problem.message,
-            )
-            for problem in error.problems
-        ]
+
+        def under_profile(path: str) -> str:
+            if path == base or path.startswith(f"{base}."):
+                return path
+            return f"{base}.{path}" if path else base
+
+        problems = [ConfigProblem(under_profile(p.path), p.message) for p in error.problems]
         located = SecretError if isinstance(error, SecretError) else ConfigError
         return located(problems=problems, file=self.source, profile=self.name)
 

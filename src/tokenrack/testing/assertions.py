@@ -23,6 +23,7 @@ __all__ = [
     "AssertionError_",
     "VerifiedAssertion",
     "load_public_key",
+    "unverified",
     "verify_assertion",
     "verify_grant_assertion",
 ]
@@ -63,6 +64,23 @@ def _b64(part: str) -> bytes:
         return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
     except (binascii.Error, ValueError):
         raise AssertionError_("not base64url") from None
+
+
+def unverified(assertion: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The header and claims of a compact JWS, unverified, or None if it is not one.
+
+    For a server that must read ``iss`` (or a thumbprint) to find the key to verify with.
+    """
+    parts = assertion.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        header, claims = (json.loads(_b64(part)) for part in parts[:2])
+    except (ValueError, AssertionError_):
+        return None
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        return None
+    return header, claims
 
 
 def load_public_key(material: str) -> Any:

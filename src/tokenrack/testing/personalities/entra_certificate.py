@@ -4,7 +4,8 @@ A client registers a certificate (``EmulatorClient.public_key``, a PEM certifica
 signs a ``client_assertion`` with its key. Entra finds the certificate by the thumbprint in
 the assertion's header (``x5t#S256``, or the older SHA-1 ``x5t``), then checks the
 signature with that certificate's public key, ``iss`` = ``sub`` = the ``client_id`` sent in
-the body, ``aud`` = the token endpoint, and the time range. Each refusal carries the AADSTS
+the body, ``aud`` = the token endpoint, and the time range (and, as the emulator does for
+every assertion, refuses a replayed ``jti``). Each refusal carries the AADSTS
 code Entra is reported to use for it (Microsoft asks clients not to key logic on them; the
 codes here are for people reading the errors).
 """
@@ -12,14 +13,17 @@ codes here are for people reading the errors).
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
-import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tokenrack.testing.assertions import AssertionError_, load_public_key, verify_assertion
+from tokenrack.testing.assertions import (
+    AssertionError_,
+    load_public_key,
+    unverified,
+    verify_assertion,
+)
 from tokenrack.testing.emulator import ASSERTION_TYPE, EmulatorClient, TokenEmulator
 from tokenrack.testing.personality import Exchange, Personality, Verdict
 
@@ -45,20 +49,6 @@ class CertificatePolicy:
 
 def _refused(status: int, error: str, description: str) -> Verdict:
     return None, METHOD, Personality.refusal(status, error, description)
-
-
-def _unverified(assertion: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    try:
-        header_part, claims_part, _ = assertion.split(".")
-        header, claims = (
-            json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
-            for part in (header_part, claims_part)
-        )
-    except (ValueError, binascii.Error):
-        return None
-    if not isinstance(header, dict) or not isinstance(claims, dict):
-        return None
-    return header, claims
 
 
 def _thumbprints(certificate_pem: str) -> dict[str, str]:
@@ -124,7 +114,7 @@ def check_certificate_assertion(
             "AADSTS900144: The request body must contain the following parameter: 'client_id'.",
         )
     assertion = exchange.param("client_assertion", params) or ""
-    decoded = _unverified(assertion)
+    decoded = unverified(assertion)
     if decoded is None:
         return _refused(401, "invalid_client", "AADSTS50027: JWT token is invalid or malformed.")
     header, claims = decoded

@@ -10,7 +10,6 @@ with :func:`~tokenrack.testing.assertions.verify_grant_assertion` (cryptography,
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
@@ -21,6 +20,7 @@ from typing import Any, ClassVar
 from tokenrack.testing.assertions import (
     AssertionError_,
     load_public_key,
+    unverified,
     verify_grant_assertion,
 )
 from tokenrack.testing.emulator import EmulatorClient, TokenEmulator
@@ -51,20 +51,6 @@ _NOT_DELEGATED = (
 
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _claims(assertion: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    try:
-        header_part, claims_part, _ = assertion.split(".")
-        header, claims = (
-            json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
-            for part in (header_part, claims_part)
-        )
-    except (ValueError, binascii.Error):
-        return None
-    if not isinstance(header, dict) or not isinstance(claims, dict):
-        return None
-    return header, claims
 
 
 def service_account_client(
@@ -211,7 +197,7 @@ class GooglePersonality(Personality):
             return self._refused(
                 400, "unsupported_grant_type", f"Invalid grant_type: {grant_type or ''}"
             )
-        decoded = _claims(exchange.param("assertion", params) or "")
+        decoded = unverified(exchange.param("assertion", params) or "")
         if decoded is None:
             return self._refused(400, "invalid_request", "Missing or malformed assertion.")
         client = emulator._client(str(decoded[1].get("iss")))
@@ -271,7 +257,7 @@ class GooglePersonality(Personality):
         params: Sequence[tuple[str, str]],
     ) -> Answer:
         """Issue the token for the assertion's scopes (which the emulator checks)."""
-        decoded = _claims(exchange.param("assertion", params) or "")
+        decoded = unverified(exchange.param("assertion", params) or "")
         scope = str(decoded[1].get("scope", "")) if decoded else ""
         granted = [(k, v) for k, v in params if k not in ("scope", "assertion")]
         return emulator._answer(
