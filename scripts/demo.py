@@ -7,6 +7,11 @@ DEMO_<VENDOR>_URL, DEMO_CA and the DEMO_* secrets), asks each profile for a toke
 times, and prints what happened: provider, auth method, token type, expiry, whether each
 call fetched or hit the cache, and how many requests reached a token endpoint. Vendor
 profiles keep their vendor's URL template: only the host is the emulator's.
+
+Key material is made here, at start, in a temporary directory that is deleted at the end
+(none is committed): an RSA key and certificate for the Entra certificate credential
+(DEMO_AZURE_CERT_KEY, DEMO_AZURE_CERT) and a Google service account's JSON key file
+(DEMO_GOOGLE_KEY); the emulators are told the matching certificate and public key.
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ from pathlib import Path
 
 from tokenrack import Registry, TokenrackError
 from tokenrack.testing import EmulatorClient, Personality, TokenEmulator
-from tokenrack.testing.personalities import PERSONALITIES, PingPersonality
-from tokenrack.testing.tls import make_certificates
+from tokenrack.testing.personalities import PERSONALITIES, GooglePersonality, PingPersonality
+from tokenrack.testing.personalities.google import write_service_account_key
+from tokenrack.testing.tls import make_certificates, make_client_certificate
 
 CALLS_PER_PROFILE = 3
 DEMO_CLIENTS = {
@@ -31,13 +37,33 @@ DEMO_CLIENTS = {
     "demo-service": ("DEMO_VENDOR_SECRET", "demo-vendor-secret~+/="),
 }
 VENDOR_CLIENT = "demo-service"
+CERT_CLIENT = "demo-cert-service"  # an Entra app registration with a certificate credential
+SERVICE_ACCOUNT = "demo-reports@tokenrack-demo.iam.gserviceaccount.com"
+DELEGATED_USER = "admin@acme.example"
 
 
 def personality(vendor: str) -> Personality:
     """The vendor's personality as the demo config uses it (Ping: PingFederate)."""
     if vendor == "ping":
         return PingPersonality("pingfederate")
+    if vendor == "google":
+        return GooglePersonality(delegations={SERVICE_ACCOUNT: [DELEGATED_USER]})
     return PERSONALITIES[vendor]()
+
+
+def key_material(directory: Path) -> dict[str, list[EmulatorClient]]:
+    """Make the demo's keys; return the extra clients each vendor's emulator accepts."""
+    cert = make_client_certificate(directory, common_name=CERT_CLIENT, key_type="rsa")
+    os.environ["DEMO_AZURE_CERT_KEY"] = str(cert.key_path)
+    os.environ["DEMO_AZURE_CERT"] = str(cert.cert_path)
+    google = write_service_account_key(
+        directory / "google-service-account.json", client_email=SERVICE_ACCOUNT
+    )
+    os.environ["DEMO_GOOGLE_KEY"] = str(google.path)
+    return {
+        "azure": [EmulatorClient(CERT_CLIENT, public_key=cert.cert_path.read_text())],
+        "google": [google.client],
+    }
 
 
 def main(config: Path) -> int:
@@ -46,13 +72,15 @@ def main(config: Path) -> int:
         EmulatorClient(VENDOR_CLIENT, DEMO_CLIENTS[VENDOR_CLIENT][1]),
     ]
     with ExitStack() as stack:
-        certs = make_certificates(Path(stack.enter_context(tempfile.TemporaryDirectory())))
+        directory = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        certs = make_certificates(directory)
+        extra_clients = key_material(directory / "keys")
         generic = stack.enter_context(TokenEmulator(clients, latency=0.02, expires_in=3600))
         emulators = {"generic": generic}
         for vendor in sorted(PERSONALITIES):
             emulators[vendor] = stack.enter_context(
                 TokenEmulator(
-                    vendor_client,
+                    vendor_client + extra_clients.get(vendor, []),
                     latency=0.02,
                     expires_in=3600,
                     ssl_context=certs.server_context(),

@@ -148,6 +148,44 @@ def test_kid_from_the_jwk_and_x5t_from_the_certificate(
     assert header["x5t#S256"] == expected
 
 
+@pytest.mark.parametrize(
+    ("choice", "headers"),
+    [("x5t#S256", {"x5t#S256"}), ("x5t", {"x5t"}), ("both", {"x5t#S256", "x5t"})],
+)
+@responses.activate
+def test_thumbprint_header_picks_sha256_sha1_or_both(
+    choice: str, headers: set[str], tmp_path: Path
+) -> None:
+    responses.post(TOKEN_URL, json={"access_token": "t", "expires_in": 60})
+    certs = make_certificates(tmp_path)
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    certificate = x509.load_pem_x509_certificate(certs.cert_path.read_bytes())
+    expected = {
+        "x5t#S256": certificate.fingerprint(hashes.SHA256()),
+        "x5t": certificate.fingerprint(hashes.SHA1()),
+    }
+    registry = registry_for(
+        auth_method="private_key_jwt",
+        private_key=str(certs.key_path),
+        certificate=str(certs.cert_path),
+        thumbprint_header=choice,
+    )
+    registry.get_token("a")
+    header = header_of(sent_forms()[0]["client_assertion"])
+    assert {name for name in header if name.startswith("x5t")} == headers
+    for name in headers:
+        assert header[name] == base64.urlsafe_b64encode(expected[name]).rstrip(b"=").decode()
+
+
+def test_thumbprint_header_is_checked_by_the_schema(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"profiles\.a\.thumbprint_header"):
+        registry_for(
+            auth_method="private_key_jwt", private_key="/k.pem", thumbprint_header="x5t#S1"
+        )
+
+
 def test_key_that_does_not_fit_the_algorithm(tmp_path: Path) -> None:
     (tmp_path / "k.pem").write_text(private_pem("p256"))
     registry = registry_for(

@@ -28,9 +28,14 @@ def test_demo_fetches_each_token_once_and_serves_repeats_from_the_cache() -> Non
         if line.split() and line.split()[0] in profiles
     }
     assert set(rows) == set(profiles)
+
+    def provider(name: str) -> str:
+        profile = profiles[name]
+        return profile.get("provider") or provider(profile["extends"])
+
     for name, line in rows.items():
         fields = line.split()
-        assert fields[1] == profiles[name].get("provider", "generic")
+        assert fields[1] == provider(name)
         assert fields[3] == "Bearer"  # Zoom's "bearer" and Apigee's "BearerToken" included
         assert fields[4].endswith("s") and float(fields[4][:-1]) > 0
         assert line.count("cache hit") >= 2
@@ -48,8 +53,12 @@ def test_demo_fetches_each_token_once_and_serves_repeats_from_the_cache() -> Non
         "salesforce",
         "zoom",
         "ping",
+        "google",
         "apigee",
     }
+    # Certificate credentials, and a grant that needs no client authentication.
+    assert rows["graph-cert"].split()[2] == "private_key_jwt"
+    assert rows["google-reports"].split()[2] == rows["google-directory"].split()[2] == "none"
     # billing and invoices-reader share a token: one request per other profile.
     calls, requests = 3 * len(profiles), len(profiles) - 1
     assert f"{calls} get_token calls, {requests} requests to the token endpoints" in out

@@ -5,12 +5,13 @@ build isolation, and installed with ``pip --no-index --no-deps`` into a new venv
 third-party libraries tokenrack needs (requests, PyYAML, jsonschema, stevedore, and pytest
 for the example's own tests) are lent from this environment by linking them, and only
 them, into a directory the new venv has on its path; nothing of tokenrack, and nothing of
-the vendor pack, comes along. (Listing through a `tokenrack providers` command waits for
-the CLI, issue 6; this test lists through `PluginCatalog`.)
+the vendor pack, comes along. The plugin is listed twice: through `PluginCatalog`, and by
+the `tokenrack providers` console script installed in that environment.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -109,6 +110,17 @@ def test_example_plugin_in_a_fresh_venv(tmp_path: Path) -> None:
         "acme tokenrack-acme tokenrack_acme:AcmeProvider",
         "generic tokenrack tokenrack.generic:GenericProvider",
     ]
+
+    # The console script of the fresh environment lists the plugin with its distribution.
+    tokenrack = env / "bin" / "tokenrack"
+    listed = json.loads(run(tokenrack, "providers", "--json"))
+    providers = {r["name"]: r for r in listed if r["group"] == "tokenrack.providers"}
+    assert sorted(providers) == ["acme", "generic"]
+    assert providers["acme"]["distribution"] == "tokenrack-acme"
+    assert providers["acme"]["target"] == "tokenrack_acme:AcmeProvider"
+    assert providers["acme"]["status"] == "ok"
+    table = run(tokenrack, "providers").splitlines()
+    assert any(line.split()[:2] == ["acme", "tokenrack-acme"] for line in table)
 
     fetched = run(
         python,

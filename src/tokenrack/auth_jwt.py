@@ -35,6 +35,13 @@ __all__ = ["ASSERTION_TYPE", "ClientSecretJwt", "PrivateKeyJwt"]
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
+# Which certificate thumbprint headers to send, and the digest of each (RFC 7515 §4.1.7-8).
+_THUMBPRINT_HEADERS: Mapping[str, tuple[tuple[str, str], ...]] = {
+    "x5t#S256": (("x5t#S256", "sha256"),),
+    "x5t": (("x5t", "sha1"),),
+    "both": (("x5t#S256", "sha256"), ("x5t", "sha1")),
+}
+
 _ASSERTION_OPTIONS: Mapping[str, Any] = {
     "signing_alg": {"enum": sorted(HMAC_ALGORITHMS | ASYMMETRIC_ALGORITHMS)},
     "assertion_audience": {"type": "string", "minLength": 1},
@@ -99,7 +106,9 @@ class PrivateKeyJwt:
     Profile keys: ``private_key`` (PEM or JWK: a path, a secret reference, or inline),
     ``key_id`` (else the JWK's ``kid``), ``signing_alg`` (else the key's natural one),
     ``certificate`` (adds ``x5t#S256``, for servers that identify the key by certificate,
-    as Microsoft Entra does), ``assertion_audience``, ``assertion_lifetime``.
+    as Microsoft Entra does), ``thumbprint_header`` (``x5t#S256``, the default; ``x5t``,
+    the SHA-1 thumbprint older servers key by; or ``both``), ``assertion_audience``,
+    ``assertion_lifetime``.
     """
 
     name: ClassVar[str] = "private_key_jwt"
@@ -107,6 +116,7 @@ class PrivateKeyJwt:
         **_ASSERTION_OPTIONS,
         "private_key": {},
         "certificate": {},
+        "thumbprint_header": {"enum": sorted(_THUMBPRINT_HEADERS)},
         "key_id": {"type": "string", "minLength": 1},
     }
     required_options: ClassVar[tuple[str, ...]] = ("client_id", "private_key")
@@ -132,6 +142,7 @@ class PrivateKeyJwt:
                     certificate.reveal() if certificate else "",
                     str(client.options.get("signing_alg")),
                     str(client.options.get("key_id")),
+                    str(client.options.get("thumbprint_header")),
                 ]
             ).encode()
         ).hexdigest()
@@ -152,7 +163,9 @@ class PrivateKeyJwt:
         if certificate is not None:
             try:
                 pem = read_material(certificate.reveal(), what="certificate")
-                headers["x5t#S256"] = certificate_thumbprint(pem)
+                wanted = str(client.options.get("thumbprint_header", "x5t#S256"))
+                for header, digest in _THUMBPRINT_HEADERS[wanted]:
+                    headers[header] = certificate_thumbprint(pem, digest=digest)
             except (KeyMaterialError, ValueError) as error:
                 raise _key_error(client, "certificate", error) from None
         with self._lock:

@@ -137,17 +137,36 @@ class ClientSecretPost:
 
 
 class NoClientAuth:
-    """``none``: a public client, identified by ``client_id`` in the body only."""
+    """``none``: no client authentication.
+
+    Two kinds of profile use it. A public client is identified by ``client_id`` in the
+    body only (RFC 6749 §2.1, §3.2.1): its provider's schema requires ``client_id``, as
+    every provider that offers ``none`` to public clients does. A provider whose grant
+    carries its own credential (an RFC 7523 §2.1 JWT-bearer grant; its requests say
+    ``authenticate=False``) declares ``none`` as its only method, and needs no
+    ``client_id`` at all (RFC 7521 §4.1), so the method itself requires no key.
+    """
 
     name: ClassVar[str] = "none"
     options_schema: ClassVar[Mapping[str, Any]] = {}
-    required_options: ClassVar[tuple[str, ...]] = ("client_id",)
+    required_options: ClassVar[tuple[str, ...]] = ()
     secret_options: ClassVar[frozenset[str]] = frozenset()
     requires_extra: ClassVar[str | None] = None
     requires_client_certificate: ClassVar[bool] = False
 
     def authenticate(self, request: TokenRequest, client: ClientCredentials) -> TokenRequest:
-        """Add ``client_id`` to the form."""
+        """Add ``client_id`` to the form.
+
+        Raises:
+            ConfigError: The profile has no ``client_id`` to identify the client with.
+        """
+        if not client.client_id:
+            raise ConfigError(
+                "auth method none sends client_id to identify a public client, and the "
+                "profile has none",
+                profile=client.profile,
+                path=f"profiles.{client.profile}.client_id",
+            )
         return request.without_form("client_id", "client_secret").with_form(
             ("client_id", client.client_id)
         )

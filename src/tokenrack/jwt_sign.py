@@ -174,8 +174,13 @@ def load_private_key(
     return SigningKey(key, algorithm, key_id)
 
 
-def certificate_thumbprint(pem: str) -> str:
-    """The ``x5t#S256`` of the first certificate in ``pem``: base64url(SHA-256(DER)).
+def certificate_thumbprint(pem: str, *, digest: str = "sha256") -> str:
+    """A thumbprint of the first certificate in ``pem``: base64url(hash(DER)).
+
+    Args:
+        pem: Text holding a PEM certificate.
+        digest: ``sha256`` for the ``x5t#S256`` header (RFC 7515 §4.1.8), ``sha1`` for the
+            older ``x5t`` (§4.1.7) that some servers still key certificates by.
 
     Raises:
         KeyMaterialError: No PEM certificate in the text.
@@ -188,7 +193,12 @@ def certificate_thumbprint(pem: str) -> str:
         der = ssl.PEM_cert_to_DER_cert(pem[start : end + len("-----END CERTIFICATE-----")])
     except ValueError:
         raise KeyMaterialError("the PEM certificate does not decode") from None
-    return base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(b"=").decode()
+    if digest == "sha1":
+        # x5t is defined as SHA-1; it names a certificate, it protects nothing.
+        hashed = hashlib.sha1(der, usedforsecurity=False).digest()
+    else:
+        hashed = hashlib.sha256(der).digest()
+    return base64.urlsafe_b64encode(hashed).rstrip(b"=").decode()
 
 
 def _b64url(data: bytes) -> str:

@@ -8,6 +8,10 @@ or two, and registers the class in the ``tokenrack.providers`` entry-point group
 
 Auth methods (``tokenrack.auth_methods``) implement :class:`ClientAuthMethod`; secret
 sources (``tokenrack.secrets``) implement :class:`SecretSource`.
+
+A provider that signs its own grant (an RFC 7523 §2.1 JWT-bearer assertion, say) uses
+:func:`load_private_key` and :func:`sign_jwt`; they need the ``tokenrack[jwt]`` extra
+(:data:`JWT_EXTRA`), which :func:`jwt_available` checks without importing it.
 """
 
 from __future__ import annotations
@@ -27,6 +31,14 @@ from tokenrack.errors import (
     UnauthorizedClientError,
     UnsupportedGrantTypeError,
     error_class_for,
+)
+from tokenrack.jwt_sign import (
+    JWT_EXTRA,
+    KeyMaterialError,
+    SigningKey,
+    jwt_available,
+    load_private_key,
+    sign_jwt,
 )
 from tokenrack.message import FormValue, HttpResponse, TokenRequest
 from tokenrack.provider import Provider, TokenFlow
@@ -51,11 +63,14 @@ __all__ = [
     "InvalidGrantError",
     "InvalidRequestError",
     "InvalidScopeError",
+    "JWT_EXTRA",
+    "KeyMaterialError",
     "Provider",
     "ResponseFields",
     "Secret",
     "SecretError",
     "SecretSource",
+    "SigningKey",
     "Token",
     "TokenEndpointUnavailableError",
     "TokenError",
@@ -67,8 +82,11 @@ __all__ = [
     "UnsupportedGrantTypeError",
     "decode_body",
     "error_class_for",
+    "jwt_available",
     "jwt_claims",
+    "load_private_key",
     "parse_token_response",
     "raise_for_error",
     "rfc6749_encode",
+    "sign_jwt",
 ]

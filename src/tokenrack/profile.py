@@ -16,6 +16,7 @@ from tokenrack.clock import Clock
 from tokenrack.discovery import DEFAULT_METADATA_TTL, MetadataCache, discovery_steps
 from tokenrack.errors import (
     ConfigError,
+    ConfigProblem,
     InvalidClientError,
     PluginError,
     SecretError,
@@ -356,6 +357,25 @@ class ProfileRuntime:
             self._providers[url] = provider
         return provider
 
+    def first_request(self, url: str, secrets: Mapping[str, Secret]) -> TokenRequest:
+        """The first request the provider's flow makes for ``url``, before client auth.
+
+        What ``tokenrack explain`` shows: for most providers their ``build_token_request``;
+        for one that signs its own grant, the request with the signed grant in it.
+
+        Raises:
+            ConfigError: The provider cannot build it (e.g. its key material is unusable);
+                reported under the profile.
+        """
+        provider = self.provider_for(url)
+        mine = {k: v for k, v in secrets.items() if k in provider.secret_options}
+        try:
+            return next(provider.token_flow(mine))
+        except ConfigError as error:
+            if error.profile is None:
+                raise self._located(error) from None
+            raise
+
     def _client_certificate(self, secrets: Mapping[str, Secret]) -> ClientCertificate:
         options = self.config.options
         passphrase = secrets.get("client_key_passphrase")
@@ -435,6 +455,24 @@ class ProfileRuntime:
             return result
         raise AssertionError("unreachable: the last method returns or raises")  # pragma: no cover
 
+    def _located(self, error: ConfigError) -> ConfigError:
+        """Place a provider's fetch-time ConfigError in the file and profile.
+
+        A provider raises it with a path relative to the profile (``path="key"``), as in
+        ``check_options``: e.g. key material it reads from one of its ``secret_options``
+        turns out unusable. Reported under ``profiles.<name>``, as load-time problems are.
+        """
+        base = f"profiles.{self.name}"
+
+        def under_profile(path: str) -> str:
+            if path == base or path.startswith(f"{base}."):
+                return path
+            return f"{base}.{path}" if path else base
+
+        problems = [ConfigProblem(under_profile(p.path), p.message) for p in error.problems]
+        located = SecretError if isinstance(error, SecretError) else ConfigError
+        return located(problems=problems, file=self.source, profile=self.name)
+
     def refresh(self, reason: str) -> CachedToken:
         """Fetch a new token from the endpoint and place it in its refresh windows.
 
@@ -473,6 +511,10 @@ class ProfileRuntime:
                 (clock.monotonic() - started) * 1000,
                 error,
             )
+            raise
+        except ConfigError as error:
+            if error.profile is None:
+                raise self._located(error) from None
             raise
         except TokenrackError:
             raise

@@ -201,13 +201,3 @@ def test_b2c_needs_a_policy(make_registry: Any) -> None:
     profile = {"provider": "azure", "client_id": "c", "client_secret": "s", "b2c_tenant": "b"}
     with pytest.raises(ConfigError, match=r"profiles\.b\.policy: required, but missing"):
         make_registry({"b": {**profile, "scopes": ["x/.default"]}})
-
-
-def test_certificate_credential_needs_a_certificate() -> None:
-    # private_key_jwt comes with the JWT auth methods; the provider's own rule is ready.
-    provider = AzureProvider(
-        {"tenant": "t", "client_id": "c", "resource": GRAPH, "auth_method": "private_key_jwt"}
-    )
-    with pytest.raises(ConfigError) as caught:
-        provider.check_options()
-    assert caught.value.path == "certificate" and "x5t#S256" in str(caught.value)

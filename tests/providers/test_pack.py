@@ -14,7 +14,18 @@ from tokenrack.testing.personalities import PERSONALITIES
 
 ROOT = Path(__file__).resolve().parents[2]
 PACK = ROOT / "providers" / "src" / "tokenrack_providers"
-VENDORS = ["azure", "okta", "auth0", "keycloak", "cognito", "salesforce", "zoom", "ping", "apigee"]
+VENDORS = [
+    "azure",
+    "okta",
+    "auth0",
+    "keycloak",
+    "cognito",
+    "salesforce",
+    "zoom",
+    "ping",
+    "google",
+    "apigee",
+]
 
 
 def test_every_vendor_is_registered_by_the_pack_and_loads() -> None:

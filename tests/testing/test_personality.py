@@ -76,3 +76,16 @@ def test_each_step_of_a_custom_personality() -> None:
         assert ok.status_code == 200 and ok.json()["vendor"] == "strict"
         assert emulator.requests[-1].auth_method == "client_secret_basic"
         assert emulator.requests[-1].path == "/strict/token"
+
+
+def test_every_vendor_personality_serves_the_token_url_it_names() -> None:
+    from tokenrack.testing.personalities import PERSONALITIES
+
+    for vendor, make in PERSONALITIES.items():
+        personality = make()
+        with TokenEmulator(personality=personality) as emulator:
+            path = emulator.token_url.removeprefix(emulator.url)
+            assert path == personality.token_path(emulator), vendor
+            assert personality.serves(emulator, path), vendor
+            answer = requests.post(emulator.token_url, data={}, timeout=5)
+            assert answer.status_code != 404, vendor  # refused for its content, not its path

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from tokenrack.cli.emulator_cmd import PERSONALITIES
+
 __all__ = ["BASH", "run_completion"]
 
 BASH = r"""
@@ -52,11 +54,16 @@ _tokenrack() {
             fi;;
         completion) COMPREPLY=($(compgen -W "bash zsh" -- "$cur"));;
         profiles|providers) COMPREPLY=($(compgen -W "--json" -- "$cur"));;
-        emulator) COMPREPLY=($(compgen -W "--port --personality --client-id --client-secret --expires-in" -- "$cur"));;
+        emulator)
+            if [[ "$prev" == "--personality" ]]; then
+                COMPREPLY=($(compgen -W "@PERSONALITIES@" -- "$cur"))
+            else
+                COMPREPLY=($(compgen -W "--port --personality --client-id --client-secret --expires-in" -- "$cur"))
+            fi;;
     esac
 }
 complete -F _tokenrack tokenrack
-""".lstrip()
+""".lstrip().replace("@PERSONALITIES@", " ".join(PERSONALITIES))
 
 ZSH = "#compdef tokenrack\nautoload -U +X bashcompinit && bashcompinit\n" + BASH
 

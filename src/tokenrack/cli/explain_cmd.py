@@ -40,19 +40,26 @@ def _why(runtime: ProfileRuntime, endpoint: Endpoint, methods: list[str]) -> str
     return "auto: learned earlier in this process, or the only method the profile has material for"
 
 
-def _assertion_note(value: Secret) -> str:
+def _assertion_note(name: str, value: Secret) -> str:
+    """What a signed assertion says, without the assertion (its signature is the secret)."""
     decoded = decode_jwt(value.reveal())
     if decoded is None:
         return "***"
     header, claims = decoded
     lifetime = claims.get("exp", 0) - claims.get("iat", 0)
-    shown = {k: claims.get(k) for k in ("iss", "sub", "aud")}
+    if name == "client_assertion":
+        shown = {k: claims.get(k) for k in ("iss", "sub", "aud")}
+        intro = f"a fresh {header.get('alg')} JWT for every request"
+    else:  # an assertion grant (RFC 7523 §2.1), e.g. a Google service account's
+        shown = {k: claims[k] for k in ("iss", "sub", "scope", "aud") if k in claims}
+        intro = f"a {header.get('alg')} JWT signed for every fetch"
     return (
-        f"*** (a fresh {header.get('alg')} JWT for every request: "
+        f"*** ({intro}: "
         + ", ".join(f"{k}={v}" for k, v in shown.items())
-        + f", jti random, exp = iat + {lifetime}s"
+        + (", jti random" if "jti" in claims else "")
+        + f", exp = iat + {lifetime}s"
         + (f", kid={header['kid']}" if "kid" in header else "")
-        + (", x5t#S256 set" if "x5t#S256" in header else "")
+        + "".join(f", {h} set" for h in ("x5t#S256", "x5t") if h in header)
         + ")"
     )
 
@@ -67,7 +74,11 @@ def _request_lines(request: TokenRequest) -> list[str]:
         lines.append(f"  body ({request.body_format}):")
         for name, value in request.form:
             if isinstance(value, Secret):
-                shown = _assertion_note(value) if name == "client_assertion" else "***"
+                shown = (
+                    _assertion_note(name, value)
+                    if name in ("client_assertion", "assertion")
+                    else "***"
+                )
             else:
                 shown = value
             lines.append(f"    {name}={shown}")
@@ -101,6 +112,8 @@ def run_explain(args: argparse.Namespace) -> int:
         from tokenrack.auth_method import ClientCredentials
 
         secrets = runtime.secrets()
+        # The provider's own first request: a provider that signs its grant adds it here.
+        request = runtime.first_request(url, secrets)
         client = ClientCredentials(
             profile=name,
             client_id=str(options.get("client_id", "")),

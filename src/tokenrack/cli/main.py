@@ -10,6 +10,7 @@ import traceback
 from collections.abc import Callable, Sequence
 
 from tokenrack.cli.common import UsageError
+from tokenrack.cli.emulator_cmd import PERSONALITIES as EMULATOR_PERSONALITIES
 from tokenrack.cli.exit_codes import USAGE, describe, exit_code
 
 __all__ = ["build_parser", "main"]
@@ -108,7 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     emulator = commands.add_parser("emulator", help="run the local token emulator")
     emulator.add_argument("--port", type=int, default=0)
-    emulator.add_argument("--personality", default=None, help="vendor personality")
+    emulator.add_argument(
+        "--personality",
+        default="rfc6749",
+        choices=EMULATOR_PERSONALITIES,
+        metavar="NAME",
+        help="the dialect to speak: " + ", ".join(EMULATOR_PERSONALITIES) + " (default: rfc6749)",
+    )
     emulator.add_argument("--client-id", default="test-client")
     emulator.add_argument("--client-secret", default="test-secret")
     emulator.add_argument("--expires-in", type=int, default=3600)

@@ -1,8 +1,11 @@
-"""Checking client assertions (RFC 7523 §3) the way a strict server does.
+"""Checking JWT assertions (RFC 7523 §3) the way a strict server does.
 
-Written on cryptography's primitives, not on PyJWT, so that the emulator and the tests
-verify what tokenrack signs with a second, independent implementation: a bug in how
-tokenrack uses PyJWT cannot hide behind the same library on the other side.
+Client assertions (§2.2, ``private_key_jwt`` and ``client_secret_jwt``) with
+:func:`verify_assertion`; assertions used as an authorization grant (§2.1, e.g. a Google
+service account's) with :func:`verify_grant_assertion`. Written on cryptography's
+primitives, not on PyJWT, so that the emulator and the tests verify what tokenrack signs
+with a second, independent implementation: a bug in how tokenrack uses PyJWT cannot hide
+behind the same library on the other side.
 """
 
 from __future__ import annotations
@@ -16,14 +19,31 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["AssertionError_", "VerifiedAssertion", "load_public_key", "verify_assertion"]
+__all__ = [
+    "AssertionError_",
+    "VerifiedAssertion",
+    "load_public_key",
+    "unverified",
+    "verify_assertion",
+    "verify_grant_assertion",
+]
 
 _HASHES = {"256": "SHA256", "384": "SHA384", "512": "SHA512"}
 _EC_SIZES = {"ES256": 32, "ES384": 48, "ES512": 66}
 
 
 class AssertionError_(ValueError):  # noqa: N801, N818 - not the builtin AssertionError
-    """The assertion is refused; the message says why (as a server's error_description)."""
+    """The assertion is refused; the message says why (as a server's error_description).
+
+    Attributes:
+        reason: Which check failed, for a server that words each failure its own way:
+            ``malformed``, ``alg``, ``signature``, ``claims`` (``iss``/``sub``),
+            ``audience``, ``lifetime`` (``exp``, ``iat``, ``nbf``), ``jti`` or ``replay``.
+    """
+
+    def __init__(self, message: str, *, reason: str = "malformed") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +64,23 @@ def _b64(part: str) -> bytes:
         return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
     except (binascii.Error, ValueError):
         raise AssertionError_("not base64url") from None
+
+
+def unverified(assertion: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The header and claims of a compact JWS, unverified, or None if it is not one.
+
+    For a server that must read ``iss`` (or a thumbprint) to find the key to verify with.
+    """
+    parts = assertion.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        header, claims = (json.loads(_b64(part)) for part in parts[:2])
+    except (ValueError, AssertionError_):
+        return None
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        return None
+    return header, claims
 
 
 def load_public_key(material: str) -> Any:
@@ -95,13 +132,13 @@ def _check_signature(alg: str, signing_input: bytes, signature: bytes, key: Any)
             return
         if alg == "EdDSA":
             if not isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
-                raise AssertionError_("EdDSA needs an Ed25519 or Ed448 key")
+                raise AssertionError_("EdDSA needs an Ed25519 or Ed448 key", reason="alg")
             key.verify(signature, signing_input)
             return
         algorithm = getattr(hashes, _HASHES[alg[2:]])()
         if alg.startswith(("RS", "PS")):
             if not isinstance(key, rsa.RSAPublicKey):
-                raise AssertionError_(f"{alg} needs an RSA key")
+                raise AssertionError_(f"{alg} needs an RSA key", reason="alg")
             pad = (
                 padding.PKCS1v15()
                 if alg.startswith("RS")
@@ -112,19 +149,60 @@ def _check_signature(alg: str, signing_input: bytes, signature: bytes, key: Any)
             return
         if alg.startswith("ES"):
             if not isinstance(key, ec.EllipticCurvePublicKey):
-                raise AssertionError_(f"{alg} needs an EC key")
+                raise AssertionError_(f"{alg} needs an EC key", reason="alg")
             size = _EC_SIZES[alg]
             if len(signature) != 2 * size:
-                raise AssertionError_("ECDSA signature has the wrong length")
+                raise AssertionError_("ECDSA signature has the wrong length", reason="signature")
             r = int.from_bytes(signature[:size], "big")
             s = int.from_bytes(signature[size:], "big")
             key.verify(utils.encode_dss_signature(r, s), signing_input, ec.ECDSA(algorithm))
             return
     except InvalidSignature:
-        raise AssertionError_("signature does not verify") from None
+        raise AssertionError_("signature does not verify", reason="signature") from None
     except KeyError:
         pass
-    raise AssertionError_(f"alg {alg} is not accepted")
+    raise AssertionError_(f"alg {alg} is not accepted", reason="alg")
+
+
+def _decode(
+    assertion: str, *, key: Any, algorithms: Collection[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The header and claims of a compact JWS whose ``alg`` is accepted and signature verifies."""
+    parts = assertion.split(".")
+    if len(parts) != 3:
+        raise AssertionError_("not a compact JWS")
+    try:
+        header = json.loads(_b64(parts[0]))
+        claims = json.loads(_b64(parts[1]))
+    except ValueError:
+        raise AssertionError_("header or claims are not JSON") from None
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        raise AssertionError_("header or claims are not objects")
+    alg = header.get("alg")
+    if alg not in algorithms:
+        raise AssertionError_(f"alg {alg!r} is not accepted", reason="alg")
+    _check_signature(str(alg), f"{parts[0]}.{parts[1]}".encode(), _b64(parts[2]), key)
+    return header, claims
+
+
+def _check_audience(claims: Mapping[str, Any], audiences: Collection[str]) -> None:
+    audience = claims.get("aud")
+    stated = audience if isinstance(audience, list) else [audience]
+    if not any(a in audiences for a in stated):
+        raise AssertionError_(f"aud {audience!r} is not this server", reason="audience")
+
+
+def _check_not_expired(claims: Mapping[str, Any], now: float, leeway: float) -> float:
+    exp = claims.get("exp")
+    if not isinstance(exp, (int, float)) or exp <= now - leeway:
+        raise AssertionError_("assertion expired or has no exp", reason="lifetime")
+    return float(exp)
+
+
+def _check_not_future(claims: Mapping[str, Any], name: str, now: float, leeway: float) -> None:
+    value = claims.get(name)
+    if value is not None and (not isinstance(value, (int, float)) or value > now + leeway):
+        raise AssertionError_(f"{name} is in the future", reason="lifetime")
 
 
 def verify_assertion(
@@ -139,7 +217,7 @@ def verify_assertion(
     leeway: float = 30.0,
     now: float | None = None,
 ) -> VerifiedAssertion:
-    """Verify a client assertion strictly.
+    """Verify a client assertion (RFC 7523 §2.2, §3) strictly.
 
     Args:
         assertion: The compact JWS.
@@ -156,40 +234,67 @@ def verify_assertion(
         AssertionError_: Any check fails.
     """
     now = time.time() if now is None else now
-    parts = assertion.split(".")
-    if len(parts) != 3:
-        raise AssertionError_("not a compact JWS")
-    try:
-        header = json.loads(_b64(parts[0]))
-        claims = json.loads(_b64(parts[1]))
-    except ValueError:
-        raise AssertionError_("header or claims are not JSON") from None
-    if not isinstance(header, dict) or not isinstance(claims, dict):
-        raise AssertionError_("header or claims are not objects")
-    alg = header.get("alg")
-    if alg not in algorithms:
-        raise AssertionError_(f"alg {alg!r} is not accepted")
-    _check_signature(str(alg), f"{parts[0]}.{parts[1]}".encode(), _b64(parts[2]), key)
+    header, claims = _decode(assertion, key=key, algorithms=algorithms)
     if claims.get("iss") != client_id or claims.get("sub") != client_id:
-        raise AssertionError_("iss and sub must both be the client id")
-    audience = claims.get("aud")
-    stated = audience if isinstance(audience, list) else [audience]
-    if not any(a in audiences for a in stated):
-        raise AssertionError_(f"aud {audience!r} is not this server")
-    exp = claims.get("exp")
-    if not isinstance(exp, (int, float)) or exp <= now - leeway:
-        raise AssertionError_("assertion expired or has no exp")
+        raise AssertionError_("iss and sub must both be the client id", reason="claims")
+    _check_audience(claims, audiences)
+    exp = _check_not_expired(claims, now, leeway)
     if exp - now > max_lifetime:
-        raise AssertionError_("assertion lives too long")
+        raise AssertionError_("assertion lives too long", reason="lifetime")
     for name in ("nbf", "iat"):
-        value = claims.get(name)
-        if value is not None and (not isinstance(value, (int, float)) or value > now + leeway):
-            raise AssertionError_(f"{name} is in the future")
+        _check_not_future(claims, name, now, leeway)
     jti = claims.get("jti")
     if not isinstance(jti, str) or not jti:
-        raise AssertionError_("jti is missing")
+        raise AssertionError_("jti is missing", reason="jti")
     if seen_jti is not None:
         if jti in seen_jti:
-            raise AssertionError_("jti was already used (replay)")
+            raise AssertionError_("jti was already used (replay)", reason="replay")
         seen_jti.add(jti)
+    return VerifiedAssertion(header, claims)
+
+
+def verify_grant_assertion(
+    assertion: str,
+    *,
+    key: Any,
+    issuer: str,
+    audiences: Collection[str],
+    algorithms: Collection[str],
+    max_lifetime: float = 3600.0,
+    leeway: float = 30.0,
+    now: float | None = None,
+) -> VerifiedAssertion:
+    """Verify an assertion presented as an authorization grant (RFC 7523 §2.1, §3) strictly.
+
+    Unlike a client assertion, ``sub`` names whom the token is for (a delegated user) and
+    may be absent, and no ``jti`` is required; ``iat`` is, and ``exp`` - ``iat`` may not
+    exceed ``max_lifetime`` (Google allows one hour).
+
+    Args:
+        assertion: The compact JWS.
+        key: The issuer's public key.
+        issuer: Who must be ``iss`` (e.g. the service account's email).
+        audiences: Accepted ``aud`` values (the token URL).
+        algorithms: Accepted ``alg`` values.
+        max_lifetime: Longest ``exp`` minus ``iat`` accepted.
+        leeway: Clock skew tolerated.
+        now: The current epoch time.
+
+    Raises:
+        AssertionError_: Any check fails.
+    """
+    now = time.time() if now is None else now
+    header, claims = _decode(assertion, key=key, algorithms=algorithms)
+    if claims.get("iss") != issuer:
+        raise AssertionError_("iss is not the issuer", reason="claims")
+    _check_audience(claims, audiences)
+    exp = _check_not_expired(claims, now, leeway)
+    iat = claims.get("iat")
+    if not isinstance(iat, (int, float)):
+        raise AssertionError_("iat is missing", reason="lifetime")
+    _check_not_future(claims, "iat", now, leeway)
+    if exp - iat > max_lifetime or exp <= iat:
+        raise AssertionError_(
+            f"exp - iat must be positive and at most {max_lifetime:.0f}s", reason="lifetime"
+        )
     return VerifiedAssertion(header, claims)

@@ -8,7 +8,11 @@ subclass ``BackendBasicTests``, and supply the provider class and a valid profil
         entry_point = "acme"
         profile = {"client_id": "id", "client_secret": "s", "tenant": "t"}
 
-The checks are sans-I/O: they build requests and parse canned answers, never a socket.
+Secrets in :attr:`ProviderContractTests.profile` (``client_secret`` and the provider's
+``secret_options``) are plain strings; the kit wraps them as the core does, and hands the
+provider's own to :meth:`~tokenrack.provider.Provider.token_flow`, so a provider that
+signs its grant with one of them is checked on the request it really sends. The checks
+are sans-I/O: they build requests and parse canned answers, never a socket.
 """
 
 from __future__ import annotations
@@ -52,14 +56,31 @@ class ProviderContractTests:
     entry_point: ClassVar[str]
     profile: ClassVar[Mapping[str, Any]]
 
+    def _secret_keys(self) -> frozenset[str]:
+        return frozenset({"client_secret", *self.provider_class.secret_options})
+
+    def _secret_values(self) -> list[str]:
+        keys = self._secret_keys()
+        return [v for k, v in self.profile.items() if k in keys and isinstance(v, str) and v]
+
     @pytest.fixture
     def provider(self) -> Provider:
         """An instance built from :attr:`profile`, secrets wrapped as the core wraps them."""
+        keys = self._secret_keys()
         options = {
-            key: Secret(value) if key == "client_secret" and isinstance(value, str) else value
+            key: Secret(value) if key in keys and isinstance(value, str) else value
             for key, value in self.profile.items()
         }
         return self.provider_class(options)
+
+    @pytest.fixture
+    def secrets(self) -> dict[str, Secret]:
+        """The provider's ``secret_options`` from :attr:`profile`, resolved as the core does."""
+        return {
+            key: Secret(value)
+            for key, value in self.profile.items()
+            if key in self.provider_class.secret_options and isinstance(value, str)
+        }
 
     def test_name_matches_entry_point(self) -> None:
         """The class's ``name`` is the entry-point name (the core refuses a mismatch)."""
@@ -87,29 +108,37 @@ class ProviderContractTests:
             or cls.default_auth_method in cls.supported_auth_methods
         )
 
-    def test_builds_a_request_to_an_https_or_loopback_url(self, provider: Provider) -> None:
+    def test_builds_a_request_to_an_https_or_loopback_url(
+        self, provider: Provider, secrets: dict[str, Secret]
+    ) -> None:
         """The first request goes to https (or loopback) and names a grant type."""
         from tokenrack.url_policy import insecure_url_problem
 
-        request = next(provider.token_flow({}))
+        request = next(provider.token_flow(secrets))
         assert isinstance(request, TokenRequest)
         assert insecure_url_problem(request.url, allow_insecure_http=False) is None
         assert request.form_value("grant_type")
 
-    def test_request_holds_no_plain_secret(self, provider: Provider) -> None:
-        """No secret appears unwrapped in the request the provider builds."""
-        request = provider.build_token_request()
-        secret = self.profile.get("client_secret")
-        plain = [v for _, v in (*request.form, *request.headers) if not isinstance(v, Secret)]
-        assert not secret or all(secret not in value for value in plain)
+    def test_request_holds_no_plain_secret(
+        self, provider: Provider, secrets: dict[str, Secret]
+    ) -> None:
+        """No secret appears unwrapped in the requests the provider builds."""
+        for request in (provider.build_token_request(), next(provider.token_flow(secrets))):
+            plain = [
+                v
+                for _, v in (*request.form, *request.headers, ("url", request.url))
+                if not isinstance(v, Secret)
+            ]
+            for secret in self._secret_values():
+                assert all(secret not in value for value in plain)
 
     def test_cache_key_parts_are_stable_and_never_secret(self, provider: Provider) -> None:
-        """Cache key parts are deterministic strings without the secret."""
+        """Cache key parts are deterministic strings without any secret."""
         parts = provider.cache_key_parts()
         assert parts == provider.cache_key_parts()
         assert all(isinstance(v, str) for v in parts.values())
-        secret = self.profile.get("client_secret")
-        assert not secret or all(secret not in v for v in parts.values())
+        for secret in self._secret_values():
+            assert all(secret not in v for v in parts.values())
 
     def test_cache_key_parts_separate_clients(self, provider: Provider) -> None:
         """Two client ids never share a cache key."""

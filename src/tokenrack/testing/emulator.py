@@ -361,8 +361,8 @@ class TokenEmulator:
 
     @property
     def token_url(self) -> str:
-        """The token endpoint's URL."""
-        return self.url + self.token_path
+        """The token endpoint's URL: where its personality serves it (``token_path`` by default)."""
+        return self.url + self.personality.token_path(self)
 
     @property
     def issuer(self) -> str:
@@ -528,10 +528,7 @@ class TokenEmulator:
             )
         except AssertionError_ as refused:
             return None, method, _error(401, "invalid_client", f"client_assertion: {refused}")
-        with self._lock:
-            replayed = verified.claims["jti"] in self._seen_jti
-            self._seen_jti.add(verified.claims["jti"])
-        if replayed:
+        if not self._first_use(verified.claims["jti"]):
             return (
                 None,
                 method,
@@ -540,6 +537,13 @@ class TokenEmulator:
         if client.x5t_s256 is not None and header.get("x5t#S256") != client.x5t_s256:
             return None, method, _error(401, "invalid_client", "x5t#S256 does not match")
         return client, method, None
+
+    def _first_use(self, jti: str) -> bool:
+        """Record an assertion's ``jti``; False when it was seen before (a replay)."""
+        with self._lock:
+            replayed = jti in self._seen_jti
+            self._seen_jti.add(jti)
+        return not replayed
 
     def _check_unsecretive(
         self, client_id: str, peer: PeerCertificate | None

@@ -107,6 +107,14 @@ class Personality:
         """Whether ``path`` is this vendor's token endpoint (default: ``token_path``)."""
         return path == emulator.token_path
 
+    def token_path(self, emulator: TokenEmulator) -> str:
+        """A path :meth:`serves` answers at, for ``emulator.token_url`` and messages.
+
+        The default is the emulator's ``token_path``; a vendor whose path holds a
+        variable (a tenant, a realm) names an example of it.
+        """
+        return emulator.token_path
+
     def not_found(self, emulator: TokenEmulator, exchange: Exchange) -> Answer:
         """The answer to a POST anywhere else."""
         return Answer(404, {"error": "not_found"})

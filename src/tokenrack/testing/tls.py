@@ -191,14 +191,30 @@ def make_client_certificate(
     common_name: str,
     ca: TestCertificates | None = None,
     passphrase: str | None = None,
+    key_type: str = "ec",
 ) -> ClientCertificateFiles:
-    """Write a client certificate signed by ``ca``, or self-signed when ``ca`` is None."""
+    """Write a client certificate signed by ``ca``, or self-signed when ``ca`` is None.
+
+    Args:
+        directory: Where to write ``{common_name}.pem`` and ``{common_name}-key.pem``.
+        common_name: The certificate's subject CN.
+        ca: The CA to sign with; None for a self-signed certificate.
+        passphrase: Encrypt the key file with it.
+        key_type: ``ec`` (P-256) or ``rsa`` (2048 bits: for servers that sign with RS256 or
+            PS256 only, as Microsoft Entra's certificate credentials do).
+    """
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
     now = _now()
-    key = ec.generate_private_key(ec.SECP256R1())
+    key: Any
+    if key_type == "rsa":
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    elif key_type == "ec":
+        key = ec.generate_private_key(ec.SECP256R1())
+    else:
+        raise ValueError(f"key_type must be ec or rsa, not {key_type!r}")
     subject = _name(common_name)
     if ca is not None:
         issuer_cert = x509.load_pem_x509_certificate(ca.ca_path.read_bytes())

@@ -13,6 +13,7 @@ from tokenrack.testing.personalities.apigee import ApigeePersonality
 from tokenrack.testing.personalities.auth0 import Auth0Personality
 from tokenrack.testing.personalities.cognito import CognitoPersonality
 from tokenrack.testing.personalities.entra import EntraPersonality
+from tokenrack.testing.personalities.google import GooglePersonality
 from tokenrack.testing.personalities.keycloak import KeycloakPersonality
 from tokenrack.testing.personalities.okta import OktaPersonality
 from tokenrack.testing.personalities.ping import PingPersonality
@@ -26,6 +27,7 @@ __all__ = [
     "Auth0Personality",
     "CognitoPersonality",
     "EntraPersonality",
+    "GooglePersonality",
     "KeycloakPersonality",
     "OktaPersonality",
     "PingPersonality",
@@ -42,6 +44,7 @@ PERSONALITIES: Mapping[str, Callable[[], Personality]] = {
     "salesforce": SalesforcePersonality,
     "zoom": ZoomPersonality,
     "ping": PingPersonality,
+    "google": GooglePersonality,
     "apigee": ApigeePersonality,
 }
 """A personality with default settings for each provider of the vendor pack."""

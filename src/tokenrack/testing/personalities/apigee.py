@@ -37,6 +37,10 @@ class ApigeePersonality(Personality):
         """The proxy's token path."""
         return path == self.path
 
+    def token_path(self, emulator: TokenEmulator) -> str:
+        """The proxy's token path."""
+        return self.path
+
     def parameters(self, exchange: Exchange) -> list[tuple[str, str]]:
         """The body's parameters, ``grant_type`` taken from where the policy reads it."""
         if self.grant_type_in != "query":

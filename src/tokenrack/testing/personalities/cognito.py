@@ -24,6 +24,10 @@ class CognitoPersonality(Personality):
         """``/oauth2/token``."""
         return path == "/oauth2/token"
 
+    def token_path(self, emulator: TokenEmulator) -> str:
+        """``/oauth2/token``."""
+        return "/oauth2/token"
+
     def check(
         self,
         emulator: TokenEmulator,

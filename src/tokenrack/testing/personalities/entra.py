@@ -1,15 +1,22 @@
-"""Microsoft Entra ID (v2, v1 and B2C paths), strictly: ``.default`` scopes, Entra's errors."""
+"""Microsoft Entra ID (v2, v1 and B2C paths), strictly.
+
+``.default`` scopes, certificate credentials, and Entra's error shape.
+"""
 
 from __future__ import annotations
 
 import re
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
 from tokenrack.testing.emulator import EmulatorClient, TokenEmulator
-from tokenrack.testing.personality import Answer, Exchange, Personality
+from tokenrack.testing.personalities.entra_certificate import (
+    CertificatePolicy,
+    check_certificate_assertion,
+)
+from tokenrack.testing.personality import Answer, Exchange, Personality, Verdict
 
 __all__ = ["EntraPersonality"]
 
@@ -35,13 +42,47 @@ class EntraPersonality(Personality):
     and answers with string lifetimes and ``expires_on``. Errors carry ``error_codes``,
     ``timestamp``, ``trace_id``, ``correlation_id`` and ``error_uri``, and a description
     that starts with the AADSTS code.
+
+    Certificate credentials (a ``client_assertion``) are checked against the certificate
+    the client registered (``EmulatorClient.public_key``): the thumbprint header must name
+    it, the signature must verify with its key, ``iss`` = ``sub`` = ``client_id`` (sent in
+    the body), ``aud`` = the token endpoint requested.
+
+    Args:
+        certificate_algorithms: Signature algorithms accepted for certificate credentials.
+        thumbprint_headers: Headers that may name the certificate (``x5t#S256``, ``x5t``).
     """
 
     name: ClassVar[str] = "entra"
 
+    def __init__(
+        self,
+        *,
+        certificate_algorithms: Iterable[str] = ("RS256", "PS256"),
+        thumbprint_headers: Iterable[str] = ("x5t#S256", "x5t"),
+    ) -> None:
+        self.certificates = CertificatePolicy(
+            frozenset(certificate_algorithms), frozenset(thumbprint_headers)
+        )
+
+    def authenticate(self, emulator: TokenEmulator, exchange: Exchange) -> Verdict:
+        """A certificate credential as Entra checks it; any other method as the emulator does."""
+        params = self.parameters(exchange)
+        if (
+            exchange.param("client_assertion", params) is None
+            or exchange.param("client_secret", params) is not None
+            or "authorization" in exchange.headers
+        ):
+            return super().authenticate(emulator, exchange)
+        return check_certificate_assertion(emulator, exchange, params, self.certificates)
+
     def serves(self, emulator: TokenEmulator, path: str) -> bool:
         """Any tenant's v2, v1 or B2C token path."""
         return bool(_V2.match(path) or _V1.match(path) or _B2C.match(path))
+
+    def token_path(self, emulator: TokenEmulator) -> str:
+        """The v2 path of Microsoft's example tenant (any tenant is served)."""
+        return "/contoso.onmicrosoft.com/oauth2/v2.0/token"
 
     @staticmethod
     def _v1(exchange: Exchange) -> bool:

@@ -37,6 +37,11 @@ class KeycloakPersonality(Personality):
         found = _PATH.match(path)
         return bool(found) and (found.group(1) is not None) == self.legacy  # type: ignore[union-attr]
 
+    def token_path(self, emulator: TokenEmulator) -> str:
+        """The first realm's token path (``/auth`` first when ``legacy``)."""
+        prefix = "/auth" if self.legacy else ""
+        return f"{prefix}/realms/{sorted(self.realms)[0]}/protocol/openid-connect/token"
+
     def check(
         self,
         emulator: TokenEmulator,

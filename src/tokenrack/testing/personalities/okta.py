@@ -36,6 +36,10 @@ class OktaPersonality(Personality):
         """The org server's path, or any custom server's."""
         return path == _ORG or bool(_CUSTOM.match(path))
 
+    def token_path(self, emulator: TokenEmulator) -> str:
+        """The first custom server's path (the org server answers at ``/oauth2/v1/token``)."""
+        return f"/oauth2/{sorted(self.servers)[0]}/v1/token"
+
     def check(
         self,
         emulator: TokenEmulator,

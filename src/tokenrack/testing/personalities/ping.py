@@ -41,6 +41,14 @@ class PingPersonality(Personality):
         """The product's token path."""
         return bool(_PATHS[self.product].match(path))
 
+    def token_path(self, emulator: TokenEmulator) -> str:
+        """An example path of the product: an environment id, the root, a realm."""
+        return {
+            "pingone": "/3f8c2a52-0000-4000-8000-000000000000/as/token",
+            "pingfederate": "/as/token.oauth2",
+            "forgerock": "/am/oauth2/realms/root/realms/alpha/access_token",
+        }[self.product]
+
     def check(
         self,
         emulator: TokenEmulator,

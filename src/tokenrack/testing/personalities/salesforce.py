@@ -40,6 +40,10 @@ class SalesforcePersonality(Personality):
         """``/services/oauth2/token``."""
         return path == "/services/oauth2/token"
 
+    def token_path(self, emulator: TokenEmulator) -> str:
+        """``/services/oauth2/token``."""
+        return "/services/oauth2/token"
+
     def check(
         self,
         emulator: TokenEmulator,
