@@ -10,6 +10,7 @@ import tokenrack.plugin
 
 PROMISED = {
     "get_token",
+    "aget_token",
     "configure",
     "Registry",
     "BearerAuth",

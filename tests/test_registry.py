@@ -356,15 +356,29 @@ def test_netrc_never_replaces_client_credentials(
 
 
 def test_secrets_are_read_at_first_fetch_and_again_after_invalid_client(
-    tmp_path: Path, emulator: TokenEmulator, make_registry: MakeRegistry
+    tmp_path: Path, emulator: TokenEmulator, make_registry: MakeRegistry, clock: FakeClock
 ) -> None:
     secret_file = tmp_path / "secret"
     secret_file.write_text("rotated-away\n")
-    registry = make_registry({"a": profile(emulator, client_secret={"file": str(secret_file)})})
+    registry = make_registry(
+        {
+            "a": profile(
+                emulator,
+                client_secret={"file": str(secret_file)},
+                auth_method="client_secret_basic",
+            )
+        },
+        clock=clock,
+    )
     with pytest.raises(InvalidClientError):
         registry.get_token("a")
     secret_file.write_text(SECRET + "\n")  # the operator rotates the secret; no restart
+    with pytest.raises(InvalidClientError):  # within the refusal cooldown: not asked again
+        registry.get_token("a")
+    assert emulator.request_count == 1
+    clock.advance(31)
     assert registry.get_token("a").access_token in emulator.issued_tokens
+    assert emulator.request_count == 2
 
 
 def test_missing_secret_fails_before_any_request(

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from tokenrack.bearer_auth import BearerAuth
-    from tokenrack.default import configure, get_token
+    from tokenrack.default import aget_token, configure, get_token
     from tokenrack.errors import (
         CacheError,
         ConfigError,
@@ -60,6 +60,7 @@ __all__ = [
     "UnauthorizedClientError",
     "UnsupportedGrantTypeError",
     "__version__",
+    "aget_token",
     "configure",
     "get_token",
 ]
@@ -70,6 +71,7 @@ _HOMES = {
     "BearerAuth": "tokenrack.bearer_auth",
     "Registry": "tokenrack.registry",
     "Token": "tokenrack.token",
+    "aget_token": "tokenrack.default",
     "configure": "tokenrack.default",
     "get_token": "tokenrack.default",
 }

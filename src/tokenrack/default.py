@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from tokenrack.registry import Registry
     from tokenrack.token import Token
 
-__all__ = ["configure", "default_registry", "get_token"]
+__all__ = ["aget_token", "configure", "default_registry", "get_token"]
 
 _lock = threading.Lock()
 _registry: Registry | None = None
@@ -68,3 +68,20 @@ def get_token(profile: str, *, force_refresh: bool = False) -> Token:
         TokenError: No valid token could be obtained.
     """
     return default_registry().get_token(profile, force_refresh=force_refresh)
+
+
+async def aget_token(profile: str, *, force_refresh: bool = False) -> Token:
+    """:func:`get_token` for asyncio, from the default registry.
+
+    The first call builds the default registry in a worker thread (it reads the config
+    file), so the event loop never waits on that either.
+
+    Raises:
+        The same errors as :func:`get_token`.
+    """
+    registry = _registry
+    if registry is None:
+        import asyncio
+
+        registry = await asyncio.to_thread(default_registry)
+    return await registry.aget_token(profile, force_refresh=force_refresh)

@@ -35,6 +35,8 @@ from tokenrack.provider import Provider
 from tokenrack.refresh import CachedToken, RefreshWindows
 from tokenrack.retry import RetryPolicy
 from tokenrack.secret import Secret, SecretRef
+from tokenrack.stats import ProfileStats
+from tokenrack.telemetry import fetch_record
 from tokenrack.transport import ClientCertificate, Transport, TransportOptions
 
 if TYPE_CHECKING:
@@ -181,6 +183,7 @@ class ProfileRuntime:
         self._methods: dict[str, ClientAuthMethod] = {}
         self._providers: dict[str, Provider] = {}
         self._files = MaterialFiles()
+        self.stats = ProfileStats()
 
     def __repr__(self) -> str:
         return (
@@ -487,13 +490,23 @@ class ProfileRuntime:
         )
 
     def fetch(self, reason: str) -> FetchResult:
-        """Fetch a new token from the endpoint (no caching).
+        """Fetch a new token from the endpoint (no caching), counted and traced.
 
         Raises:
             TokenError: The token could not be obtained (the profile is named in it).
             ConfigError: A secret is missing or the token URL is refused.
             PluginError: The provider failed in an unexpected way.
         """
+        self.stats.fetched(reason)
+        with fetch_record(self.name, self.config.provider, reason) as record:
+            try:
+                return self._fetch_logged(reason)
+            except Exception as error:
+                self.stats.failed(error)
+                record.failed(error)
+                raise
+
+    def _fetch_logged(self, reason: str) -> FetchResult:
         clock = self._clock
         started = clock.monotonic()
         where = self.cache_key_parts.get("token_url") or self.issuer or "?"
@@ -504,7 +517,11 @@ class ProfileRuntime:
         except TokenError as error:
             error.profile = self.name
             if isinstance(error, (InvalidClientError, UnauthorizedClientError)):
+                # Read the secret again before the next try (it may have been rotated),
+                # and let callers hear this refusal again, rather than the vendor hearing
+                # a bad secret again, until the cooldown is over.
                 self.forget_secrets()
+                error.cooldown = float(self.config.options.get("refusal_cooldown", 30))
             logger.warning(
                 "token fetch for profile %s failed after %.0f ms: %s",
                 self.name,

@@ -25,6 +25,10 @@ from tokenrack.clock import Clock
 from tokenrack.log import get_logger
 from tokenrack.token import Token
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import asyncio
+
 __all__ = ["CachedToken", "RefreshWindows", "Slot", "TokenStore"]
 
 logger = get_logger(__name__)
@@ -109,16 +113,48 @@ class CachedToken:
 Refresh = Callable[[str], CachedToken]
 """Obtains a new token; called with the reason (``cold``, ``early``, ``expired``, …)."""
 
+Hit = Callable[[], None]
+"""Told each time a cached token is served without waiting (for statistics)."""
+
+
+def _no_hit() -> None:
+    return None
+
 
 class _Flight:
-    """One refresh in progress; every caller that needs it waits on ``done``."""
+    """One refresh in progress; threads wait on ``done``, coroutines on a future each."""
 
-    __slots__ = ("done", "error", "result")
+    __slots__ = ("_lock", "_waiters", "done", "error", "result")
 
     def __init__(self) -> None:
         self.done = threading.Event()
         self.result: CachedToken | None = None
         self.error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+
+    def future(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None] | None:
+        """A future ``loop`` can await until the flight lands; None if it already has."""
+        with self._lock:
+            if self.done.is_set():
+                return None
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._waiters.append((loop, waiter))
+            return waiter
+
+    def land(self) -> None:
+        """Wake every waiter, threads and coroutines alike (from whichever thread flew)."""
+        with self._lock:
+            self.done.set()
+            waiters, self._waiters = self._waiters, []
+        for loop, waiter in waiters:
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(_resolve, waiter)
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():  # a cancelled waiter stays cancelled
+        waiter.set_result(None)
 
 
 class Slot:
@@ -130,6 +166,8 @@ class Slot:
         "flight",
         "lock",
         "next_reason",
+        "refused",
+        "refused_until",
         "rejected",
         "retry_not_before",
     )
@@ -143,6 +181,9 @@ class Slot:
         self.failures = 0
         self.retry_not_before = 0.0
         self.next_reason = "cold"
+        # A refusal that asked for a cooldown (invalid_client …): repeated, not re-asked.
+        self.refused: BaseException | None = None
+        self.refused_until = 0.0
 
 
 class TokenStore:
@@ -173,29 +214,37 @@ class TokenStore:
         slot = self._slots.get(key)
         return slot.entry if slot is not None else None
 
-    def get(self, key: str, refresh: Refresh, *, force: bool = False, label: str = "") -> Token:
-        """A valid token for ``key``, refreshing as the windows say.
+    def _begin(
+        self, slot: Slot, refresh: Refresh, force: bool, label: str, on_hit: Hit
+    ) -> Token | tuple[_Flight, bool, str]:
+        """Decide, without waiting: a token to serve now, or a flight to wait for.
 
-        Args:
-            key: The cache key.
-            refresh: Obtains a new token.
-            force: Refresh now (joining a refresh already under way) and wait for it.
-            label: What to call the key in log lines (the profile name).
+        Returns the token, or the flight, whether this caller leads it, and the reason.
 
         Raises:
-            Exception: Whatever ``refresh`` raised, when no valid token can be served.
+            BaseException: A refusal still in its cooldown, repeated without a request.
         """
-        slot = self._slot(key)
         entry = slot.entry
         now = self._clock.monotonic()
         if entry is not None and not force:
             if now < entry.refresh_at:
+                on_hit()
                 return entry.token
             if now < entry.must_refresh_at:
                 self._refresh_in_background(slot, refresh, label)
+                on_hit()
                 return entry.token
             if now < entry.expires_at and now < slot.retry_not_before:
+                on_hit()
                 return entry.token
+        refused = slot.refused
+        if refused is not None and now < slot.refused_until:
+            if entry is not None and not force and now < entry.expires_at:
+                on_hit()
+                return entry.token
+            # The same refusal again, without another request; a fresh traceback each
+            # time, or the old one would grow with every caller.
+            raise refused.with_traceback(None)
         if force:
             reason = "forced"
         elif entry is None:
@@ -203,10 +252,10 @@ class TokenStore:
         else:
             reason = "expired" if now >= entry.expires_at else "expiring"
         flight, leader = self._join(slot)
-        if leader:
-            self._fly(slot, flight, refresh, reason, label)
-        else:
-            flight.done.wait()
+        return flight, leader, reason
+
+    def _outcome(self, slot: Slot, flight: _Flight, force: bool, label: str) -> Token:
+        """What a caller gets once the flight it waited for has landed."""
         if flight.result is not None:
             return flight.result.token
         error = flight.error
@@ -221,6 +270,70 @@ class TokenStore:
             )
             return stale.token
         raise error
+
+    def get(
+        self,
+        key: str,
+        refresh: Refresh,
+        *,
+        force: bool = False,
+        label: str = "",
+        on_hit: Hit = _no_hit,
+    ) -> Token:
+        """A valid token for ``key``, refreshing as the windows say.
+
+        Args:
+            key: The cache key.
+            refresh: Obtains a new token.
+            force: Refresh now (joining a refresh already under way) and wait for it.
+            label: What to call the key in log lines (the profile name).
+            on_hit: Called when the cached token is served without waiting (statistics).
+
+        Raises:
+            Exception: Whatever ``refresh`` raised, when no valid token can be served.
+        """
+        slot = self._slot(key)
+        step = self._begin(slot, refresh, force, label, on_hit)
+        if not isinstance(step, tuple):
+            return step
+        flight, leader, reason = step
+        if leader:
+            self._fly(slot, flight, refresh, reason, label)
+        else:
+            flight.done.wait()
+        return self._outcome(slot, flight, force, label)
+
+    async def aget(
+        self,
+        key: str,
+        refresh: Refresh,
+        *,
+        force: bool = False,
+        label: str = "",
+        on_hit: Hit = _no_hit,
+    ) -> Token:
+        """:meth:`get` for coroutines: the same decisions, waiting without blocking the loop.
+
+        The leader's refresh runs in a worker thread; every other caller, thread or
+        coroutine, waits for that same flight.
+
+        Raises:
+            Exception: Whatever ``refresh`` raised, when no valid token can be served.
+        """
+        slot = self._slot(key)
+        step = self._begin(slot, refresh, force, label, on_hit)
+        if not isinstance(step, tuple):
+            return step
+        flight, leader, reason = step
+        import asyncio
+
+        if leader:
+            await asyncio.to_thread(self._fly, slot, flight, refresh, reason, label)
+        else:
+            waiter = flight.future(asyncio.get_running_loop())
+            if waiter is not None:
+                await waiter
+        return self._outcome(slot, flight, force, label)
 
     def invalidate(
         self, key: str, *, token: Token | None = None, reason: str = "invalidated"
@@ -276,10 +389,14 @@ class TokenStore:
             flight.result = refresh(reason)
         except BaseException as error:
             flight.error = error
+            cooldown = getattr(error, "cooldown", 0.0)
             with slot.lock:
                 slot.failures += 1
                 wait = _FAILURE_BACKOFF[min(slot.failures, len(_FAILURE_BACKOFF)) - 1]
                 slot.retry_not_before = self._clock.monotonic() + wait
+                if isinstance(cooldown, (int, float)) and cooldown > 0:
+                    slot.refused = error
+                    slot.refused_until = self._clock.monotonic() + cooldown
             if reason == "early":
                 entry = slot.entry
                 left = entry.expires_at - self._clock.monotonic() if entry else 0.0
@@ -299,7 +416,8 @@ class TokenStore:
                 slot.failures = 0
                 slot.retry_not_before = 0.0
                 slot.next_reason = "cold"
+                slot.refused = None
         finally:
             with slot.lock:
                 slot.flight = None
-            flight.done.set()
+            flight.land()

@@ -14,6 +14,7 @@ from tokenrack.errors import CacheError, PluginError, SecretError
 from tokenrack.profile import AuthPins, ProfileRuntime
 from tokenrack.refresh import CachedToken, Refresh, Slot, TokenStore
 from tokenrack.shared import CacheSettings, GuardedCache, SharedRefresh, cache_settings
+from tokenrack.stats import ProfileStats
 from tokenrack.token import Token
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ class Registry:
         self._monotonic = self._clock.monotonic
         self._metadata = MetadataCache(self._clock.monotonic)
         self._pins = AuthPins()
-        self._runtimes: dict[str, tuple[ProfileRuntime, Slot, Refresh]] = {}
+        self._runtimes: dict[str, tuple[ProfileRuntime, Slot, Refresh, ProfileStats]] = {}
         self._shared: dict[str, SharedRefresh] = {}
         self._caches: dict[str, GuardedCache] = {}
         self._lock = threading.Lock()
@@ -154,14 +155,61 @@ class Registry:
             PluginError: Its provider or auth method cannot be loaded.
             TokenError: No valid token could be obtained or served.
         """
-        runtime, slot, refresh = self._runtimes.get(profile) or self._runtime(profile)
+        runtime, slot, refresh, stats = self._runtimes.get(profile) or self._runtime(profile)
         # The hot path: a fresh token is one attribute read and one clock read away. Every
         # other state (and the same check again, under the store's rules) is the store's;
         # a shared cache is consulted only from there, through ``refresh``.
         entry = slot.entry
         if entry is not None and not force_refresh and self._monotonic() < entry.refresh_at:
+            stats.hits += 1
             return entry.token
-        return self._store.get(runtime.cache_key, refresh, force=force_refresh, label=profile)
+        return self._store.get(
+            runtime.cache_key, refresh, force=force_refresh, label=profile, on_hit=stats.hit
+        )
+
+    async def aget_token(self, profile: str, *, force_refresh: bool = False) -> Token:
+        """:meth:`get_token` for asyncio: the same cache, windows and single-flight.
+
+        A cache hit never leaves the event loop's thread; a fetch runs in a worker thread
+        while the loop keeps running, and coroutines and threads asking for the same token
+        at the same time share one request.
+
+        Raises:
+            The same errors as :meth:`get_token`.
+        """
+        found = self._runtimes.get(profile)
+        if found is None:
+            import asyncio
+
+            # Building a profile loads plugins and may read files: not on the loop.
+            found = await asyncio.to_thread(self._runtime, profile)
+        runtime, slot, refresh, stats = found
+        entry = slot.entry
+        if entry is not None and not force_refresh and self._monotonic() < entry.refresh_at:
+            stats.hits += 1
+            return entry.token
+        return await self._store.aget(
+            runtime.cache_key, refresh, force=force_refresh, label=profile, on_hit=stats.hit
+        )
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        """Per profile: what the cache and the endpoint did.
+
+        Cache hits, fetches by reason, failures by kind, the last error, and the cached
+        token's seconds left (None when nothing is cached). Profiles never used in this
+        process show zeros. No value holds a secret or a token.
+        """
+        report: dict[str, dict[str, Any]] = {}
+        for name in self.profiles():
+            found = self._runtimes.get(name)
+            if found is None:
+                report[name] = {**ProfileStats().snapshot(), "expires_in": None}
+                continue
+            _, slot, _, stats = found
+            entry = slot.entry
+            left = entry.expires_at - self._monotonic() if entry is not None else None
+            report[name] = {**stats.snapshot(), "expires_in": left}
+        return report
 
     def invalidate(
         self, profile: str, *, token: Token | None = None, reason: str = "invalidated"
@@ -226,7 +274,7 @@ class Registry:
         """
         with self._lock:
             transport = self._transport if self._owns_transport else None
-            runtimes = [runtime for runtime, _, _ in self._runtimes.values()]
+            runtimes = [found[0] for found in self._runtimes.values()]
             caches = list(self._caches.values())
         for runtime in runtimes:
             runtime.close()
@@ -235,7 +283,7 @@ class Registry:
         for cache in caches:
             cache.close()
 
-    def _runtime(self, profile: str) -> tuple[ProfileRuntime, Slot, Refresh]:
+    def _runtime(self, profile: str) -> tuple[ProfileRuntime, Slot, Refresh, ProfileStats]:
         config = self._config.profile(profile)
         with self._lock:
             found = self._runtimes.get(profile)
@@ -257,7 +305,7 @@ class Registry:
                 if shared is not None:
                     self._shared[profile] = shared
                     refresh = shared
-                found = (runtime, slot, refresh)
+                found = (runtime, slot, refresh, runtime.stats)
                 self._runtimes[profile] = found
             return found
 

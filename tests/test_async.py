@@ -1,0 +1,187 @@
+"""aget_token: the same cache, windows and single-flight as get_token, for asyncio."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+
+import pytest
+
+import tokenrack
+from tests.conftest import FakeClock, profile, wait_until
+from tokenrack.errors import InvalidClientError, TokenEndpointUnavailableError
+from tokenrack.registry import Registry
+from tokenrack.testing import Fault, TokenEmulator
+
+MakeRegistry = Callable[..., Registry]
+
+
+def test_a_thousand_tasks_on_a_cold_cache_make_one_request(
+    emulator: TokenEmulator, make_registry: MakeRegistry
+) -> None:
+    emulator.latency = 0.1
+    registry = make_registry({"a": profile(emulator)})
+
+    async def main() -> set[str]:
+        tokens = await asyncio.gather(*(registry.aget_token("a") for _ in range(1000)))
+        return {t.access_token for t in tokens}
+
+    assert len(asyncio.run(main())) == 1
+    assert emulator.request_count == 1
+
+
+def test_threads_and_tasks_at_once_share_one_request(
+    emulator: TokenEmulator, make_registry: MakeRegistry
+) -> None:
+    emulator.latency = 0.2
+    emulator.gate.clear()  # nobody gets an answer until everyone is waiting
+    registry = make_registry({"a": profile(emulator)})
+    thread_tokens: list[str] = []
+    threads = [
+        threading.Thread(target=lambda: thread_tokens.append(registry.get_token("a").access_token))
+        for _ in range(16)
+    ]
+
+    async def main() -> set[str]:
+        for thread in threads:
+            thread.start()
+        tasks = [asyncio.create_task(registry.aget_token("a")) for _ in range(200)]
+        await asyncio.sleep(0)  # let every task reach its wait
+        wait_until(lambda: emulator.request_count == 1)
+        emulator.gate.set()
+        return {t.access_token for t in await asyncio.gather(*tasks)}
+
+    task_tokens = asyncio.run(main())
+    for thread in threads:
+        thread.join()
+    assert emulator.request_count == 1
+    assert task_tokens == set(thread_tokens) and len(task_tokens) == 1
+
+
+def test_the_event_loop_keeps_running_during_a_fetch(
+    emulator: TokenEmulator, make_registry: MakeRegistry
+) -> None:
+    emulator.latency = 0.3
+    registry = make_registry({"a": profile(emulator)})
+
+    async def main() -> int:
+        ticks = 0
+        done = asyncio.Event()
+
+        async def heartbeat() -> None:
+            nonlocal ticks
+            while not done.is_set():
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        beat = asyncio.create_task(heartbeat())
+        await registry.aget_token("a")
+        done.set()
+        await beat
+        return ticks
+
+    # A blocked loop would not have ticked at all while the server took 300 ms.
+    assert asyncio.run(main()) > 3
+
+
+def test_hits_never_leave_the_loop_thread(
+    emulator: TokenEmulator, make_registry: MakeRegistry
+) -> None:
+    registry = make_registry({"a": profile(emulator)})
+    first = registry.get_token("a")
+
+    async def main() -> tokenrack.Token:
+        return await registry.aget_token("a")
+
+    assert asyncio.run(main()) is first
+    assert emulator.request_count == 1
+
+
+def test_errors_reach_every_task(
+    emulator: TokenEmulator, make_registry: MakeRegistry, clock: FakeClock
+) -> None:
+    emulator.fail_next(*[Fault.http(503)] * 3)
+    registry = make_registry({"a": profile(emulator)}, clock=clock)
+
+    async def main() -> list[BaseException | tokenrack.Token]:
+        return await asyncio.gather(
+            *(registry.aget_token("a") for _ in range(50)), return_exceptions=True
+        )
+
+    results = asyncio.run(main())
+    assert all(isinstance(r, TokenEndpointUnavailableError) for r in results)
+    assert emulator.request_count == 3  # one flight of three attempts for all fifty
+
+
+def test_early_window_and_force_refresh_work_the_same(
+    emulator: TokenEmulator, make_registry: MakeRegistry, clock: FakeClock
+) -> None:
+    registry = make_registry({"a": profile(emulator)}, clock=clock)
+
+    async def main() -> None:
+        first = await registry.aget_token("a")
+        clock.advance(3500)  # early window
+        emulator.gate.clear()
+        assert await registry.aget_token("a") is first  # served at once, refresh in the background
+        wait_until(lambda: emulator.request_count == 2)
+        emulator.gate.set()
+        forced = await registry.aget_token("a", force_refresh=True)
+        assert forced.access_token != first.access_token
+
+    asyncio.run(main())
+    assert emulator.request_count in (3, 2)  # the forced call may join the early refresh
+
+
+def test_cancelled_waiters_do_not_disturb_the_flight(
+    emulator: TokenEmulator, make_registry: MakeRegistry
+) -> None:
+    emulator.latency = 0.3
+    registry = make_registry({"a": profile(emulator)})
+
+    async def main() -> str:
+        leader = asyncio.create_task(registry.aget_token("a"))
+        waiters = [asyncio.create_task(registry.aget_token("a")) for _ in range(10)]
+        await asyncio.sleep(0.05)
+        for waiter in waiters[:5]:
+            waiter.cancel()
+        results = await asyncio.gather(leader, *waiters[5:])
+        return results[0].access_token
+
+    token = asyncio.run(main())
+    assert token in emulator.issued_tokens and emulator.request_count == 1
+
+
+def test_module_level_aget_token(
+    emulator: TokenEmulator, tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yaml
+
+    path = tmp_path / "tokenrack.yaml"  # type: ignore[operator]
+    path.write_text(yaml.safe_dump({"version": 1, "profiles": {"a": profile(emulator)}}))
+    monkeypatch.setenv("TOKENRACK_CONFIG", str(path))
+    tokenrack.configure(None)
+    try:
+        token = asyncio.run(tokenrack.aget_token("a"))
+        assert token.access_token in emulator.issued_tokens
+    finally:
+        tokenrack.configure(None)
+
+
+def test_refusal_cooldown_applies_to_tasks(
+    emulator: TokenEmulator, make_registry: MakeRegistry
+) -> None:
+    registry = make_registry(
+        {"a": profile(emulator, client_secret="wrong", auth_method="client_secret_basic")}
+    )
+
+    async def main() -> list[BaseException | tokenrack.Token]:
+        first = await asyncio.gather(registry.aget_token("a"), return_exceptions=True)
+        again = await asyncio.gather(
+            *(registry.aget_token("a") for _ in range(20)), return_exceptions=True
+        )
+        return [*first, *again]
+
+    results = asyncio.run(main())
+    assert all(isinstance(r, InvalidClientError) for r in results)
+    assert emulator.request_count == 1
