@@ -172,3 +172,41 @@ def test_mtls_endpoint_alias_is_used_for_certificate_methods(
         registry.get_token("a")
         assert front.request_count == 0 and mtls.request_count == 1
         assert mtls.requests[0].auth_method == "tls_client_auth"
+
+
+def test_metadata_is_shared_through_the_shared_cache(
+    emulator: TokenEmulator, make_registry: MakeRegistry, tmp_path: Any
+) -> None:
+    emulator.metadata = {"token_endpoint_auth_methods_supported": ["client_secret_basic"]}
+    cache = {"backend": "file", "path": str(tmp_path / "shared")}
+    # Two registries stand for two processes on one host, sharing the file cache.
+    first = make_registry({"a": issuer_profile(emulator, cache=cache)})
+    first.get_token("a")
+    second = make_registry({"b": issuer_profile(emulator, cache=cache, scopes=["other"])})
+    second.get_token("b")
+    assert emulator.metadata_requests == 1  # the second process read it from the cache
+    assert emulator.request_count == 2
+
+
+def test_shared_metadata_for_another_issuer_is_ignored(
+    emulator: TokenEmulator, make_registry: MakeRegistry, tmp_path: Any
+) -> None:
+    from tokenrack.cache_key import cache_key
+    from tokenrack.discovery import ServerMetadata, encode_metadata
+    from tokenrack.file_cache import FileCache
+
+    emulator.metadata = {}
+    directory = tmp_path / "shared"
+    planted = ServerMetadata(
+        "https://evil.example", "https://evil.example/token", ("client_secret_basic",), None, "x"
+    )
+    FileCache({"path": str(directory)}, secrets={}).set(
+        "metadata:" + cache_key({"issuer": emulator.issuer}),
+        encode_metadata(planted, expires_at=4e9),
+        ttl=60,
+    )
+    registry = make_registry(
+        {"a": issuer_profile(emulator, cache={"backend": "file", "path": str(directory)})}
+    )
+    assert registry.get_token("a").access_token in emulator.issued_tokens
+    assert emulator.metadata_requests == 1  # the planted record was refused, the real one fetched

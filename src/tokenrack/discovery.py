@@ -10,6 +10,7 @@ mix-up attacks start. Fetched with the core's retries and timeouts; cached per i
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
@@ -22,7 +23,14 @@ from tokenrack.message import TokenRequest
 from tokenrack.response import decode_body
 from tokenrack.url_policy import insecure_url_problem
 
-__all__ = ["MetadataCache", "ServerMetadata", "discovery_steps", "metadata_urls"]
+__all__ = [
+    "MetadataCache",
+    "ServerMetadata",
+    "decode_metadata",
+    "discovery_steps",
+    "encode_metadata",
+    "metadata_urls",
+]
 
 DEFAULT_METADATA_TTL = 86_400.0
 
@@ -131,6 +139,45 @@ def discovery_steps(
     raise TokenResponseError(
         f"no authorization server metadata for {issuer} ({'; '.join(statuses)})"
     )
+
+
+def encode_metadata(metadata: ServerMetadata, *, expires_at: float) -> bytes:
+    """Metadata as a shared cache stores it (the fields tokenrack uses, and an expiry)."""
+    document: dict[str, Any] = {
+        "format": 1,
+        "issuer": metadata.issuer,
+        "token_endpoint": metadata.token_endpoint,
+        "token_endpoint_auth_methods_supported": list(metadata.auth_methods),
+        "source": metadata.source,
+        "expires_at": expires_at,
+    }
+    if metadata.mtls_token_endpoint:
+        document["mtls_endpoint_aliases"] = {"token_endpoint": metadata.mtls_token_endpoint}
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+def decode_metadata(
+    data: bytes, *, issuer: str, allow_insecure_http: bool, now: float
+) -> ServerMetadata | None:
+    """Metadata another process stored, checked as if just fetched; None when unusable.
+
+    A record for another issuer, expired, or failing the same checks as a fetched document
+    (exact issuer, https token endpoint) is ignored: the caller fetches instead.
+    """
+    try:
+        document = json.loads(data)
+        if not isinstance(document, dict) or document.get("format") != 1:
+            return None
+        if float(document["expires_at"]) <= now:
+            return None
+        return parse_metadata(
+            document,
+            issuer=issuer,
+            source=str(document.get("source", "a shared cache")),
+            allow_insecure_http=allow_insecure_http,
+        )
+    except (ValueError, TypeError, KeyError, TokenResponseError):
+        return None
 
 
 class MetadataCache:

@@ -7,13 +7,20 @@ import random
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tokenrack.auth_method import ClientAuthMethod, ClientCredentials
 from tokenrack.auth_select import AUTO, NoCommonMethodError, ordered_candidates, plan
 from tokenrack.cache_key import cache_key
 from tokenrack.clock import Clock
-from tokenrack.discovery import DEFAULT_METADATA_TTL, MetadataCache, discovery_steps
+from tokenrack.discovery import (
+    DEFAULT_METADATA_TTL,
+    MetadataCache,
+    ServerMetadata,
+    decode_metadata,
+    discovery_steps,
+    encode_metadata,
+)
 from tokenrack.errors import (
     ConfigError,
     ConfigProblem,
@@ -93,6 +100,18 @@ class Endpoint:
     token_url: str
     mtls_token_url: str | None = None
     advertised: tuple[str, ...] | None = None
+
+
+class MetadataStore(Protocol):
+    """Where server metadata is shared between processes (a guarded shared cache)."""
+
+    def get(self, key: str) -> bytes | None:
+        """The stored record, or None."""
+        ...
+
+    def set(self, key: str, value: bytes, *, ttl: float) -> bool:
+        """Store a record for ``ttl`` seconds; whether it was stored."""
+        ...
 
 
 class AuthPins:
@@ -184,6 +203,8 @@ class ProfileRuntime:
         self._providers: dict[str, Provider] = {}
         self._files = MaterialFiles()
         self.stats = ProfileStats()
+        # The profile's shared cache, when it has one: metadata is shared through it too.
+        self.shared_metadata: MetadataStore | None = None
 
     def __repr__(self) -> str:
         return (
@@ -300,18 +321,39 @@ class ProfileRuntime:
         issuer = self.issuer
         settings = self._settings(lambda request: request, {})
 
-        def fetch() -> Any:
+        ttl = float(options.get("metadata_ttl", DEFAULT_METADATA_TTL))
+        shared = self.shared_metadata
+        shared_key = "metadata:" + cache_key({"issuer": issuer})
+        allow_http = options.get("allow_insecure_http") is True
+
+        def fetch() -> ServerMetadata:
+            if shared is not None:
+                stored = shared.get(shared_key)
+                known = (
+                    decode_metadata(
+                        stored,
+                        issuer=issuer,
+                        allow_insecure_http=allow_http,
+                        now=self._clock.time(),
+                    )
+                    if stored is not None
+                    else None
+                )
+                if known is not None:
+                    return known
             logger.info("reading authorization server metadata for %s", issuer)
-            return drive(
+            fetched = drive(
                 discovery_steps(issuer, settings),
                 transport=self._transport,
                 options=self.transport_options,
                 clock=self._clock,
             )
+            if shared is not None:
+                record = encode_metadata(fetched, expires_at=self._clock.time() + ttl)
+                shared.set(shared_key, record, ttl=ttl)
+            return fetched
 
-        metadata = self._metadata.get(
-            issuer, fetch, ttl=float(options.get("metadata_ttl", DEFAULT_METADATA_TTL))
-        )
+        metadata = self._metadata.get(issuer, fetch, ttl=ttl)
         fixed = options.get("token_url")
         return Endpoint(
             token_url=fixed or metadata.token_endpoint,

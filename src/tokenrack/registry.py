@@ -305,6 +305,7 @@ class Registry:
                 if shared is not None:
                     self._shared[profile] = shared
                     refresh = shared
+                    runtime.shared_metadata = shared.cache
                 found = (runtime, slot, refresh, runtime.stats)
                 self._runtimes[profile] = found
             return found
