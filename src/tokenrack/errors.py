@@ -324,6 +324,8 @@ class TokenEndpointUnavailableError(TokenError):
         attempts: How many requests were made.
         last_status: The HTTP status of the last answer, or None when none came.
         reason: What went wrong on the last attempt.
+        deadline: The fetch's deadline in seconds when it ran out before a usable answer
+            (the reason then starts ``deadline of …s exceeded``); None otherwise.
     """
 
     def __init__(
@@ -333,11 +335,13 @@ class TokenEndpointUnavailableError(TokenError):
         attempts: int,
         last_status: int | None = None,
         url: str | None = None,
+        deadline: float | None = None,
     ) -> None:
         self.reason = reason
         self.attempts = attempts
         self.last_status = last_status
         self.url = url
+        self.deadline = deadline
         target = f" {url}" if url else ""
         plural = "s" if attempts != 1 else ""
         super().__init__(
