@@ -5,7 +5,8 @@ a free port, checks client credentials strictly (RFC 6749 §2.3.1 Basic decoding
 body; never both), the grant type, scopes and audience; issues opaque or JWT-shaped tokens;
 records every request; and injects faults on demand: latency, a gate that holds answers
 until released, status sequences with ``Retry-After``, malformed bodies, connection resets,
-hangs, and answers dribbled a byte at a time (body or headers). Standard library only, so it runs anywhere tokenrack does.
+hangs, and answers dribbled a byte at a time (body or headers). Standard library only, so it
+runs anywhere tokenrack does.
 """
 
 from __future__ import annotations
