@@ -15,7 +15,7 @@ The tree::
         ├── TokenRequestError       the server refused (RFC 6749 §5.2 fields)
         │   ├── InvalidRequestError, InvalidClientError, InvalidGrantError,
         │   ├── UnauthorizedClientError, UnsupportedGrantTypeError, InvalidScopeError
-        ├── TokenEndpointUnavailableError   no usable answer after every retry
+        ├── TokenEndpointUnavailableError   no usable answer after every retry, or in time
         └── TokenResponseError      the server answered with something that is not a token
 
 No message or repr built here ever holds a secret or an access token: callers pass only
@@ -318,7 +318,7 @@ def error_class_for(error: str) -> type[TokenRequestError]:
 
 
 class TokenEndpointUnavailableError(TokenError):
-    """No usable answer from the token endpoint after every retry.
+    """No usable answer from the token endpoint after every retry, or before the deadline.
 
     Attributes:
         attempts: How many requests were made.
