@@ -107,3 +107,35 @@ def test_a_stopped_watch_leaves_its_sockets_alone_and_its_thread_ends() -> None:
         theirs.sendall(b"k")
         assert mine.recv(1) == b"k"
         assert not watch.fired
+
+
+def test_a_request_through_a_proxy_is_watched_too(
+    emulator: TokenEmulator, transport: RequestsTransport
+) -> None:
+    """The emulator stands in for the proxy: it takes the absolute-URI request line."""
+    emulator.fail_next(Fault.dribble(b"x" * 100, every=0.2))
+    options = TransportOptions(read_timeout=20.0, proxies={"http": emulator.url}, deadline=1.0)
+    with pytest.raises(TransportError) as caught:
+        transport.send(post(emulator), options=options, sent_at=0.0)
+    assert caught.value.kind == "deadline"
+    assert emulator.request_count == 1 and 0 < emulator.bytes_streamed < 100
+    adapter = transport._session.get_adapter(emulator.token_url)
+    assert list(adapter.proxy_manager) == [emulator.url]  # it did go through the proxy
+
+
+def test_a_timer_that_fires_after_the_stop_does_nothing() -> None:
+    watch = _DeadlineWatch(60.0)
+    watch.start()
+    mine, theirs = socket.socketpair()
+    with mine, theirs:
+        watch.watch(mine)
+        watch.stop()
+        watch._fire()  # as if the timer had fired just as the send returned
+        assert not watch.fired
+        theirs.sendall(b"k")
+        assert mine.recv(1) == b"k"
+
+
+def test_a_watch_whose_timer_never_started_stops_cleanly() -> None:
+    """As when the thread cannot be started: the send's cleanup must not fail in turn."""
+    _DeadlineWatch(1.0).stop()

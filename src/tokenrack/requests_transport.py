@@ -137,7 +137,8 @@ class _DeadlineWatch:
         with self._lock:
             self._stopped = True
         self._timer.cancel()
-        self._timer.join()
+        if self._timer.ident is not None:  # it was started
+            self._timer.join()
 
 
 def _shut_down(sock: socket.socket) -> None:
@@ -275,8 +276,8 @@ class RequestsTransport:
         watch = _DeadlineWatch(budget)
         started = time.monotonic()
         _in_flight.watch = watch
-        watch.start()
         try:
+            watch.start()
             return self._send(request, capped, sent_at)
         except (
             TransportError,
