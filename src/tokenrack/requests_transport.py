@@ -174,8 +174,8 @@ class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
 class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
     """An https connection that hands its (TLS) socket to the deadline watch of each send.
 
-    The TLS handshake itself is bounded by the connect timeout, which the send's deadline
-    caps: the socket is handed over once it is wrapped.
+    The socket is handed over once it is wrapped: during the TLS handshake only the connect
+    timeout (capped by the send's deadline, and per read) bounds the wait.
     """
 
     def connect(self) -> None:
