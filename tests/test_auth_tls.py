@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from tests.conftest import TOKEN_MARK, canary_client, profile
 from tokenrack.errors import ConfigError, InvalidClientError, TokenEndpointUnavailableError
 from tokenrack.registry import Registry
-from tokenrack.testing import EmulatorClient, TokenEmulator
+from tokenrack.testing import EmulatorClient, Fault, TokenEmulator
 from tokenrack.testing.tls import (
     ClientCertificateFiles,
     TestCertificates,
@@ -101,6 +102,37 @@ def test_encrypted_key_with_a_passphrase_from_a_secret_source(
         }
     )
     assert registry.get_token("a").access_token in mtls.issued_tokens
+
+
+@pytest.mark.parametrize(
+    ("cert", "client_id", "extra"),
+    [
+        ("issued", "billing-svc", {}),
+        ("encrypted", "enc-svc", {"client_key_passphrase": "pa55 phrase"}),
+    ],
+    ids=["plain-key", "encrypted-key"],
+)
+def test_the_deadline_cuts_off_a_dribbled_answer_over_mutual_tls(
+    cert: str,
+    client_id: str,
+    extra: dict[str, Any],
+    mtls: TokenEmulator,
+    pki: dict[str, Any],
+    make_registry: MakeRegistry,
+) -> None:
+    """The sessions that present a client certificate are watched like the shared one."""
+    body = b'{"padding": "' + b"x" * 100 + b'"}'
+    mtls.fail_next(Fault.dribble(body, every=0.2))
+    data = tls_profile(mtls, pki["certs"], pki[cert], client_id=client_id, **extra)
+    registry = make_registry({"a": {**data, "deadline": 1, "timeout": {"read": 20}}})
+    before = set(threading.enumerate())
+    with pytest.raises(TokenEndpointUnavailableError, match="deadline of 1s exceeded") as caught:
+        registry.get_token("a")
+    assert caught.value.attempts == 1 and mtls.request_count == 1
+    assert mtls.requests[0].client_certificate == pki[cert].thumbprint
+    assert 0 < mtls.bytes_streamed < len(body)
+    left = [t for t in threading.enumerate() if t not in before]
+    assert [t.name for t in left if "process_request_thread" not in t.name] == []
 
 
 def test_wrong_passphrase_fails_without_showing_it(

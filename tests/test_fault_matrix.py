@@ -2,7 +2,8 @@
 
 Every row runs against the emulator on loopback. "cold" means nothing is cached; "warm"
 means a token is cached and still valid (in its mandatory window, so a refresh is due).
-Waits run on a fake clock, so the rows are quick and their backoff is inspectable.
+Waits run on a fake clock, so the rows are quick and their backoff is inspectable; the rows
+that cut a request off at its deadline run on the real one.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 import socket
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -18,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FakeClock, profile
+from tests.conftest import CLIENT_ID, SECRET, TOKEN_MARK, FakeClock, profile
 from tokenrack.errors import (
     InvalidClientError,
     TokenEndpointUnavailableError,
@@ -353,3 +355,193 @@ def _true_clock() -> FakeClock:
     clock = FakeClock()
     clock._wall = time.time()
     return clock
+
+
+# -- the deadline --------------------------------------------------------------------------
+# A fetch's `deadline` bounds everything: attempts, waits, and each request however slowly
+# its answer comes. The in-flight rows run on the real clock (the deadline is real time
+# there); the backoff rows on the fake one, whose sleeps are recorded.
+
+TOKEN_BODY = json.dumps(
+    {"access_token": f"{TOKEN_MARK}-slow-but-whole", "token_type": "Bearer", "expires_in": 3600}
+).encode()
+SLOW_BODY = b'{"padding": "' + b"x" * 120 + b'"}'  # 20 s or more at a byte per 0.2 s
+HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n"
+
+
+def threads_left(before: set[threading.Thread]) -> list[str]:
+    """Threads started since ``before`` that still run, the emulator's handlers aside."""
+    return [
+        t.name
+        for t in threading.enumerate()
+        if t not in before and "process_request_thread" not in t.name
+    ]
+
+
+# (row id, the fault, how many bytes it would stream in full; None when it streams nothing)
+IN_FLIGHT_ROWS: list[tuple[str, Fault, int | None]] = [
+    ("body-dribbled", Fault.dribble(SLOW_BODY, every=0.2), len(SLOW_BODY)),
+    ("headers-dribbled", Fault.dribble_headers(b'{"late": true}\n', every=0.2), len(HEAD)),
+    ("accepts-never-answers", Fault.hang(30), None),
+]
+
+
+@pytest.mark.parametrize(
+    ("row", "fault", "full"), IN_FLIGHT_ROWS, ids=[r[0] for r in IN_FLIGHT_ROWS]
+)
+def test_a_request_in_flight_is_cut_off_at_the_deadline(
+    row: str, fault: Fault, full: int | None, emulator: TokenEmulator, make_registry: MakeRegistry
+) -> None:
+    """Every read returns within the read timeout (or none is due yet); the deadline ends it."""
+    emulator.fail_next(fault)
+    registry = make_registry(
+        {
+            "p": profile(
+                emulator,
+                deadline=1,
+                timeout={"connect": 5, "read": 20},
+                retries={"attempts": 4, "backoff": 0},
+            )
+        }
+    )
+    before = set(threading.enumerate())
+    with pytest.raises(TokenEndpointUnavailableError) as caught:
+        registry.get_token("p")
+    error = caught.value
+    assert "deadline of 1s exceeded: no complete answer" in str(error)
+    assert "connection closed" in str(error)
+    assert (error.deadline, error.attempts, error.last_status) == (1.0, 1, None)
+    assert emulator.request_count == 1  # cut off, not retried
+    if full is not None:
+        assert 0 < emulator.bytes_streamed < full  # the server was left mid-answer
+    assert threads_left(before) == []  # the watchdog is gone with the call
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [Fault.dribble(TOKEN_BODY, every=0.005), Fault.dribble_headers(TOKEN_BODY, every=0.005)],
+    ids=["body-dribbled", "headers-dribbled"],
+)
+def test_a_slow_answer_inside_the_deadline_is_a_token(
+    fault: Fault, emulator: TokenEmulator, make_registry: MakeRegistry
+) -> None:
+    emulator.fail_next(fault)
+    registry = make_registry({"p": profile(emulator, deadline=20, timeout={"read": 5})})
+    before = set(threading.enumerate())
+    token = registry.get_token("p")
+    assert token.access_token == f"{TOKEN_MARK}-slow-but-whole"
+    assert emulator.request_count == 1
+    assert threads_left(before) == []
+
+
+def test_timeouts_retried_until_the_deadline_on_the_real_clock(
+    emulator: TokenEmulator, make_registry: MakeRegistry
+) -> None:
+    """Each attempt times out quickly; the deadline, not the attempt budget, ends the fetch."""
+    emulator.fail_next(*[Fault.hang(30)] * 20)
+    registry = make_registry(
+        {
+            "p": profile(
+                emulator,
+                deadline=1.5,
+                timeout={"connect": 1, "read": 0.3},
+                retries={"attempts": 20, "backoff": 0},
+            )
+        }
+    )
+    before = set(threading.enumerate())
+    with pytest.raises(TokenEndpointUnavailableError, match=r"deadline of 1\.5s exceeded") as c:
+        registry.get_token("p")
+    assert 1 < c.value.attempts < 20 and c.value.deadline == 1.5
+    assert emulator.request_count == c.value.attempts
+    assert threads_left(before) == []
+
+
+@pytest.mark.parametrize("status", [503, 429])
+def test_a_wait_past_the_deadline_is_not_begun(
+    status: int, emulator: TokenEmulator, make_registry: MakeRegistry, clock: FakeClock
+) -> None:
+    emulator.fail_next(*[Fault.http(status, headers={"Retry-After": "60"})] * ATTEMPTS)
+    registry = registry_for(
+        make_registry,
+        emulator,
+        clock,
+        deadline=10,
+        retries={"attempts": ATTEMPTS, "backoff": 0.5, "max_backoff": 120},
+    )
+    with pytest.raises(TokenEndpointUnavailableError) as caught:
+        registry.get_token("p")
+    error = caught.value
+    assert str(error).endswith(
+        f"unavailable after 1 attempt: deadline of 10s exceeded: HTTP {status}, and another "
+        "attempt could not start before it (a wait of 60.0s, 10.0s left)"
+    )
+    assert (error.attempts, error.last_status, error.deadline) == (1, status, 10.0)
+    assert emulator.request_count == 1 and clock.slept == []  # stopped instead of sleeping
+
+
+def test_waits_add_up_to_no_more_than_the_deadline(
+    emulator: TokenEmulator, make_registry: MakeRegistry, clock: FakeClock
+) -> None:
+    emulator.fail_next(*[Fault.http(503, headers={"Retry-After": "4"})] * 10)
+    registry = registry_for(
+        make_registry, emulator, clock, deadline=10, retries={"attempts": 10, "max_backoff": 8}
+    )
+    with pytest.raises(TokenEndpointUnavailableError, match="deadline of 10s exceeded: HTTP 503"):
+        registry.get_token("p")
+    assert clock.slept == [4.0, 4.0]  # a third wait would have ended at 12 s
+    assert emulator.request_count == 3
+
+
+def test_a_deadline_long_enough_changes_nothing(
+    emulator: TokenEmulator, make_registry: MakeRegistry, clock: FakeClock
+) -> None:
+    emulator.fail_next(Fault.http(503, headers={"Retry-After": "60"}))
+    registry = registry_for(
+        make_registry,
+        emulator,
+        clock,
+        deadline=90,
+        retries={"attempts": ATTEMPTS, "backoff": 0.5, "max_backoff": 120},
+    )
+    assert registry.get_token("p").access_token in emulator.issued_tokens
+    assert clock.slept == [60.0] and emulator.request_count == 2
+
+
+def test_the_default_deadline_bounds_a_fetch_nobody_configured(
+    emulator: TokenEmulator, make_registry: MakeRegistry, clock: FakeClock
+) -> None:
+    """Without `deadline`, 30 s: a fourth 8 s wait would end past it, so it is not begun."""
+    emulator.fail_next(*[Fault.http(503, headers={"Retry-After": "8"})] * 20)
+    registry = registry_for(make_registry, emulator, clock, retries={"attempts": 20})
+    with pytest.raises(TokenEndpointUnavailableError, match="deadline of 30s exceeded") as c:
+        registry.get_token("p")
+    assert clock.slept == [8.0, 8.0, 8.0] and c.value.attempts == emulator.request_count == 4
+
+
+def test_metadata_discovery_keeps_its_own_deadline(make_registry: MakeRegistry) -> None:
+    """An issuer whose server accepts the connection and never says a word."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # the kernel completes the handshake; nobody ever reads
+        issuer = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        registry = make_registry(
+            {
+                "p": {
+                    "provider": "generic",
+                    "issuer": issuer,
+                    "client_id": CLIENT_ID,
+                    "client_secret": SECRET,
+                    "deadline": 1,
+                    "timeout": {"connect": 5, "read": 20},
+                }
+            }
+        )
+        before = set(threading.enumerate())
+        with pytest.raises(TokenEndpointUnavailableError) as caught:
+            registry.get_token("p")
+    error = caught.value
+    assert str(error).startswith(f"profile 'p': token endpoint {issuer}/.well-known/")
+    assert "deadline of 1s exceeded: no complete answer" in str(error)
+    assert error.attempts == 1 and error.deadline == 1.0
+    assert threads_left(before) == []

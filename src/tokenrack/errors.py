@@ -15,7 +15,7 @@ The tree::
         ├── TokenRequestError       the server refused (RFC 6749 §5.2 fields)
         │   ├── InvalidRequestError, InvalidClientError, InvalidGrantError,
         │   ├── UnauthorizedClientError, UnsupportedGrantTypeError, InvalidScopeError
-        ├── TokenEndpointUnavailableError   no usable answer after every retry
+        ├── TokenEndpointUnavailableError   no usable answer after every retry, or in time
         └── TokenResponseError      the server answered with something that is not a token
 
 No message or repr built here ever holds a secret or an access token: callers pass only
@@ -321,12 +321,14 @@ def error_class_for(error: str) -> type[TokenRequestError]:
 
 
 class TokenEndpointUnavailableError(TokenError):
-    """No usable answer from the token endpoint after every retry.
+    """No usable answer from the token endpoint after every retry, or before the deadline.
 
     Attributes:
         attempts: How many requests were made.
         last_status: The HTTP status of the last answer, or None when none came.
         reason: What went wrong on the last attempt.
+        deadline: The fetch's deadline in seconds when it ran out before a usable answer
+            (the reason then starts ``deadline of …s exceeded``); None otherwise.
     """
 
     def __init__(
@@ -336,11 +338,13 @@ class TokenEndpointUnavailableError(TokenError):
         attempts: int,
         last_status: int | None = None,
         url: str | None = None,
+        deadline: float | None = None,
     ) -> None:
         self.reason = reason
         self.attempts = attempts
         self.last_status = last_status
         self.url = url
+        self.deadline = deadline
         target = f" {url}" if url else ""
         plural = "s" if attempts != 1 else ""
         super().__init__(

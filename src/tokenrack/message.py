@@ -189,7 +189,8 @@ class TransportError(Exception):
     """One attempt failed before a complete answer arrived (internal to the core).
 
     Attributes:
-        kind: ``connect``, ``timeout``, ``reset``, ``tls``, ``too_large`` or ``other``.
+        kind: ``connect``, ``timeout``, ``reset``, ``tls``, ``too_large``, ``deadline``
+            (the send's share of the fetch's deadline ran out; never retried) or ``other``.
         retryable: Whether another attempt may succeed.
     """
 

@@ -40,7 +40,7 @@ from tokenrack.material import MaterialFiles
 from tokenrack.message import TokenRequest
 from tokenrack.provider import Provider
 from tokenrack.refresh import CachedToken, RefreshWindows
-from tokenrack.retry import RetryPolicy
+from tokenrack.retry import DEFAULT_DEADLINE, RetryPolicy
 from tokenrack.secret import Secret, SecretRef
 from tokenrack.stats import ProfileStats
 from tokenrack.telemetry import fetch_record
@@ -78,12 +78,13 @@ def transport_options(options: Mapping[str, Any]) -> TransportOptions:
 
 
 def retry_policy(options: Mapping[str, Any]) -> RetryPolicy:
-    """The retry policy from a profile's ``retries``."""
+    """The retry policy from a profile's ``retries``, bounded by its ``deadline``."""
     retries = options.get("retries", {})
     return RetryPolicy(
         attempts=int(retries.get("attempts", 4)),
         backoff=float(retries.get("backoff", 0.5)),
         max_backoff=float(retries.get("max_backoff", 8)),
+        deadline=float(options.get("deadline", DEFAULT_DEADLINE)),
     )
 
 
@@ -297,7 +298,9 @@ class ProfileRuntime:
             method = self._methods.setdefault(name, cls())
         return method
 
-    def _settings(self, authenticate: Any, secrets: Mapping[str, Secret]) -> FetchSettings:
+    def _settings(
+        self, authenticate: Any, secrets: Mapping[str, Secret], started_at: float | None = None
+    ) -> FetchSettings:
         return FetchSettings(
             authenticate=authenticate,
             policy=self.retry_policy,
@@ -307,6 +310,7 @@ class ProfileRuntime:
             profile=self.name,
             source=self.source,
             known_secrets=tuple(secret.reveal() for secret in secrets.values()),
+            started_at=started_at,
         )
 
     def endpoint(self) -> Endpoint:
@@ -437,7 +441,11 @@ class ProfileRuntime:
     # -- fetching ------------------------------------------------------------------------
 
     def _fetch_with(
-        self, method: ClientAuthMethod, endpoint: Endpoint, secrets: Mapping[str, Secret]
+        self,
+        method: ClientAuthMethod,
+        endpoint: Endpoint,
+        secrets: Mapping[str, Secret],
+        started_at: float | None = None,
     ) -> FetchResult:
         client = ClientCredentials(
             profile=self.name,
@@ -459,7 +467,8 @@ class ProfileRuntime:
         provider_secrets = {k: v for k, v in secrets.items() if k in provider.secret_options}
         return drive(
             fetch_steps(
-                provider.token_flow(provider_secrets), self._settings(authenticate, secrets)
+                provider.token_flow(provider_secrets),
+                self._settings(authenticate, secrets, started_at),
             ),
             transport=self._transport,
             options=options,
@@ -470,9 +479,10 @@ class ProfileRuntime:
         """Try the planned methods: a second only after the first was refused as a client."""
         methods = self.plan(endpoint)
         first: tuple[str, TokenRequestError] | None = None
+        started = self._clock.monotonic()  # one deadline for every method tried
         for index, name in enumerate(methods):
             try:
-                result = self._fetch_with(self.method(name), endpoint, secrets)
+                result = self._fetch_with(self.method(name), endpoint, secrets, started)
             except TokenRequestError as error:
                 refused = error.status == 401 or error.error == "invalid_client"
                 if refused and index + 1 < len(methods):

@@ -5,14 +5,25 @@ One ``requests.Session`` per registry. The session does not trust the environmen
 profile's CA bundle must win over ``REQUESTS_CA_BUNDLE``. The environment is then honoured
 explicitly where a profile says nothing: ``*_PROXY``/``NO_PROXY`` for proxies, and
 ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` for the CA bundle.
+
+A send given a deadline (``TransportOptions.deadline``) is over by then, however the server
+behaves: a watchdog timer shuts down the sockets the send uses when its time runs out, so a
+read blocked on a server that dribbles its headers or body, or never answers at all,
+returns at once. Every session's connections hand their sockets to the watch of the send in
+flight on their thread (mutual-TLS sessions too); the timer is stopped and joined before
+the send returns, so no thread outlives it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+import socket
 import threading
+import time
+from dataclasses import replace
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -20,6 +31,8 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 import requests.adapters
 import requests.utils
+import urllib3.connection
+import urllib3.connectionpool
 import urllib3.exceptions
 
 from tokenrack.message import EncodedRequest, HttpResponse, TransportError
@@ -74,10 +87,121 @@ def _verify(options: TransportOptions) -> bool | str:
     return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
 
 
-class _KeyPasswordAdapter(requests.adapters.HTTPAdapter):
-    """An adapter whose connections can load an encrypted client key (requests cannot)."""
+# -- the deadline of the send in flight ------------------------------------------------------
 
-    def __init__(self, key_password: str | None) -> None:
+
+class _DeadlineWatch:
+    """Cuts one send off when its time runs out, by shutting down the sockets it uses.
+
+    A read timeout bounds each read of a socket, not the answer: a server that sends a byte
+    every few seconds never trips it. When the timer fires, every socket handed to
+    :meth:`watch` is shut down (and any handed over later, at once), so the read blocked on
+    it returns. :meth:`stop` cancels the timer and waits for its thread to end.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.fired = False
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._stopped = False
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.name = "tokenrack-deadline"
+        self._timer.daemon = True
+
+    def start(self) -> None:
+        """Start counting."""
+        self._timer.start()
+
+    def watch(self, sock: socket.socket) -> None:
+        """Shut ``sock`` down when the time runs out (now, if it already has)."""
+        with self._lock:
+            if self._stopped:
+                return
+            if not any(s is sock for s in self._sockets):
+                self._sockets.append(sock)
+            fired = self.fired
+        if fired:
+            _shut_down(sock)
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._stopped:
+                return
+            self.fired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shut_down(sock)
+
+    def stop(self) -> None:
+        """Stop the timer and wait for its thread; nothing is shut down after this returns."""
+        with self._lock:
+            self._stopped = True
+        self._timer.cancel()
+        if self._timer.ident is not None:  # it was started
+            self._timer.join()
+
+
+def _shut_down(sock: socket.socket) -> None:
+    # The plain socket's shutdown even for an SSLSocket: that one's own would drop its TLS
+    # state under the feet of the thread reading it; the bare shutdown makes its read end.
+    with contextlib.suppress(OSError):  # already closed: nothing is waiting on it
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+# The watch of the send in flight on this thread; connections hand it their sockets. A
+# connection is used by one thread at a time, while that thread sends one request.
+_in_flight = threading.local()
+
+
+def _watch_socket(sock: socket.socket | None) -> None:
+    watch: _DeadlineWatch | None = getattr(_in_flight, "watch", None)
+    if watch is not None and sock is not None:
+        watch.watch(sock)
+
+
+class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
+    """An http connection that hands its socket to the deadline watch of each send."""
+
+    def connect(self) -> None:
+        super().connect()
+        _watch_socket(self.sock)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _watch_socket(self.sock)  # a kept-alive connection, opened by an earlier send
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    """An https connection that hands its (TLS) socket to the deadline watch of each send.
+
+    The socket is handed over once it is wrapped: during the TLS handshake only the connect
+    timeout (capped by the send's deadline, and per read) bounds the wait.
+    """
+
+    def connect(self) -> None:
+        super().connect()
+        _watch_socket(self.sock)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _watch_socket(self.sock)
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPPool(urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+_WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+class _Adapter(requests.adapters.HTTPAdapter):
+    """Connections that honour a send's deadline and can load an encrypted client key."""
+
+    def __init__(self, key_password: str | None = None) -> None:
         self._key_password = key_password
         super().__init__()
 
@@ -85,6 +209,14 @@ class _KeyPasswordAdapter(requests.adapters.HTTPAdapter):
         if self._key_password is not None:
             kwargs["key_password"] = self._key_password
         super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _WATCHED_POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        # A SOCKS proxy has pools of its own; there the capped timeouts alone apply.
+        if not proxy.lower().startswith("socks"):
+            manager.pool_classes_by_scheme = _WATCHED_POOLS
+        return manager
 
 
 def _new_session(key_password: str | None = None) -> requests.Session:
@@ -92,8 +224,9 @@ def _new_session(key_password: str | None = None) -> requests.Session:
     session.trust_env = False
     # Token endpoints have no business setting cookies; none is kept or sent back.
     session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-    if key_password is not None:
-        session.mount("https://", _KeyPasswordAdapter(key_password))
+    adapter = _Adapter(key_password)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
     return session
 
 
@@ -125,10 +258,48 @@ class RequestsTransport:
     ) -> HttpResponse:
         """Send once; read at most ``options.max_body`` bytes of the answer.
 
+        With ``options.deadline``, the send is cut off when that many seconds have passed
+        (on the real clock), wherever it is, and the timeouts are capped by it.
+
         Raises:
-            TransportError: Connection refused or reset, timeout, TLS failure, or an
-                answer larger than the cap.
+            TransportError: Connection refused or reset, timeout, TLS failure, an answer
+                larger than the cap, or (kind ``deadline``) no complete answer in time.
         """
+        budget = options.deadline
+        if budget is None:
+            return self._send(request, options, sent_at)
+        capped = replace(
+            options,
+            connect_timeout=min(options.connect_timeout, budget),
+            read_timeout=min(options.read_timeout, budget),
+        )
+        watch = _DeadlineWatch(budget)
+        started = time.monotonic()
+        _in_flight.watch = watch
+        try:
+            watch.start()
+            return self._send(request, capped, sent_at)
+        except (
+            TransportError,
+            requests.exceptions.RequestException,
+            urllib3.exceptions.HTTPError,
+            OSError,
+        ) as error:
+            too_large = isinstance(error, TransportError) and error.kind == "too_large"
+            if not too_large and (watch.fired or time.monotonic() - started >= budget):
+                raise TransportError(
+                    "deadline",
+                    f"no complete answer in the {budget:.3g}s left; connection closed",
+                    retryable=False,
+                ) from None
+            raise
+        finally:
+            _in_flight.watch = None
+            watch.stop()
+
+    def _send(
+        self, request: EncodedRequest, options: TransportOptions, sent_at: float
+    ) -> HttpResponse:
         proxies = (
             dict(options.proxies)
             if options.proxies is not None

@@ -4,6 +4,9 @@ Retries use exponential backoff with full jitter, and honour the server's ``Retr
 (seconds or an HTTP date) and ``X-RateLimit-Reset`` (epoch seconds), capped by
 ``max_backoff``. Only failures another attempt can fix are retried: connection errors,
 timeouts, 429 and 500/502/503/504. Never 400, 401 or 403.
+
+A fetch also has a deadline: the most it may take in all, attempts and waits together
+(``RetryPolicy.deadline``). :mod:`tokenrack.flow` keeps to it; nothing here measures time.
 """
 
 from __future__ import annotations
@@ -14,9 +17,14 @@ from email.utils import parsedate_to_datetime
 
 from tokenrack.message import HttpResponse
 
-__all__ = ["RETRYABLE_STATUSES", "RetryPolicy", "server_wait_seconds"]
+__all__ = ["DEFAULT_DEADLINE", "RETRYABLE_STATUSES", "RetryPolicy", "server_wait_seconds"]
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+DEFAULT_DEADLINE = 30.0
+"""Seconds one fetch may take in all when the profile sets no ``deadline``: two full
+attempts at the default timeouts (5 s to connect, 10 s to read) fit, and a caller hears
+of an outage well before the usual 60 s gateway and load-balancer timeouts above it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,11 +35,14 @@ class RetryPolicy:
         attempts: Total attempts, the first included (at least 1).
         backoff: Base delay in seconds; attempt *n* waits up to ``backoff * 2**(n-1)``.
         max_backoff: No single wait is longer, whatever the server asks.
+        deadline: Seconds the whole fetch may take: every attempt, every wait and each
+            request's own duration. No wait is begun that would end past it.
     """
 
     attempts: int = 4
     backoff: float = 0.5
     max_backoff: float = 8.0
+    deadline: float = DEFAULT_DEADLINE
 
     def delay(self, attempt: int, server_wait: float | None, rng: random.Random) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based).

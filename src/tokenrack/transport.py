@@ -42,6 +42,11 @@ class TransportOptions:
         proxies: Proxies by scheme; None uses the ``*_PROXY`` environment variables.
         client_cert: The client certificate for mutual TLS, if the request needs one.
         max_body: The largest answer read, in bytes.
+        deadline: Seconds this one send may take in all: connecting, sending and reading
+            the whole answer, however slowly it comes. A transport cuts the request off
+            when they run out and raises ``TransportError("deadline", …)``. Set per send
+            from the fetch's remaining budget (:attr:`tokenrack.flow.Send.time_left`);
+            None: only the timeouts bound it.
     """
 
     connect_timeout: float = 5.0
@@ -50,6 +55,7 @@ class TransportOptions:
     proxies: Mapping[str, str] | None = None
     client_cert: ClientCertificate | None = None
     max_body: int = MAX_BODY_BYTES
+    deadline: float | None = None
 
 
 class Transport(Protocol):
@@ -66,7 +72,8 @@ class Transport(Protocol):
             sent_at: The epoch time to record as the moment of sending.
 
         Raises:
-            TransportError: No complete answer arrived.
+            TransportError: No complete answer arrived; kind ``deadline`` when
+                ``options.deadline`` ran out first.
         """
         ...
 

@@ -146,6 +146,16 @@ def test_hang_fault_holds_until_the_client_gives_up(emu: TokenEmulator) -> None:
         requests.post(emu.token_url, data={}, timeout=(1, 0.1))
 
 
+def test_dribbled_headers_make_a_whole_answer_for_a_patient_client(emu: TokenEmulator) -> None:
+    emu.fail_next(Fault.dribble_headers(b'{"slow": true}', every=0.001))
+    # Each byte comes well within the read timeout, so the answer arrives whole.
+    answer = requests.post(emu.token_url, data={}, timeout=(1, 5))
+    assert answer.status_code == 200 and answer.json() == {"slow": True}
+    assert answer.headers["Content-Type"] == "application/json"
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 14\r\n\r\n"
+    assert emu.bytes_streamed == len(head)
+
+
 def test_records_and_resets(emu: TokenEmulator) -> None:
     post(
         emu,

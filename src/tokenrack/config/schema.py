@@ -40,6 +40,7 @@ CacheSchemas = Mapping[str, tuple[Mapping[str, Any], frozenset[str]]]
 DEFAULTS_KEYS = (
     "timeout",
     "retries",
+    "deadline",
     "cache",
     "default_ttl",
     "refusal_cooldown",
@@ -175,6 +176,10 @@ def core_profile_properties(
                 "max_backoff": _NON_NEGATIVE,
             },
             "additionalProperties": False,
+        },
+        "deadline": {
+            **_POSITIVE,
+            "description": "seconds one fetch may take in all, retries and waits included",
         },
         "cache": cache_schema(caches, sources),
         "default_ttl": _POSITIVE,

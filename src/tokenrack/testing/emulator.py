@@ -4,8 +4,9 @@
 a free port, checks client credentials strictly (RFC 6749 §2.3.1 Basic decoding, or the
 body; never both), the grant type, scopes and audience; issues opaque or JWT-shaped tokens;
 records every request; and injects faults on demand: latency, a gate that holds answers
-until released, status sequences with ``Retry-After``, malformed bodies, connection resets
-and hangs. Standard library only, so it runs anywhere tokenrack does.
+until released, status sequences with ``Retry-After``, malformed bodies, connection resets,
+hangs, and answers dribbled a byte at a time (body or headers). Standard library only, so it
+runs anywhere tokenrack does.
 """
 
 from __future__ import annotations
@@ -147,6 +148,15 @@ class Fault:
     def dribble(cls, body: bytes, *, every: float = 1.0) -> Fault:
         """Answer 200, then send ``body`` one byte every ``every`` seconds (slowloris)."""
         return cls("dribble", status=200, body=body, seconds=every)
+
+    @classmethod
+    def dribble_headers(cls, body: bytes, *, every: float = 1.0) -> Fault:
+        """Send the status line and headers one byte every ``every`` seconds, then ``body``.
+
+        No single read waits long, so a read timeout never fires. ``bytes_streamed`` counts
+        the bytes of the head sent before the client left.
+        """
+        return cls("dribble_headers", status=200, body=body, seconds=every)
 
 
 @dataclass(frozen=True, slots=True)
@@ -757,6 +767,9 @@ def _handler_for(emulator: TokenEmulator) -> type[BaseHTTPRequestHandler]:
             if fault.kind in ("huge", "dribble"):
                 self._stream(fault)
                 return True
+            if fault.kind == "dribble_headers":
+                self._dribble_head(fault)
+                return True
             self.send_response(fault.status)
             for name, value in fault.headers.items():
                 self.send_header(name, value)
@@ -787,6 +800,28 @@ def _handler_for(emulator: TokenEmulator) -> type[BaseHTTPRequestHandler]:
                     sent += len(piece)
                     with emulator._lock:
                         emulator.bytes_streamed = sent
+            except OSError:
+                pass  # the client closed the connection, as it should
+            self.close_connection = True
+
+        def _dribble_head(self, fault: Fault) -> None:
+            """The status line and headers a byte at a time, then the body at once."""
+            head = (
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(fault.body)}\r\n\r\n"
+            ).encode("ascii")
+            sent = 0
+            try:
+                # Straight to the socket: nothing is left buffered to fail again later.
+                while sent < len(head):
+                    if emulator._stopping.wait(fault.seconds):
+                        break
+                    self.connection.sendall(head[sent : sent + 1])
+                    sent += 1
+                    with emulator._lock:
+                        emulator.bytes_streamed = sent
+                else:
+                    self.connection.sendall(fault.body)
             except OSError:
                 pass  # the client closed the connection, as it should
             self.close_connection = True
