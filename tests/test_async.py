@@ -185,3 +185,25 @@ def test_refusal_cooldown_applies_to_tasks(
     results = asyncio.run(main())
     assert all(isinstance(r, InvalidClientError) for r in results)
     assert emulator.request_count == 1
+
+
+def test_profiles_with_different_scopes_neither_share_nor_wait(make_registry: MakeRegistry) -> None:
+    from tests.conftest import canary_client
+
+    with TokenEmulator([canary_client()]) as slow, TokenEmulator([canary_client()]) as fast:
+        registry = make_registry(
+            {"slow": profile(slow, scopes=["a"]), "fast": profile(fast, scopes=["b"])}
+        )
+        slow.gate.clear()
+
+        async def main() -> tuple[str, bool]:
+            stuck = asyncio.create_task(registry.aget_token("slow"))
+            await asyncio.to_thread(wait_until, lambda: slow.request_count == 1)
+            got = await registry.aget_token("fast")  # not held up by the other profile's fetch
+            still_waiting = not stuck.done()
+            slow.gate.set()
+            await stuck
+            return got.access_token, still_waiting
+
+        token, still_waiting = asyncio.run(main())
+        assert token in fast.issued_tokens and still_waiting

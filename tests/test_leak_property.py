@@ -206,6 +206,9 @@ def test_cli_at_debug_keeps_them_out_of_stderr_and_json(
         )
         assert done.returncode == expect, done.stderr
         assert secret not in done.stderr and token not in done.stderr
+        for _, folders, files in os.walk(env["XDG_CACHE_HOME"]):
+            for name in folders + files:  # cache file names are digests, never credentials
+                assert secret not in name and token not in name
         if expect == 0:
             document = json.loads(done.stdout)
             assert document.pop("access_token") == token
