@@ -10,7 +10,6 @@ Target: warm within 4x of `python -c pass`.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import statistics
@@ -20,9 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from core import record
+
 from tokenrack.testing import TokenEmulator
 
-RESULTS = Path(__file__).parent / "results"
 RUNS = 30
 TOKENRACK = str(Path(sys.executable).with_name("tokenrack"))
 
@@ -79,10 +79,7 @@ def main() -> None:
             f"| cold `tokenrack token billing` (empty cache, emulator) | {results['cold_token_ms']:.1f} ms | {results['cold_token_ms'] / results['python_pass_ms']:.2f}x |",
         ]
     )
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "cli.json").write_text(json.dumps(results, indent=2) + "\n")
-    (RESULTS / "cli.md").write_text(table + "\n")
-    print(table)
+    record("cli", results, table)
 
 
 if __name__ == "__main__":

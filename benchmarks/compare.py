@@ -37,13 +37,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from core import import_ms, p99, per_call_ns
+from core import import_ms, p99, per_call_ns, record
 
 from tokenrack import Registry
 from tokenrack.testing import TokenEmulator
 from tokenrack.testing.tls import TestCertificates, make_certificates
 
-RESULTS = Path(__file__).parent / "results"
 CLIENT_ID, CLIENT_SECRET = "test-client", "test-secret"
 SCOPE = "api://bench/.default"
 TENANT = "bench-tenant"
@@ -412,11 +411,8 @@ def main() -> None:
         results["short_lived"] = bench_short_lived(certs)
     print("import time ...", file=sys.stderr)
     results["import"] = bench_import()
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "compare.json").write_text(json.dumps(results, indent=2) + "\n")
     table = markdown(results)
-    (RESULTS / "compare.md").write_text(table + "\n")
-    print(table)
+    record("compare", results, table)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,14 @@ def profile(emulator: TokenEmulator, **extra: Any) -> dict[str, Any]:
     }
 
 
+def record(name: str, results: dict[str, Any], table: str) -> None:
+    """Keep a benchmark's results (JSON) and table (Markdown) in results/, and print the table."""
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
+    (RESULTS / f"{name}.md").write_text(table + "\n")
+    print(table)
+
+
 def per_call_ns(
     call: Callable[[], object], *, batches: int = 3000, batch: int = 100
 ) -> list[float]:
@@ -275,11 +283,7 @@ def main() -> None:
     results["short_lived"] = bench_short_lived()
     print("import time ...", file=sys.stderr)
     results["import"] = bench_import()
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "core.json").write_text(json.dumps(results, indent=2) + "\n")
-    table = markdown(results)
-    (RESULTS / "core.md").write_text(table + "\n")
-    print(table)
+    record("core", results, markdown(results))
 
 
 if __name__ == "__main__":

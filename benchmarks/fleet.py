@@ -21,12 +21,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from core import p99, per_call_ns, profile
+from core import p99, per_call_ns, profile, record
 
 from tokenrack import Registry
 from tokenrack.testing import TokenEmulator
 
-RESULTS = Path(__file__).parent / "results"
 WORKER = Path(__file__).with_name("fleet_worker.py")
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -287,11 +286,8 @@ def main() -> None:
     results["cold_read"] = bench_cold_read(results["cold_rounds"])
     print("requests per refresh (about 2 minutes) ...", file=sys.stderr)
     results["requests_per_refresh"] = bench_requests_per_refresh(counts)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "fleet.json").write_text(json.dumps(results, indent=2) + "\n")
     table = markdown(results)
-    (RESULTS / "fleet.md").write_text(table + "\n")
-    print(table)
+    record("fleet", results, table)
 
 
 if __name__ == "__main__":

@@ -90,7 +90,7 @@ def scenarios(secret: str, token: str) -> list[tuple[str, list[Fault]]]:
                     400,
                     {
                         "error": "invalid_request",
-                        "error_description": f"{secret} {token}"[:0] + secret,
+                        "error_description": secret,
                     },
                 )
             ],

@@ -228,7 +228,7 @@ class ProfileRuntime:
         with self._secrets_lock:
             if self._secrets is None:
                 self._secrets = {
-                    key: self._resolve(key, value)
+                    key: self.resolve_secret(key, value)
                     for key, value in self.config.options.items()
                     if key in self.config.secret_keys
                 }
@@ -238,9 +238,6 @@ class ProfileRuntime:
         """Read the secrets again at the next fetch (after the server rejected them)."""
         with self._secrets_lock:
             self._secrets = None
-
-    def _resolve(self, key: str, value: Any) -> Secret:
-        return self.resolve_secret(key, value)
 
     def resolve_secret(self, key: str, value: Any) -> Secret:
         """Resolve one secret value of this profile (a nested one, e.g. ``cache.password``).

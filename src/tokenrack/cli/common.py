@@ -23,7 +23,9 @@ def cli_cache() -> str | dict[str, str]:
     A CLI process lives for one call, so an in-memory cache would fetch on every call;
     ``TOKENRACK_CLI_CACHE=off`` (or a profile's own ``cache: memory``) turns that off.
     """
-    return "memory" if os.environ.get("TOKENRACK_CLI_CACHE") == "off" else {"backend": "file"}
+    from tokenrack.cli.warm import CLI_CACHE_VARIABLE
+
+    return "memory" if os.environ.get(CLI_CACHE_VARIABLE) == "off" else {"backend": "file"}
 
 
 def load_registry(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Registry:
