@@ -13,7 +13,7 @@ import os
 import sys
 import time
 
-from tokenrack.registry import Registry
+from tokenrack.core.registry import Registry
 
 
 def main() -> int:

@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import tokenrack.errors
-from tokenrack.registry import Registry
+from tokenrack.core.registry import Registry
 from tokenrack.testing import EmulatorClient, TokenEmulator
 
 # Property tests and fuzzers: bounded in `make test`; `HYPOTHESIS_PROFILE=long` runs more.

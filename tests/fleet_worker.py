@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 
-from tokenrack.registry import Registry
+from tokenrack.core.registry import Registry
 
 
 def main() -> int:

@@ -10,8 +10,8 @@ import pytest
 
 import tokenrack
 from tests.conftest import FakeClock, profile, wait_until
+from tokenrack.core.registry import Registry
 from tokenrack.errors import InvalidClientError, TokenEndpointUnavailableError
-from tokenrack.registry import Registry
 from tokenrack.testing import Fault, TokenEmulator
 
 MakeRegistry = Callable[..., Registry]

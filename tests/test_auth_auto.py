@@ -9,14 +9,14 @@ import pytest
 
 from tests.conftest import CLIENT_ID, SECRET, TOKEN_MARK, FakeClock, profile
 from tests.keys import private_pem, public_pem
-from tokenrack.auth_select import NoCommonMethodError, ordered_candidates, plan
+from tokenrack.auth.selection import NoCommonMethodError, ordered_candidates, plan
+from tokenrack.core.registry import Registry
 from tokenrack.errors import (
     ConfigError,
     InvalidClientError,
     InvalidRequestError,
     TokenEndpointUnavailableError,
 )
-from tokenrack.registry import Registry
 from tokenrack.testing import EmulatorClient, Fault, TokenEmulator
 
 MakeRegistry = Callable[..., Registry]

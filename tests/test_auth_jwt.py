@@ -17,8 +17,8 @@ import responses
 
 from tests.conftest import CLIENT_ID, SECRET, TOKEN_MARK, profile
 from tests.keys import jwk, private_pem, public_pem
+from tokenrack.core.registry import Registry
 from tokenrack.errors import ConfigError, InvalidClientError
-from tokenrack.registry import Registry
 from tokenrack.testing import EmulatorClient, Fault, TokenEmulator
 from tokenrack.testing.assertions import load_public_key, verify_assertion
 from tokenrack.testing.tls import make_certificates

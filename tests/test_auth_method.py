@@ -10,16 +10,16 @@ import pytest
 import responses
 
 from tests.conftest import profile
-from tokenrack.auth_method import (
+from tokenrack.auth.methods import (
     ClientCredentials,
     ClientSecretBasic,
     ClientSecretPost,
     rfc6749_encode,
 )
+from tokenrack.core.registry import Registry
 from tokenrack.errors import ConfigError
-from tokenrack.message import TokenRequest
-from tokenrack.registry import Registry
-from tokenrack.secret import Secret
+from tokenrack.oauth.message import TokenRequest
+from tokenrack.secret.value import Secret
 from tokenrack.testing import EmulatorClient, TokenEmulator
 
 TRICKY = [

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import TOKEN_MARK, canary_client, profile
+from tokenrack.core.registry import Registry
 from tokenrack.errors import ConfigError, InvalidClientError, TokenEndpointUnavailableError
-from tokenrack.registry import Registry
 from tokenrack.testing import EmulatorClient, Fault, TokenEmulator
 from tokenrack.testing.tls import (
     ClientCertificateFiles,

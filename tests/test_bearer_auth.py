@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from tests.conftest import profile, wait_until
-from tokenrack.bearer_auth import BearerAuth
-from tokenrack.registry import Registry
+from tokenrack.core.bearer_auth import BearerAuth
+from tokenrack.core.registry import Registry
 from tokenrack.testing import TokenEmulator
 
 

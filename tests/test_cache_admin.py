@@ -10,8 +10,8 @@ import pytest
 
 from tests.conftest import TOKEN_MARK, FakeClock, profile
 from tokenrack.cache_admin import list_cache_entries, purge_cache
+from tokenrack.core.registry import Registry
 from tokenrack.errors import ProfileNotFoundError
-from tokenrack.registry import Registry
 from tokenrack.testing import TokenEmulator
 
 MakeRegistry = Callable[..., Registry]

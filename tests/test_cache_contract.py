@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tokenrack.file_cache import FileCache
-from tokenrack.memory_cache import MemoryCache
-from tokenrack.redis_cache import RedisCache
+from tokenrack.cache.file import FileCache
+from tokenrack.cache.memory import MemoryCache
+from tokenrack.cache.redis import RedisCache
 from tokenrack.testing import TokenCacheContractTests
 
 

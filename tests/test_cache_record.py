@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.conftest import TOKEN_MARK
-from tokenrack.cache_record import (
+from tokenrack.cache.record import (
     FORMAT,
     RecordCipher,
     RecordError,
@@ -16,7 +16,7 @@ from tokenrack.cache_record import (
     encode_record,
     record_info,
 )
-from tokenrack.secret import Secret
+from tokenrack.secret.value import Secret
 from tokenrack.token import Token
 
 TOKEN = Token(

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 
 from tests.conftest import FakeClock, profile
+from tokenrack.core.registry import Registry
 from tokenrack.errors import InvalidClientError, UnauthorizedClientError
-from tokenrack.registry import Registry
 from tokenrack.testing import Fault, TokenEmulator
 
 MakeRegistry = Callable[..., Registry]

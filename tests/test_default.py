@@ -11,7 +11,7 @@ import yaml
 
 import tokenrack
 from tests.conftest import profile
-from tokenrack import default
+from tokenrack.core import default
 from tokenrack.testing import TokenEmulator
 
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import CLIENT_ID, SECRET, TOKEN_MARK, FakeClock, canary_client
-from tokenrack.discovery import metadata_urls
+from tokenrack.core.registry import Registry
 from tokenrack.errors import ConfigError, TokenResponseError
-from tokenrack.registry import Registry
+from tokenrack.oauth.discovery import metadata_urls
 from tokenrack.testing import EmulatorClient, TokenEmulator
 
 MakeRegistry = Callable[..., Registry]
@@ -191,9 +191,9 @@ def test_metadata_is_shared_through_the_shared_cache(
 def test_shared_metadata_for_another_issuer_is_ignored(
     emulator: TokenEmulator, make_registry: MakeRegistry, tmp_path: Any
 ) -> None:
-    from tokenrack.cache_key import cache_key
-    from tokenrack.discovery import ServerMetadata, encode_metadata
-    from tokenrack.file_cache import FileCache
+    from tokenrack.cache.file import FileCache
+    from tokenrack.cache.key import cache_key
+    from tokenrack.oauth.discovery import ServerMetadata, encode_metadata
 
     emulator.metadata = {}
     directory = tmp_path / "shared"

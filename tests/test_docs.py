@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tokenrack.config.schema import DEFAULTS_KEYS, core_profile_properties
-from tokenrack.generic import GenericProvider
-from tokenrack.plugins import AUTH_METHODS, PluginCatalog
+from tokenrack.core.catalog import AUTH_METHODS, PluginCatalog
+from tokenrack.oauth.generic import GenericProvider
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 

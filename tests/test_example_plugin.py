@@ -98,7 +98,7 @@ def test_example_plugin_in_a_fresh_venv(tmp_path: Path) -> None:
         "-c",
         textwrap.dedent("""
         import tokenrack
-        from tokenrack.plugins import PROVIDERS, PluginCatalog
+        from tokenrack.core.catalog import PROVIDERS, PluginCatalog
         print(tokenrack.__file__)
         for plugin in PluginCatalog().installed(PROVIDERS):
             print(plugin.name, plugin.distribution, plugin.value)
@@ -108,7 +108,7 @@ def test_example_plugin_in_a_fresh_venv(tmp_path: Path) -> None:
     assert where.startswith(str(env))  # the wheel, not this checkout
     assert rows == [
         "acme tokenrack-acme tokenrack_acme:AcmeProvider",
-        "generic tokenrack tokenrack.generic:GenericProvider",
+        "generic tokenrack tokenrack.oauth.generic:GenericProvider",
     ]
 
     # The console script of the fresh environment lists the plugin with its distribution.

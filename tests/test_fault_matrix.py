@@ -21,14 +21,14 @@ from typing import Any
 import pytest
 
 from tests.conftest import CLIENT_ID, SECRET, TOKEN_MARK, FakeClock, profile
+from tokenrack.core.registry import Registry
 from tokenrack.errors import (
     InvalidClientError,
     TokenEndpointUnavailableError,
     TokenResponseError,
     UnauthorizedClientError,
 )
-from tokenrack.registry import Registry
-from tokenrack.response import MAX_LIFETIME
+from tokenrack.oauth.response import MAX_LIFETIME
 from tokenrack.testing import Fault, TokenEmulator
 
 MakeRegistry = Callable[..., Registry]

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import CLIENT_ID, TOKEN_MARK, LeakGuard, profile
-from tokenrack.cache_record import FORMAT, decode_record
+from tokenrack.cache.file import FileCache, default_cache_dir, file_stem
+from tokenrack.cache.record import FORMAT, decode_record
+from tokenrack.core.registry import Registry
 from tokenrack.errors import CacheError
-from tokenrack.file_cache import FileCache, default_cache_dir, file_stem
-from tokenrack.registry import Registry
 from tokenrack.testing import TokenEmulator
 
 MakeRegistry = Callable[..., Registry]
@@ -223,7 +223,7 @@ def test_entries_lists_records(cache_dir: Path) -> None:
 
 LOCK_IN_CHILD = """
 import sys, time
-from tokenrack.file_cache import FileCache
+from tokenrack.cache.file import FileCache
 lock = FileCache({"path": sys.argv[1]}, secrets={}).try_lock("k", lease=5)
 print("held" if lock else "busy", flush=True)
 sys.stdin.readline()

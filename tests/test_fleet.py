@@ -29,7 +29,7 @@ from tests.conftest import (
     start_redis_server,
     wait_until,
 )
-from tokenrack.registry import Registry
+from tokenrack.core.registry import Registry
 from tokenrack.testing import TokenEmulator
 
 WORKER = Path(__file__).with_name("fleet_worker.py")
@@ -283,7 +283,7 @@ def test_redis_stopping_mid_run_every_call_succeeds_one_warning_then_back(
         warnings = [
             line
             for line in leak_guard.lines
-            if "tokenrack.shared" in line and "unavailable" in line
+            if "tokenrack.core.shared" in line and "unavailable" in line
         ]
         assert len(warnings) == 1, warnings
         # Redis comes back (same port): after the breaker's backoff, tokens go there again.

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 
 from tests.conftest import FakeClock
-from tokenrack.discovery import discovery_steps
 from tokenrack.errors import TokenEndpointUnavailableError
-from tokenrack.flow import FetchSettings, Send, Sleep, drive, fetch_steps
-from tokenrack.message import EncodedRequest, HttpResponse, TokenRequest, TransportError
-from tokenrack.retry import DEFAULT_DEADLINE, RetryPolicy
+from tokenrack.oauth.discovery import discovery_steps
+from tokenrack.oauth.flow import FetchSettings, Send, Sleep, drive, fetch_steps
+from tokenrack.oauth.message import EncodedRequest, HttpResponse, TokenRequest, TransportError
+from tokenrack.oauth.retry import DEFAULT_DEADLINE, RetryPolicy
+from tokenrack.oauth.transport import TransportOptions
 from tokenrack.token import Token
-from tokenrack.transport import TransportOptions
 
 URL = "https://idp.example/token"
 TOKEN_BODY = json.dumps({"access_token": "t", "token_type": "Bearer", "expires_in": 60}).encode()

@@ -13,11 +13,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tokenrack.config import parse_yaml
+from tokenrack.config.document import parse_yaml
+from tokenrack.core.registry import Registry
 from tokenrack.errors import ConfigError, TokenRequestError, TokenResponseError
-from tokenrack.message import HttpResponse
-from tokenrack.registry import Registry
-from tokenrack.response import parse_token_response
+from tokenrack.oauth.message import HttpResponse
+from tokenrack.oauth.response import parse_token_response
 
 scalars = st.one_of(
     st.none(),

@@ -6,8 +6,8 @@ from urllib.parse import parse_qsl
 
 import responses
 
-from tokenrack.generic import GenericProvider
-from tokenrack.registry import Registry
+from tokenrack.core.registry import Registry
+from tokenrack.oauth.generic import GenericProvider
 from tokenrack.testing import ProviderContractTests
 
 

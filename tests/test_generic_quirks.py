@@ -9,9 +9,9 @@ from typing import Any, ClassVar
 import pytest
 
 from tests.conftest import CLIENT_ID, SECRET, LeakGuard, canary_client, profile
+from tokenrack.core.registry import Registry
 from tokenrack.errors import ConfigError
-from tokenrack.generic import GenericProvider
-from tokenrack.registry import Registry
+from tokenrack.oauth.generic import GenericProvider
 from tokenrack.testing import Personality, TokenEmulator
 
 Build = Callable[..., Registry]
@@ -187,7 +187,7 @@ def test_errors_never_quote_the_query(query_emulator: TokenEmulator, make_regist
 def test_unrelated_query_parameters_are_left_alone() -> None:
     import logging
 
-    from tokenrack.requests_transport import UrlSecretFilter
+    from tokenrack.http.requests_transport import UrlSecretFilter
 
     record = logging.LogRecord(
         "urllib3.connectionpool",

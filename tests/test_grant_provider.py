@@ -16,10 +16,10 @@ import responses
 
 from tests import test_plugins
 from tests.test_plugins import Install
-from tokenrack.auth_method import ClientCredentials, NoClientAuth
+from tokenrack.auth.methods import ClientCredentials, NoClientAuth
+from tokenrack.core.registry import Registry
 from tokenrack.errors import ConfigError
-from tokenrack.message import TokenRequest
-from tokenrack.registry import Registry
+from tokenrack.oauth.message import TokenRequest
 
 install = test_plugins.install  # the fixture that installs small distributions
 

@@ -11,8 +11,8 @@ import pytest
 
 from tests.conftest import profile, wait_until
 from tests.test_bearer_auth import Api
+from tokenrack.core.registry import Registry
 from tokenrack.httpx import BearerAuth
-from tokenrack.registry import Registry
 from tokenrack.testing import TokenEmulator
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tokenrack.interpolate import InterpolationError, MissingVariableError, interpolate
+from tokenrack.config.interpolate import InterpolationError, MissingVariableError, interpolate
 
 ENV = {"HOST": "idp.example", "EMPTY": ""}
 

@@ -23,8 +23,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tokenrack.core.registry import Registry
 from tokenrack.errors import TokenrackError
-from tokenrack.registry import Registry
 from tokenrack.testing import EmulatorClient, Fault, TokenEmulator
 
 METACHARACTERS = ".*+?()[]{}|^$\\%s%d{0}'\"`; &=:/#@!~ \t"

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import CANARIES, SECRET, TOKEN_MARK, LeakGuard, find_canaries, profile
+from tokenrack.core.registry import Registry
 from tokenrack.errors import TokenrackError
-from tokenrack.registry import Registry
 from tokenrack.testing import Fault, TokenEmulator
 
 ECHOES = [
@@ -60,7 +60,7 @@ def test_success_path_reprs_and_logs(
     token = registry.get_token("a")
     assert token.access_token.startswith(TOKEN_MARK)
     runtime = registry.runtime("a")
-    from tokenrack.auth_method import ClientCredentials
+    from tokenrack.auth.methods import ClientCredentials
 
     secrets = runtime.secrets()
     client = ClientCredentials("a", "c", secrets["client_secret"], runtime.config.options)

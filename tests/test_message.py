@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qsl
 
-from tokenrack.message import TokenRequest
-from tokenrack.secret import Secret
+from tokenrack.oauth.message import TokenRequest
+from tokenrack.secret.value import Secret
 
 
 def request() -> TokenRequest:

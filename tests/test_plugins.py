@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import profile
+from tokenrack.core.catalog import PROVIDERS, PluginCatalog
+from tokenrack.core.registry import Registry
 from tokenrack.errors import PluginError, PluginLoadError, ProviderNotFoundError
-from tokenrack.plugins import PROVIDERS, PluginCatalog
-from tokenrack.registry import Registry
 from tokenrack.testing import TokenEmulator
 
 Install = Callable[..., None]
@@ -201,11 +201,11 @@ def test_installed_listing_has_distribution_and_version() -> None:
     (generic,) = [p for p in PluginCatalog().installed(PROVIDERS) if p.name == "generic"]
     assert generic.distribution == "tokenrack"
     assert generic.version
-    assert generic.value == "tokenrack.generic:GenericProvider"
+    assert generic.value == "tokenrack.oauth.generic:GenericProvider"
 
 
 def test_every_built_in_cache_backend_loads_and_keeps_the_contract() -> None:
-    from tokenrack.plugins import CACHES
+    from tokenrack.core.catalog import CACHES
 
     catalog = PluginCatalog()
     assert catalog.names(CACHES) == ["file", "memory", "redis"]
@@ -218,7 +218,7 @@ def test_every_built_in_cache_backend_loads_and_keeps_the_contract() -> None:
 
 
 def test_memory_backend_is_a_complete_token_cache() -> None:
-    from tokenrack.memory_cache import MemoryCache
+    from tokenrack.cache.memory import MemoryCache
 
     cache = MemoryCache()
     cache.set("k", b"v", ttl=60)

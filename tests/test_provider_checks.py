@@ -9,8 +9,8 @@ import pytest
 from tests import test_plugins
 from tests.conftest import profile
 from tests.test_plugins import Install
+from tokenrack.core.registry import Registry
 from tokenrack.errors import ConfigError, PluginError
-from tokenrack.registry import Registry
 from tokenrack.testing import TokenEmulator
 
 install = test_plugins.install  # the fixture that installs small distributions

@@ -63,7 +63,7 @@ def test_import_tokenrack_imports_no_heavy_or_optional_dependency() -> None:
     code = (
         "import sys, tokenrack\n"
         "heavy = ['requests', 'yaml', 'jsonschema', 'stevedore', 'urllib3', 'redis', 'jwt', "
-        "'cryptography', 'tokenrack.config', 'tokenrack.plugins', 'logging', 'typing', "
+        "'cryptography', 'tokenrack.config', 'tokenrack.core.catalog', 'logging', 'typing', "
         "'dataclasses']\n"
         "print(','.join(m for m in heavy if m in sys.modules))\n"
     )
@@ -81,7 +81,7 @@ def test_tokenrack_logger_has_a_null_handler_before_anything_logs() -> None:
     code = (
         "import logging, tokenrack\n"
         "assert not logging.getLogger('tokenrack').handlers  # import tokenrack logs nothing\n"
-        "from tokenrack.registry import Registry\n"
+        "from tokenrack.core.registry import Registry\n"
         "print(any(isinstance(h, logging.NullHandler) for h in logging.getLogger('tokenrack').handlers))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

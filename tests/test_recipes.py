@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from tests.conftest import CLIENT_ID, SECRET, TOKEN_MARK
-from tokenrack.registry import Registry
+from tokenrack.core.registry import Registry
 from tokenrack.testing import EmulatorClient, TokenEmulator
 
 RECIPES = Path(__file__).resolve().parents[1] / "docs" / "providers" / "recipes.md"

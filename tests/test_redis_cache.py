@@ -10,11 +10,11 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tests.conftest import TOKEN_MARK, LeakGuard, profile, wait_until
-from tokenrack.cache_record import decode_record
+from tokenrack.cache.record import decode_record
+from tokenrack.cache.redis import RedisCache, redact_url
+from tokenrack.core.registry import Registry
 from tokenrack.errors import CacheError
-from tokenrack.redis_cache import RedisCache, redact_url
-from tokenrack.registry import Registry
-from tokenrack.secret import Secret
+from tokenrack.secret.value import Secret
 from tokenrack.testing import TokenEmulator
 
 MakeRegistry = Callable[..., Registry]

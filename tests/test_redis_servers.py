@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import TOKEN_MARK, LeakGuard, profile, wait_until
+from tokenrack.cache.redis import RedisCache
 from tokenrack.cache_admin import list_cache_entries, purge_cache
+from tokenrack.core.registry import Registry
 from tokenrack.errors import CacheError
-from tokenrack.redis_cache import RedisCache
-from tokenrack.registry import Registry
 from tokenrack.testing import TokenEmulator
 from tokenrack.testing.tls import TestCertificates, make_certificates
 

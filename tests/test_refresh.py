@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from tests.conftest import FakeClock, wait_until
-from tokenrack.refresh import CachedToken, RefreshWindows, TokenStore
+from tokenrack.core.store import CachedToken, RefreshWindows, TokenStore
 from tokenrack.token import Token
 
 

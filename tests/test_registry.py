@@ -20,6 +20,7 @@ from tests.conftest import (
     profile,
     wait_until,
 )
+from tokenrack.core.registry import Registry
 from tokenrack.errors import (
     ConfigError,
     InvalidClientError,
@@ -30,7 +31,6 @@ from tokenrack.errors import (
     TokenRequestError,
     TokenResponseError,
 )
-from tokenrack.registry import Registry
 from tokenrack.testing import Fault, TokenEmulator
 from tokenrack.testing.tls import make_certificates
 from tokenrack.token import Token
@@ -396,9 +396,9 @@ def test_missing_secret_fails_before_any_request(
 def test_plain_http_to_a_remote_host_is_refused_at_request_time() -> None:
     import random
 
-    from tokenrack.flow import FetchSettings, fetch_steps
-    from tokenrack.message import TokenRequest
-    from tokenrack.retry import RetryPolicy
+    from tokenrack.oauth.flow import FetchSettings, fetch_steps
+    from tokenrack.oauth.message import TokenRequest
+    from tokenrack.oauth.retry import RetryPolicy
 
     def flow() -> Any:
         yield TokenRequest(url="http://idp.example/token")

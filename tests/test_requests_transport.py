@@ -9,10 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tokenrack.message import EncodedRequest, TransportError
-from tokenrack.requests_transport import RequestsTransport, _DeadlineWatch
+from tokenrack.http.requests_transport import RequestsTransport, _DeadlineWatch
+from tokenrack.oauth.message import EncodedRequest, TransportError
+from tokenrack.oauth.transport import TransportOptions
 from tokenrack.testing import Fault, TokenEmulator
-from tokenrack.transport import TransportOptions
 
 
 @pytest.fixture

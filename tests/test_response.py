@@ -16,8 +16,8 @@ from tokenrack.errors import (
     TokenRequestError,
     TokenResponseError,
 )
-from tokenrack.message import HttpResponse
-from tokenrack.response import MAX_LIFETIME, ResponseFields, parse_token_response, redact_text
+from tokenrack.oauth.message import HttpResponse
+from tokenrack.oauth.response import MAX_LIFETIME, ResponseFields, parse_token_response, redact_text
 
 SENT_AT = 1_800_000_000.0
 

@@ -8,8 +8,8 @@ from email.utils import format_datetime
 
 import pytest
 
-from tokenrack.message import HttpResponse
-from tokenrack.retry import RetryPolicy, server_wait_seconds
+from tokenrack.oauth.message import HttpResponse
+from tokenrack.oauth.retry import RetryPolicy, server_wait_seconds
 
 NOW = 1_800_000_000.0
 

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 
 from tests.conftest import TOKEN_MARK, FakeClock, LeakGuard, profile, wait_until
-from tokenrack.cache_record import RecordCipher, decode_record
+from tokenrack.cache.file import FileCache
+from tokenrack.cache.memory import MemoryCache
+from tokenrack.cache.record import RecordCipher, decode_record
+from tokenrack.core.registry import Registry
+from tokenrack.core.shared import GuardedCache
 from tokenrack.errors import CacheError, SecretError
-from tokenrack.file_cache import FileCache
-from tokenrack.memory_cache import MemoryCache
-from tokenrack.registry import Registry
-from tokenrack.secret import Secret
-from tokenrack.shared import GuardedCache
+from tokenrack.secret.value import Secret
 from tokenrack.testing import TokenEmulator
 
 MakeRegistry = Callable[..., Registry]

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import SECRET, TOKEN_MARK, FakeClock, profile
-from tokenrack import telemetry
+from tokenrack.core import telemetry
+from tokenrack.core.registry import Registry
 from tokenrack.errors import InvalidRequestError, TokenEndpointUnavailableError
-from tokenrack.registry import Registry
 from tokenrack.testing import Fault, TokenEmulator
 
 MakeRegistry = Callable[..., Registry]
@@ -128,7 +128,7 @@ def test_opentelemetry_span_counter_and_histogram(
 def test_opentelemetry_is_never_imported_unless_used() -> None:
     code = (
         "import sys, tokenrack\n"
-        "from tokenrack.registry import Registry\n"
+        "from tokenrack.core.registry import Registry\n"
         "print('opentelemetry' in sys.modules)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -16,7 +16,7 @@ from tokenrack.errors import (
     error_class_for,
     scrub_error,
 )
-from tokenrack.secret import Secret, SecretRef
+from tokenrack.secret.value import Secret, SecretRef
 from tokenrack.token import Token
 
 

@@ -12,8 +12,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from tokenrack.bearer_auth import BearerAuth
-    from tokenrack.default import aget_token, configure, get_token
+    from tokenrack.core.bearer_auth import BearerAuth
+    from tokenrack.core.default import aget_token, configure, get_token
+    from tokenrack.core.registry import Registry
     from tokenrack.errors import (
         CacheError,
         ConfigError,
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
         UnauthorizedClientError,
         UnsupportedGrantTypeError,
     )
-    from tokenrack.registry import Registry
     from tokenrack.token import Token
 
 __all__ = [
@@ -68,12 +68,12 @@ __all__ = [
 __version__ = "0.1.0"
 
 _HOMES = {
-    "BearerAuth": "tokenrack.bearer_auth",
-    "Registry": "tokenrack.registry",
+    "BearerAuth": "tokenrack.core.bearer_auth",
+    "Registry": "tokenrack.core.registry",
     "Token": "tokenrack.token",
-    "aget_token": "tokenrack.default",
-    "configure": "tokenrack.default",
-    "get_token": "tokenrack.default",
+    "aget_token": "tokenrack.core.default",
+    "configure": "tokenrack.core.default",
+    "get_token": "tokenrack.core.default",
 }
 
 

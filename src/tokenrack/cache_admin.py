@@ -20,13 +20,13 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tokenrack.cache_record import RecordError
-from tokenrack.clock import Clock, SystemClock
+from tokenrack.cache.record import RecordError
 from tokenrack.errors import CacheError
 from tokenrack.token import Token
+from tokenrack.util.clock import Clock, SystemClock
 
 if TYPE_CHECKING:
-    from tokenrack.registry import Registry
+    from tokenrack.core.registry import Registry
 
 __all__ = ["CacheEntry", "PurgeResult", "list_cache_entries", "purge_cache"]
 

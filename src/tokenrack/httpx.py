@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 if TYPE_CHECKING:
-    from tokenrack.registry import Registry
+    from tokenrack.core.registry import Registry
     from tokenrack.token import Token
 
 __all__ = ["BearerAuth"]
@@ -42,7 +42,7 @@ class BearerAuth(httpx.Auth):
     def _sync_registry(self) -> Registry:
         if self._registry is not None:
             return self._registry
-        from tokenrack.default import default_registry
+        from tokenrack.core.default import default_registry
 
         return default_registry()
 
@@ -51,7 +51,7 @@ class BearerAuth(httpx.Auth):
             return self._registry
         import asyncio
 
-        from tokenrack.default import default_registry
+        from tokenrack.core.default import default_registry
 
         return await asyncio.to_thread(default_registry)
 

@@ -16,7 +16,15 @@ A provider that signs its own grant (an RFC 7523 §2.1 JWT-bearer assertion, say
 
 from __future__ import annotations
 
-from tokenrack.auth_method import ClientAuthMethod, ClientCredentials, rfc6749_encode
+from tokenrack.auth.methods import ClientAuthMethod, ClientCredentials, rfc6749_encode
+from tokenrack.auth.signing import (
+    JWT_EXTRA,
+    KeyMaterialError,
+    SigningKey,
+    jwt_available,
+    load_private_key,
+    sign_jwt,
+)
 from tokenrack.errors import (
     ConfigError,
     InvalidClientError,
@@ -32,25 +40,17 @@ from tokenrack.errors import (
     UnsupportedGrantTypeError,
     error_class_for,
 )
-from tokenrack.jwt_sign import (
-    JWT_EXTRA,
-    KeyMaterialError,
-    SigningKey,
-    jwt_available,
-    load_private_key,
-    sign_jwt,
-)
-from tokenrack.message import FormValue, HttpResponse, TokenRequest
-from tokenrack.provider import Provider, TokenFlow
-from tokenrack.response import (
+from tokenrack.oauth.message import FormValue, HttpResponse, TokenRequest
+from tokenrack.oauth.provider import Provider, TokenFlow
+from tokenrack.oauth.response import (
     ResponseFields,
     decode_body,
     jwt_claims,
     parse_token_response,
     raise_for_error,
 )
-from tokenrack.secret import Secret
-from tokenrack.secret_source import SecretSource
+from tokenrack.secret.sources import SecretSource
+from tokenrack.secret.value import Secret
 from tokenrack.token import Token
 
 __all__ = [

@@ -261,7 +261,7 @@ def test_inspect_an_opaque_token(tmp_path: Path, emu: TokenEmulator) -> None:
 
 
 def test_schema_prints_the_composed_schema() -> None:
-    from tokenrack.schema_export import composed_schema
+    from tokenrack.cli.schema_cmd import composed_schema
 
     assert json.loads(run("schema").stdout) == composed_schema()
 

@@ -20,7 +20,7 @@ import requests
 
 from tests.cli.test_cli import TOKENRACK, run
 from tokenrack.cli.emulator_cmd import PERSONALITIES as OFFERED
-from tokenrack.registry import Registry
+from tokenrack.core.registry import Registry
 from tokenrack.testing.personalities import PERSONALITIES
 
 

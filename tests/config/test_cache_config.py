@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from tokenrack.core.registry import Registry
 from tokenrack.errors import ConfigError
-from tokenrack.registry import Registry
-from tokenrack.secret import Secret, SecretRef
+from tokenrack.secret.value import Secret, SecretRef
 
 
 def load(profile: dict[str, Any], **top: Any) -> Registry:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tokenrack.registry import Registry
+from tokenrack.core.registry import Registry
 
 BODY = """version: 1
 profiles:

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tokenrack.config import discover_config_path
+from tokenrack.config.discover import discover_config_path
+from tokenrack.core.registry import Registry
 from tokenrack.errors import (
     ConfigError,
     PluginError,
@@ -16,8 +17,7 @@ from tokenrack.errors import (
     ProviderNotFoundError,
     SecretError,
 )
-from tokenrack.registry import Registry
-from tokenrack.secret import Secret, SecretRef
+from tokenrack.secret.value import Secret, SecretRef
 
 
 def write(tmp_path: Path, text: str, name: str = "tokenrack.yaml") -> Path:

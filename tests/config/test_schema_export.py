@@ -9,7 +9,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from tokenrack.schema_export import composed_schema, render
+from tokenrack.cli.schema_cmd import composed_schema, render
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPORTED = ROOT / "config" / "tokenrack.schema.json"

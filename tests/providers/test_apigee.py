@@ -10,7 +10,7 @@ from tokenrack_providers.apigee import ApigeeProvider, apigee_error
 
 from tests.providers.conftest import StartEmulator, vendor_profile
 from tokenrack.errors import InvalidClientError, TokenRequestError
-from tokenrack.message import HttpResponse
+from tokenrack.oauth.message import HttpResponse
 from tokenrack.testing import ProviderContractTests
 from tokenrack.testing.personalities import ApigeePersonality
 from tokenrack.testing.tls import TestCertificates

@@ -9,8 +9,8 @@ import pytest
 from tokenrack_providers.azure import AzureProvider
 
 from tests.providers.conftest import StartEmulator, vendor_profile
+from tokenrack.core.registry import Registry
 from tokenrack.errors import ConfigError, InvalidClientError, InvalidScopeError
-from tokenrack.registry import Registry
 from tokenrack.testing import ProviderContractTests
 from tokenrack.testing.personalities import EntraPersonality
 from tokenrack.testing.tls import TestCertificates

@@ -20,8 +20,8 @@ import pytest
 import requests
 
 from tests.providers.conftest import StartEmulator, vendor_profile
+from tokenrack.core.registry import Registry
 from tokenrack.errors import ConfigError, InvalidClientError, UnauthorizedClientError
-from tokenrack.registry import Registry
 from tokenrack.testing import EmulatorClient, TokenEmulator
 from tokenrack.testing.assertions import load_public_key, verify_assertion
 from tokenrack.testing.personalities import EntraPersonality
@@ -226,10 +226,10 @@ def test_wrong_audience_and_stale_assertion_are_refused(
     assert error.details["error_codes"] == "50027" and "audience" in str(error)
 
     # An assertion signed two hours ago (a host whose clock is off).
-    import tokenrack.jwt_sign
+    import tokenrack.auth.signing
 
     monkeypatch.setattr(
-        tokenrack.jwt_sign, "time", SimpleNamespace(time=lambda: time.time() - 7200)
+        tokenrack.auth.signing, "time", SimpleNamespace(time=lambda: time.time() - 7200)
     )
     stale = cert_profile(certs, emulator, app_cert.key_path, app_cert.cert_path)
     error = refusal(make_registry({"graph": stale}))

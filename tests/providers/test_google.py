@@ -23,13 +23,13 @@ from tokenrack_providers.google import GoogleProvider
 from tests.conftest import SECRET
 from tests.keys import private_key, private_pem
 from tests.providers.conftest import StartEmulator
+from tokenrack.auth.signing import load_private_key, sign_jwt
+from tokenrack.core.registry import Registry
 from tokenrack.errors import (
     ConfigError,
     InvalidGrantError,
     UnauthorizedClientError,
 )
-from tokenrack.jwt_sign import load_private_key, sign_jwt
-from tokenrack.registry import Registry
 from tokenrack.testing import ProviderContractTests, TokenEmulator
 from tokenrack.testing.assertions import load_public_key, verify_grant_assertion
 from tokenrack.testing.personalities import GooglePersonality

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tokenrack.plugins import PROVIDERS, PluginCatalog
+from tokenrack.core.catalog import PROVIDERS, PluginCatalog
 from tokenrack.testing.personalities import PERSONALITIES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,7 +74,7 @@ def test_every_key_of_a_vendor_is_on_its_page(vendor: str) -> None:
 def test_every_yaml_example_on_a_vendors_page_loads(
     vendor: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tokenrack.registry import Registry
+    from tokenrack.core.registry import Registry
 
     text = (ROOT / "docs" / "providers" / f"{vendor}.md").read_text()
     for variable in re.findall(r"env: (\w+)", text):

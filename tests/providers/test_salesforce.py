@@ -11,7 +11,7 @@ from tokenrack_providers.salesforce import SalesforceProvider
 from tests.conftest import CLIENT_ID
 from tests.providers.conftest import StartEmulator, host, vendor_profile
 from tests.test_bearer_auth import Api
-from tokenrack.bearer_auth import BearerAuth
+from tokenrack.core.bearer_auth import BearerAuth
 from tokenrack.errors import ConfigError, InvalidClientError, InvalidGrantError
 from tokenrack.testing import ProviderContractTests
 from tokenrack.testing.personalities import SalesforcePersonality

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.keys import private_pem, public_pem
-from tokenrack.jwt_sign import client_assertion, hmac_key, load_private_key, sign_jwt
+from tokenrack.auth.signing import client_assertion, hmac_key, load_private_key, sign_jwt
 from tokenrack.testing.assertions import (
     AssertionError_,
     load_public_key,

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tokenrack.response import jwt_claims
+from tokenrack.oauth.response import jwt_claims
 from tokenrack.testing import EmulatorClient, Fault, TokenEmulator
 
 

@@ -12,7 +12,7 @@ from tokenrack.cli.common import load_registry
 from tokenrack.cli.exit_codes import OK, exit_code
 
 if TYPE_CHECKING:
-    from tokenrack.registry import Registry
+    from tokenrack.core.registry import Registry
 
 __all__ = ["run_check", "run_profiles", "run_providers", "run_schema"]
 
@@ -87,8 +87,8 @@ def run_profiles(args: argparse.Namespace) -> int:
 
 def run_providers(args: argparse.Namespace) -> int:
     """Every installed plugin, its distribution and version, and every failure's reason."""
+    from tokenrack.core.catalog import GROUPS, PluginCatalog
     from tokenrack.errors import PluginError
-    from tokenrack.plugins import GROUPS, PluginCatalog
 
     catalog = PluginCatalog()
     rows = []
@@ -155,7 +155,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 def run_schema(args: argparse.Namespace) -> int:
     """Print the composed JSON Schema of a config file."""
-    from tokenrack.schema_export import composed_schema, render
+    from tokenrack.cli.schema_cmd import composed_schema, render
 
     sys.stdout.write(render(composed_schema()))
     return OK

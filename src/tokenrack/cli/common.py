@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tokenrack.registry import Registry
+    from tokenrack.core.registry import Registry
 
 __all__ = ["UsageError", "cli_cache", "config_path", "load_registry", "profile_name"]
 
@@ -38,7 +38,7 @@ def load_registry(args: argparse.Namespace, environ: Mapping[str, str] | None = 
     Raises:
         ConfigError: No config, or an invalid one.
     """
-    from tokenrack.registry import Registry
+    from tokenrack.core.registry import Registry
 
     return Registry.from_file(config_path(args), default_cache=cli_cache(), environ=environ)
 
@@ -61,6 +61,6 @@ def config_path(args: argparse.Namespace) -> str:
     Raises:
         ConfigError: No config file was found.
     """
-    from tokenrack.config_path import discover_config_path
+    from tokenrack.config.discover import discover_config_path
 
     return str(args.config) if args.config else str(discover_config_path())

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 from tokenrack.cli.common import load_registry, profile_name
 from tokenrack.cli.inspect_cmd import decode_jwt
 from tokenrack.errors import SecretError
-from tokenrack.secret import Secret
+from tokenrack.secret.value import Secret
 from tokenrack.token import Token
 
 if TYPE_CHECKING:
-    from tokenrack.message import TokenRequest
-    from tokenrack.profile import Endpoint, ProfileRuntime
+    from tokenrack.core.runtime import Endpoint, ProfileRuntime
+    from tokenrack.oauth.message import TokenRequest
 
 __all__ = ["run_explain"]
 
@@ -109,7 +109,7 @@ def run_explain(args: argparse.Namespace) -> int:
         )
     request = runtime.provider_for(url).build_token_request()
     try:
-        from tokenrack.auth_method import ClientCredentials
+        from tokenrack.auth.methods import ClientCredentials
 
         secrets = runtime.secrets()
         # The provider's own first request: a provider that signs its grant adds it here.

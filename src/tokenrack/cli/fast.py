@@ -98,7 +98,7 @@ def serve(argv: Sequence[str]) -> int | None:
         return None
     config = parsed["config"]
     if config is None:
-        from tokenrack.config_path import discover_config_path
+        from tokenrack.config.discover import discover_config_path
         from tokenrack.errors import ConfigError
 
         try:

@@ -71,7 +71,7 @@ def env_digests(names: Iterable[str], environ: Mapping[str, str]) -> dict[str, s
 
 def directory() -> str:
     """Where snapshots live: ``cli/`` in the file cache's default directory."""
-    from tokenrack.cache_location import default_cache_directory
+    from tokenrack.cache.paths import default_cache_directory
 
     return os.path.join(default_cache_directory(), "cli")
 

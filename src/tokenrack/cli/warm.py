@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import argparse
     from typing import Any
 
-    from tokenrack.registry import Registry
+    from tokenrack.core.registry import Registry
 
 CLI_CACHE_VARIABLE = "TOKENRACK_CLI_CACHE"
 
@@ -54,10 +54,10 @@ def cached_fields(config: str, profile: str, *, min_ttl: float | None) -> dict[s
     recorded = document.get("env", {})
     if not isinstance(entry, dict) or snapshot.env_digests(recorded, os.environ) != recorded:
         return None
-    from tokenrack.cache_location import default_cache_directory, record_path
+    from tokenrack.cache.envelope import RecordError, plain_token
+    from tokenrack.cache.paths import default_cache_directory, record_path
     from tokenrack.errors import CacheError
-    from tokenrack.record_format import RecordError, plain_token
-    from tokenrack.safe_file import check_directory, read_private
+    from tokenrack.util.safe_file import check_directory, read_private
 
     try:
         path = entry["options"].get("path")
@@ -85,7 +85,7 @@ def remember(
     Only a profile whose tokens live unencrypted in the file cache can be served warm.
     """
     from tokenrack.cli.common import config_path
-    from tokenrack.shared import cache_settings
+    from tokenrack.core.shared import cache_settings
 
     runtime = registry.runtime(profile)
     settings = cache_settings(runtime.config.options.get("cache", registry.default_cache))

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tokenrack.auth_select import AUTO
+from tokenrack.auth.selection import AUTO
+from tokenrack.config.interpolate import InterpolationError, has_reference, interpolate
 from tokenrack.config.schema import (
     CACHE_SECRET_OPTIONS,
     CORE_SECRET_OPTIONS,
@@ -25,14 +26,13 @@ from tokenrack.config.schema import (
 )
 from tokenrack.config.validate import join_path, validate
 from tokenrack.errors import ConfigError, ConfigProblem, PluginError, ProfileNotFoundError
-from tokenrack.extras import extra_installed
-from tokenrack.interpolate import InterpolationError, has_reference, interpolate
-from tokenrack.secret import Secret, SecretRef, SecretValue
-from tokenrack.url_policy import insecure_url_problem
+from tokenrack.oauth.url_policy import insecure_url_problem
+from tokenrack.secret.value import Secret, SecretRef, SecretValue
+from tokenrack.util.extras import extra_installed
 
 if TYPE_CHECKING:
-    from tokenrack.auth_method import ClientAuthMethod
-    from tokenrack.provider import Provider
+    from tokenrack.auth.methods import ClientAuthMethod
+    from tokenrack.oauth.provider import Provider
 
 __all__ = ["Config", "PluginSchemas", "ProfileConfig", "load_config"]
 
@@ -70,7 +70,7 @@ class ProfileConfig:
         provider: The provider's entry-point name.
         auth_method: The client authentication method's name.
         options: Every key of the profile after defaults, ``extends`` and interpolation;
-            secret keys hold :class:`~tokenrack.secret.Secret` or ``SecretRef`` values, and
+            secret keys hold :class:`~tokenrack.secret.value.Secret` or ``SecretRef`` values, and
             so do the secret keys inside a ``cache`` mapping (``cache.encryption_key``, …),
             resolved by the cache layer at its first use.
         secret_keys: The keys that hold secrets.
@@ -447,7 +447,7 @@ class _ProfileBuilder:
 def _provider_problems(
     provider: type[Provider], options: Mapping[str, Any], base: str
 ) -> list[ConfigProblem]:
-    """What the provider's own :meth:`~tokenrack.provider.Provider.check_options` refuses.
+    """What the provider's own :meth:`~tokenrack.oauth.provider.Provider.check_options` refuses.
 
     Raises:
         PluginError: The provider failed in an unexpected way (a bug in the plugin, which

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from tokenrack.config_path import discover_config_path, search_paths
+from tokenrack.config.discover import discover_config_path, search_paths
 from tokenrack.errors import ConfigError
 
 __all__ = ["discover_config_path", "parse_yaml", "read_config_file", "search_paths"]

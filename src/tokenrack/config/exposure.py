@@ -6,8 +6,8 @@ import os
 import stat
 
 from tokenrack.config.assemble import Config
-from tokenrack.log import get_logger
-from tokenrack.secret import Secret
+from tokenrack.secret.value import Secret
+from tokenrack.util.log import get_logger
 
 __all__ = ["inline_secret_keys", "warn_if_exposed"]
 

@@ -18,13 +18,13 @@ from __future__ import annotations
 import time
 from typing import ClassVar
 
-from tokenrack.cache import TokenCache
+from tokenrack.cache.backend import TokenCache
 
 __all__ = ["TokenCacheContractTests"]
 
 
 class TokenCacheContractTests:
-    """Checks a :class:`~tokenrack.cache.TokenCache` against the backend contract.
+    """Checks a :class:`~tokenrack.cache.backend.TokenCache` against the backend contract.
 
     Attributes:
         leases_expire: Whether an unreleased lock ends after its lease within one process.

@@ -10,7 +10,7 @@ subclass ``BackendBasicTests``, and supply the provider class and a valid profil
 
 Secrets in :attr:`ProviderContractTests.profile` (``client_secret`` and the provider's
 ``secret_options``) are plain strings; the kit wraps them as the core does, and hands the
-provider's own to :meth:`~tokenrack.provider.Provider.token_flow`, so a provider that
+provider's own to :meth:`~tokenrack.oauth.provider.Provider.token_flow`, so a provider that
 signs its grant with one of them is checked on the request it really sends. The checks
 are sans-I/O: they build requests and parse canned answers, never a socket.
 """
@@ -24,9 +24,9 @@ from typing import Any, ClassVar
 import pytest
 
 from tokenrack.errors import TokenRequestError, TokenResponseError
-from tokenrack.message import HttpResponse, TokenRequest
-from tokenrack.provider import Provider
-from tokenrack.secret import Secret
+from tokenrack.oauth.message import HttpResponse, TokenRequest
+from tokenrack.oauth.provider import Provider
+from tokenrack.secret.value import Secret
 
 __all__ = ["ProviderContractTests"]
 
@@ -112,7 +112,7 @@ class ProviderContractTests:
         self, provider: Provider, secrets: dict[str, Secret]
     ) -> None:
         """The first request goes to https (or loopback) and names a grant type."""
-        from tokenrack.url_policy import insecure_url_problem
+        from tokenrack.oauth.url_policy import insecure_url_problem
 
         request = next(provider.token_flow(secrets))
         assert isinstance(request, TokenRequest)

@@ -1,0 +1,179 @@
+"""``client_secret_jwt`` and ``private_key_jwt``: signed client assertions (RFC 7523 §2.2).
+
+Each request gets a fresh assertion: ``iss`` = ``sub`` = the client id, ``aud`` = the
+token URL (or ``assertion_audience``), a unique ``jti``, ``iat``/``nbf`` now and ``exp``
+``assertion_lifetime`` seconds later (60 by default). The core authenticates every attempt
+afresh, so a retry never replays an assertion. ``private_key_jwt`` needs the
+``tokenrack[jwt]`` extra; ``client_secret_jwt`` (HMAC) needs nothing more.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from tokenrack.auth.material import read_material
+from tokenrack.auth.methods import ClientCredentials
+from tokenrack.auth.signing import (
+    ASYMMETRIC_ALGORITHMS,
+    HMAC_ALGORITHMS,
+    JWT_EXTRA,
+    KeyMaterialError,
+    SigningKey,
+    certificate_thumbprint,
+    client_assertion,
+    hmac_key,
+    load_private_key,
+)
+from tokenrack.errors import ConfigError
+from tokenrack.oauth.message import TokenRequest
+from tokenrack.secret.value import Secret
+
+__all__ = ["ASSERTION_TYPE", "ClientSecretJwt", "PrivateKeyJwt"]
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+# Which certificate thumbprint headers to send, and the digest of each (RFC 7515 §4.1.7-8).
+_THUMBPRINT_HEADERS: Mapping[str, tuple[tuple[str, str], ...]] = {
+    "x5t#S256": (("x5t#S256", "sha256"),),
+    "x5t": (("x5t", "sha1"),),
+    "both": (("x5t#S256", "sha256"), ("x5t", "sha1")),
+}
+
+_ASSERTION_OPTIONS: Mapping[str, Any] = {
+    "signing_alg": {"enum": sorted(HMAC_ALGORITHMS | ASYMMETRIC_ALGORITHMS)},
+    "assertion_audience": {"type": "string", "minLength": 1},
+    "assertion_lifetime": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
+}
+
+
+def _with_assertion(
+    request: TokenRequest, client: ClientCredentials, key: SigningKey, headers: Mapping[str, Any]
+) -> TokenRequest:
+    audience = str(client.options.get("assertion_audience") or request.url)
+    assertion = client_assertion(
+        client_id=client.client_id,
+        audience=audience,
+        key=key,
+        lifetime=float(client.options.get("assertion_lifetime", 60)),
+        headers=headers,
+    )
+    return request.without_form(
+        "client_id", "client_secret", "client_assertion", "client_assertion_type"
+    ).with_form(
+        ("client_id", client.client_id),
+        ("client_assertion_type", ASSERTION_TYPE),
+        ("client_assertion", Secret(assertion)),
+    )
+
+
+def _key_error(client: ClientCredentials, key: str, error: Exception) -> ConfigError:
+    return ConfigError(str(error), profile=client.profile, path=f"profiles.{client.profile}.{key}")
+
+
+class ClientSecretJwt:
+    """``client_secret_jwt``: an assertion signed with HMAC over the client secret."""
+
+    name: ClassVar[str] = "client_secret_jwt"
+    options_schema: ClassVar[Mapping[str, Any]] = _ASSERTION_OPTIONS
+    required_options: ClassVar[tuple[str, ...]] = ("client_id", "client_secret")
+    secret_options: ClassVar[frozenset[str]] = frozenset()
+    requires_extra: ClassVar[str | None] = None  # HMAC needs only the standard library
+    requires_client_certificate: ClassVar[bool] = False
+
+    def authenticate(self, request: TokenRequest, client: ClientCredentials) -> TokenRequest:
+        """Add ``client_assertion`` signed with HS256 (or ``signing_alg``)."""
+        if client.client_secret is None:
+            raise ConfigError(
+                "client_secret_jwt needs client_secret",
+                profile=client.profile,
+                path="client_secret",
+            )
+        try:
+            key = hmac_key(
+                client.client_secret.reveal(), str(client.options.get("signing_alg", "HS256"))
+            )
+        except KeyMaterialError as error:
+            raise _key_error(client, "signing_alg", error) from None
+        return _with_assertion(request, client, key, {})
+
+
+class PrivateKeyJwt:
+    """``private_key_jwt``: an assertion signed with the client's private key.
+
+    Profile keys: ``private_key`` (PEM or JWK: a path, a secret reference, or inline),
+    ``key_id`` (else the JWK's ``kid``), ``signing_alg`` (else the key's natural one),
+    ``certificate`` (adds ``x5t#S256``, for servers that identify the key by certificate,
+    as Microsoft Entra does), ``thumbprint_header`` (``x5t#S256``, the default; ``x5t``,
+    the SHA-1 thumbprint older servers key by; or ``both``), ``assertion_audience``,
+    ``assertion_lifetime``.
+    """
+
+    name: ClassVar[str] = "private_key_jwt"
+    options_schema: ClassVar[Mapping[str, Any]] = {
+        **_ASSERTION_OPTIONS,
+        "private_key": {},
+        "certificate": {},
+        "thumbprint_header": {"enum": sorted(_THUMBPRINT_HEADERS)},
+        "key_id": {"type": "string", "minLength": 1},
+    }
+    required_options: ClassVar[tuple[str, ...]] = ("client_id", "private_key")
+    secret_options: ClassVar[frozenset[str]] = frozenset({"private_key", "certificate"})
+    requires_extra: ClassVar[str | None] = JWT_EXTRA
+    requires_client_certificate: ClassVar[bool] = False
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loaded: dict[str, tuple[SigningKey, dict[str, Any]]] = {}
+
+    def _signing(self, client: ClientCredentials) -> tuple[SigningKey, dict[str, Any]]:
+        secret = client.secrets.get("private_key")
+        if secret is None:
+            raise ConfigError(
+                "private_key_jwt needs private_key", profile=client.profile, path="private_key"
+            )
+        certificate = client.secrets.get("certificate")
+        identity = hashlib.sha256(
+            "\0".join(
+                [
+                    secret.reveal(),
+                    certificate.reveal() if certificate else "",
+                    str(client.options.get("signing_alg")),
+                    str(client.options.get("key_id")),
+                    str(client.options.get("thumbprint_header")),
+                ]
+            ).encode()
+        ).hexdigest()
+        with self._lock:
+            cached = self._loaded.get(identity)
+        if cached is not None:
+            return cached
+        try:
+            material = read_material(secret.reveal(), what="private_key")
+            key = load_private_key(
+                material,
+                algorithm=client.options.get("signing_alg"),
+                key_id=client.options.get("key_id"),
+            )
+        except (KeyMaterialError, ValueError) as error:
+            raise _key_error(client, "private_key", error) from None
+        headers: dict[str, Any] = {}
+        if certificate is not None:
+            try:
+                pem = read_material(certificate.reveal(), what="certificate")
+                wanted = str(client.options.get("thumbprint_header", "x5t#S256"))
+                for header, digest in _THUMBPRINT_HEADERS[wanted]:
+                    headers[header] = certificate_thumbprint(pem, digest=digest)
+            except (KeyMaterialError, ValueError) as error:
+                raise _key_error(client, "certificate", error) from None
+        with self._lock:
+            # Rotated material replaces the old entry rather than piling up.
+            self._loaded = {identity: (key, headers)}
+        return key, headers
+
+    def authenticate(self, request: TokenRequest, client: ClientCredentials) -> TokenRequest:
+        """Add ``client_assertion`` signed with the private key."""
+        key, headers = self._signing(client)
+        return _with_assertion(request, client, key, headers)

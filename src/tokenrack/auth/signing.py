@@ -1,0 +1,261 @@
+"""Signing JWTs: client assertions (RFC 7523) and plugins' own grants.
+
+The only module that imports PyJWT and cryptography, and only when a private key is first
+loaded: both come with the optional extra ``tokenrack[jwt]``. HMAC signatures
+(``client_secret_jwt``) need neither: they are a few lines of the standard library.
+
+PyJWT was chosen over joserfc for its reach (the most deployed JOSE library in Python,
+typed, with every signature algorithm RFC 7518 and RFC 8037 define) and a small API that
+takes cryptography key objects, so keys are loaded once with cryptography.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import ssl
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tokenrack.util.extras import extra_installed
+from tokenrack.util.log import get_logger
+
+__all__ = [
+    "ASYMMETRIC_ALGORITHMS",
+    "HMAC_ALGORITHMS",
+    "JWT_EXTRA",
+    "KeyMaterialError",
+    "SigningKey",
+    "certificate_thumbprint",
+    "client_assertion",
+    "hmac_key",
+    "jwt_available",
+    "load_private_key",
+    "sign_jwt",
+]
+
+JWT_EXTRA = "tokenrack[jwt]"
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+_CURVE_ALGORITHM = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
+_WARNED: set[tuple[int, str]] = set()
+
+logger = get_logger(__name__)
+
+
+class KeyMaterialError(ValueError):
+    """Key or certificate material is unusable; the message never quotes the material."""
+
+
+def jwt_available() -> bool:
+    """True when the ``tokenrack[jwt]`` extra (PyJWT and cryptography) is installed."""
+    return extra_installed(JWT_EXTRA)
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    """A loaded signing key and how to sign with it.
+
+    Attributes:
+        key: A cryptography private key, or the HMAC secret as bytes; never shown.
+        algorithm: The JWS ``alg``.
+        key_id: The ``kid`` to put in the header, if any.
+    """
+
+    key: Any = field(repr=False)
+    algorithm: str
+    key_id: str | None = None
+
+
+def hmac_key(secret: str, algorithm: str = "HS256") -> SigningKey:
+    """An HMAC key over a client secret (``client_secret_jwt``, RFC 7523 §2.2)."""
+    if algorithm not in HMAC_ALGORITHMS:
+        raise KeyMaterialError(f"{algorithm} is not an HMAC algorithm (use HS256, HS384 or HS512)")
+    key = secret.encode()
+    minimum = int(algorithm[2:]) // 8
+    if len(key) < minimum and (len(key), algorithm) not in _WARNED:
+        _WARNED.add((len(key), algorithm))
+        logger.warning(
+            "client_secret is %d bytes, shorter than the %d RFC 7518 §3.2 asks for %s; "
+            "signing anyway (the server issued it), but some servers refuse such keys",
+            len(key),
+            minimum,
+            algorithm,
+        )
+    return SigningKey(key, algorithm)
+
+
+def _default_algorithm(key: Any) -> str:
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+
+    if isinstance(key, rsa.RSAPrivateKey):
+        return "RS256"
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        try:
+            return _CURVE_ALGORITHM[key.curve.name]
+        except KeyError:
+            raise KeyMaterialError(f"EC curve {key.curve.name} has no JWS algorithm") from None
+    if isinstance(key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)):
+        return "EdDSA"
+    raise KeyMaterialError(f"unsupported key type {type(key).__name__}")
+
+
+def _check_pair(key: Any, algorithm: str) -> None:
+    if algorithm not in ASYMMETRIC_ALGORITHMS:
+        raise KeyMaterialError(f"signing_alg {algorithm} cannot be used with a private key")
+    natural = _default_algorithm(key)
+    family = {"R": "RSA", "P": "RSA", "E": "EC", "Ed": "Ed"}
+    wanted = family["Ed" if algorithm == "EdDSA" else algorithm[0]]
+    have = family["Ed" if natural == "EdDSA" else natural[0]]
+    if wanted != have or (have == "EC" and natural != algorithm):
+        raise KeyMaterialError(f"signing_alg {algorithm} does not fit this key (use {natural})")
+
+
+def load_private_key(
+    material: str,
+    *,
+    algorithm: str | None = None,
+    key_id: str | None = None,
+    passphrase: str | None = None,
+) -> SigningKey:
+    """Load a PEM private key (encrypted or not) or a private JWK.
+
+    Args:
+        material: The PEM text or the JWK's JSON.
+        algorithm: The JWS ``alg``; by default the JWK's ``alg``, else the key type's
+            natural one (RS256, ES256/384/512 by curve, EdDSA).
+        key_id: The ``kid``; by default the JWK's ``kid``.
+        passphrase: For an encrypted PEM key.
+
+    Raises:
+        KeyMaterialError: Not a private key, a wrong passphrase, or an algorithm that does
+            not fit the key.
+    """
+    text = material.strip()
+    if text.startswith("{"):
+        import jwt
+
+        try:
+            data = json.loads(text)
+            jwk = jwt.PyJWK(data)
+        except (ValueError, jwt.PyJWTError) as error:
+            raise KeyMaterialError(f"not a usable JWK ({type(error).__name__})") from None
+        key = jwk.key
+        if not hasattr(key, "sign"):
+            raise KeyMaterialError("the JWK holds no private key")
+        algorithm = algorithm or data.get("alg") or _default_algorithm(key)
+        key_id = key_id or data.get("kid")
+    elif "-----BEGIN" in text:
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+        try:
+            key = load_pem_private_key(
+                text.encode(), password=passphrase.encode() if passphrase else None
+            )
+        except TypeError:
+            raise KeyMaterialError(
+                "the PEM key is encrypted and no passphrase was given"
+                if not passphrase
+                else "a passphrase was given but the PEM key is not encrypted"
+            ) from None
+        except ValueError:
+            raise KeyMaterialError("not a PEM private key, or the passphrase is wrong") from None
+        algorithm = algorithm or _default_algorithm(key)
+    else:
+        raise KeyMaterialError("expected a PEM private key or a JWK")
+    _check_pair(key, algorithm)
+    return SigningKey(key, algorithm, key_id)
+
+
+def certificate_thumbprint(pem: str, *, digest: str = "sha256") -> str:
+    """A thumbprint of the first certificate in ``pem``: base64url(hash(DER)).
+
+    Args:
+        pem: Text holding a PEM certificate.
+        digest: ``sha256`` for the ``x5t#S256`` header (RFC 7515 §4.1.8), ``sha1`` for the
+            older ``x5t`` (§4.1.7) that some servers still key certificates by.
+
+    Raises:
+        KeyMaterialError: No PEM certificate in the text.
+    """
+    start = pem.find("-----BEGIN CERTIFICATE-----")
+    end = pem.find("-----END CERTIFICATE-----", start)
+    if start < 0 or end < 0:
+        raise KeyMaterialError("expected a PEM certificate")
+    try:
+        der = ssl.PEM_cert_to_DER_cert(pem[start : end + len("-----END CERTIFICATE-----")])
+    except ValueError:
+        raise KeyMaterialError("the PEM certificate does not decode") from None
+    if digest == "sha1":
+        # x5t is defined as SHA-1; it names a certificate, it protects nothing.
+        hashed = hashlib.sha1(der, usedforsecurity=False).digest()
+    else:
+        hashed = hashlib.sha256(der).digest()
+    return base64.urlsafe_b64encode(hashed).rstrip(b"=").decode()
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _hmac_jws(claims: Mapping[str, Any], key: SigningKey, header: dict[str, Any]) -> str:
+    """HS256/384/512 (RFC 7515 §A.1), with the standard library.
+
+    PyJWT warns on every signature when the key is shorter than the hash (RFC 7518 §3.2),
+    and a client secret is whatever the vendor issued; tokenrack says so once instead.
+    """
+    header = {"alg": key.algorithm, **header}
+    signing_input = ".".join(
+        _b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims)
+    )
+    digest = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
+    signature = hmac.new(key.key, signing_input.encode(), digest[key.algorithm]).digest()
+    return f"{signing_input}.{_b64url(signature)}"
+
+
+def sign_jwt(
+    claims: Mapping[str, Any], key: SigningKey, *, headers: Mapping[str, Any] | None = None
+) -> str:
+    """Sign ``claims`` as a compact JWS with ``key`` (``typ: JWT``, ``kid`` when known)."""
+    header: dict[str, Any] = {"typ": "JWT", **(headers or {})}
+    if key.key_id:
+        header["kid"] = key.key_id
+    if key.algorithm in HMAC_ALGORITHMS:
+        return _hmac_jws(claims, key, header)
+    import jwt
+
+    return jwt.encode(dict(claims), key.key, algorithm=key.algorithm, headers=header)
+
+
+def client_assertion(
+    *,
+    client_id: str,
+    audience: str,
+    key: SigningKey,
+    lifetime: float = 60.0,
+    headers: Mapping[str, Any] | None = None,
+    now: float | None = None,
+) -> str:
+    """A client authentication assertion (RFC 7523 §3): fresh ``jti``, short ``exp``.
+
+    ``iss`` and ``sub`` are the client id, ``aud`` the token endpoint (or what the profile
+    says), ``iat`` and ``nbf`` now, ``exp`` now + ``lifetime``.
+    """
+    issued = int(time.time() if now is None else now)
+    claims = {
+        "iss": client_id,
+        "sub": client_id,
+        "aud": audience,
+        "jti": secrets.token_urlsafe(18),
+        "iat": issued,
+        "nbf": issued,
+        "exp": issued + max(1, int(lifetime)),
+    }
+    return sign_jwt(claims, key, headers=headers)

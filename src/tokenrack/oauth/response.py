@@ -1,0 +1,335 @@
+"""Turning a token endpoint's answer into a :class:`~tokenrack.token.Token` (RFC 6749 §5).
+
+Pure functions: they read an :class:`~tokenrack.oauth.message.HttpResponse` and either return a
+token or raise :class:`~tokenrack.errors.TokenRequestError` (the server said no) or
+:class:`~tokenrack.errors.TokenResponseError` (the answer is not a token). Anything quoted
+from a body in an error is redacted first: a malformed answer can still carry a token.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from tokenrack.errors import TokenResponseError, error_class_for
+from tokenrack.oauth.message import HttpResponse
+from tokenrack.token import Token
+from tokenrack.util.log import get_logger
+
+__all__ = [
+    "MAX_LIFETIME",
+    "ResponseFields",
+    "decode_body",
+    "jwt_claims",
+    "parse_token_response",
+    "raise_for_error",
+    "redact_text",
+]
+
+logger = get_logger(__name__)
+
+MAX_LIFETIME = 86_400.0
+"""Longest lifetime believed (one day): a longer or absurd ``expires_in`` is capped to it."""
+
+_QUOTE_LIMIT = 200
+_NOT_KEPT = frozenset(
+    {"access_token", "token_type", "expires_in", "expires_on", "scope", "refresh_token", "id_token"}
+)
+_ERROR_FIELDS = frozenset({"error", "error_description", "error_uri"})
+_SENSITIVE_KEY = r"[A-Za-z_]*(?:token|secret|assertion|password|key)[A-Za-z_]*"
+_JSON_SENSITIVE = re.compile(r'("' + _SENSITIVE_KEY + r'"\s*:\s*)("(?:[^"\\]|\\.)*("|$)|[^,}\s]+)')
+_FORM_SENSITIVE = re.compile(r"(\b" + _SENSITIVE_KEY + r"=)([^&\s]*)")
+_JWT_SHAPE = re.compile(r"[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
+# What an opaque token looks like, and prose rarely does: a run of 12+ token characters
+# (RFC 6750's b64token) mixing letters with digits or punctuation, or any run of 20+.
+_TOKEN_CHARS = "A-Za-z0-9._~+/=-"
+_OPAQUE = re.compile(
+    rf"(?<![{_TOKEN_CHARS}])(?:(?=[{_TOKEN_CHARS}]*[0-9._~+/=-])(?=[{_TOKEN_CHARS}]*[A-Za-z])"
+    rf"[{_TOKEN_CHARS}]{{12,}}|[{_TOKEN_CHARS}]{{20,}})"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseFields:
+    """Where a vendor puts the token and its lifetime in a success answer.
+
+    Attributes:
+        token: The field holding the access token.
+        expires_in: The field holding the lifetime.
+        expires_in_unit: ``s`` or ``ms``.
+        scope_separator: How the ``scope`` field joins scopes.
+    """
+
+    token: str = "access_token"
+    expires_in: str = "expires_in"
+    expires_in_unit: str = "s"
+    scope_separator: str = " "
+
+
+def redact_text(text: str, secrets: Sequence[str] = (), *, opaque: bool = False) -> str:
+    """Mask values that may be credentials in ``text`` before it is quoted.
+
+    Masks each string in ``secrets``; the values of JSON keys and form fields whose names
+    mention a token, secret, assertion, password or key; anything shaped like a JWT; and,
+    with ``opaque``, anything shaped like an opaque token (for raw bodies, where a token
+    may stand anywhere; not for error descriptions, whose trace ids are worth keeping).
+    """
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    text = _JSON_SENSITIVE.sub(lambda m: m.group(1) + '"***"', text)
+    text = _FORM_SENSITIVE.sub(lambda m: m.group(1) + "***", text)
+    text = _JWT_SHAPE.sub("***", text)
+    return _OPAQUE.sub("***", text) if opaque else text
+
+
+def _quote(response: HttpResponse, secrets: Sequence[str]) -> str:
+    text = response.body[: _QUOTE_LIMIT * 4].decode("utf-8", errors="replace")
+    text = redact_text(text, secrets, opaque=True)[:_QUOTE_LIMIT]
+    return text.replace("\r", " ").replace("\n", " ")
+
+
+def _not_a_token(
+    response: HttpResponse, reason: str, secrets: Sequence[str] = ()
+) -> TokenResponseError:
+    content_type = response.header("content-type") or "no content type"
+    return TokenResponseError(
+        f"{reason} (HTTP {response.status}, {content_type}, from {response.url}): "
+        f"{_quote(response, secrets)!r}",
+        status=response.status,
+        content_type=response.header("content-type"),
+    )
+
+
+def decode_body(response: HttpResponse, secrets: Sequence[str] = ()) -> Any:
+    """Decode a JSON or form-encoded body.
+
+    Raises:
+        TokenResponseError: The body is empty, of another content type, or does not parse.
+    """
+    media = response.media_type
+    if not response.body.strip():
+        raise _not_a_token(response, "empty answer from the token endpoint", secrets)
+    try:
+        text = response.body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _not_a_token(response, "answer is not UTF-8 text", secrets) from None
+    if media == "application/x-www-form-urlencoded":
+        return dict(parse_qsl(text, keep_blank_values=True))
+    if media in ("", "application/json", "text/json", "text/plain") or media.endswith("+json"):
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise _not_a_token(response, "answer is not valid JSON", secrets) from None
+    raise _not_a_token(response, "answer is neither JSON nor form-encoded", secrets)
+
+
+def _error_details(body: Mapping[str, Any]) -> dict[str, str]:
+    details: dict[str, str] = {}
+    for key, value in body.items():
+        if key in _ERROR_FIELDS or key in _NOT_KEPT:
+            continue
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            details[key] = str(value)
+        elif isinstance(value, list) and all(isinstance(v, (str, int)) for v in value):
+            details[key] = ",".join(str(v) for v in value)
+    return details
+
+
+def raise_for_error(response: HttpResponse, body: Any, secrets: Sequence[str] = ()) -> None:
+    """Raise the right error when ``body`` is an RFC 6749 §5.2 error or the status is not 2xx.
+
+    Raises:
+        TokenRequestError: The answer carries an ``error`` (whatever the status), or the
+            status is 4xx without one.
+        TokenResponseError: A redirect, or another non-2xx status without an error body.
+    """
+    if isinstance(body, Mapping) and isinstance(body.get("error"), str) and body["error"]:
+        description = body.get("error_description")
+        uri = body.get("error_uri")
+        raise error_class_for(body["error"])(
+            status=response.status,
+            error=body["error"],
+            error_description=redact_text(description, secrets)
+            if isinstance(description, str)
+            else None,
+            error_uri=uri if isinstance(uri, str) else None,
+            details={k: redact_text(v, secrets) for k, v in _error_details(body).items()},
+        )
+    if 200 <= response.status < 300:
+        return
+    if 400 <= response.status < 500:
+        raise error_class_for("")(
+            status=response.status,
+            error=f"http_{response.status}",
+            error_description="the answer carried no RFC 6749 error code",
+        )
+    raise _not_a_token(response, f"unexpected HTTP {response.status}", secrets)
+
+
+def _check_redirect(response: HttpResponse) -> None:
+    if 300 <= response.status < 400:
+        location = response.header("location") or ""
+        host = urlsplit(location).hostname or "an unnamed location"
+        raise TokenResponseError(
+            f"the token endpoint {response.url} redirected (HTTP {response.status}) to {host}; "
+            "redirects are never followed on token requests, so the credentials stayed here; "
+            "set token_url to the final address",
+            status=response.status,
+            content_type=response.header("content-type"),
+        )
+
+
+def _number(value: Any) -> float | None:
+    """A finite number from an int, float or numeric string; None when not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def jwt_claims(token: str) -> dict[str, Any] | None:
+    """The claims of a JWT-shaped token, read without verifying; None when not a JWT."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    payload = parts[1] + "=" * (-len(parts[1]) % 4)
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload.encode("ascii")))
+    except (ValueError, binascii.Error, UnicodeError):
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+def _server_now(response: HttpResponse) -> float:
+    """The server's clock at the answer (its ``Date`` header), else ours at the request."""
+    date = response.header("date")
+    if date:
+        try:
+            return parsedate_to_datetime(date).timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            pass
+    return response.sent_at
+
+
+def _lifetime(
+    response: HttpResponse,
+    body: Mapping[str, Any],
+    access_token: str,
+    fields: ResponseFields,
+    default_ttl: float,
+) -> float:
+    """Seconds the token lives, counted from when the request was sent.
+
+    ``expires_in`` is relative, so it is immune to clock skew. The absolute ``expires_on``
+    and JWT ``exp`` are measured against the server's own ``Date`` when it sends one, so a
+    host clock that is off by minutes does not shorten or stretch the lifetime.
+    """
+    raw = body.get(fields.expires_in)
+    if raw is not None:
+        seconds = _number(raw)
+        if seconds is None:
+            raise TokenResponseError(f"{fields.expires_in} is not a number: {str(raw)[:40]!r}")
+        if fields.expires_in_unit == "ms":
+            seconds /= 1000.0
+        return seconds
+    expires_on = _number(body.get("expires_on"))
+    if expires_on is not None:
+        return expires_on - _server_now(response)
+    claims = jwt_claims(access_token)
+    exp = _number(claims.get("exp")) if claims else None
+    if exp is not None:
+        return exp - _server_now(response)
+    logger.info("token response has no expiry; assuming default_ttl of %ss", default_ttl)
+    return default_ttl
+
+
+def _token_type(body: Mapping[str, Any]) -> str:
+    value = body.get("token_type")
+    if value is None:
+        return "Bearer"
+    if not isinstance(value, str) or not value.strip():
+        raise TokenResponseError("token_type is not a string")
+    value = value.strip()
+    return "Bearer" if value.lower() == "bearer" else value
+
+
+def _scopes(body: Mapping[str, Any], requested: Sequence[str], separator: str) -> tuple[str, ...]:
+    granted = body.get("scope")
+    if isinstance(granted, str):
+        return tuple(s for s in granted.split(separator.strip() or None) if s)
+    if isinstance(granted, list) and all(isinstance(s, str) for s in granted):
+        return tuple(granted)
+    return tuple(requested)
+
+
+def parse_token_response(
+    response: HttpResponse,
+    *,
+    requested_scopes: Sequence[str] = (),
+    default_ttl: float = 3600.0,
+    fields: ResponseFields = ResponseFields(),
+    secrets: Sequence[str] = (),
+) -> Token:
+    """Parse a token endpoint's answer into a :class:`Token`.
+
+    Args:
+        response: The answer.
+        requested_scopes: Scopes asked for; used when the server does not list them.
+        default_ttl: Lifetime to assume when the answer states none.
+        fields: Where this vendor puts the token and its lifetime.
+        secrets: Secret values sent with the request, scrubbed from anything quoted.
+
+    Raises:
+        TokenRequestError: The server refused (RFC 6749 §5.2), whatever the status.
+        TokenResponseError: The answer is not a usable token.
+    """
+    _check_redirect(response)
+    if 200 <= response.status < 300:
+        body = decode_body(response, secrets)
+    else:
+        try:
+            body = decode_body(response, secrets)
+        except TokenResponseError:
+            body = None  # a refusal without a readable body is still a refusal
+    raise_for_error(response, body, secrets)
+    if not isinstance(body, Mapping):
+        raise _not_a_token(response, "answer is not a JSON object", secrets)
+    access_token = body.get(fields.token)
+    if not isinstance(access_token, str) or not access_token.strip():
+        raise _not_a_token(response, f"answer has no {fields.token} string", secrets)
+    lifetime = _lifetime(response, body, access_token, fields, default_ttl)
+    if lifetime <= 0:
+        raise TokenResponseError(
+            f"the token is already expired on arrival (lifetime {lifetime:.0f}s)",
+            status=response.status,
+        )
+    if lifetime > MAX_LIFETIME:
+        logger.debug("lifetime of %.0fs capped to %.0fs", lifetime, MAX_LIFETIME)
+        lifetime = MAX_LIFETIME
+    dropped = _NOT_KEPT | {fields.token, fields.expires_in}
+    extra = MappingProxyType({k: v for k, v in body.items() if k not in dropped})
+    return Token(
+        access_token=access_token,
+        token_type=_token_type(body),
+        expires_at=response.sent_at + lifetime,
+        scopes=_scopes(body, requested_scopes, fields.scope_separator),
+        extra=extra,
+    )
