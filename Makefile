@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 LINTED := src providers/src tests scripts benchmarks docs/examples
 BENCH_STAMP := $(VENV)/.bench-stamp
 
-.PHONY: install demo test lint typecheck imports unit docs schema bench clean
+.PHONY: install demo test test-fast lint typecheck imports unit unit-fast docs docs-check schema bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,10 +42,21 @@ imports: install
 
 # Branch coverage of the core and of the vendor pack, reported (not gated) on every run.
 # `coverage run` starts before pytest loads its plugins, tokenrack's pytest11 plugin among
-# them, so modules imported that early are measured too.
+# them, so modules imported that early are measured too. The CLI tests run the console
+# script in subprocesses; [tool.coverage.run] patch = ["subprocess"] measures those, and
+# `coverage combine` adds them up.
 unit: install
-	$(BIN)/coverage run --branch --source=tokenrack,tokenrack_providers -m pytest
-	$(BIN)/coverage report --skip-covered
+	rm -f .coverage .coverage.*
+	$(BIN)/coverage run -m pytest
+	$(BIN)/coverage combine --quiet
+	$(BIN)/coverage report
+
+# The suite without the tests marked slow (real fleets of processes, wheel builds, long
+# property runs): for the edit-test loop. CI runs `make test`, which runs everything.
+unit-fast: install
+	$(BIN)/pytest -q -m "not slow" -p no:cacheprovider
+
+test-fast: lint typecheck imports unit-fast
 
 docs: install
 	$(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site

@@ -6,11 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # eleven emulators, TLS certificates and keys made at start
 def test_demo_fetches_each_token_once_and_serves_repeats_from_the_cache() -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "demo.py"), str(ROOT / "config" / "demo.yaml")],

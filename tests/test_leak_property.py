@@ -27,6 +27,9 @@ from tokenrack.core.registry import Registry
 from tokenrack.errors import TokenrackError
 from tokenrack.testing import EmulatorClient, Fault, TokenEmulator
 
+# Hypothesis drives the whole stack, and the console script, many times: seconds, not ms.
+pytestmark = pytest.mark.slow
+
 METACHARACTERS = ".*+?()[]{}|^$\\%s%d{0}'\"`; &=:/#@!~ \t"
 secrets_st = st.text(
     alphabet=st.sampled_from(string.ascii_letters + string.digits + METACHARACTERS + "éü€中"),

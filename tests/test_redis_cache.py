@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+import redis
 
 from tests.conftest import TOKEN_MARK, LeakGuard, profile, wait_until
 from tokenrack.cache.record import decode_record
@@ -28,18 +29,18 @@ def cache(redis_url: str, redis_prefix: str) -> Iterator[RedisCache]:
 
 
 @pytest.fixture
-def client(redis_url: str) -> Iterator[object]:
-    import redis
-
+def client(redis_url: str) -> Iterator[redis.Redis]:
     made = redis.Redis.from_url(redis_url)
     yield made
     made.close()
 
 
-def test_set_get_delete_with_a_ttl(cache: RedisCache, client: object, redis_prefix: str) -> None:
+def test_set_get_delete_with_a_ttl(
+    cache: RedisCache, client: redis.Redis, redis_prefix: str
+) -> None:
     cache.set("k", b"record", ttl=30)
     assert cache.get("k") == b"record"
-    ttl_ms = client.pttl(f"{redis_prefix}token:k")  # type: ignore[attr-defined]
+    ttl_ms = client.pttl(f"{redis_prefix}token:k")
     assert 0 < ttl_ms <= 30_000
     assert cache.delete("k") is True
     assert cache.get("k") is None
@@ -51,7 +52,7 @@ def test_the_record_lives_as_long_as_the_token(
     make_registry: MakeRegistry,
     redis_url: str,
     redis_prefix: str,
-    client: object,
+    client: redis.Redis,
 ) -> None:
     registry = make_registry(
         {
@@ -62,28 +63,28 @@ def test_the_record_lives_as_long_as_the_token(
     )
     token = registry.get_token("a")
     key = f"{redis_prefix}token:{registry.runtime('a').cache_key}"
-    ttl = client.pttl(key) / 1000  # type: ignore[attr-defined]
+    ttl = client.pttl(key) / 1000
     assert 3500 < ttl <= 3600
-    stored = decode_record(client.get(key), key=registry.runtime("a").cache_key)  # type: ignore[attr-defined]
+    stored = decode_record(client.get(key), key=registry.runtime("a").cache_key)
     assert stored.token.access_token == token.access_token
 
 
 def test_lock_is_exclusive_and_released_by_compare_and_delete(
-    cache: RedisCache, client: object, redis_prefix: str
+    cache: RedisCache, client: redis.Redis, redis_prefix: str
 ) -> None:
     first = cache.try_lock("k", lease=0.3)
     assert first is not None
     assert cache.try_lock("k", lease=0.3) is None
     # The first holder's lease runs out and another process takes the lock...
-    wait_until(lambda: client.get(f"{redis_prefix}lock:k") is None, timeout=5)  # type: ignore[attr-defined]
+    wait_until(lambda: client.get(f"{redis_prefix}lock:k") is None, timeout=5)
     second = cache.try_lock("k", lease=30)
     assert second is not None
     # ...then the late first holder releases: the second holder's lock must survive.
     first.release()
-    assert client.get(f"{redis_prefix}lock:k") is not None  # type: ignore[attr-defined]
+    assert client.get(f"{redis_prefix}lock:k") is not None
     assert cache.try_lock("k", lease=30) is None
     second.release()
-    assert client.get(f"{redis_prefix}lock:k") is None  # type: ignore[attr-defined]
+    assert client.get(f"{redis_prefix}lock:k") is None
 
 
 def test_entries_lists_only_this_prefix(
@@ -103,7 +104,7 @@ def test_garbage_in_redis_is_a_miss_and_replaced(
     make_registry: MakeRegistry,
     redis_url: str,
     redis_prefix: str,
-    client: object,
+    client: redis.Redis,
     leak_guard: LeakGuard,
 ) -> None:
     config = {
@@ -114,19 +115,19 @@ def test_garbage_in_redis_is_a_miss_and_replaced(
     first = make_registry(config)
     first.get_token("a")
     key = f"{redis_prefix}token:{first.runtime('a').cache_key}"
-    client.set(key, b"\x89PNG garbage")  # type: ignore[attr-defined]
+    client.set(key, b"\x89PNG garbage")
     second = make_registry(config)
     token = second.get_token("a")
     assert emulator.request_count == 2
     assert any("unusable" in line for line in leak_guard.lines)
-    replaced = decode_record(client.get(key), key=second.runtime("a").cache_key)  # type: ignore[attr-defined]
+    replaced = decode_record(client.get(key), key=second.runtime("a").cache_key)
     assert replaced.token.access_token == token.access_token
 
 
 def test_a_wrong_type_in_redis_is_a_cache_failure(
-    cache: RedisCache, client: object, redis_prefix: str
+    cache: RedisCache, client: redis.Redis, redis_prefix: str
 ) -> None:
-    client.rpush(f"{redis_prefix}token:k", b"x")  # type: ignore[attr-defined]
+    client.rpush(f"{redis_prefix}token:k", b"x")
     with pytest.raises(CacheError, match="WRONGTYPE|ResponseError"):
         cache.get("k")
 
