@@ -1,6 +1,8 @@
 """tokenrack: one call, ``get_token(profile)``, for OAuth 2.0 client-credentials tokens.
 
-Only this module's ``__all__`` is public API (plugin authors use :mod:`tokenrack.plugin`).
+Only this module's ``__all__`` is public API (plugin authors use :mod:`tokenrack.plugin`);
+every module inside a subpackage (``tokenrack.core``, ``tokenrack.oauth``, …) is internal,
+as docs/architecture.md says.
 Importing tokenrack costs next to nothing: every name is imported when first used, so a
 service pays only for what it touches, and ``tokenrack token`` on a warm cache loads none
 of requests, yaml, jsonschema or stevedore.
