@@ -162,7 +162,9 @@ def test_a_variable_missing_from_the_given_environ_is_a_secret_error(
 
     monkeypatch.setenv("A1_ONLY_IN_MAPPING", SECRET)  # present in os.environ, not the mapping
     data = yaml.safe_load(_config(emulator.token_url))
-    with Registry.from_dict(data, environ={}) as registry:
-        with pytest.raises(SecretError, match="A1_ONLY_IN_MAPPING is not set"):
-            registry.get_token("a")
+    with (
+        Registry.from_dict(data, environ={}) as registry,
+        pytest.raises(SecretError, match="A1_ONLY_IN_MAPPING is not set"),
+    ):
+        registry.get_token("a")
     assert emulator.request_count == 0
