@@ -220,9 +220,6 @@ class TokenError(TokenrackError):
     """
 
     profile: str | None = None
-    cooldown: float = 0.0
-    """Seconds during which the same request must not be sent again (0: none); the core
-    sets it on ``invalid_client`` and ``unauthorized_client`` from ``refusal_cooldown``."""
 
     def __str__(self) -> str:
         text = super().__str__()

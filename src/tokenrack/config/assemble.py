@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tokenrack.auth.selection import AUTO
 from tokenrack.config.interpolate import InterpolationError, has_reference, interpolate
+from tokenrack.config.options import ProfileOptions, parse_options
 from tokenrack.config.schema import (
     CACHE_SECRET_OPTIONS,
     CORE_SECRET_OPTIONS,
@@ -24,6 +26,7 @@ from tokenrack.config.schema import (
     defaults_schema,
     profile_schema,
 )
+from tokenrack.config.template import TEMPLATE
 from tokenrack.config.validate import join_path, validate
 from tokenrack.errors import ConfigError, ConfigProblem, PluginError, ProfileNotFoundError
 from tokenrack.oauth.url_policy import insecure_url_problem
@@ -76,6 +79,8 @@ class ProfileConfig:
         secret_keys: The keys that hold secrets.
         origins: For each key, the section it came from (``defaults``, ``profiles.x``).
         unusable: The plugin error that makes this profile unusable, raised at first use.
+        parsed: The core's options, typed, parsed once here (defaults for an unusable
+            profile, which is never run).
     """
 
     name: str
@@ -85,6 +90,22 @@ class ProfileConfig:
     secret_keys: frozenset[str] = frozenset(CORE_SECRET_OPTIONS)
     origins: Mapping[str, str] = field(default_factory=dict)
     unusable: PluginError | None = None
+    parsed: ProfileOptions = field(default_factory=ProfileOptions)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plugins:
+    """What a profile's plugins contribute to its loading."""
+
+    provider_name: str
+    provider: type[Provider]
+    auth_name: str
+    methods: list[type[ClientAuthMethod]]
+    secret_keys: frozenset[str]
+
+
+def _os_environ() -> Mapping[str, str]:
+    return os.environ  # the live mapping, not a copy: a rotated variable is seen
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +115,13 @@ class Config:
     Attributes:
         source: The file it came from, or ``<dict>``.
         profiles: The profiles by name, in file order.
+        environ: The environment its ``${VAR}`` references are read from: at load, and
+            at the first fetch for inline secrets (never shown: it may hold secrets).
     """
 
     source: str
     profiles: Mapping[str, ProfileConfig]
+    environ: Mapping[str, str] = field(default_factory=_os_environ, repr=False, compare=False)
 
     def profile(self, name: str) -> ProfileConfig:
         """The profile called ``name``.
@@ -185,7 +209,7 @@ def load_config(
             file=source,
             profile=names.pop() if len(names) == 1 else None,
         )
-    return Config(source=source, profiles=MappingProxyType(profiles))
+    return Config(source=source, profiles=MappingProxyType(profiles), environ=environ)
 
 
 class _ProfileBuilder:
@@ -214,11 +238,39 @@ class _ProfileBuilder:
         self.problems: list[ConfigProblem] = []
 
     def build(self, name: str) -> ProfileConfig | None:
-        base = f"profiles.{name}"
+        """One profile, or None when it has problems (appended to :attr:`problems`).
+
+        A profile whose provider (or its ``check_options``) fails as a plugin is returned
+        marked unusable instead, so the other profiles still load.
+        """
         assembled = self._assemble(name)
         if assembled is None:
             return None
         merged, origins = assembled
+        before = len(self.problems)
+        plugins = self._resolve_plugins(name, merged)
+        if plugins is None:
+            return None
+        if isinstance(plugins, PluginError):
+            return self._unusable(name, merged, origins, plugins)
+        resolved = self._validate(name, merged, origins, plugins)
+        self._check_urls(name, resolved)
+        if len(self.problems) > before:
+            return None
+        options = self._wrap_secrets(resolved, plugins.secret_keys)
+        try:
+            self.problems.extend(_provider_problems(plugins.provider, options, f"profiles.{name}"))
+        except PluginError as error:
+            return self._unusable(name, merged, origins, error)
+        if len(self.problems) > before:
+            return None
+        return self._freeze_options(name, plugins, options, origins)
+
+    def _resolve_plugins(
+        self, name: str, merged: Mapping[str, Any]
+    ) -> _Plugins | PluginError | None:
+        """The provider and auth methods the profile names (None: a problem was recorded)."""
+        base = f"profiles.{name}"
         provider_name = merged.get("provider")
         if not isinstance(provider_name, str) or not provider_name:
             self.problems.append(ConfigProblem(f"{base}.provider", "required, but missing"))
@@ -226,59 +278,80 @@ class _ProfileBuilder:
         try:
             provider = self.plugins.provider(provider_name)
         except PluginError as error:
-            return self._unusable(name, provider_name, merged, origins, error)
+            return error
         auth_name = str(merged.get("auth_method") or provider.default_auth_method)
-        before = len(self.problems)
         methods = self._auth_methods(base, auth_name, provider)
         secret_keys = frozenset(
             CORE_SECRET_OPTIONS.union(provider.secret_options, *(m.secret_options for m in methods))
         )
-        resolved = self._interpolate(merged, base, secret_keys)
+        return _Plugins(provider_name, provider, auth_name, methods, secret_keys)
+
+    def _validate(
+        self,
+        name: str,
+        merged: Mapping[str, Any],
+        origins: Mapping[str, str],
+        plugins: _Plugins,
+    ) -> dict[str, Any]:
+        """Interpolate, then check against the composed schema and the methods' material."""
+        base = f"profiles.{name}"
+        resolved = self._interpolate(merged, base, plugins.secret_keys)
         schema = profile_schema(
-            provider_schema=provider.options_schema,
-            auth_method_properties=[m.options_schema for m in methods],
+            provider_schema=plugins.provider.options_schema,
+            auth_method_properties=[m.options_schema for m in plugins.methods],
             sources=self.sources,
-            secret_keys=secret_keys,
+            secret_keys=plugins.secret_keys,
             caches=self.caches,
         )
-        found = validate(resolved, schema, base=base, hide=_hider(secret_keys, self.cache_secrets))
+        hide = _hider(plugins.secret_keys, self.cache_secrets)
+        found = validate(resolved, schema, base=base, hide=hide)
         self.problems.extend(_with_origins(found, base, name, origins))
-        self._check_material(base, auth_name, methods, resolved)
+        self._check_material(base, plugins.auth_name, plugins.methods, resolved)
+        return resolved
+
+    def _check_urls(self, name: str, resolved: Mapping[str, Any]) -> None:
+        """Refuse plain-http endpoints unless the profile allows them (RFC 6749 §3.2)."""
+        allow = resolved.get("allow_insecure_http") is True
         for key in ("token_url", "issuer"):
             url = resolved.get(key)
             if isinstance(url, str) and url[:7].lower() == "http://":
-                problem = insecure_url_problem(
-                    url, allow_insecure_http=resolved.get("allow_insecure_http") is True
-                )
+                problem = insecure_url_problem(url, allow_insecure_http=allow)
                 if problem:
-                    self.problems.append(ConfigProblem(f"{base}.{key}", problem))
-        if len(self.problems) > before:
-            return None
+                    self.problems.append(ConfigProblem(f"profiles.{name}.{key}", problem))
+
+    def _wrap_secrets(
+        self, resolved: Mapping[str, Any], secret_keys: frozenset[str]
+    ) -> dict[str, Any]:
+        """Secret keys, and ``cache``'s, as Secret or SecretRef values; ``extends`` dropped."""
         options = {k: (_secret_value(v) if k in secret_keys else v) for k, v in resolved.items()}
         options.pop("extends", None)
         if "cache" in options:
             options["cache"] = _cache_value(options["cache"], self.cache_secrets)
-        try:
-            self.problems.extend(_provider_problems(provider, options, base))
-        except PluginError as error:
-            return self._unusable(name, provider_name, merged, origins, error)
-        if len(self.problems) > before:
-            return None
+        return options
+
+    def _freeze_options(
+        self,
+        name: str,
+        plugins: _Plugins,
+        options: dict[str, Any],
+        origins: Mapping[str, str],
+    ) -> ProfileConfig:
+        """The finished profile: read-only options, and their typed view parsed once."""
         return ProfileConfig(
             name=name,
-            provider=provider_name,
-            auth_method=auth_name,
+            provider=plugins.provider_name,
+            auth_method=plugins.auth_name,
             options=MappingProxyType(options),
-            secret_keys=secret_keys,
-            origins=MappingProxyType(origins),
+            secret_keys=plugins.secret_keys,
+            origins=MappingProxyType(dict(origins)),
+            parsed=parse_options(options, secret_keys=plugins.secret_keys),
         )
 
     def _unusable(
         self,
         name: str,
-        provider_name: str,
-        merged: dict[str, Any],
-        origins: dict[str, str],
+        merged: Mapping[str, Any],
+        origins: Mapping[str, str],
         error: PluginError,
     ) -> ProfileConfig:
         options = {
@@ -288,10 +361,10 @@ class _ProfileBuilder:
             options["cache"] = _cache_value(options["cache"], self.cache_secrets)
         return ProfileConfig(
             name=name,
-            provider=provider_name,
+            provider=str(merged["provider"]),
             auth_method=str(merged.get("auth_method", "")),
             options=MappingProxyType(options),
-            origins=MappingProxyType(origins),
+            origins=MappingProxyType(dict(origins)),
             unusable=error,
         )
 
@@ -476,7 +549,7 @@ def _secret_value(raw: Any) -> SecretValue:
     """An inline secret becomes a Secret; ``${VAR}`` text and ``{source: arg}`` references."""
     if isinstance(raw, str):
         if has_reference(raw):
-            return SecretRef("template", raw)
+            return SecretRef(TEMPLATE, raw)
         return Secret(interpolate(raw, {}))
     ((source, argument),) = raw.items()
     return SecretRef(str(source), argument)

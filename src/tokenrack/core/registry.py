@@ -8,12 +8,15 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from tokenrack.core.runtime import AuthPins, ProfileRuntime
+from tokenrack.core.auto_auth import AuthPins
+from tokenrack.core.refusal import with_cooldown
+from tokenrack.core.runtime import ProfileRuntime
 from tokenrack.core.shared import CacheSettings, GuardedCache, SharedRefresh, cache_settings
 from tokenrack.core.stats import ProfileStats
 from tokenrack.core.store import CachedToken, Refresh, Slot, TokenStore
 from tokenrack.errors import CacheError, PluginError, SecretError
 from tokenrack.oauth.discovery import MetadataCache
+from tokenrack.secret.resolve import SecretResolver
 from tokenrack.token import Token
 from tokenrack.util.clock import Clock, SystemClock
 
@@ -22,10 +25,11 @@ if TYPE_CHECKING:
 
     from tokenrack.cache.backend import TokenCache
     from tokenrack.cache.record import RecordCipher
-    from tokenrack.config.assemble import Config
+    from tokenrack.config.assemble import Config, ProfileConfig
     from tokenrack.core.catalog import PluginCatalog
     from tokenrack.oauth.message import EncodedRequest, HttpResponse
     from tokenrack.oauth.transport import Transport, TransportOptions
+    from tokenrack.secret.sources import SecretSource
 
 __all__ = ["Registry"]
 
@@ -85,7 +89,8 @@ class Registry:
         """Load a registry from a YAML file (discovered as documented when ``path`` is None).
 
         Keyword arguments are the constructor's, plus ``environ``: the mapping ``${VAR}``
-        references are read from (``os.environ`` when omitted).
+        references are read from, at load and for inline secrets at the first fetch
+        (``os.environ`` when omitted).
 
         Raises:
             ConfigError: The file is missing, unreadable or invalid.
@@ -107,9 +112,18 @@ class Registry:
 
     @classmethod
     def from_dict(
-        cls, data: Mapping[str, Any], *, source: str = "<dict>", **kwargs: Any
+        cls,
+        data: Mapping[str, Any],
+        *,
+        source: str = "<dict>",
+        environ: Mapping[str, str] | None = None,
+        **kwargs: Any,
     ) -> Registry:
         """Build a registry from a config already in memory (same format as the YAML).
+
+        Keyword arguments are the constructor's, plus ``source`` (the name used in
+        messages) and ``environ``: the mapping ``${VAR}`` references are read from, at
+        load and for inline secrets at the first fetch (``os.environ`` when omitted).
 
         Raises:
             ConfigError: The config is invalid.
@@ -118,7 +132,8 @@ class Registry:
         from tokenrack.core.catalog import PluginCatalog
 
         catalog = kwargs.pop("catalog", None) or PluginCatalog()
-        config = load_config(data, source=source, plugins=catalog, environ=os.environ)
+        environ = os.environ if environ is None else environ
+        config = load_config(data, source=source, plugins=catalog, environ=environ)
         return cls(config, catalog=catalog, **kwargs)
 
     def __repr__(self) -> str:
@@ -290,31 +305,57 @@ class Registry:
         with self._lock:
             found = self._runtimes.get(profile)
             if found is None:
+                if config.unusable is not None:
+                    raise config.unusable
+                secrets = self._secret_resolver(config)
+                cache = self._shared_cache(config, secrets)
                 runtime = ProfileRuntime(
                     config,
                     source=self._config.source,
                     catalog=self._catalog,
+                    secrets=secrets,
                     transport=self._transport_instance(),
                     clock=self._clock,
                     rng=self._rng,
                     jitter=self._jitter,
                     metadata=self._metadata,
+                    shared_metadata=cache[1] if cache is not None else None,
                     pins=self._pins,
                 )
                 slot = self._store.slot(runtime.cache_key)
                 refresh: Refresh = runtime.refresh
-                shared = self._shared_refresh(runtime, slot)
-                if shared is not None:
+                if cache is not None:
+                    shared = self._shared_refresh(runtime, slot, secrets, *cache)
                     self._shared[profile] = shared
                     refresh = shared
-                    runtime.shared_metadata = shared.cache
+                refresh = with_cooldown(refresh, runtime.options.refusal_cooldown)
                 found = (runtime, slot, refresh, runtime.stats)
                 self._runtimes[profile] = found
             return found
 
-    def _shared_refresh(self, runtime: ProfileRuntime, slot: Slot) -> SharedRefresh | None:
-        """The shared layer for a profile whose ``cache`` names a shared backend."""
-        option = runtime.config.options.get("cache", self._default_cache)
+    def _secret_resolver(self, config: ProfileConfig) -> SecretResolver:
+        """The profile's secrets, read through the catalog's sources and ``template``."""
+        from tokenrack.config.template import TEMPLATE, TemplateSecretSource
+
+        template = TemplateSecretSource(self._config.environ)
+
+        def source(name: str) -> SecretSource:
+            return template if name == TEMPLATE else self._catalog.secret_source(name)
+
+        return SecretResolver(
+            profile=config.name,
+            source=self._config.source,
+            values=config.parsed.secrets,
+            sources=source,
+        )
+
+    def _shared_cache(
+        self, config: ProfileConfig, secrets: SecretResolver
+    ) -> tuple[CacheSettings, GuardedCache] | None:
+        """The shared backend a profile's ``cache`` names (None: ``memory``)."""
+        option = config.parsed.cache
+        if option is None:
+            option = self._default_cache
         backend = option if isinstance(option, str) else (option or {}).get("backend")
         if backend in (None, "memory"):
             return None
@@ -324,9 +365,20 @@ class Registry:
         cache = self._caches.get(identity)
         if cache is None:
             cache = GuardedCache(
-                self._backend_builder(runtime, settings), name=settings.backend, clock=self._clock
+                self._backend_builder(secrets, settings), name=settings.backend, clock=self._clock
             )
             self._caches[identity] = cache
+        return settings, cache
+
+    def _shared_refresh(
+        self,
+        runtime: ProfileRuntime,
+        slot: Slot,
+        secrets: SecretResolver,
+        settings: CacheSettings,
+        cache: GuardedCache,
+    ) -> SharedRefresh:
+        """The shared layer for a profile whose ``cache`` names a shared backend."""
         transport = runtime.transport_options
         lease = settings.lock_lease or (transport.connect_timeout + transport.read_timeout)
 
@@ -335,7 +387,7 @@ class Registry:
                 return None
             from tokenrack.cache.record import RecordCipher
 
-            secret = runtime.resolve_secret("cache.encryption_key", settings.encryption_key)
+            secret = secrets.resolve("cache.encryption_key", settings.encryption_key)
             return RecordCipher(secret)
 
         return SharedRefresh(
@@ -351,13 +403,13 @@ class Registry:
         )
 
     def _backend_builder(
-        self, runtime: ProfileRuntime, settings: CacheSettings
+        self, resolver: SecretResolver, settings: CacheSettings
     ) -> Callable[[], TokenCache]:
         def build() -> TokenCache:
             try:
                 backend = self._catalog.cache(settings.backend)
                 secrets = {
-                    key: runtime.resolve_secret(f"cache.{key}", value)
+                    key: resolver.resolve(f"cache.{key}", value)
                     for key, value in settings.secrets.items()
                 }
             except (PluginError, SecretError) as error:

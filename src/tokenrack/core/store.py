@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tokenrack.core.refusal import Refused
 from tokenrack.token import Token
 from tokenrack.util.clock import Clock
 from tokenrack.util.log import get_logger
@@ -387,14 +388,17 @@ class TokenStore:
         """Run one refresh and hand its outcome to every waiter."""
         try:
             flight.result = refresh(reason)
-        except BaseException as error:
+        except BaseException as raised:
+            # A refusal of the client comes as an explicit outcome carrying its cooldown.
+            error, cooldown = (
+                (raised.error, raised.cooldown) if isinstance(raised, Refused) else (raised, 0.0)
+            )
             flight.error = error
-            cooldown = getattr(error, "cooldown", 0.0)
             with slot.lock:
                 slot.failures += 1
                 wait = _FAILURE_BACKOFF[min(slot.failures, len(_FAILURE_BACKOFF)) - 1]
                 slot.retry_not_before = self._clock.monotonic() + wait
-                if isinstance(cooldown, (int, float)) and cooldown > 0:
+                if cooldown > 0:
                     slot.refused = error
                     slot.refused_until = self._clock.monotonic() + cooldown
             if reason == "early":

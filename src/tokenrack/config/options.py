@@ -1,0 +1,139 @@
+"""A profile's core options, parsed once at load into typed, frozen values.
+
+The loader validates a profile against its schema and then calls :func:`parse_options`;
+the runtime reads these attributes and never the raw mapping. Every default is written
+once, on a dataclass field: here, or on :class:`~tokenrack.oauth.transport.TransportOptions`
+and :class:`~tokenrack.oauth.retry.RetryPolicy`, which a key left out of the profile simply
+does not override.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tokenrack.oauth.discovery import DEFAULT_METADATA_TTL
+from tokenrack.oauth.retry import RetryPolicy
+from tokenrack.oauth.transport import TransportOptions
+from tokenrack.secret.value import SecretValue
+
+__all__ = ["CacheOption", "ProfileOptions", "parse_options", "retry_policy", "transport_options"]
+
+CacheOption = str | Mapping[str, Any]
+"""The ``cache`` option as written: a backend name, or a mapping with ``backend``."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileOptions:
+    """What the core reads from one profile, typed (provider-specific keys are not here).
+
+    Attributes:
+        transport: Timeouts, TLS verification and proxies (``timeout``, ``verify``,
+            ``ca_bundle``, ``proxies``).
+        retry: Attempts, backoff and the per-fetch ``deadline`` (``retries``, ``deadline``).
+        refresh_before: ``refresh_before``: seconds before expiry the early window opens;
+            None: the windows' own rule.
+        must_refresh_before: ``must_refresh_before``: seconds before expiry callers wait
+            for a refresh; None: the windows' own rule.
+        refusal_cooldown: ``refusal_cooldown``: seconds an ``invalid_client`` or
+            ``unauthorized_client`` refusal is repeated to callers without a request.
+        metadata_ttl: ``metadata_ttl``: seconds discovered server metadata is kept.
+        token_url: ``token_url``, when the profile states it.
+        issuer: ``issuer``, when the profile discovers its endpoint (RFC 8414).
+        client_id: ``client_id`` (empty for a provider that needs none).
+        allow_insecure_http: ``allow_insecure_http``: plain-http URLs are accepted.
+        cache: ``cache`` as written (secret keys already wrapped); None: the registry's
+            default cache.
+        secrets: The profile's secret options (``client_secret``, ``private_key``, …), each a
+            literal :class:`~tokenrack.secret.value.Secret` or a reference resolved at the
+            first fetch.
+    """
+
+    transport: TransportOptions = field(default_factory=TransportOptions)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    refresh_before: float | None = None
+    must_refresh_before: float | None = None
+    refusal_cooldown: float = 30.0
+    metadata_ttl: float = DEFAULT_METADATA_TTL
+    token_url: str | None = None
+    issuer: str | None = None
+    client_id: str = ""
+    allow_insecure_http: bool = False
+    cache: CacheOption | None = None
+    secrets: Mapping[str, SecretValue] = field(default_factory=dict)
+
+
+# Option key -> (field, conversion). Only keys present in the profile are passed on, so the
+# dataclass defaults stay the only defaults.
+_TIMEOUTS = {"connect": "connect_timeout", "read": "read_timeout"}
+_RETRIES: Mapping[str, tuple[str, type[float] | type[int]]] = {
+    "attempts": ("attempts", int),
+    "backoff": ("backoff", float),
+    "max_backoff": ("max_backoff", float),
+}
+_SCALARS: Mapping[str, tuple[str, type[float] | type[str]]] = {
+    "refresh_before": ("refresh_before", float),
+    "must_refresh_before": ("must_refresh_before", float),
+    "refusal_cooldown": ("refusal_cooldown", float),
+    "metadata_ttl": ("metadata_ttl", float),
+    "token_url": ("token_url", str),
+    "issuer": ("issuer", str),
+    "client_id": ("client_id", str),
+}
+
+
+def parse_options(
+    options: Mapping[str, Any], *, secret_keys: frozenset[str] = frozenset()
+) -> ProfileOptions:
+    """The typed view of a validated profile's options.
+
+    Args:
+        options: The profile after defaults, ``extends``, interpolation and validation,
+            secret keys holding ``Secret`` or ``SecretRef`` values.
+        secret_keys: The keys that hold secrets.
+    """
+    given: dict[str, Any] = {
+        name: convert(options[key])
+        for key, (name, convert) in _SCALARS.items()
+        if options.get(key) is not None
+    }
+    return ProfileOptions(
+        transport=transport_options(options),
+        retry=retry_policy(options),
+        allow_insecure_http=options.get("allow_insecure_http") is True,
+        cache=options.get("cache"),
+        secrets={key: value for key, value in options.items() if key in secret_keys},
+        **given,
+    )
+
+
+def transport_options(options: Mapping[str, Any]) -> TransportOptions:
+    """Timeouts, TLS verification and proxies from a profile's options."""
+    given: dict[str, Any] = {}
+    timeout = options.get("timeout")
+    if isinstance(timeout, (int, float)):
+        given["connect_timeout"] = given["read_timeout"] = float(timeout)
+    elif isinstance(timeout, Mapping):
+        given.update(
+            {name: float(timeout[key]) for key, name in _TIMEOUTS.items() if key in timeout}
+        )
+    if options.get("verify") is False:
+        given["verify"] = False
+    elif options.get("ca_bundle"):
+        given["verify"] = os.path.expanduser(str(options["ca_bundle"]))
+    if options.get("proxies"):
+        given["proxies"] = dict(options["proxies"])
+    return TransportOptions(**given)
+
+
+def retry_policy(options: Mapping[str, Any]) -> RetryPolicy:
+    """The retry policy from a profile's ``retries``, bounded by its ``deadline``."""
+    retries = options.get("retries") or {}
+    given: dict[str, Any] = {
+        name: convert(retries[key]) for key, (name, convert) in _RETRIES.items() if key in retries
+    }
+    if options.get("deadline") is not None:
+        given["deadline"] = float(options["deadline"])
+    return RetryPolicy(**given)

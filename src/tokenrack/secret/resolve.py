@@ -1,0 +1,102 @@
+"""Resolving a profile's secrets: once at the first fetch, again after a refusal.
+
+A profile's secret options hold a literal :class:`~tokenrack.secret.value.Secret` or a
+:class:`~tokenrack.secret.value.SecretRef` naming a secret source (``env``, ``file``, the
+core's ``template``, …). :class:`SecretResolver` asks the named source, keeps the values
+until told to forget them (the server refused the client: the secret may have been
+rotated), and reports any failure under the file, profile and option it came from.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from tokenrack.errors import PluginError, SecretError
+from tokenrack.secret.sources import SecretSource
+from tokenrack.secret.value import Secret, SecretRef, SecretValue
+
+__all__ = ["SecretResolver", "SourceLookup"]
+
+SourceLookup = Callable[[str], SecretSource]
+"""The secret source registered under a name; raises PluginError when there is none."""
+
+
+class SecretResolver:
+    """One profile's secrets, resolved through their sources and kept until forgotten.
+
+    Thread-safe: concurrent first fetches resolve each secret once.
+
+    Args:
+        profile: The profile's name, for messages.
+        source: The config file, for messages.
+        values: The profile's secret options as loaded (``client_secret``, …).
+        sources: Finds a secret source by name.
+    """
+
+    def __init__(
+        self,
+        *,
+        profile: str,
+        source: str,
+        values: Mapping[str, SecretValue],
+        sources: SourceLookup,
+    ) -> None:
+        self.profile = profile
+        self.source = source
+        self._values = dict(values)
+        self._sources = sources
+        self._lock = threading.Lock()
+        self._resolved: dict[str, Secret] | None = None
+
+    def __repr__(self) -> str:
+        return f"SecretResolver(profile={self.profile!r}, keys={sorted(self._values)!r})"
+
+    def secrets(self) -> dict[str, Secret]:
+        """Every secret option of the profile, resolved at the first call and then kept.
+
+        Raises:
+            SecretError: A secret cannot be read; names the file, profile and key.
+        """
+        with self._lock:
+            if self._resolved is None:
+                self._resolved = {
+                    key: self.resolve(key, value) for key, value in self._values.items()
+                }
+            return dict(self._resolved)
+
+    def forget(self) -> None:
+        """Read the secrets again at the next :meth:`secrets` call."""
+        with self._lock:
+            self._resolved = None
+
+    def resolve(self, key: str, value: Any) -> Secret:
+        """Resolve one secret value of the profile (a nested one too: ``cache.password``).
+
+        Not kept: each call asks the source again.
+
+        Args:
+            key: Where it sits in the profile, for messages (``cache.encryption_key``).
+            value: A ``Secret`` or ``SecretRef`` from the loaded profile.
+
+        Raises:
+            SecretError: It cannot be read; names the file, profile and key.
+        """
+        if isinstance(value, Secret):
+            return value
+        if not isinstance(value, SecretRef):  # pragma: no cover - the loader guarantees it
+            raise self._error(key, "not a secret value")
+        try:
+            return Secret(self._sources(value.source).resolve(value.argument))
+        except SecretError as error:
+            raise self._error(key, error.problems[0].message) from None
+        except PluginError as error:
+            raise self._error(
+                key, f"secret source {value.source!r} is unavailable: {error}"
+            ) from None
+
+    def _error(self, key: str, message: str) -> SecretError:
+        return SecretError(
+            message, file=self.source, profile=self.profile, path=f"profiles.{self.profile}.{key}"
+        )
