@@ -111,7 +111,16 @@ class PluginCatalog:
         self._registered: dict[tuple[str, str], Any] = {}
         self._loaded: dict[tuple[str, str], Any] = {}
         self._failures: dict[tuple[str, str], PluginError] = {}
-        for group, named in (plugins or {}).items():
+        self.register_all(plugins or {})
+
+    def register_all(self, plugins: Plugins) -> None:
+        """:meth:`register` each plugin of ``{group: {name: plugin}}``, in order.
+
+        Raises:
+            PluginError: As :meth:`register`.
+            PluginLoadError: As :meth:`register`.
+        """
+        for group, named in plugins.items():
             for name, plugin in named.items():
                 self.register(group, name, plugin)
 

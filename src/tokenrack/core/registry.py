@@ -85,10 +85,13 @@ class Registry:
         """Load a registry from a YAML file (discovered as documented when ``path`` is None).
 
         Keyword arguments are the constructor's, plus ``environ``: the mapping ``${VAR}``
-        references are read from (``os.environ`` when omitted).
+        references are read from (``os.environ`` when omitted), and ``plugins``: plugins
+        without an entry point, by group and name (see docs/plugins.md).
 
         Raises:
             ConfigError: The file is missing, unreadable or invalid.
+            PluginError: A name in ``plugins`` is already an installed entry point.
+            PluginLoadError: An object in ``plugins`` does not keep its group's contract.
         """
         from tokenrack.config.assemble import load_config
         from tokenrack.config.discover import discover_config_path
@@ -97,6 +100,7 @@ class Registry:
         from tokenrack.core.catalog import PluginCatalog
 
         catalog = kwargs.pop("catalog", None) or PluginCatalog()
+        catalog.register_all(kwargs.pop("plugins", None) or {})
         environ = kwargs.pop("environ", None)
         if environ is None:
             environ = os.environ
@@ -111,13 +115,18 @@ class Registry:
     ) -> Registry:
         """Build a registry from a config already in memory (same format as the YAML).
 
+        Keyword arguments are the constructor's, plus ``plugins`` as in :meth:`from_file`.
+
         Raises:
             ConfigError: The config is invalid.
+            PluginError: A name in ``plugins`` is already an installed entry point.
+            PluginLoadError: An object in ``plugins`` does not keep its group's contract.
         """
         from tokenrack.config.assemble import load_config
         from tokenrack.core.catalog import PluginCatalog
 
         catalog = kwargs.pop("catalog", None) or PluginCatalog()
+        catalog.register_all(kwargs.pop("plugins", None) or {})
         config = load_config(data, source=source, plugins=catalog, environ=os.environ)
         return cls(config, catalog=catalog, **kwargs)
 
