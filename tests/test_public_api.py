@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import itertools
 import subprocess
 import sys
 from pathlib import Path
@@ -106,8 +107,7 @@ def _attribute_docstring(module_name: str, name: str) -> str | None:
     """The string literal right after ``name = …`` at the top of a module, if any."""
     module = importlib.import_module(module_name)
     tree = ast.parse(Path(inspect.getfile(module)).read_text())
-    body = tree.body
-    for statement, following in zip(body, body[1:], strict=False):
+    for statement, following in itertools.pairwise(tree.body):
         targets = (
             statement.targets
             if isinstance(statement, ast.Assign)
@@ -115,9 +115,9 @@ def _attribute_docstring(module_name: str, name: str) -> str | None:
             if isinstance(statement, ast.AnnAssign)
             else []
         )
-        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
-            if isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant):
-                return str(following.value.value)
+        named = any(isinstance(t, ast.Name) and t.id == name for t in targets)
+        if named and isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant):
+            return str(following.value.value)
     return None
 
 
