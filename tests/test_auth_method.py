@@ -172,3 +172,77 @@ def test_raw_encoding_for_servers_that_do_not_decode(
         with pytest.raises(InvalidClientError):
             registry.get_token("encoded")  # this server compares the encoded form verbatim
         assert registry.get_token("raw").access_token in emulator.issued_tokens
+
+
+# -- the AuthMethod base ------------------------------------------------------------------
+
+BUILT_IN_METHODS = {
+    # name: (required_options, secret_options, requires_extra, requires_client_certificate)
+    "client_secret_basic": (("client_id", "client_secret"), frozenset(), None, False),
+    "client_secret_post": (("client_id", "client_secret"), frozenset(), None, False),
+    "client_secret_jwt": (("client_id", "client_secret"), frozenset(), None, False),
+    "private_key_jwt": (
+        ("client_id", "private_key"),
+        frozenset({"private_key", "certificate"}),
+        "tokenrack[jwt]",
+        False,
+    ),
+    "tls_client_auth": (
+        ("client_id", "client_cert", "client_key"),
+        frozenset({"client_cert", "client_key", "client_key_passphrase"}),
+        None,
+        True,
+    ),
+    "self_signed_tls_client_auth": (
+        ("client_id", "client_cert", "client_key"),
+        frozenset({"client_cert", "client_key", "client_key_passphrase"}),
+        None,
+        True,
+    ),
+    "none": ((), frozenset(), None, False),
+}
+
+
+def test_every_built_in_method_subclasses_the_base_and_keeps_its_attributes() -> None:
+    from tokenrack.auth.methods import AuthMethod
+    from tokenrack.core.catalog import AUTH_METHODS, PluginCatalog
+
+    catalog = PluginCatalog()
+    assert catalog.names(AUTH_METHODS) == sorted(BUILT_IN_METHODS)
+    for name, (required, secret, extra, certificate) in BUILT_IN_METHODS.items():
+        method = catalog.auth_method(name)
+        assert issubclass(method, AuthMethod), name
+        assert method.name == name
+        assert method.required_options == required, name
+        assert method.secret_options == secret, name
+        assert method.requires_extra == extra, name
+        assert method.requires_client_certificate is certificate, name
+
+
+def test_a_subclass_states_only_what_differs() -> None:
+    from tokenrack.plugin import AuthMethod
+
+    class Minimal(AuthMethod):
+        name = "minimal"
+
+        def authenticate(self, request: TokenRequest, client: ClientCredentials) -> TokenRequest:
+            return request.with_form(("client_id", client.client_id))
+
+    assert Minimal.options_schema == {}
+    assert Minimal.required_options == ()
+    assert Minimal.secret_options == frozenset()
+    assert Minimal.requires_extra is None
+    assert Minimal.requires_client_certificate is False
+    request = TokenRequest(url="https://as.example/token")
+    done = Minimal().authenticate(request, ClientCredentials(profile="p", client_id="id"))
+    assert done.form_value("client_id") == "id"
+
+
+def test_a_subclass_without_authenticate_cannot_be_instantiated() -> None:
+    from tokenrack.plugin import AuthMethod
+
+    class Unfinished(AuthMethod):
+        name = "unfinished"
+
+    with pytest.raises(TypeError, match="authenticate"):
+        Unfinished()  # type: ignore[abstract]

@@ -6,8 +6,14 @@ or two, and registers the class in the ``tokenrack.providers`` entry-point group
     [project.entry-points."tokenrack.providers"]
     acme = "tokenrack_acme:AcmeProvider"
 
-Auth methods (``tokenrack.auth_methods``) implement :class:`ClientAuthMethod`; secret
-sources (``tokenrack.secrets``) implement :class:`SecretSource`.
+Auth methods (``tokenrack.auth_methods``) subclass :class:`AuthMethod` (the base that
+implements the :class:`ClientAuthMethod` protocol with defaults) and implement
+``authenticate``. Cache backends (``tokenrack.caches``) are classes whose instances keep the
+:class:`TokenCache` protocol (locks keep :class:`CacheLock`) and raise :class:`CacheError`.
+Secret sources (``tokenrack.secrets``) keep :class:`SecretSource` and raise
+:class:`SecretError`. Every plugin is checked against its group's contract when it loads.
+An application or a test that ships no entry point passes its plugins to the registry
+instead: ``Registry.from_file(path, plugins={"tokenrack.providers": {"acme": AcmeProvider}})``.
 
 A provider that signs its own grant (an RFC 7523 §2.1 JWT-bearer assertion, say) uses
 :func:`load_private_key` and :func:`sign_jwt`; they need the ``tokenrack[jwt]`` extra
@@ -16,7 +22,7 @@ A provider that signs its own grant (an RFC 7523 §2.1 JWT-bearer assertion, say
 
 from __future__ import annotations
 
-from tokenrack.auth.methods import ClientAuthMethod, ClientCredentials, rfc6749_encode
+from tokenrack.auth.methods import AuthMethod, ClientAuthMethod, ClientCredentials, rfc6749_encode
 from tokenrack.auth.signing import (
     JWT_EXTRA,
     KeyMaterialError,
@@ -25,7 +31,9 @@ from tokenrack.auth.signing import (
     load_private_key,
     sign_jwt,
 )
+from tokenrack.cache.backend import CacheLock, TokenCache
 from tokenrack.errors import (
+    CacheError,
     ConfigError,
     InvalidClientError,
     InvalidGrantError,
@@ -54,6 +62,9 @@ from tokenrack.secret.value import Secret
 from tokenrack.token import Token
 
 __all__ = [
+    "AuthMethod",
+    "CacheError",
+    "CacheLock",
     "ClientAuthMethod",
     "ClientCredentials",
     "ConfigError",
@@ -72,6 +83,7 @@ __all__ = [
     "SecretSource",
     "SigningKey",
     "Token",
+    "TokenCache",
     "TokenEndpointUnavailableError",
     "TokenError",
     "TokenFlow",

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from tokenrack.auth.material import read_material
-from tokenrack.auth.methods import ClientCredentials
+from tokenrack.auth.methods import AuthMethod, ClientCredentials
 from tokenrack.auth.signing import (
     ASYMMETRIC_ALGORITHMS,
     HMAC_ALGORITHMS,
@@ -73,15 +73,13 @@ def _key_error(client: ClientCredentials, key: str, error: Exception) -> ConfigE
     return ConfigError(str(error), profile=client.profile, path=f"profiles.{client.profile}.{key}")
 
 
-class ClientSecretJwt:
+class ClientSecretJwt(AuthMethod):
     """``client_secret_jwt``: an assertion signed with HMAC over the client secret."""
 
     name: ClassVar[str] = "client_secret_jwt"
     options_schema: ClassVar[Mapping[str, Any]] = _ASSERTION_OPTIONS
     required_options: ClassVar[tuple[str, ...]] = ("client_id", "client_secret")
-    secret_options: ClassVar[frozenset[str]] = frozenset()
-    requires_extra: ClassVar[str | None] = None  # HMAC needs only the standard library
-    requires_client_certificate: ClassVar[bool] = False
+    # requires_extra stays None: HMAC needs only the standard library.
 
     def authenticate(self, request: TokenRequest, client: ClientCredentials) -> TokenRequest:
         """Add ``client_assertion`` signed with HS256 (or ``signing_alg``)."""
@@ -100,7 +98,7 @@ class ClientSecretJwt:
         return _with_assertion(request, client, key, {})
 
 
-class PrivateKeyJwt:
+class PrivateKeyJwt(AuthMethod):
     """``private_key_jwt``: an assertion signed with the client's private key.
 
     Profile keys: ``private_key`` (PEM or JWK: a path, a secret reference, or inline),
@@ -122,7 +120,6 @@ class PrivateKeyJwt:
     required_options: ClassVar[tuple[str, ...]] = ("client_id", "private_key")
     secret_options: ClassVar[frozenset[str]] = frozenset({"private_key", "certificate"})
     requires_extra: ClassVar[str | None] = JWT_EXTRA
-    requires_client_certificate: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

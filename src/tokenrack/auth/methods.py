@@ -2,12 +2,15 @@
 
 Each method completes a :class:`~tokenrack.oauth.message.TokenRequest` with the client's
 credentials and is registered in the ``tokenrack.auth_methods`` entry-point group, so later
-methods (signed assertions, mutual TLS) plug in the same way.
+methods (signed assertions, mutual TLS) plug in the same way. :class:`ClientAuthMethod` is
+the seam the core types against; :class:`AuthMethod` is the base that implements it with
+defaults, so a method states only what differs.
 """
 
 from __future__ import annotations
 
 import base64
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
@@ -18,6 +21,7 @@ from tokenrack.oauth.message import TokenRequest
 from tokenrack.secret.value import Secret
 
 __all__ = [
+    "AuthMethod",
     "ClientAuthMethod",
     "ClientCredentials",
     "ClientSecretBasic",
@@ -73,6 +77,40 @@ class ClientAuthMethod(Protocol):
         ...
 
 
+class AuthMethod(ABC):
+    """Base class of client authentication methods: defaults for every class attribute.
+
+    A subclass sets ``name`` (the entry-point name) and what differs from the defaults
+    below, and implements :meth:`authenticate`; it then satisfies
+    :class:`ClientAuthMethod`. The attributes mean what they mean there.
+
+    Attributes:
+        name: Must be set; equal to the entry-point name (checked at load).
+        options_schema: No keys of its own.
+        required_options: Nothing required.
+        secret_options: No secrets beyond ``client_secret``.
+        requires_extra: No optional extra.
+        requires_client_certificate: No mutual TLS.
+    """
+
+    name: ClassVar[str] = ""
+    options_schema: ClassVar[Mapping[str, Any]] = {}
+    required_options: ClassVar[tuple[str, ...]] = ()
+    secret_options: ClassVar[frozenset[str]] = frozenset()
+    requires_extra: ClassVar[str | None] = None
+    requires_client_certificate: ClassVar[bool] = False
+
+    @abstractmethod
+    def authenticate(self, request: TokenRequest, client: ClientCredentials) -> TokenRequest:
+        """Return ``request`` completed with the client's credentials.
+
+        Called for every attempt, so a method may sign something fresh each time.
+
+        Raises:
+            ConfigError: The profile lacks what the method needs (path relative to it).
+        """
+
+
 def rfc6749_encode(value: str) -> str:
     """Form-encode one Basic credential as RFC 6749 §2.3.1 asks, before base64.
 
@@ -90,7 +128,7 @@ def _require_secret(client: ClientCredentials, method: str) -> Secret:
     return client.client_secret
 
 
-class ClientSecretBasic:
+class ClientSecretBasic(AuthMethod):
     """``client_secret_basic``: id and secret in an HTTP Basic ``Authorization`` header.
 
     With ``basic_encoding: rfc6749`` (the default) each is form-encoded first, as RFC 6749
@@ -103,9 +141,6 @@ class ClientSecretBasic:
         "basic_encoding": {"enum": ["rfc6749", "raw"]},
     }
     required_options: ClassVar[tuple[str, ...]] = ("client_id", "client_secret")
-    secret_options: ClassVar[frozenset[str]] = frozenset()
-    requires_extra: ClassVar[str | None] = None
-    requires_client_certificate: ClassVar[bool] = False
 
     def authenticate(self, request: TokenRequest, client: ClientCredentials) -> TokenRequest:
         """Add the ``Authorization: Basic …`` header."""
@@ -118,15 +153,11 @@ class ClientSecretBasic:
         return request.with_header("Authorization", header)
 
 
-class ClientSecretPost:
+class ClientSecretPost(AuthMethod):
     """``client_secret_post``: id and secret as ``client_id`` and ``client_secret`` in the body."""
 
     name: ClassVar[str] = "client_secret_post"
-    options_schema: ClassVar[Mapping[str, Any]] = {}
     required_options: ClassVar[tuple[str, ...]] = ("client_id", "client_secret")
-    secret_options: ClassVar[frozenset[str]] = frozenset()
-    requires_extra: ClassVar[str | None] = None
-    requires_client_certificate: ClassVar[bool] = False
 
     def authenticate(self, request: TokenRequest, client: ClientCredentials) -> TokenRequest:
         """Add ``client_id`` and ``client_secret`` to the form."""
@@ -136,7 +167,7 @@ class ClientSecretPost:
         )
 
 
-class NoClientAuth:
+class NoClientAuth(AuthMethod):
     """``none``: no client authentication.
 
     Two kinds of profile use it. A public client is identified by ``client_id`` in the
@@ -148,11 +179,6 @@ class NoClientAuth:
     """
 
     name: ClassVar[str] = "none"
-    options_schema: ClassVar[Mapping[str, Any]] = {}
-    required_options: ClassVar[tuple[str, ...]] = ()
-    secret_options: ClassVar[frozenset[str]] = frozenset()
-    requires_extra: ClassVar[str | None] = None
-    requires_client_certificate: ClassVar[bool] = False
 
     def authenticate(self, request: TokenRequest, client: ClientCredentials) -> TokenRequest:
         """Add ``client_id`` to the form.

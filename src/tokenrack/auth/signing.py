@@ -40,6 +40,8 @@ __all__ = [
 ]
 
 JWT_EXTRA = "tokenrack[jwt]"
+"""The optional extra that signing with a private key needs (PyJWT and cryptography)."""
+
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 ASYMMETRIC_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}

@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from tokenrack.auth.methods import ClientCredentials
+from tokenrack.auth.methods import AuthMethod, ClientCredentials
 from tokenrack.oauth.message import TokenRequest
 
 __all__ = ["SelfSignedTlsClientAuth", "TlsClientAuth"]
 
 
-class TlsClientAuth:
+class TlsClientAuth(AuthMethod):
     """``tls_client_auth``: a CA-issued client certificate (RFC 8705 §2.1)."""
 
     name: ClassVar[str] = "tls_client_auth"
@@ -31,7 +31,6 @@ class TlsClientAuth:
     secret_options: ClassVar[frozenset[str]] = frozenset(
         {"client_cert", "client_key", "client_key_passphrase"}
     )
-    requires_extra: ClassVar[str | None] = None
     requires_client_certificate: ClassVar[bool] = True
 
     def authenticate(self, request: TokenRequest, client: ClientCredentials) -> TokenRequest:

@@ -11,6 +11,10 @@ A backend reports any failure (unreachable, timed out, unsafe permissions, a bro
 answer) by raising :class:`~tokenrack.errors.CacheError`; the shared layer turns that into
 "fetch on our own" and a single warning per outage, so ``get_token`` never raises because
 a cache failed.
+
+Plugin authors import :class:`TokenCache`, :class:`CacheLock` and ``CacheError`` from
+:mod:`tokenrack.plugin`; the catalog checks a backend against these protocols when it
+loads (:mod:`tokenrack.core.plugin_contract`).
 """
 
 from __future__ import annotations

@@ -1,10 +1,17 @@
 """Finding and loading plugins through entry points; the only module that uses stevedore.
 
-Plugins are loaded lazily, by name, with stevedore's ``DriverManager`` (which imports only
-the named plugin). stevedore's defaults are overridden: a plugin that fails to import raises
+Entry points are listed with :mod:`importlib.metadata`; a plugin is loaded lazily, by name,
+by stevedore's ``DriverManager`` handed that one entry point (so only the named plugin is
+imported, and stevedore's own entry-point scan and its on-disk cache are never used).
+stevedore's defaults are overridden: a plugin that fails to import raises
 :class:`~tokenrack.errors.PluginLoadError` naming the entry point and its distribution, two
-distributions claiming one name is an error naming both, and a plugin whose ``name`` differs
-from its entry-point name is refused. Failures are recorded for ``tokenrack providers``.
+distributions claiming one name is an error naming both, and a plugin that does not keep
+its group's contract (:mod:`tokenrack.core.plugin_contract`), or whose ``name`` differs
+from its entry-point name, is refused. Failures are recorded for ``tokenrack providers``.
+
+Applications and tests may also register plugins in-process (:meth:`PluginCatalog.register`,
+or ``plugins=`` on the registry's constructors): they are checked the same way, and a name
+an installed entry point already uses is refused rather than silently shadowed.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tokenrack.core.plugin_contract import contract_problem
 from tokenrack.errors import PluginError, PluginLoadError, ProviderNotFoundError
 
 if TYPE_CHECKING:
@@ -31,6 +39,7 @@ __all__ = [
     "SECRETS",
     "InstalledPlugin",
     "PluginCatalog",
+    "Plugins",
 ]
 
 PROVIDERS = "tokenrack.providers"
@@ -38,6 +47,11 @@ AUTH_METHODS = "tokenrack.auth_methods"
 CACHES = "tokenrack.caches"
 SECRETS = "tokenrack.secrets"
 GROUPS = (PROVIDERS, AUTH_METHODS, CACHES, SECRETS)
+
+Plugins = Mapping[str, Mapping[str, Any]]
+"""In-process plugins: entry-point group -> name -> what an entry point would point to."""
+
+_REGISTERED = "registered in-process"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,24 +93,98 @@ def _installed(group: str) -> list[InstalledPlugin]:
 
 
 class PluginCatalog:
-    """The plugins installed in this environment, loaded on demand and kept once loaded."""
+    """The plugins installed in this environment, loaded on demand and kept once loaded.
 
-    def __init__(self) -> None:
+    Args:
+        plugins: Plugins to register in-process, as :meth:`register` does, e.g.
+            ``{"tokenrack.providers": {"acme": AcmeProvider}}``.
+
+    Raises:
+        PluginError: A registered name is already an installed entry point, or the group
+            is not one of :data:`GROUPS`.
+        PluginLoadError: A registered object does not keep its group's contract.
+    """
+
+    def __init__(self, plugins: Plugins | None = None) -> None:
         self._lock = threading.Lock()
         self._installed: dict[str, list[InstalledPlugin]] = {}
+        self._registered: dict[tuple[str, str], Any] = {}
         self._loaded: dict[tuple[str, str], Any] = {}
         self._failures: dict[tuple[str, str], PluginError] = {}
+        self.register_all(plugins or {})
+
+    def register_all(self, plugins: Plugins) -> None:
+        """:meth:`register` each plugin of ``{group: {name: plugin}}``, in order.
+
+        Raises:
+            PluginError: As :meth:`register`.
+            PluginLoadError: As :meth:`register`.
+        """
+        for group, named in plugins.items():
+            for name, plugin in named.items():
+                self.register(group, name, plugin)
+
+    def register(self, group: str, name: str, plugin: Any) -> None:
+        """Add a plugin without an entry point, for this catalog only.
+
+        ``plugin`` is what an entry point would point to (a ``Provider`` subclass, an
+        ``AuthMethod`` class, a cache backend class, a secret source class); it is checked
+        now, as a loaded entry point is.
+
+        Raises:
+            PluginError: ``group`` is unknown, or ``name`` is taken: by an installed entry
+                point (there is no silent winner) or by an earlier registration.
+            PluginLoadError: ``plugin`` does not keep its group's contract.
+        """
+        if group not in GROUPS:
+            raise PluginError(
+                f"cannot register {name!r}: {group!r} is not a plugin group "
+                f"(one of {', '.join(GROUPS)})",
+                group=group,
+                name=name,
+            )
+        owners = [p for p in self.installed(group) if p.name == name]
+        if owners:
+            owner = owners[0]
+            raise PluginError(
+                f"cannot register {group} plugin {name!r}: "
+                f"{owner.distribution or 'an unknown distribution'} ({owner.value}) already "
+                f"installs that name; register yours under another name",
+                group=group,
+                name=name,
+            )
+        problem = contract_problem(group, name, plugin)
+        if problem is not None:
+            raise PluginLoadError(
+                f"{group} plugin {name!r} {_REGISTERED} {problem}",
+                group=group,
+                name=name,
+                distribution=None,
+            )
+        with self._lock:
+            if (group, name) in self._registered:
+                raise PluginError(
+                    f"{group} plugin {name!r} is already {_REGISTERED}",
+                    group=group,
+                    name=name,
+                )
+            self._registered[(group, name)] = plugin
+            # A lookup that failed before the registration no longer stands.
+            self._failures.pop((group, name), None)
 
     def installed(self, group: str) -> list[InstalledPlugin]:
-        """Every entry point in ``group``, without importing any."""
+        """Every entry point in ``group``, without importing any (registrations aside)."""
         with self._lock:
             if group not in self._installed:
                 self._installed[group] = _installed(group)
             return list(self._installed[group])
 
     def names(self, group: str) -> list[str]:
-        """The distinct plugin names installed in ``group``."""
-        return sorted({p.name for p in self.installed(group)})
+        """The distinct plugin names in ``group``: installed and registered."""
+        installed = {p.name for p in self.installed(group)}
+        with self._lock:
+            registered = {name for (g, name) in self._registered if g == group}
+        return sorted(installed | registered)
 
     def failures(self) -> Mapping[tuple[str, str], PluginError]:
         """Every plugin that failed to load so far, by (group, name)."""
@@ -104,15 +192,19 @@ class PluginCatalog:
             return dict(self._failures)
 
     def load(self, group: str, name: str) -> Any:
-        """The object entry point ``name`` in ``group`` points to.
+        """The object plugin ``name`` in ``group`` points to, checked against its contract.
 
         Raises:
             ProviderNotFoundError: No provider of that name (for the providers group).
             PluginError: No plugin of that name, or several distributions claim it.
-            PluginLoadError: The plugin failed to import.
+            PluginLoadError: The plugin failed to import, or does not keep its group's
+                contract (not a class of the right kind, misnamed, an attribute missing
+                or of the wrong type).
         """
         key = (group, name)
         with self._lock:
+            if key in self._registered:
+                return self._registered[key]
             if key in self._loaded:
                 return self._loaded[key]
             if key in self._failures:
@@ -147,38 +239,39 @@ class PluginCatalog:
                 group=group,
                 name=name,
             )
-        return _driver(group, name, candidates[0])
+        (found,) = candidates
+        plugin = _driver(group, name, found)
+        problem = contract_problem(group, name, plugin)
+        if problem is not None:
+            raise PluginLoadError(
+                f"{group} plugin {name!r} from "
+                f"{found.distribution or 'an unknown distribution'} {problem}",
+                group=group,
+                name=name,
+                distribution=found.distribution,
+            )
+        return plugin
 
     def provider(self, name: str) -> type[Provider]:
         """The provider class registered as ``name``, checked to be a Provider named so."""
-        from tokenrack.oauth.provider import Provider
-
-        plugin = self.load(PROVIDERS, name)
-        self._check(PROVIDERS, name, plugin, Provider)
-        return plugin  # type: ignore[no-any-return]
+        return self.load(PROVIDERS, name)  # type: ignore[no-any-return]
 
     def auth_method(self, name: str) -> type[ClientAuthMethod]:
         """The client authentication method class registered as ``name``."""
-        plugin = self.load(AUTH_METHODS, name)
-        self._check(AUTH_METHODS, name, plugin, None)
-        return plugin  # type: ignore[no-any-return]
+        return self.load(AUTH_METHODS, name)  # type: ignore[no-any-return]
 
     def secret_source(self, name: str) -> SecretSource:
         """An instance of the secret source registered as ``name``."""
-        plugin = self.load(SECRETS, name)
-        self._check(SECRETS, name, plugin, None)
-        return plugin()  # type: ignore[no-any-return]
+        return self.load(SECRETS, name)()  # type: ignore[no-any-return]
 
     def cache(self, name: str) -> TokenCacheBackend:
         """The token cache backend class registered as ``name`` (``file``, ``redis``, …).
 
         Raises:
             PluginError: No backend of that name, or several distributions claim it.
-            PluginLoadError: It failed to import, is not a class, or is named differently.
+            PluginLoadError: It failed to import, or does not keep the backend contract.
         """
-        plugin = self.load(CACHES, name)
-        self._check(CACHES, name, plugin, None)
-        return plugin  # type: ignore[no-any-return]
+        return self.load(CACHES, name)  # type: ignore[no-any-return]
 
     def cache_schemas(self) -> Mapping[str, tuple[Mapping[str, Any], frozenset[str]]]:
         """Each installed cache backend's ``options_schema`` and ``secret_options``.
@@ -191,9 +284,9 @@ class PluginCatalog:
         for name in self.names(CACHES):
             try:
                 backend = self.cache(name)
-                schemas[name] = (backend.options_schema, frozenset(backend.secret_options))
-            except (PluginError, AttributeError):
+            except PluginError:
                 continue
+            schemas[name] = (backend.options_schema, frozenset(backend.secret_options))
         return schemas
 
     def secret_source_schemas(self) -> Mapping[str, Mapping[str, Any]]:
@@ -202,64 +295,40 @@ class PluginCatalog:
         for name in self.names(SECRETS):
             try:
                 schemas[name] = self.load(SECRETS, name).argument_schema
-            except (PluginError, AttributeError):
+            except PluginError:
                 schemas[name] = {}
         return schemas
-
-    def _check(self, group: str, name: str, plugin: Any, base: type | None) -> None:
-        """Refuse a plugin that is not a class of the right kind or is named differently."""
-        distribution = next((p.distribution for p in self.installed(group) if p.name == name), None)
-        problem = None
-        if not isinstance(plugin, type) or (base is not None and not issubclass(plugin, base)):
-            kind = base.__name__ if base is not None else "plugin"
-            problem = f"does not point to a {kind} class"
-        elif getattr(plugin, "name", None) != name:
-            problem = (
-                f"points to {plugin.__qualname__}, whose name is "
-                f"{getattr(plugin, 'name', None)!r}, not {name!r}"
-            )
-        if problem is None:
-            return
-        error = PluginLoadError(
-            f"{group} plugin {name!r} from {distribution or 'an unknown distribution'} {problem}",
-            group=group,
-            name=name,
-            distribution=distribution,
-        )
-        with self._lock:
-            self._loaded.pop((group, name), None)
-            self._failures[(group, name)] = error
-        raise error
 
 
 def _driver(group: str, name: str, plugin: InstalledPlugin) -> Any:
     """Import one plugin with stevedore, translating its errors into tokenrack's own."""
-    from stevedore import DriverManager, ExtensionManager
-    from stevedore.exception import NoUniqueMatch
+    from stevedore import DriverManager
+
+    chosen = [
+        entry_point
+        for entry_point in importlib.metadata.entry_points(group=group, name=name)
+        if entry_point.value == plugin.value
+    ][:1]
+
+    class _ChosenDriver(DriverManager[Any]):
+        # The catalog already listed the group with importlib.metadata and refused
+        # conflicts; handing stevedore the one entry point chosen keeps it from scanning
+        # again, from memoising the group for the life of the process (a plugin installed
+        # since would stay invisible) and from writing its cache under $XDG_CACHE_HOME.
+        def list_entry_points(self) -> list[importlib.metadata.EntryPoint]:
+            return chosen
 
     def fail(manager: Any, entry_point: Any, error: BaseException) -> None:
         raise error
 
-    def manager() -> DriverManager[Any]:
-        return DriverManager(
+    try:
+        return _ChosenDriver(
             namespace=group,
             name=name,
             invoke_on_load=False,
             on_load_failure_callback=fail,
             on_missing_entrypoints_callback=None,
-            # Conflicts between distributions were refused above; what is left is one
-            # distribution seen twice on sys.path, so any copy will do.
-            conflict_resolver=lambda namespace, name, extensions: extensions[0],
-        )
-
-    # stevedore memoises each group's entry points for the life of the process; loading is
-    # once per plugin per catalog, so rescan to see what importlib.metadata saw just now
-    # (a plugin installed or removed since the memo was made).
-    ExtensionManager.ENTRY_POINT_CACHE.pop(group, None)
-    try:
-        return manager().driver
-    except NoUniqueMatch as error:
-        raise PluginError(f"{group} plugin {name!r}: {error}", group=group, name=name) from None
+        ).driver
     except Exception as error:
         raise PluginLoadError(
             f"{group} plugin {name!r} ({plugin.value}) from "

@@ -90,10 +90,13 @@ class Registry:
 
         Keyword arguments are the constructor's, plus ``environ``: the mapping ``${VAR}``
         references are read from, at load and for inline secrets at the first fetch
-        (``os.environ`` when omitted).
+        (``os.environ`` when omitted), and ``plugins``: plugins without an entry point,
+        by group and name (see docs/plugins.md).
 
         Raises:
             ConfigError: The file is missing, unreadable or invalid.
+            PluginError: A name in ``plugins`` is already an installed entry point.
+            PluginLoadError: An object in ``plugins`` does not keep its group's contract.
         """
         from tokenrack.config.assemble import load_config
         from tokenrack.config.discover import discover_config_path
@@ -102,6 +105,7 @@ class Registry:
         from tokenrack.core.catalog import PluginCatalog
 
         catalog = kwargs.pop("catalog", None) or PluginCatalog()
+        catalog.register_all(kwargs.pop("plugins", None) or {})
         environ = kwargs.pop("environ", None)
         if environ is None:
             environ = os.environ
@@ -122,16 +126,20 @@ class Registry:
         """Build a registry from a config already in memory (same format as the YAML).
 
         Keyword arguments are the constructor's, plus ``source`` (the name used in
-        messages) and ``environ``: the mapping ``${VAR}`` references are read from, at
-        load and for inline secrets at the first fetch (``os.environ`` when omitted).
+        messages), ``environ``: the mapping ``${VAR}`` references are read from, at load
+        and for inline secrets at the first fetch (``os.environ`` when omitted), and
+        ``plugins`` as in :meth:`from_file`.
 
         Raises:
             ConfigError: The config is invalid.
+            PluginError: A name in ``plugins`` is already an installed entry point.
+            PluginLoadError: An object in ``plugins`` does not keep its group's contract.
         """
         from tokenrack.config.assemble import load_config
         from tokenrack.core.catalog import PluginCatalog
 
         catalog = kwargs.pop("catalog", None) or PluginCatalog()
+        catalog.register_all(kwargs.pop("plugins", None) or {})
         environ = os.environ if environ is None else environ
         config = load_config(data, source=source, plugins=catalog, environ=environ)
         return cls(config, catalog=catalog, **kwargs)

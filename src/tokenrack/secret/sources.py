@@ -21,7 +21,7 @@ _COMMAND_TIMEOUT = 30.0
 
 
 class SecretSource(Protocol):
-    """Where secrets can be read from.
+    """Where secrets can be read from (exported to plugin authors by :mod:`tokenrack.plugin`).
 
     Attributes:
         name: The key used in a secret reference, equal to the entry-point name.
