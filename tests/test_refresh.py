@@ -81,7 +81,7 @@ def test_early_window_refreshes_once_in_background_and_serves_cached(
     wait_until(lambda: len(source.calls) == 2)
     assert source.calls == ["cold", "early"]  # 50 callers, one refresh
     source.release.set()
-    wait_until(lambda: store.peek("k") is not None and store.peek("k").token is not first)
+    wait_until(lambda: store.slot("k").entry is not None and store.slot("k").entry.token is not first)
     assert store.get("k", source).access_token == "t2"
 
 
@@ -106,7 +106,7 @@ def test_failed_early_refresh_keeps_serving_and_backs_off(
     clock.advance(1.5)
     source.fail = None
     store.get("k", source)
-    wait_until(lambda: store.peek("k").token.access_token == "t3")
+    wait_until(lambda: store.slot("k").entry.token.access_token == "t3")
 
 
 def test_mandatory_window_blocks_for_one_refresh(store: TokenStore, clock: FakeClock) -> None:
@@ -192,7 +192,7 @@ def test_force_refresh_and_invalidate(store: TokenStore, clock: FakeClock) -> No
     assert source.calls == ["cold", "forced"]
     stale = Token("t1", "Bearer", 0)
     assert store.invalidate("k", token=stale) is False  # not the cached one any more
-    assert store.invalidate("k", token=store.peek("k").token, reason="401") is True
+    assert store.invalidate("k", token=store.slot("k").entry.token, reason="401") is True
     assert store.get("k", source).access_token == "t3"
     assert source.calls[-1] == "401"
     assert first.access_token == "t1"
