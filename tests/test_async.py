@@ -31,10 +31,18 @@ def test_a_thousand_tasks_on_a_cold_cache_make_one_request(
     assert emulator.request_count == 1
 
 
+def coroutines_waiting(registry: Registry, name: str) -> int:
+    """How many coroutines wait on the profile's refresh in flight (0 when none flies).
+
+    Reaches into the store on purpose: "the task waited on that flight" is only seen there.
+    """
+    flight = registry._store.slot(registry.runtime(name).cache_key).flight
+    return 0 if flight is None else len(flight._waiters)
+
+
 def test_threads_and_tasks_at_once_share_one_request(
     emulator: TokenEmulator, make_registry: MakeRegistry
 ) -> None:
-    emulator.latency = 0.2
     emulator.gate.clear()  # nobody gets an answer until everyone is waiting
     registry = make_registry({"a": profile(emulator)})
     thread_tokens: list[str] = []
@@ -46,9 +54,13 @@ def test_threads_and_tasks_at_once_share_one_request(
     async def main() -> set[str]:
         for thread in threads:
             thread.start()
+        # One thread leads: its request is held at the gate (waited for off the loop).
+        await asyncio.to_thread(wait_until, lambda: emulator.request_count == 1)
         tasks = [asyncio.create_task(registry.aget_token("a")) for _ in range(200)]
-        await asyncio.sleep(0)  # let every task reach its wait
-        wait_until(lambda: emulator.request_count == 1)
+        # Every task has joined that same flight: none leads a second one, none is done.
+        await asyncio.to_thread(wait_until, lambda: coroutines_waiting(registry, "a") == 200)
+        assert not any(task.done() for task in tasks)
+        assert thread_tokens == [] and emulator.request_count == 1
         emulator.gate.set()
         return {t.access_token for t in await asyncio.gather(*tasks)}
 
@@ -56,7 +68,9 @@ def test_threads_and_tasks_at_once_share_one_request(
     for thread in threads:
         thread.join()
     assert emulator.request_count == 1
+    assert len(thread_tokens) == 16
     assert task_tokens == set(thread_tokens) and len(task_tokens) == 1
+    assert coroutines_waiting(registry, "a") == 0
 
 
 def test_the_event_loop_keeps_running_during_a_fetch(
@@ -124,13 +138,39 @@ def test_early_window_and_force_refresh_work_the_same(
         clock.advance(3500)  # early window
         emulator.gate.clear()
         assert await registry.aget_token("a") is first  # served at once, refresh in the background
-        wait_until(lambda: emulator.request_count == 2)
+        await asyncio.to_thread(wait_until, lambda: emulator.request_count == 2)
         emulator.gate.set()
+        # The background refresh has landed before the forced call: it fetches on its own.
+        await asyncio.to_thread(wait_until, lambda: registry.cached("a").token is not first)
+        early = registry.cached("a").token
         forced = await registry.aget_token("a", force_refresh=True)
-        assert forced.access_token != first.access_token
+        assert forced.access_token not in (first.access_token, early.access_token)
 
     asyncio.run(main())
-    assert emulator.request_count in (3, 2)  # the forced call may join the early refresh
+    assert emulator.request_count == 3
+    assert registry.stats()["a"]["fetches"] == {"cold": 1, "early": 1, "forced": 1}
+
+
+def test_a_forced_call_joins_an_early_refresh_in_flight(
+    emulator: TokenEmulator, make_registry: MakeRegistry, clock: FakeClock
+) -> None:
+    registry = make_registry({"a": profile(emulator)}, clock=clock)
+
+    async def main() -> None:
+        first = await registry.aget_token("a")
+        clock.advance(3500)  # early window
+        emulator.gate.clear()
+        assert await registry.aget_token("a") is first
+        await asyncio.to_thread(wait_until, lambda: emulator.request_count == 2)
+        forced = asyncio.create_task(registry.aget_token("a", force_refresh=True))
+        # The forced call waits on the early refresh (held at the gate), not a flight of its own.
+        await asyncio.to_thread(wait_until, lambda: coroutines_waiting(registry, "a") == 1)
+        assert not forced.done()
+        emulator.gate.set()
+        assert (await forced).access_token == emulator.issued_tokens[1]
+
+    asyncio.run(main())
+    assert emulator.request_count == 2
 
 
 def test_cancelled_waiters_do_not_disturb_the_flight(

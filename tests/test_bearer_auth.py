@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from tests.conftest import profile, wait_until
-from tokenrack.core.bearer_auth import BearerAuth
+from tokenrack.core.bearer_auth import BearerAuth, TokenSource
 from tokenrack.core.registry import Registry
 from tokenrack.testing import TokenEmulator
 
@@ -148,3 +148,74 @@ def test_streamed_bodies_are_not_replayed(
     assert response.status_code == 401
     assert len(api.seen) == 1
     assert emulator.request_count == 1
+
+
+# -- TokenSource: what both bearer auths (requests, httpx) share ---------------------------
+
+
+def test_token_source_serves_the_registrys_token_and_drops_only_the_rejected_one(
+    emulator: TokenEmulator, make_registry: Callable[..., Registry]
+) -> None:
+    registry = make_registry({"billing": profile(emulator)})
+    source = TokenSource("billing", registry)
+    first = source.get()
+    assert source.get() is first and emulator.request_count == 1
+    source.rejected(first)
+    second = source.get()
+    assert second.access_token != first.access_token
+    source.rejected(first)  # a late 401 for the old token: the new one stays cached
+    assert source.get() is second
+    assert emulator.request_count == 2
+    assert registry.stats()["billing"]["fetches"] == {"cold": 1, "401": 1}
+
+
+def test_token_source_without_a_registry_follows_the_default_one(
+    emulator: TokenEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tokenrack.core import default
+
+    one = Registry.from_dict({"version": 1, "profiles": {"billing": profile(emulator)}})
+    other = Registry.from_dict({"version": 1, "profiles": {"billing": profile(emulator)}})
+    current = [one]
+    monkeypatch.setattr(default, "default_registry", lambda: current[0])
+    source = TokenSource("billing")
+    assert source.registry() is one
+    current[0] = other  # e.g. tokenrack.configure(): looked up at each use
+    assert source.registry() is other
+    assert source.get().access_token == emulator.issued_tokens[0]
+    assert one.cached("billing") is None and other.cached("billing") is not None
+    one.close()
+    other.close()
+
+
+def test_token_source_builds_the_default_registry_off_the_event_loop(
+    emulator: TokenEmulator,
+    make_registry: Callable[..., Registry],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+
+    from tokenrack.core import default
+
+    registry = make_registry({"billing": profile(emulator)})
+    threads: list[threading.Thread] = []
+
+    def default_registry() -> Registry:
+        threads.append(threading.current_thread())
+        return registry
+
+    monkeypatch.setattr(default, "default_registry", default_registry)
+    token = asyncio.run(TokenSource("billing").aget())
+    assert token.access_token == emulator.issued_tokens[0]
+    assert len(threads) == 1 and threads[0] is not threading.main_thread()
+    # A given registry is used as it is, without a worker thread.
+    assert asyncio.run(TokenSource("billing", registry).aget()) is token
+    assert len(threads) == 1
+
+
+def test_bearer_auth_registry_is_its_sources(
+    emulator: TokenEmulator, make_registry: Callable[..., Registry]
+) -> None:
+    registry = make_registry({"billing": profile(emulator)})
+    assert BearerAuth("billing", registry=registry).registry() is registry
+    assert repr(TokenSource("billing", registry)) == "TokenSource(profile='billing')"

@@ -283,7 +283,7 @@ def test_redis_stopping_mid_run_every_call_succeeds_one_warning_then_back(
         warnings = [
             line
             for line in leak_guard.lines
-            if "tokenrack.core.shared" in line and "unavailable" in line
+            if "tokenrack.cache.guard" in line and "unavailable" in line
         ]
         assert len(warnings) == 1, warnings
         # Redis comes back (same port): after the breaker's backoff, tokens go there again.

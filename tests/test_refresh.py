@@ -7,7 +7,16 @@ import threading
 import pytest
 
 from tests.conftest import FakeClock, wait_until
-from tokenrack.core.store import CachedToken, RefreshWindows, TokenStore
+from tokenrack.core.refusal import Refused
+from tokenrack.core.store import (
+    CachedToken,
+    RefreshWindows,
+    Slot,
+    TokenStore,
+    _reason,
+    _Wait,
+    fresh_token,
+)
 from tokenrack.token import Token
 
 
@@ -81,7 +90,9 @@ def test_early_window_refreshes_once_in_background_and_serves_cached(
     wait_until(lambda: len(source.calls) == 2)
     assert source.calls == ["cold", "early"]  # 50 callers, one refresh
     source.release.set()
-    wait_until(lambda: store.peek("k") is not None and store.peek("k").token is not first)
+    wait_until(
+        lambda: store.slot("k").entry is not None and store.slot("k").entry.token is not first
+    )
     assert store.get("k", source).access_token == "t2"
 
 
@@ -106,7 +117,7 @@ def test_failed_early_refresh_keeps_serving_and_backs_off(
     clock.advance(1.5)
     source.fail = None
     store.get("k", source)
-    wait_until(lambda: store.peek("k").token.access_token == "t3")
+    wait_until(lambda: store.slot("k").entry.token.access_token == "t3")
 
 
 def test_mandatory_window_blocks_for_one_refresh(store: TokenStore, clock: FakeClock) -> None:
@@ -192,7 +203,72 @@ def test_force_refresh_and_invalidate(store: TokenStore, clock: FakeClock) -> No
     assert source.calls == ["cold", "forced"]
     stale = Token("t1", "Bearer", 0)
     assert store.invalidate("k", token=stale) is False  # not the cached one any more
-    assert store.invalidate("k", token=store.peek("k").token, reason="401") is True
+    assert store.invalidate("k", token=store.slot("k").entry.token, reason="401") is True
     assert store.get("k", source).access_token == "t3"
     assert source.calls[-1] == "401"
     assert first.access_token == "t1"
+
+
+def entry_at(refresh_at: float, must: float, expires: float) -> CachedToken:
+    return CachedToken(Token("t", "Bearer", 0), refresh_at, must, expires)
+
+
+def test_fresh_token_only_before_the_early_window_opens() -> None:
+    entry = entry_at(100.0, 150.0, 200.0)
+    assert fresh_token(entry, 99.9) is entry.token
+    assert fresh_token(entry, 100.0) is None
+    assert fresh_token(None, 0.0) is None
+
+
+def test_reason_says_why_a_refresh_is_needed() -> None:
+    slot = Slot()
+    entry = entry_at(100.0, 150.0, 200.0)
+    assert _reason(slot, entry, 160.0, force=True) == "forced"
+    assert _reason(slot, None, 160.0, force=False) == "cold"
+    slot.next_reason = "401"
+    assert _reason(slot, None, 160.0, force=False) == "401"
+    assert _reason(slot, entry, 160.0, force=False) == "expiring"
+    assert _reason(slot, entry, 200.0, force=False) == "expired"
+
+
+def test_begin_gives_the_first_caller_the_flight_and_the_next_a_seat_on_it(
+    store: TokenStore, clock: FakeClock
+) -> None:
+    source = Source(clock)
+    slot = store.slot("k")
+    hits: list[None] = []
+    lead = store._begin(slot, source, False, "k", lambda: hits.append(None))
+    join = store._begin(slot, source, False, "k", lambda: hits.append(None))
+    assert isinstance(lead, _Wait) and isinstance(join, _Wait)
+    assert (lead.leader, join.leader) == (True, False)
+    assert join.flight is lead.flight
+    assert lead.reason == "cold"
+    assert hits == [] and source.calls == []  # deciding never refreshes
+
+
+def test_begin_serves_a_fresh_token_and_counts_the_hit(store: TokenStore, clock: FakeClock) -> None:
+    source = Source(clock)
+    first = store.get("k", source)
+    hits: list[None] = []
+    assert store._begin(store.slot("k"), source, False, "k", lambda: hits.append(None)) is first
+    assert hits == [None]
+
+
+def test_a_refusal_in_its_cooldown_is_repeated_without_a_request_even_when_forced(
+    store: TokenStore, clock: FakeClock
+) -> None:
+    class RefusedError(Exception):
+        pass
+
+    source = Source(clock)
+    source.fail = Refused(RefusedError("invalid_client"), 60.0)
+    with pytest.raises(RefusedError):
+        store.get("k", source)
+    with pytest.raises(RefusedError):
+        store.get("k", source)
+    with pytest.raises(RefusedError):
+        store.get("k", source, force=True)
+    assert source.calls == ["cold"]
+    clock.advance(61)
+    source.fail = None
+    assert store.get("k", source).access_token == "t2"

@@ -452,3 +452,63 @@ def test_client_id_and_secret_reach_the_server_intact(
         (CLIENT_ID, "client_secret_basic"),
         (CLIENT_ID, "client_secret_post"),
     ]
+
+
+def test_a_profile_is_assembled_once_and_shared_only_when_its_cache_is(
+    emulator: TokenEmulator, make_registry: MakeRegistry, tmp_path: Path
+) -> None:
+    registry = make_registry(
+        {
+            "mem": profile(emulator),
+            "disk": profile(emulator, cache={"backend": "file", "path": str(tmp_path)}),
+        }
+    )
+    assert registry.runtime("mem") is registry.runtime("mem")
+    assert registry.shared_cache("mem") is None
+    shared = registry.shared_cache("disk")
+    assert shared is not None and shared.profile == "disk"
+    assert registry.shared_cache("disk") is shared
+    token = registry.get_token("disk")
+    cached = registry.cached("disk")
+    assert cached is not None and cached.token is token
+    with pytest.raises(ConfigError, match="nosuch"):
+        registry.cached("nosuch")
+
+
+def test_the_deferred_transport_builds_requests_at_the_first_send(emulator: TokenEmulator) -> None:
+    from tokenrack.http.deferred import DeferredTransport
+    from tokenrack.oauth.message import EncodedRequest
+    from tokenrack.oauth.transport import TransportOptions
+
+    transport = DeferredTransport()
+    assert repr(transport) == "DeferredTransport(built=False)"
+    request = EncodedRequest(
+        method="POST",
+        url=emulator.token_url,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        body=b"grant_type=client_credentials",
+    )
+    # No credentials: the emulator answers 401 at once.
+    assert transport.send(request, options=TransportOptions(), sent_at=0.0).status == 401
+    assert repr(transport) == "DeferredTransport(built=True)"
+    transport.close()
+    assert repr(transport) == "DeferredTransport(built=False)"
+    transport.close()  # closing twice is harmless
+
+
+def test_a_registry_imports_requests_only_when_it_sends() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from tokenrack.core.registry import Registry\n"
+        "r = Registry.from_dict({'version': 1, 'profiles': {'a': {'provider': 'generic', "
+        "'token_url': 'https://idp.example/token', 'client_id': 'c', 'client_secret': 's'}}})\n"
+        "r.runtime('a')\n"
+        "print('requests' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "False"

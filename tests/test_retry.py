@@ -9,7 +9,7 @@ from email.utils import format_datetime
 import pytest
 
 from tokenrack.oauth.message import HttpResponse
-from tokenrack.oauth.retry import RetryPolicy, server_wait_seconds
+from tokenrack.oauth.retry import FAILURE_BACKOFF, Backoff, RetryPolicy, server_wait_seconds
 
 NOW = 1_800_000_000.0
 
@@ -56,3 +56,42 @@ def test_rate_limit_reset_epoch_and_delta() -> None:
 
 def test_no_header_no_wait() -> None:
     assert server_wait_seconds(response(), now=NOW) is None
+
+
+def test_backoff_walks_its_steps_then_repeats_the_last() -> None:
+    backoff = Backoff()
+    assert [backoff.after(n) for n in range(1, 8)] == [1.0, 2.0, 5.0, 10.0, 30.0, 30.0, 30.0]
+
+
+def test_backoff_counts_zero_failures_as_one_and_takes_any_schedule() -> None:
+    assert Backoff().after(0) == 1.0
+    assert Backoff((0.5, 4.0)).after(3) == 4.0
+
+
+def test_backoff_needs_a_step() -> None:
+    with pytest.raises(ValueError, match="at least one step"):
+        Backoff(())
+
+
+def test_store_and_breaker_share_one_failure_backoff() -> None:
+    import tokenrack.cache.guard as guard
+    import tokenrack.core.store as store
+
+    assert store.FAILURE_BACKOFF is FAILURE_BACKOFF
+    assert guard.FAILURE_BACKOFF is FAILURE_BACKOFF
+    assert FAILURE_BACKOFF.steps == (1.0, 2.0, 5.0, 10.0, 30.0)
+
+
+def test_importing_retry_stays_cheap() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import tokenrack.oauth.retry; "
+        "print(','.join(m for m in ('email.utils', 'tokenrack.oauth.message', 'random') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == ""

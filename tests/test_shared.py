@@ -15,11 +15,16 @@ import pytest
 
 from tests.conftest import TOKEN_MARK, FakeClock, LeakGuard, profile, wait_until
 from tokenrack.cache.file import FileCache
+from tokenrack.cache.guard import GuardedCache
 from tokenrack.cache.memory import MemoryCache
 from tokenrack.cache.record import RecordCipher, decode_record
+from tokenrack.cache.settings import CacheSettings, cache_settings
+from tokenrack.core.cache_wiring import SharedCaches
+from tokenrack.core.catalog import PluginCatalog
 from tokenrack.core.registry import Registry
-from tokenrack.core.shared import GuardedCache
-from tokenrack.errors import CacheError, SecretError
+from tokenrack.core.shared import SharedRefresh
+from tokenrack.core.store import RefreshWindows, Slot
+from tokenrack.errors import CacheError, PluginError, SecretError
 from tokenrack.secret.value import Secret
 from tokenrack.testing import TokenEmulator
 
@@ -326,3 +331,136 @@ def test_without_cryptography_an_encrypting_profile_never_stores_in_the_clear(
     assert registry.get_token("a").access_token.startswith(TOKEN_MARK)
     assert not cache_dir.exists() or list(cache_dir.glob("*.token")) == []
     assert any("tokenrack[encryption]" in line for line in leak_guard.lines)
+
+
+# -- cache/settings: a profile's ``cache`` option, normalised ------------------------------
+
+
+def test_cache_settings_normalises_names_and_mappings() -> None:
+    assert cache_settings(None) == CacheSettings("memory")
+    assert cache_settings("file") == CacheSettings("file")
+    password = Secret("CANARYSECRET-pw")
+    settings = cache_settings(
+        {"backend": "redis", "url": "redis://h", "password": password, "lock_lease": 3},
+        secret_options=frozenset({"password"}),
+    )
+    assert settings.backend == "redis"
+    assert settings.options == {"url": "redis://h"}
+    assert settings.secrets == {"password": password}
+    assert settings.lock_lease == 3.0
+    assert settings.encryption_key is None
+
+
+def test_cache_settings_identity_ignores_order_and_separates_secrets() -> None:
+    one = cache_settings({"backend": "file", "path": "/a", "x": 1})
+    same = cache_settings({"x": 1, "path": "/a", "backend": "file"})
+    other = cache_settings({"backend": "file", "path": "/b", "x": 1})
+    assert one.identity() == same.identity() != other.identity()
+    pw = frozenset({"password"})
+    a = cache_settings(
+        {"backend": "redis", "password": Secret("CANARYSECRET-1")}, secret_options=pw
+    )
+    b = cache_settings(
+        {"backend": "redis", "password": Secret("CANARYSECRET-1")}, secret_options=pw
+    )
+    assert a.identity() != b.identity()  # two inline secrets are never assumed equal
+    assert "CANARYSECRET" not in a.identity()
+
+
+def test_importing_cache_settings_stays_cheap() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import tokenrack.cache.settings; "
+        "print(','.join(m for m in ('cryptography', 'redis', 'requests', 'tokenrack.core.shared') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == ""
+
+
+# -- core/cache_wiring: from the option to a profile's shared layer -------------------------
+
+
+def wiring_refresh(caches: SharedCaches, option: Any, **changes: Any) -> SharedRefresh | None:
+    def fetch(reason: str) -> Any:
+        raise AssertionError("no fetch expected")
+
+    def resolve(path: str, value: Any) -> Secret:
+        return value if isinstance(value, Secret) else Secret(str(value))
+
+    arguments: dict[str, Any] = {
+        "key": "k",
+        "profile": "a",
+        "fetch": fetch,
+        "windows": RefreshWindows(),
+        "slot": Slot(),
+        "resolve_secret": resolve,
+        "default_lease": 15.0,
+        **changes,
+    }
+    shared = caches.cache_for(option, arguments["resolve_secret"])
+    return None if shared is None else caches.refresh(shared, **arguments)
+
+
+def test_wiring_gives_memory_profiles_no_shared_layer(clock: FakeClock) -> None:
+    caches = SharedCaches(PluginCatalog(), clock)
+    assert wiring_refresh(caches, None) is None
+    assert wiring_refresh(caches, "memory") is None
+    assert wiring_refresh(caches, {"backend": "memory"}) is None
+
+
+def test_wiring_shares_one_breaker_per_identical_setting(clock: FakeClock, cache_dir: Path) -> None:
+    caches = SharedCaches(PluginCatalog(), clock)
+    option = {"backend": "file", "path": str(cache_dir)}
+    first = wiring_refresh(caches, option)
+    second = wiring_refresh(caches, dict(option), key="k2", profile="b")
+    other = wiring_refresh(caches, {"backend": "file", "path": str(cache_dir / "x")})
+    assert first is not None and second is not None and other is not None
+    assert first.cache is second.cache
+    assert other.cache is not first.cache
+    assert (first.key, second.profile) == ("k", "b")
+    caches.close()
+
+
+def test_wiring_lease_is_the_configured_one_or_the_profiles_timeouts(
+    clock: FakeClock, cache_dir: Path
+) -> None:
+    caches = SharedCaches(PluginCatalog(), clock)
+    default = wiring_refresh(caches, {"backend": "file", "path": str(cache_dir)})
+    configured = wiring_refresh(
+        caches, {"backend": "file", "path": str(cache_dir), "lock_lease": 2}
+    )
+    assert default is not None and configured is not None
+    assert (default.lease, configured.lease) == (15.0, 2.0)
+
+
+def test_wiring_unknown_backend_is_a_plugin_error(clock: FakeClock) -> None:
+    with pytest.raises(PluginError, match="nosuchcache"):
+        wiring_refresh(SharedCaches(PluginCatalog(), clock), "nosuchcache")
+
+
+def test_wiring_builds_the_backend_at_first_use_and_a_bad_secret_opens_the_breaker(
+    clock: FakeClock,
+) -> None:
+    resolved: list[str] = []
+
+    def resolve(path: str, value: Any) -> Secret:
+        resolved.append(path)
+        raise SecretError("CANARY_PW is not set")
+
+    caches = SharedCaches(PluginCatalog(), clock)
+    shared = wiring_refresh(
+        caches,
+        {"backend": "redis", "url": "redis://127.0.0.1:1/0", "password": Secret("x")},
+        resolve_secret=resolve,
+    )
+    assert shared is not None
+    assert resolved == []  # nothing read until the cache is used
+    with pytest.raises(CacheError, match="CANARY_PW is not set"):
+        shared.cache.backend()
+    assert resolved == ["cache.password"]
+    assert shared.cache.get("k") is None and shared.cache.down

@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from tokenrack.core.bearer_auth import TokenSource
+
 if TYPE_CHECKING:
     from tokenrack.core.registry import Registry
-    from tokenrack.token import Token
 
 __all__ = ["BearerAuth"]
 
@@ -34,56 +35,31 @@ class BearerAuth(httpx.Auth):
 
     def __init__(self, profile: str, *, registry: Registry | None = None) -> None:
         self.profile = profile
-        self._registry = registry
+        self._source = TokenSource(profile, registry)
 
     def __repr__(self) -> str:
         return f"BearerAuth(profile={self.profile!r})"
-
-    def _sync_registry(self) -> Registry:
-        if self._registry is not None:
-            return self._registry
-        from tokenrack.core.default import default_registry
-
-        return default_registry()
-
-    async def _async_registry(self) -> Registry:
-        if self._registry is not None:
-            return self._registry
-        import asyncio
-
-        from tokenrack.core.default import default_registry
-
-        return await asyncio.to_thread(default_registry)
-
-    def _rejected(self, registry: Registry, response: httpx.Response, token: Token) -> bool:
-        """Whether ``token`` was refused (and then dropped from the cache, if still there)."""
-        if response.status_code != 401:
-            return False
-        registry.invalidate(self.profile, token=token, reason="401")
-        return True
 
     def sync_auth_flow(
         self, request: httpx.Request
     ) -> Generator[httpx.Request, httpx.Response, None]:
         """Send with the token; on a 401, once more with a fresh one."""
-        registry = self._sync_registry()
-        token = registry.get_token(self.profile)
+        token = self._source.get()
         request.headers["Authorization"] = token.authorization
         response = yield request
-        if self._rejected(registry, response, token):
-            request.headers["Authorization"] = registry.get_token(self.profile).authorization
+        if response.status_code == 401:
+            self._source.rejected(token)
+            request.headers["Authorization"] = self._source.get().authorization
             yield request
 
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         """:meth:`sync_auth_flow` for ``httpx.AsyncClient``, never blocking the loop."""
-        registry = await self._async_registry()
-        token = await registry.aget_token(self.profile)
+        token = await self._source.aget()
         request.headers["Authorization"] = token.authorization
         response = yield request
-        if self._rejected(registry, response, token):
-            request.headers["Authorization"] = (
-                await registry.aget_token(self.profile)
-            ).authorization
+        if response.status_code == 401:
+            self._source.rejected(token)
+            request.headers["Authorization"] = (await self._source.aget()).authorization
             yield request

@@ -84,8 +84,8 @@ def remember(
 
     Only a profile whose tokens live unencrypted in the file cache can be served warm.
     """
+    from tokenrack.cache.settings import cache_settings
     from tokenrack.cli.common import config_path
-    from tokenrack.core.shared import cache_settings
 
     runtime = registry.runtime(profile)
     settings = cache_settings(runtime.config.options.get("cache", registry.default_cache))

@@ -1,7 +1,9 @@
 """``BearerAuth``: a requests auth that adds a profile's token and survives one 401.
 
 requests is not imported here: requests accepts any callable as ``auth``, and the hooks
-used are part of its public API.
+used are part of its public API. :class:`TokenSource` is the part both bearer auths share
+(this one and :class:`tokenrack.httpx.BearerAuth`): where tokens come from, and what a 401
+does to the cache.
 """
 
 from __future__ import annotations
@@ -16,9 +18,79 @@ if TYPE_CHECKING:
 
     from tokenrack.core.registry import Registry
 
-__all__ = ["BearerAuth"]
+__all__ = ["BearerAuth", "TokenSource"]
 
 _RETRIED = "_tokenrack_retried"
+
+
+class TokenSource:
+    """A profile's tokens for a bearer auth: from a given registry, or the default one.
+
+    Args:
+        profile: The profile whose token to use.
+        registry: The registry to use; the default registry (looked up at each use, so
+            :func:`tokenrack.configure` takes effect) when omitted.
+    """
+
+    __slots__ = ("_registry", "profile")
+
+    def __init__(self, profile: str, registry: Registry | None = None) -> None:
+        self.profile = profile
+        self._registry = registry
+
+    def __repr__(self) -> str:
+        return f"TokenSource(profile={self.profile!r})"
+
+    def registry(self) -> Registry:
+        """The registry tokens come from (building the default one if needed).
+
+        Raises:
+            ConfigError: No registry was given and no default config is usable.
+        """
+        if self._registry is not None:
+            return self._registry
+        from tokenrack.core.default import default_registry
+
+        return default_registry()
+
+    async def aregistry(self) -> Registry:
+        """:meth:`registry` for coroutines: the default one is built in a worker thread.
+
+        Raises:
+            ConfigError: No registry was given and no default config is usable.
+        """
+        if self._registry is not None:
+            return self._registry
+        import asyncio
+
+        from tokenrack.core.default import default_registry
+
+        # Building the default registry reads the config file: not on the event loop.
+        return await asyncio.to_thread(default_registry)
+
+    def get(self) -> Token:
+        """The profile's token (cached, or fetched now).
+
+        Raises:
+            The errors of :meth:`Registry.get_token`.
+        """
+        return self.registry().get_token(self.profile)
+
+    async def aget(self) -> Token:
+        """:meth:`get` for coroutines, never blocking the event loop.
+
+        Raises:
+            The errors of :meth:`Registry.aget_token`.
+        """
+        return await (await self.aregistry()).aget_token(self.profile)
+
+    def rejected(self, token: Token) -> None:
+        """The API answered 401 to ``token``: drop it, if it is still the cached one.
+
+        Only that token is dropped, so a burst of 401s for it causes one refresh; the next
+        :meth:`get` or :meth:`aget` fetches a new one.
+        """
+        self.registry().invalidate(self.profile, token=token, reason="401")
 
 
 class BearerAuth:
@@ -35,22 +107,18 @@ class BearerAuth:
 
     def __init__(self, profile: str, *, registry: Registry | None = None) -> None:
         self.profile = profile
-        self._registry = registry
+        self._source = TokenSource(profile, registry)
 
     def __repr__(self) -> str:
         return f"BearerAuth(profile={self.profile!r})"
 
     def registry(self) -> Registry:
         """The registry tokens come from."""
-        if self._registry is not None:
-            return self._registry
-        from tokenrack.core.default import default_registry
-
-        return default_registry()
+        return self._source.registry()
 
     def __call__(self, request: PreparedRequest) -> PreparedRequest:
         """Set ``Authorization`` and arm the 401 handler."""
-        token = self.registry().get_token(self.profile)
+        token = self._source.get()
         request.headers["Authorization"] = token.authorization
         request.register_hook(  # type: ignore[no-untyped-call]
             "response", functools.partial(self._on_response, token)
@@ -64,9 +132,8 @@ class BearerAuth:
         body = request.body
         if body is not None and not isinstance(body, (bytes, str)):
             return response  # a streamed body cannot be sent twice
-        registry = self.registry()
-        registry.invalidate(self.profile, token=token, reason="401")
-        fresh = registry.get_token(self.profile)
+        self._source.rejected(token)
+        fresh = self._source.get()
         # Read and release the first answer so its connection can be reused.
         _ = response.content
         response.close()

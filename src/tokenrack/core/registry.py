@@ -5,16 +5,18 @@ from __future__ import annotations
 import os
 import random
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tokenrack.core.auto_auth import AuthPins
+from tokenrack.core.cache_wiring import SharedCaches
 from tokenrack.core.refusal import with_cooldown
 from tokenrack.core.runtime import ProfileRuntime
-from tokenrack.core.shared import CacheSettings, GuardedCache, SharedRefresh, cache_settings
+from tokenrack.core.shared import SharedRefresh
 from tokenrack.core.stats import ProfileStats
-from tokenrack.core.store import CachedToken, Refresh, Slot, TokenStore
-from tokenrack.errors import CacheError, PluginError, SecretError
+from tokenrack.core.store import CachedToken, Refresh, Slot, TokenStore, fresh_token
+from tokenrack.http.deferred import DeferredTransport
 from tokenrack.oauth.discovery import MetadataCache
 from tokenrack.secret.resolve import SecretResolver
 from tokenrack.token import Token
@@ -23,15 +25,34 @@ from tokenrack.util.clock import Clock, SystemClock
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from tokenrack.cache.backend import TokenCache
-    from tokenrack.cache.record import RecordCipher
     from tokenrack.config.assemble import Config, ProfileConfig
     from tokenrack.core.catalog import PluginCatalog
-    from tokenrack.oauth.message import EncodedRequest, HttpResponse
-    from tokenrack.oauth.transport import Transport, TransportOptions
+    from tokenrack.oauth.transport import Transport
     from tokenrack.secret.sources import SecretSource
 
 __all__ = ["Registry"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Profile:
+    """A profile as assembled, with what the hot path reads: built once, at first use.
+
+    A slotted class, not a NamedTuple: reading a slot is several times cheaper than a
+    NamedTuple's field descriptor, and ``get_token`` reads two on every cache hit.
+
+    Attributes:
+        runtime: Provider, auth method, cache key and the fetch itself.
+        slot: The in-process cache's state for the profile's cache key.
+        refresh: What the store calls to obtain a token (the shared layer, or the fetch).
+        stats: The profile's counters.
+        shared: The shared cache layer (None for ``memory``), for administration.
+    """
+
+    runtime: ProfileRuntime
+    slot: Slot
+    refresh: Refresh
+    stats: ProfileStats
+    shared: SharedRefresh | None
 
 
 class Registry:
@@ -79,9 +100,8 @@ class Registry:
         self._monotonic = self._clock.monotonic
         self._metadata = MetadataCache(self._clock.monotonic)
         self._pins = AuthPins()
-        self._runtimes: dict[str, tuple[ProfileRuntime, Slot, Refresh, ProfileStats]] = {}
-        self._shared: dict[str, SharedRefresh] = {}
-        self._caches: dict[str, GuardedCache] = {}
+        self._profiles: dict[str, _Profile] = {}
+        self._shared = SharedCaches(catalog, self._clock)
         self._lock = threading.Lock()
 
     @classmethod
@@ -180,16 +200,25 @@ class Registry:
             PluginError: Its provider or auth method cannot be loaded.
             TokenError: No valid token could be obtained or served.
         """
-        runtime, slot, refresh, stats = self._runtimes.get(profile) or self._runtime(profile)
-        # The hot path: a fresh token is one attribute read and one clock read away. Every
-        # other state (and the same check again, under the store's rules) is the store's;
-        # a shared cache is consulted only from there, through ``refresh``.
-        entry = slot.entry
-        if entry is not None and not force_refresh and self._monotonic() < entry.refresh_at:
-            stats.hits += 1
-            return entry.token
+        # The hot path: a fresh token is one dict read, one clock read and one small call
+        # away (a subscript costs less than .get(), and misses once per profile). Every
+        # other state is the store's; a shared cache is consulted only from there, through
+        # ``refresh``.
+        try:
+            found = self._profiles[profile]
+        except KeyError:
+            found = self._profile(profile)
+        if not force_refresh:
+            token = fresh_token(found.slot.entry, self._monotonic())
+            if token is not None:
+                found.stats.hits += 1
+                return token
         return self._store.get(
-            runtime.cache_key, refresh, force=force_refresh, label=profile, on_hit=stats.hit
+            found.runtime.cache_key,
+            found.refresh,
+            force=force_refresh,
+            label=profile,
+            on_hit=found.stats.hit,
         )
 
     async def aget_token(self, profile: str, *, force_refresh: bool = False) -> Token:
@@ -202,19 +231,23 @@ class Registry:
         Raises:
             The same errors as :meth:`get_token`.
         """
-        found = self._runtimes.get(profile)
+        found = self._profiles.get(profile)
         if found is None:
             import asyncio
 
             # Building a profile loads plugins and may read files: not on the loop.
-            found = await asyncio.to_thread(self._runtime, profile)
-        runtime, slot, refresh, stats = found
-        entry = slot.entry
-        if entry is not None and not force_refresh and self._monotonic() < entry.refresh_at:
-            stats.hits += 1
-            return entry.token
+            found = await asyncio.to_thread(self._profile, profile)
+        if not force_refresh:
+            token = fresh_token(found.slot.entry, self._monotonic())
+            if token is not None:
+                found.stats.hits += 1
+                return token
         return await self._store.aget(
-            runtime.cache_key, refresh, force=force_refresh, label=profile, on_hit=stats.hit
+            found.runtime.cache_key,
+            found.refresh,
+            force=force_refresh,
+            label=profile,
+            on_hit=found.stats.hit,
         )
 
     def stats(self) -> dict[str, dict[str, Any]]:
@@ -226,14 +259,13 @@ class Registry:
         """
         report: dict[str, dict[str, Any]] = {}
         for name in self.profiles():
-            found = self._runtimes.get(name)
+            found = self._profiles.get(name)
             if found is None:
                 report[name] = {**ProfileStats().snapshot(), "expires_in": None}
                 continue
-            _, slot, _, stats = found
-            entry = slot.entry
+            entry = found.slot.entry
             left = entry.expires_at - self._monotonic() if entry is not None else None
-            report[name] = {**stats.snapshot(), "expires_in": left}
+            report[name] = {**found.stats.snapshot(), "expires_in": left}
         return report
 
     def invalidate(
@@ -253,8 +285,8 @@ class Registry:
         Raises:
             ProfileNotFoundError: No such profile.
         """
-        runtime = (self._runtimes.get(profile) or self._runtime(profile))[0]
-        return self._store.invalidate(runtime.cache_key, token=token, reason=reason)
+        cache_key = self._profile(profile).runtime.cache_key
+        return self._store.invalidate(cache_key, token=token, reason=reason)
 
     @property
     def default_cache(self) -> str | Mapping[str, Any]:
@@ -266,15 +298,9 @@ class Registry:
         """The loaded configuration (profiles as assembled and validated)."""
         return self._config
 
-    def cache_state(self, profile: str) -> str:
-        """``fresh``, ``early``, ``mandatory``, ``expired``, or ``none`` when nothing is cached."""
-        entry = self.cached(profile)
-        return "none" if entry is None else entry.state(self._monotonic())
-
     def cached(self, profile: str) -> CachedToken | None:
         """The cached entry for ``profile`` and its windows, without fetching (diagnostics)."""
-        slot = (self._runtimes.get(profile) or self._runtime(profile))[1]
-        return slot.entry
+        return self._profile(profile).slot.entry
 
     def shared_cache(self, profile: str) -> SharedRefresh | None:
         """The shared cache layer behind ``profile``'s in-process cache (None: ``memory``).
@@ -285,12 +311,11 @@ class Registry:
             ProfileNotFoundError: No such profile.
             PluginError: Its provider or auth method cannot be loaded.
         """
-        self._runtimes.get(profile) or self._runtime(profile)
-        return self._shared.get(profile)
+        return self._profile(profile).shared
 
     def runtime(self, profile: str) -> ProfileRuntime:
         """The assembled profile (provider, auth method, cache key) for diagnostics."""
-        return (self._runtimes.get(profile) or self._runtime(profile))[0]
+        return self._profile(profile).runtime
 
     def close(self) -> None:
         """Release connections (if this registry made the transport) and delete key files.
@@ -299,24 +324,34 @@ class Registry:
         """
         with self._lock:
             transport = self._transport if self._owns_transport else None
-            runtimes = [found[0] for found in self._runtimes.values()]
-            caches = list(self._caches.values())
+            runtimes = [found.runtime for found in self._profiles.values()]
         for runtime in runtimes:
             runtime.close()
         if transport is not None:
             transport.close()
-        for cache in caches:
-            cache.close()
+        self._shared.close()
 
-    def _runtime(self, profile: str) -> tuple[ProfileRuntime, Slot, Refresh, ProfileStats]:
+    def _profile(self, profile: str) -> _Profile:
+        """The assembled profile, built at its first use (the one way to reach one).
+
+        Raises:
+            ProfileNotFoundError: No such profile.
+            PluginError: Its provider, auth method or cache backend cannot be loaded.
+        """
+        found = self._profiles.get(profile)
+        if found is not None:
+            return found
         config = self._config.profile(profile)
         with self._lock:
-            found = self._runtimes.get(profile)
+            found = self._profiles.get(profile)
             if found is None:
                 if config.unusable is not None:
                     raise config.unusable
                 secrets = self._secret_resolver(config)
-                cache = self._shared_cache(config, secrets)
+                option = config.parsed.cache
+                cache = self._shared.cache_for(
+                    self._default_cache if option is None else option, secrets.resolve
+                )
                 runtime = ProfileRuntime(
                     config,
                     source=self._config.source,
@@ -327,18 +362,29 @@ class Registry:
                     rng=self._rng,
                     jitter=self._jitter,
                     metadata=self._metadata,
-                    shared_metadata=cache[1] if cache is not None else None,
+                    shared_metadata=cache.cache if cache is not None else None,
                     pins=self._pins,
                 )
                 slot = self._store.slot(runtime.cache_key)
                 refresh: Refresh = runtime.refresh
+                shared: SharedRefresh | None = None
                 if cache is not None:
-                    shared = self._shared_refresh(runtime, slot, secrets, *cache)
-                    self._shared[profile] = shared
+                    transport = runtime.transport_options
+                    shared = self._shared.refresh(
+                        cache,
+                        key=runtime.cache_key,
+                        profile=runtime.name,
+                        fetch=runtime.fetch,
+                        windows=runtime.windows,
+                        slot=slot,
+                        resolve_secret=secrets.resolve,
+                        # By default a lock outlives one request at the profile's timeouts.
+                        default_lease=transport.connect_timeout + transport.read_timeout,
+                    )
                     refresh = shared
                 refresh = with_cooldown(refresh, runtime.options.refusal_cooldown)
-                found = (runtime, slot, refresh, runtime.stats)
-                self._runtimes[profile] = found
+                found = _Profile(runtime, slot, refresh, runtime.stats, shared)
+                self._profiles[profile] = found
             return found
 
     def _secret_resolver(self, config: ProfileConfig) -> SecretResolver:
@@ -357,111 +403,7 @@ class Registry:
             sources=source,
         )
 
-    def _shared_cache(
-        self, config: ProfileConfig, secrets: SecretResolver
-    ) -> tuple[CacheSettings, GuardedCache] | None:
-        """The shared backend a profile's ``cache`` names (None: ``memory``)."""
-        option = config.parsed.cache
-        if option is None:
-            option = self._default_cache
-        backend = option if isinstance(option, str) else (option or {}).get("backend")
-        if backend in (None, "memory"):
-            return None
-        secret_options = self._catalog.cache(str(backend)).secret_options
-        settings = cache_settings(option, secret_options=frozenset(secret_options))
-        identity = settings.identity()
-        cache = self._caches.get(identity)
-        if cache is None:
-            cache = GuardedCache(
-                self._backend_builder(secrets, settings), name=settings.backend, clock=self._clock
-            )
-            self._caches[identity] = cache
-        return settings, cache
-
-    def _shared_refresh(
-        self,
-        runtime: ProfileRuntime,
-        slot: Slot,
-        secrets: SecretResolver,
-        settings: CacheSettings,
-        cache: GuardedCache,
-    ) -> SharedRefresh:
-        """The shared layer for a profile whose ``cache`` names a shared backend."""
-        transport = runtime.transport_options
-        lease = settings.lock_lease or (transport.connect_timeout + transport.read_timeout)
-
-        def cipher() -> RecordCipher | None:
-            if settings.encryption_key is None:
-                return None
-            from tokenrack.cache.record import RecordCipher
-
-            secret = secrets.resolve("cache.encryption_key", settings.encryption_key)
-            return RecordCipher(secret)
-
-        return SharedRefresh(
-            key=runtime.cache_key,
-            profile=runtime.name,
-            cache=cache,
-            fetch=runtime.fetch,
-            windows=runtime.windows,
-            slot=slot,
-            clock=self._clock,
-            lease=lease,
-            cipher=cipher,
-        )
-
-    def _backend_builder(
-        self, resolver: SecretResolver, settings: CacheSettings
-    ) -> Callable[[], TokenCache]:
-        def build() -> TokenCache:
-            try:
-                backend = self._catalog.cache(settings.backend)
-                secrets = {
-                    key: resolver.resolve(f"cache.{key}", value)
-                    for key, value in settings.secrets.items()
-                }
-            except (PluginError, SecretError) as error:
-                raise CacheError(str(error), backend=settings.backend) from None
-            return backend(settings.options, secrets=secrets)
-
-        return build
-
     def _transport_instance(self) -> Transport:
         if self._transport is None:
-            self._transport = _DeferredTransport()
+            self._transport = DeferredTransport()
         return self._transport
-
-
-class _DeferredTransport:
-    """The requests transport, imported and built at the first send.
-
-    A process whose tokens all come from a shared cache (a CLI call on a warm file cache)
-    then never imports requests.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._inner: Transport | None = None
-
-    def send(
-        self, request: EncodedRequest, *, options: TransportOptions, sent_at: float
-    ) -> HttpResponse:
-        """Send through the requests transport, building it first if needed.
-
-        Raises:
-            TransportError: As the requests transport does.
-        """
-        with self._lock:
-            if self._inner is None:
-                from tokenrack.http.requests_transport import RequestsTransport
-
-                self._inner = RequestsTransport()
-            inner = self._inner
-        return inner.send(request, options=options, sent_at=sent_at)
-
-    def close(self) -> None:
-        """Close the requests transport, if one was built."""
-        with self._lock:
-            inner, self._inner = self._inner, None
-        if inner is not None:
-            inner.close()

@@ -15,23 +15,21 @@ calls a :class:`SharedRefresh` instead of fetching straight away, which:
 So in the early window exactly one process of the fleet refreshes while every other keeps
 serving its token; the others adopt the new token at their own (jittered) early refresh.
 
-A cache that fails (:class:`~tokenrack.errors.CacheError`, or anything else a backend
-raises) never fails a caller: :class:`GuardedCache` is a circuit breaker that logs one
-warning per outage, fetches without the cache (still single-flight within the process)
-and tries the cache again after a backoff, logging when it answers again.
+A cache that fails never fails a caller: the backend sits behind a circuit breaker
+(:class:`~tokenrack.cache.guard.GuardedCache`), and the layer then fetches without it (still
+single-flight within the process). How a profile's ``cache`` option becomes one of these is
+:mod:`tokenrack.core.cache_wiring`.
 """
 
 from __future__ import annotations
 
 import hmac
-import json
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
 
-from tokenrack.cache.backend import CacheLock, TokenCache
+from tokenrack.cache.backend import CacheLock
+from tokenrack.cache.guard import LOCAL_LOCK, GuardedCache
 from tokenrack.cache.record import (
     RecordCipher,
     RecordError,
@@ -44,226 +42,15 @@ from tokenrack.cache.record import (
 from tokenrack.core.store import CachedToken, RefreshWindows, Slot
 from tokenrack.errors import CacheError
 from tokenrack.oauth.flow import FetchResult
-from tokenrack.secret.value import Secret, SecretRef
 from tokenrack.util.clock import Clock
 from tokenrack.util.log import get_logger
 
-__all__ = ["CacheSettings", "GuardedCache", "SharedRefresh", "cache_settings"]
+__all__ = ["SharedRefresh"]
 
 logger = get_logger(__name__)
 
-_OUTAGE_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
 _POLL_FIRST = 0.005
 _POLL_MAX = 0.05
-
-
-@dataclass(frozen=True, slots=True)
-class CacheSettings:
-    """A profile's ``cache`` option, normalised.
-
-    Attributes:
-        backend: The backend's name (``memory`` means no shared layer).
-        options: The backend's own options (no secrets, no ``backend``).
-        secrets: The backend's secret options, still unresolved.
-        encryption_key: The ``encryption_key`` secret, still unresolved, if any.
-        lock_lease: The configured lease in seconds, if any.
-    """
-
-    backend: str
-    options: Mapping[str, Any] = field(default_factory=dict)
-    secrets: Mapping[str, Secret | SecretRef] = field(default_factory=dict)
-    encryption_key: Secret | SecretRef | None = None
-    lock_lease: float | None = None
-
-    @property
-    def shared(self) -> bool:
-        """Whether a shared backend sits behind the in-process cache."""
-        return self.backend != "memory"
-
-    def identity(self) -> str:
-        """What makes two profiles use the same backend instance (and circuit breaker)."""
-        secret_ids = {
-            k: (repr(v) if isinstance(v, SecretRef) else f"inline-{id(v)}")
-            for k, v in sorted(self.secrets.items())
-        }
-        return json.dumps(
-            [self.backend, dict(self.options), secret_ids], sort_keys=True, default=repr
-        )
-
-
-def cache_settings(option: Any, *, secret_options: frozenset[str] = frozenset()) -> CacheSettings:
-    """Normalise a profile's ``cache`` value (``memory``, ``file``, or a mapping).
-
-    Args:
-        option: The value as loaded (validated by the schema).
-        secret_options: The backend's secret option names.
-    """
-    if option is None:
-        return CacheSettings("memory")
-    if isinstance(option, str):
-        return CacheSettings(option)
-    options = dict(option)
-    backend = str(options.pop("backend"))
-    key = options.pop("encryption_key", None)
-    lease = options.pop("lock_lease", None)
-    secrets = {k: options.pop(k) for k in list(options) if k in secret_options}
-    return CacheSettings(
-        backend=backend,
-        options=options,
-        secrets=secrets,
-        encryption_key=key,
-        lock_lease=float(lease) if lease is not None else None,
-    )
-
-
-class _LocalLock:
-    """Stands in for the cross-process lock while the cache is down: nothing to release."""
-
-    def release(self) -> None:
-        """Nothing."""
-
-
-LOCAL_LOCK = _LocalLock()
-
-
-class GuardedCache:
-    """A backend behind a circuit breaker; no method ever raises a cache failure.
-
-    The backend is built at first use (so a Redis password is read only then). On a
-    failure the breaker opens: one warning is logged, every call returns its "no cache"
-    answer at once, and after a backoff (1, 2, 5, 10, then 30 s) calls try the backend
-    again; the first success closes it and says so in the log.
-
-    Args:
-        build: Makes the backend (may raise CacheError, e.g. a missing package).
-        name: The backend's name, for messages.
-        clock: Monotonic time for the backoff.
-    """
-
-    def __init__(self, build: Callable[[], TokenCache], *, name: str, clock: Clock) -> None:
-        self.name = name
-        self._build = build
-        self._clock = clock
-        self._backend: TokenCache | None = None
-        self._lock = threading.Lock()
-        self._down_since: float | None = None
-        self._failures = 0
-        self._retry_at = 0.0
-
-    def __repr__(self) -> str:
-        return f"GuardedCache({self.describe()!r}, down={self.down})"
-
-    @property
-    def down(self) -> bool:
-        """Whether the breaker is open (the last call to the backend failed)."""
-        return self._down_since is not None
-
-    def describe(self) -> str:
-        """The backend's name and location, for logs."""
-        backend = self._backend
-        return f"{self.name} {backend.describe()}" if backend is not None else self.name
-
-    def backend(self) -> TokenCache:
-        """The backend itself, built if needed (administration; raises its errors).
-
-        Raises:
-            CacheError: It cannot be built.
-        """
-        with self._lock:
-            if self._backend is None:
-                self._backend = self._build()
-            return self._backend
-
-    def _call(self, operation: str, call: Callable[[TokenCache], Any], failed: Any) -> Any:
-        if self._down_since is not None and self._clock.monotonic() < self._retry_at:
-            return failed
-        try:
-            result = call(self.backend())
-        except Exception as error:
-            self._failed(operation, error)
-            return failed
-        if self._down_since is not None:
-            self._recovered()
-        return result
-
-    def _failed(self, operation: str, error: Exception) -> None:
-        now = self._clock.monotonic()
-        if isinstance(error, CacheError):
-            why = str(error)
-        else:
-            # A third-party backend broke its contract; say what it raised, not its text.
-            why = f"the backend raised {type(error).__name__} on {operation}"
-        with self._lock:
-            first = self._down_since is None
-            if first:
-                self._down_since = now
-                self._failures = 0
-            self._failures += 1
-            wait = _OUTAGE_BACKOFF[min(self._failures, len(_OUTAGE_BACKOFF)) - 1]
-            self._retry_at = now + wait
-        if first:
-            logger.warning(
-                "token cache %s is unavailable (%s); fetching tokens without it, one fetch "
-                "per process, until it answers again (next try in %.0fs)",
-                self.describe(),
-                why,
-                wait,
-            )
-        else:
-            logger.debug("token cache %s still unavailable: %s", self.describe(), why)
-
-    def _recovered(self) -> None:
-        with self._lock:
-            since, self._down_since = self._down_since, None
-            self._failures = 0
-        if since is not None:
-            logger.warning(
-                "token cache %s answers again after %.0fs; sharing tokens through it again",
-                self.describe(),
-                self._clock.monotonic() - since,
-            )
-
-    def get(self, key: str) -> bytes | None:
-        """The record, or None (absent, or the cache is down)."""
-        result: bytes | None = self._call("get", lambda cache: cache.get(key), None)
-        return result
-
-    def set(self, key: str, value: bytes, *, ttl: float) -> bool:
-        """Store a record; whether it was stored."""
-
-        def store(cache: TokenCache) -> bool:
-            cache.set(key, value, ttl=ttl)
-            return True
-
-        stored: bool = self._call("set", store, False)
-        return stored
-
-    def delete(self, key: str) -> bool:
-        """Remove a record; whether one was removed."""
-        removed: bool = self._call("delete", lambda cache: cache.delete(key), False)
-        return removed
-
-    def try_lock(self, key: str, *, lease: float) -> CacheLock | None:
-        """The lock; None while another process holds it; :data:`LOCAL_LOCK` when down."""
-        lock: CacheLock | None = self._call(
-            "lock", lambda cache: cache.try_lock(key, lease=lease), LOCAL_LOCK
-        )
-        return lock
-
-    def release(self, lock: CacheLock) -> None:
-        """Release a lock (a failure is left to the lease)."""
-        if lock is not LOCAL_LOCK:
-            self._call("unlock", lambda cache: lock.release(), None)
-
-    def close(self) -> None:
-        """Close the backend, if it was built."""
-        with self._lock:
-            backend, self._backend = self._backend, None
-        if backend is not None:
-            try:
-                backend.close()
-            except Exception as error:
-                logger.debug("closing token cache %s: %s", self.name, type(error).__name__)
 
 
 class SharedRefresh:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tokenrack.core.refusal import Refused
+from tokenrack.oauth.retry import FAILURE_BACKOFF
 from tokenrack.token import Token
 from tokenrack.util.clock import Clock
 from tokenrack.util.log import get_logger
@@ -30,11 +31,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import asyncio
 
-__all__ = ["CachedToken", "RefreshWindows", "Slot", "TokenStore"]
+__all__ = ["CachedToken", "RefreshWindows", "Slot", "TokenStore", "fresh_token"]
 
 logger = get_logger(__name__)
-
-_FAILURE_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +157,35 @@ def _resolve(waiter: asyncio.Future[None]) -> None:
         waiter.set_result(None)
 
 
+def fresh_token(entry: CachedToken | None, now: float) -> Token | None:
+    """The cached token while it is fresh at monotonic time ``now``, else None.
+
+    The hot path, written once: the registry calls it before anything else on every
+    ``get_token``, and the store's own decision starts with it.
+    """
+    if entry is not None and now < entry.refresh_at:
+        return entry.token
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Wait:
+    """A caller's part in a refresh: the flight to wait for, whether it flies it, and why."""
+
+    flight: _Flight
+    leader: bool
+    reason: str
+
+
+def _reason(slot: Slot, entry: CachedToken | None, now: float, force: bool) -> str:
+    """Why a refresh is needed (logged and counted): forced, cold, expired or expiring."""
+    if force:
+        return "forced"
+    if entry is None:
+        return slot.next_reason
+    return "expired" if now >= entry.expires_at else "expiring"
+
+
 class Slot:
     """Everything known about one cache key; ``entry`` may be read without the lock."""
 
@@ -210,50 +238,53 @@ class TokenStore:
                 slot = self._slots.setdefault(key, Slot())
         return slot
 
-    def peek(self, key: str) -> CachedToken | None:
-        """The cached entry for ``key``, whatever its state, without refreshing."""
-        slot = self._slots.get(key)
-        return slot.entry if slot is not None else None
-
     def _begin(
         self, slot: Slot, refresh: Refresh, force: bool, label: str, on_hit: Hit
-    ) -> Token | tuple[_Flight, bool, str]:
+    ) -> Token | _Wait:
         """Decide, without waiting: a token to serve now, or a flight to wait for.
-
-        Returns the token, or the flight, whether this caller leads it, and the reason.
 
         Raises:
             BaseException: A refusal still in its cooldown, repeated without a request.
         """
-        entry = slot.entry
+        # Read once: every decision below is about the same entry. A forced call serves
+        # nothing cached, so it is decided as if nothing were.
+        entry = None if force else slot.entry
         now = self._clock.monotonic()
-        if entry is not None and not force:
-            if now < entry.refresh_at:
-                on_hit()
-                return entry.token
+        token = self._servable(slot, entry, refresh, now, label)
+        if token is not None:
+            on_hit()
+            return token
+        flight, leader = self._join(slot)
+        return _Wait(flight, leader, _reason(slot, entry, now, force))
+
+    def _servable(
+        self, slot: Slot, entry: CachedToken | None, refresh: Refresh, now: float, label: str
+    ) -> Token | None:
+        """The cached token if it may be served without waiting, else None.
+
+        Four cases: fresh; early (a background refresh is started); in the mandatory window
+        while the last failure's backoff runs; and unexpired while a refusal's cooldown runs.
+
+        Raises:
+            BaseException: A refusal still in its cooldown, and nothing valid to serve.
+        """
+        token = fresh_token(entry, now)
+        if token is not None:
+            return token
+        if entry is not None:
             if now < entry.must_refresh_at:
                 self._refresh_in_background(slot, refresh, label)
-                on_hit()
                 return entry.token
             if now < entry.expires_at and now < slot.retry_not_before:
-                on_hit()
                 return entry.token
         refused = slot.refused
         if refused is not None and now < slot.refused_until:
-            if entry is not None and not force and now < entry.expires_at:
-                on_hit()
+            if entry is not None and now < entry.expires_at:
                 return entry.token
             # The same refusal again, without another request; a fresh traceback each
             # time, or the old one would grow with every caller.
             raise refused.with_traceback(None)
-        if force:
-            reason = "forced"
-        elif entry is None:
-            reason = slot.next_reason
-        else:
-            reason = "expired" if now >= entry.expires_at else "expiring"
-        flight, leader = self._join(slot)
-        return flight, leader, reason
+        return None
 
     def _outcome(self, slot: Slot, flight: _Flight, force: bool, label: str) -> Token:
         """What a caller gets once the flight it waited for has landed."""
@@ -295,14 +326,13 @@ class TokenStore:
         """
         slot = self._slot(key)
         step = self._begin(slot, refresh, force, label, on_hit)
-        if not isinstance(step, tuple):
+        if not isinstance(step, _Wait):
             return step
-        flight, leader, reason = step
-        if leader:
-            self._fly(slot, flight, refresh, reason, label)
+        if step.leader:
+            self._fly(slot, step.flight, refresh, step.reason, label)
         else:
-            flight.done.wait()
-        return self._outcome(slot, flight, force, label)
+            step.flight.done.wait()
+        return self._outcome(slot, step.flight, force, label)
 
     async def aget(
         self,
@@ -323,18 +353,17 @@ class TokenStore:
         """
         slot = self._slot(key)
         step = self._begin(slot, refresh, force, label, on_hit)
-        if not isinstance(step, tuple):
+        if not isinstance(step, _Wait):
             return step
-        flight, leader, reason = step
         import asyncio
 
-        if leader:
-            await asyncio.to_thread(self._fly, slot, flight, refresh, reason, label)
+        if step.leader:
+            await asyncio.to_thread(self._fly, slot, step.flight, refresh, step.reason, label)
         else:
-            waiter = flight.future(asyncio.get_running_loop())
+            waiter = step.flight.future(asyncio.get_running_loop())
             if waiter is not None:
                 await waiter
-        return self._outcome(slot, flight, force, label)
+        return self._outcome(slot, step.flight, force, label)
 
     def invalidate(
         self, key: str, *, token: Token | None = None, reason: str = "invalidated"
@@ -396,7 +425,7 @@ class TokenStore:
             flight.error = error
             with slot.lock:
                 slot.failures += 1
-                wait = _FAILURE_BACKOFF[min(slot.failures, len(_FAILURE_BACKOFF)) - 1]
+                wait = FAILURE_BACKOFF.after(slot.failures)
                 slot.retry_not_before = self._clock.monotonic() + wait
                 if cooldown > 0:
                     slot.refused = error

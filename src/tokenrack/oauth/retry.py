@@ -11,13 +11,24 @@ A fetch also has a deadline: the most it may take in all, attempts and waits tog
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 
-from tokenrack.oauth.message import HttpResponse
+# Nothing heavier than dataclasses at import: the in-process store takes its failure
+# backoff from here, and stays as cheap to import as the stdlib pieces it uses.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import random
 
-__all__ = ["DEFAULT_DEADLINE", "RETRYABLE_STATUSES", "RetryPolicy", "server_wait_seconds"]
+    from tokenrack.oauth.message import HttpResponse
+
+__all__ = [
+    "DEFAULT_DEADLINE",
+    "FAILURE_BACKOFF",
+    "RETRYABLE_STATUSES",
+    "Backoff",
+    "RetryPolicy",
+    "server_wait_seconds",
+]
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -57,6 +68,39 @@ class RetryPolicy:
         return max(0.0, min(wait, self.max_backoff))
 
 
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """A fixed schedule of waits after consecutive failures, the last step repeating.
+
+    Used where there is no server to ask and no jitter is wanted: the next refresh after a
+    failed one (the in-process store), and the next try of a cache that stopped answering
+    (the circuit breaker). Token requests themselves wait by :class:`RetryPolicy`.
+
+    Attributes:
+        steps: Seconds to wait after the first, second, ... failure in a row.
+    """
+
+    steps: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 30.0)
+
+    def __post_init__(self) -> None:
+        if not self.steps:
+            raise ValueError("a Backoff needs at least one step")
+
+    def after(self, failures: int) -> float:
+        """Seconds to wait after ``failures`` failures in a row (1-based; past the end, the last).
+
+        Args:
+            failures: How many consecutive failures there have been (0 counts as 1).
+        """
+        steps = self.steps
+        return steps[min(max(failures, 1), len(steps)) - 1]
+
+
+FAILURE_BACKOFF = Backoff()
+"""1, 2, 5, 10, then 30 s: long enough not to hammer a server or cache that is down, short
+enough that a caller notices its recovery within half a minute."""
+
+
 def server_wait_seconds(response: HttpResponse, *, now: float) -> float | None:
     """How long the server asked us to wait, from ``Retry-After`` or ``X-RateLimit-Reset``.
 
@@ -69,6 +113,8 @@ def server_wait_seconds(response: HttpResponse, *, now: float) -> float | None:
         value = retry_after.strip()
         if value.isdigit():
             return float(value)
+        from email.utils import parsedate_to_datetime
+
         try:
             return max(0.0, parsedate_to_datetime(value).timestamp() - now)
         except (TypeError, ValueError, IndexError, OverflowError):
