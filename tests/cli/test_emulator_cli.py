@@ -21,7 +21,7 @@ import requests
 from tests.cli.test_cli import TOKENRACK, run
 from tokenrack.cli.emulator_cmd import PERSONALITIES as OFFERED
 from tokenrack.core.registry import Registry
-from tokenrack.testing.personalities import PERSONALITIES
+from tokenrack_providers.testing.personalities import PERSONALITIES
 
 
 def test_every_personality_is_offered() -> None:

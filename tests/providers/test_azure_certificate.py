@@ -24,7 +24,7 @@ from tokenrack.core.registry import Registry
 from tokenrack.errors import ConfigError, InvalidClientError, UnauthorizedClientError
 from tokenrack.testing import EmulatorClient, TokenEmulator
 from tokenrack.testing.assertions import load_public_key, verify_assertion
-from tokenrack.testing.personalities import EntraPersonality
+from tokenrack_providers.testing.personalities import EntraPersonality
 from tokenrack.testing.tls import ClientCertificateFiles, TestCertificates, make_client_certificate
 
 GRAPH = "https://graph.microsoft.com"

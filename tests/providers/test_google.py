@@ -32,8 +32,8 @@ from tokenrack.errors import (
 )
 from tokenrack.testing import ProviderContractTests, TokenEmulator
 from tokenrack.testing.assertions import load_public_key, verify_grant_assertion
-from tokenrack.testing.personalities import GooglePersonality
-from tokenrack.testing.personalities.google import (
+from tokenrack_providers.testing.personalities import GooglePersonality
+from tokenrack_providers.testing.google import (
     JWT_BEARER,
     ServiceAccountKeyFile,
     write_service_account_key,

@@ -11,7 +11,7 @@ from tests.conftest import FakeClock
 from tests.providers.conftest import StartEmulator, host, vendor_profile
 from tokenrack.errors import ConfigError, InvalidScopeError, TokenRequestError
 from tokenrack.testing import ProviderContractTests
-from tokenrack.testing.personalities import OktaPersonality
+from tokenrack_providers.testing.personalities import OktaPersonality
 from tokenrack.testing.tls import TestCertificates
 
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from tokenrack.core.catalog import PROVIDERS, PluginCatalog
-from tokenrack.testing.personalities import PERSONALITIES
+from tokenrack_providers.testing.personalities import PERSONALITIES
 
 ROOT = Path(__file__).resolve().parents[2]
 PACK = ROOT / "providers" / "src" / "tokenrack_providers"

@@ -14,7 +14,7 @@ from tests.test_bearer_auth import Api
 from tokenrack.core.bearer_auth import BearerAuth
 from tokenrack.errors import ConfigError, InvalidClientError, InvalidGrantError
 from tokenrack.testing import ProviderContractTests
-from tokenrack.testing.personalities import SalesforcePersonality
+from tokenrack_providers.testing.personalities import SalesforcePersonality
 from tokenrack.testing.tls import TestCertificates
 
 

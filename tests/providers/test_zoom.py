@@ -11,7 +11,7 @@ from tests.conftest import CLIENT_ID
 from tests.providers.conftest import StartEmulator, vendor_profile
 from tokenrack.errors import ConfigError, InvalidClientError, InvalidRequestError
 from tokenrack.testing import ProviderContractTests
-from tokenrack.testing.personalities import ZoomPersonality
+from tokenrack_providers.testing.personalities import ZoomPersonality
 from tokenrack.testing.tls import TestCertificates
 
 

@@ -79,7 +79,7 @@ def test_each_step_of_a_custom_personality() -> None:
 
 
 def test_every_vendor_personality_serves_the_token_url_it_names() -> None:
-    from tokenrack.testing.personalities import PERSONALITIES
+    from tokenrack_providers.testing.personalities import PERSONALITIES
 
     for vendor, make in PERSONALITIES.items():
         personality = make()
