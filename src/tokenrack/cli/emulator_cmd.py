@@ -91,8 +91,10 @@ def run_emulator(args: argparse.Namespace) -> int:
             ]
         lines += prepared
         lines.append("  Ctrl-C stops it")
-        print("\n".join(lines), flush=True)
         try:
+            # Inside the try: a Ctrl-C right after the banner (as soon as a reader sees
+            # it) still stops cleanly rather than escaping as an interrupt (exit 130).
+            print("\n".join(lines), flush=True)
             threading.Event().wait()
         except KeyboardInterrupt:
             print("stopped", flush=True)
