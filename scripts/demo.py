@@ -23,10 +23,15 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
+from tokenrack_providers.testing.google import write_service_account_key
+from tokenrack_providers.testing.personalities import (
+    PERSONALITIES,
+    GooglePersonality,
+    PingPersonality,
+)
+
 from tokenrack import Registry, TokenrackError
 from tokenrack.testing import EmulatorClient, Personality, TokenEmulator
-from tokenrack.testing.personalities import PERSONALITIES, GooglePersonality, PingPersonality
-from tokenrack.testing.personalities.google import write_service_account_key
 from tokenrack.testing.tls import make_certificates, make_client_certificate
 
 CALLS_PER_PROFILE = 3

@@ -269,3 +269,45 @@ def test_redact_text_masks_tokens_secrets_and_jwts() -> None:
     for value in ("AAA", "BBB", "CCC", "DDD", "eyJ"):
         assert value not in text
     assert '"note": "ok"' in text and "x=1" in text
+
+
+def test_decode_jws_parts_reads_header_and_claims() -> None:
+    from tokenrack.oauth.response import decode_jws_parts
+
+    assert decode_jws_parts(jwt({"sub": "svc", "exp": 1})) == (
+        {"alg": "none"},
+        {"sub": "svc", "exp": 1},
+    )
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "opaque",
+        "a.b",
+        "a.b.c.d",
+        "!!.e30.sig",
+        "e30.bm90IGpzb24.sig",
+        "WzFd.e30.sig",
+        "e30.WzFd.sig",
+    ],
+)
+def test_decode_jws_parts_refuses_what_is_not_a_jws(token: str) -> None:
+    from tokenrack.oauth.response import decode_jws_parts
+
+    assert decode_jws_parts(token) is None
+
+
+def test_jwt_claims_needs_only_the_claims_segment() -> None:
+    from tokenrack.oauth.response import jwt_claims
+
+    assert jwt_claims("not-a-header." + jwt({"exp": 5}).split(".")[1] + ".sig") == {"exp": 5}
+    assert jwt_claims("e30.WzFd.sig") is None and jwt_claims("opaque") is None
+
+
+def test_b64url_decode_takes_unpadded_segments() -> None:
+    from tokenrack.oauth.response import b64url_decode
+
+    assert b64url_decode("e30") == b"{}" and b64url_decode("") == b""
+    with pytest.raises(ValueError):
+        b64url_decode("é")

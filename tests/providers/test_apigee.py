@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 from tokenrack_providers.apigee import ApigeeProvider, apigee_error
+from tokenrack_providers.testing.personalities import ApigeePersonality
 
 from tests.providers.conftest import StartEmulator, vendor_profile
 from tokenrack.errors import InvalidClientError, TokenRequestError
 from tokenrack.oauth.message import HttpResponse
 from tokenrack.testing import ProviderContractTests
-from tokenrack.testing.personalities import ApigeePersonality
 from tokenrack.testing.tls import TestCertificates
 
 PATH = "/oauth/client_credential/accesstoken"

@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 from tokenrack_providers.auth0 import Auth0Provider
+from tokenrack_providers.testing.personalities import Auth0Personality
 
 from tests.conftest import CLIENT_ID, SECRET
 from tests.providers.conftest import StartEmulator, host, vendor_profile
 from tokenrack.errors import ConfigError, TokenRequestError
 from tokenrack.testing import EmulatorClient, ProviderContractTests
-from tokenrack.testing.personalities import Auth0Personality
 from tokenrack.testing.tls import TestCertificates
 
 API = "https://billing.acme.example"

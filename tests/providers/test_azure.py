@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 from tokenrack_providers.azure import AzureProvider
+from tokenrack_providers.testing.personalities import EntraPersonality
 
 from tests.providers.conftest import StartEmulator, vendor_profile
 from tokenrack.core.registry import Registry
 from tokenrack.errors import ConfigError, InvalidClientError, InvalidScopeError
 from tokenrack.testing import ProviderContractTests
-from tokenrack.testing.personalities import EntraPersonality
 from tokenrack.testing.tls import TestCertificates
 
 GRAPH = "https://graph.microsoft.com"

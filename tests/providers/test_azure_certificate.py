@@ -18,13 +18,13 @@ from typing import Any
 
 import pytest
 import requests
+from tokenrack_providers.testing.personalities import EntraPersonality
 
 from tests.providers.conftest import StartEmulator, vendor_profile
 from tokenrack.core.registry import Registry
 from tokenrack.errors import ConfigError, InvalidClientError, UnauthorizedClientError
 from tokenrack.testing import EmulatorClient, TokenEmulator
 from tokenrack.testing.assertions import load_public_key, verify_assertion
-from tokenrack.testing.personalities import EntraPersonality
 from tokenrack.testing.tls import ClientCertificateFiles, TestCertificates, make_client_certificate
 
 GRAPH = "https://graph.microsoft.com"

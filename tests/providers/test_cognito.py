@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 from tokenrack_providers.cognito import CognitoProvider
+from tokenrack_providers.testing.personalities import CognitoPersonality
 
 from tests.conftest import CLIENT_ID, SECRET
 from tests.providers.conftest import StartEmulator, host, vendor_profile
 from tokenrack.errors import ConfigError, InvalidClientError, InvalidScopeError
 from tokenrack.testing import EmulatorClient, ProviderContractTests
-from tokenrack.testing.personalities import CognitoPersonality
 from tokenrack.testing.tls import TestCertificates
 
 RS = "https://api.acme.example"

@@ -19,6 +19,12 @@ from typing import Any
 import pytest
 import requests
 from tokenrack_providers.google import GoogleProvider
+from tokenrack_providers.testing.google import (
+    JWT_BEARER,
+    ServiceAccountKeyFile,
+    write_service_account_key,
+)
+from tokenrack_providers.testing.personalities import GooglePersonality
 
 from tests.conftest import SECRET
 from tests.keys import private_key, private_pem
@@ -32,12 +38,6 @@ from tokenrack.errors import (
 )
 from tokenrack.testing import ProviderContractTests, TokenEmulator
 from tokenrack.testing.assertions import load_public_key, verify_grant_assertion
-from tokenrack.testing.personalities import GooglePersonality
-from tokenrack.testing.personalities.google import (
-    JWT_BEARER,
-    ServiceAccountKeyFile,
-    write_service_account_key,
-)
 from tokenrack.testing.tls import TestCertificates
 
 SA = "reports@acme-prod.iam.gserviceaccount.com"

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 from tokenrack_providers.keycloak import KeycloakProvider
+from tokenrack_providers.testing.personalities import KeycloakPersonality
 
 from tests.providers.conftest import StartEmulator, vendor_profile
 from tokenrack.errors import ConfigError, TokenRequestError, UnauthorizedClientError
 from tokenrack.testing import ProviderContractTests
-from tokenrack.testing.personalities import KeycloakPersonality
 from tokenrack.testing.tls import TestCertificates
 
 

@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 from tokenrack_providers.okta import OktaProvider
+from tokenrack_providers.testing.personalities import OktaPersonality
 
 from tests.conftest import FakeClock
 from tests.providers.conftest import StartEmulator, host, vendor_profile
 from tokenrack.errors import ConfigError, InvalidScopeError, TokenRequestError
 from tokenrack.testing import ProviderContractTests
-from tokenrack.testing.personalities import OktaPersonality
 from tokenrack.testing.tls import TestCertificates
 
 

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 from tokenrack_providers.ping import PingProvider
+from tokenrack_providers.testing.personalities import PingPersonality
 
 from tests.providers.conftest import StartEmulator, vendor_profile
 from tokenrack.errors import ConfigError, InvalidClientError, InvalidRequestError
 from tokenrack.testing import ProviderContractTests
-from tokenrack.testing.personalities import PingPersonality
 from tokenrack.testing.tls import TestCertificates
 
 ENV = "9f4f3c8e-1a2b-4c3d-8e9f-0a1b2c3d4e5f"

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import requests
 from tokenrack_providers.salesforce import SalesforceProvider
+from tokenrack_providers.testing.personalities import SalesforcePersonality
 
 from tests.conftest import CLIENT_ID
 from tests.providers.conftest import StartEmulator, host, vendor_profile
@@ -14,7 +15,6 @@ from tests.test_bearer_auth import Api
 from tokenrack.core.bearer_auth import BearerAuth
 from tokenrack.errors import ConfigError, InvalidClientError, InvalidGrantError
 from tokenrack.testing import ProviderContractTests
-from tokenrack.testing.personalities import SalesforcePersonality
 from tokenrack.testing.tls import TestCertificates
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tokenrack_providers.testing.personalities import ZoomPersonality
 from tokenrack_providers.zoom import ZoomProvider
 
 from tests.conftest import CLIENT_ID
 from tests.providers.conftest import StartEmulator, vendor_profile
 from tokenrack.errors import ConfigError, InvalidClientError, InvalidRequestError
 from tokenrack.testing import ProviderContractTests
-from tokenrack.testing.personalities import ZoomPersonality
 from tokenrack.testing.tls import TestCertificates
 
 

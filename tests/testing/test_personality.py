@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import requests
 
 from tokenrack.testing import EmulatorClient, Exchange, Personality, TokenEmulator
 from tokenrack.testing.personality import Answer
+
+PACK_TESTING = (
+    Path(__file__).resolve().parents[2] / "providers" / "src" / "tokenrack_providers" / "testing"
+)
 
 
 class Strict(Personality):
@@ -78,14 +84,37 @@ def test_each_step_of_a_custom_personality() -> None:
         assert emulator.requests[-1].path == "/strict/token"
 
 
-def test_every_vendor_personality_serves_the_token_url_it_names() -> None:
-    from tokenrack.testing.personalities import PERSONALITIES
+def test_default_prepare_needs_nothing(tmp_path: Path) -> None:
+    with TokenEmulator() as emulator:
+        assert Personality().prepare(emulator, tmp_path) is None
+    assert list(tmp_path.iterdir()) == []
 
-    for vendor, make in PERSONALITIES.items():
-        personality = make()
-        with TokenEmulator(personality=personality) as emulator:
-            path = emulator.token_url.removeprefix(emulator.url)
-            assert path == personality.token_path(emulator), vendor
-            assert personality.serves(emulator, path), vendor
-            answer = requests.post(emulator.token_url, data={}, timeout=5)
-            assert answer.status_code != 404, vendor  # refused for its content, not its path
+
+def private_emulator_uses(source: str) -> list[str]:
+    """``emulator._x`` attribute reads in ``source``: what a personality must not do."""
+    return [
+        node.attr
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "emulator"
+        and node.attr.startswith("_")
+    ]
+
+
+def test_personalities_use_only_the_emulators_public_hooks() -> None:
+    import tokenrack.testing.personality as core
+
+    modules = [Path(core.__file__), *PACK_TESTING.glob("*.py")]
+    assert len(modules) > 10  # the core's and every vendor's
+    for module in modules:
+        assert private_emulator_uses(module.read_text()) == [], module.name
+    assert private_emulator_uses("emulator._answer(x)") == ["_answer"]  # the probe works
+
+
+def test_the_personality_module_reexports_no_private_names() -> None:
+    import tokenrack.testing.personality as core
+
+    assert all(not name.startswith("_") for name in core.__all__)
+    assert not hasattr(core, "_Answer") and not hasattr(core, "_error")
+    assert core.Answer is Answer and Answer.__module__ == "tokenrack.testing.values"

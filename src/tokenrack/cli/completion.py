@@ -1,16 +1,15 @@
 """``tokenrack completion bash|zsh``: shell completion, profile names included.
 
 The zsh script loads zsh's ``bashcompinit`` and reuses the bash function, so both shells
-complete the same way (and the tests, which run bash, cover both).
+complete the same way (and the tests, which run bash, cover both). The emulator's
+personalities are those installed when the script is printed (their entry points).
 """
 
 from __future__ import annotations
 
 import argparse
 
-from tokenrack.cli.emulator_cmd import PERSONALITIES
-
-__all__ = ["BASH", "run_completion"]
+__all__ = ["BASH", "ZSH", "run_completion", "script"]
 
 BASH = r"""
 _tokenrack() {
@@ -63,12 +62,21 @@ _tokenrack() {
     esac
 }
 complete -F _tokenrack tokenrack
-""".lstrip().replace("@PERSONALITIES@", " ".join(PERSONALITIES))
+""".lstrip()
+"""The bash script, with ``@PERSONALITIES@`` where :func:`script` puts the names."""
 
 ZSH = "#compdef tokenrack\nautoload -U +X bashcompinit && bashcompinit\n" + BASH
+"""The zsh script: bash's, through zsh's ``bashcompinit``."""
+
+
+def script(shell: str) -> str:
+    """The completion script for ``shell`` (``bash`` or ``zsh``), personalities filled in."""
+    from tokenrack.cli.emulator_cmd import PERSONALITIES
+
+    return (BASH if shell == "bash" else ZSH).replace("@PERSONALITIES@", " ".join(PERSONALITIES))
 
 
 def run_completion(args: argparse.Namespace) -> int:
     """Print the script; install with ``eval "$(tokenrack completion bash)"``."""
-    print(BASH if args.shell == "bash" else ZSH, end="")
+    print(script(args.shell), end="")
     return 0

@@ -5,79 +5,65 @@ from __future__ import annotations
 import argparse
 import tempfile
 import threading
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import overload
 
 from tokenrack.cli.common import UsageError
 
-if TYPE_CHECKING:
-    from tokenrack.testing import TokenEmulator
-    from tokenrack.testing.personality import Personality
-
 __all__ = ["PERSONALITIES", "run_emulator"]
 
-PERSONALITIES = (
-    "rfc6749",
-    "apigee",
-    "auth0",
-    "azure",
-    "cognito",
-    "google",
-    "keycloak",
-    "okta",
-    "ping",
-    "salesforce",
-    "zoom",
-)
-"""What ``--personality`` offers: plain RFC 6749, and the dialect of each vendor of the pack.
 
-Spelled out so that building the parser imports no emulator code; a test keeps it equal to
-``tokenrack.testing.personalities.PERSONALITIES`` (plus ``rfc6749``).
-"""
+class _Offered(Sequence[str]):
+    """The personality names, read from the entry points the first time they are needed.
 
-SERVICE_ACCOUNT = "emulator@tokenrack-emulator.iam.gserviceaccount.com"
+    Lazy so that building the parser (every command does) scans no entry points: only
+    ``--personality`` validation, ``--help`` and completion read them.
+    """
+
+    def __init__(self) -> None:
+        self._names: tuple[str, ...] | None = None
+
+    def _all(self) -> tuple[str, ...]:
+        if self._names is None:
+            from tokenrack.testing.personalities import names
+
+            self._names = names()
+        return self._names
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return self._all()[index]
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._all()
 
 
-def _personality(name: str) -> Personality | None:
-    if name == "rfc6749":
-        return None
-    from tokenrack.testing.personalities import PERSONALITIES as AVAILABLE
-
-    if name not in AVAILABLE:
-        offered = ", ".join(PERSONALITIES)
-        raise UsageError(f"no emulator personality {name!r} (available: {offered})")
-    return AVAILABLE[name]()
-
-
-def _service_account(emulator: TokenEmulator, stack: ExitStack) -> list[str]:
-    """Register a service account, write its key file; say where it is."""
-    try:
-        from tokenrack.testing.personalities.google import write_service_account_key
-
-        directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tokenrack-")))
-        key = write_service_account_key(
-            directory / "service-account.json",
-            client_email=SERVICE_ACCOUNT,
-            token_uri=emulator.token_url,
-        )
-    except ImportError:
-        raise UsageError(
-            "the google personality makes a key with cryptography: pip install 'tokenrack[jwt]'"
-        ) from None
-    emulator.add_client(key.client)
-    return [
-        f"  accepts service account {SERVICE_ACCOUNT} (the JWT-bearer grant, any scopes)",
-        f"  its key file: {key.path} (made now, deleted when the emulator stops)",
-    ]
+PERSONALITIES: Sequence[str] = _Offered()
+"""What ``--personality`` offers: plain RFC 6749, then every ``tokenrack.personalities``
+entry point (the vendor pack registers one per vendor); read on first use."""
 
 
 def run_emulator(args: argparse.Namespace) -> int:
     """Serve until interrupted; print where, and what credentials are accepted."""
-    from tokenrack.testing import EmulatorClient, TokenEmulator
+    from tokenrack.testing.emulator import EmulatorClient, TokenEmulator
+    from tokenrack.testing.personalities import PersonalityNotFoundError, load
 
     name = args.personality or "rfc6749"
-    personality = _personality(name)
+    try:
+        personality = load(name)
+    except PersonalityNotFoundError as missing:
+        raise UsageError(str(missing)) from None
     client = EmulatorClient(args.client_id, args.client_secret)
     emulator = TokenEmulator(
         [client], port=args.port, expires_in=args.expires_in, personality=personality
@@ -88,21 +74,27 @@ def run_emulator(args: argparse.Namespace) -> int:
             f"token emulator on {emulator.url} ({name})",
             f"  token endpoint: {emulator.token_url}",
         ]
-        methods = [
-            m
-            for m in ("client_secret_basic", "client_secret_post")
-            if m in emulator.personality.auth_methods
-        ]
-        if name == "google":
-            lines += _service_account(emulator, stack)
-        else:
-            lines.append(
+        directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tokenrack-")))
+        try:
+            prepared = personality.prepare(emulator, directory)
+        except ImportError as missing:
+            raise UsageError(str(missing)) from None
+        if prepared is None:
+            methods = [
+                m
+                for m in ("client_secret_basic", "client_secret_post")
+                if m in personality.auth_methods
+            ]
+            prepared = [
                 f"  accepts client_id={args.client_id} client_secret={args.client_secret} "
                 f"({' or '.join(methods)})"
-            )
+            ]
+        lines += prepared
         lines.append("  Ctrl-C stops it")
-        print("\n".join(lines), flush=True)
         try:
+            # Inside the try: a Ctrl-C right after the banner (as soon as a reader sees
+            # it) still stops cleanly rather than escaping as an interrupt (exit 130).
+            print("\n".join(lines), flush=True)
             threading.Event().wait()
         except KeyboardInterrupt:
             print("stopped", flush=True)

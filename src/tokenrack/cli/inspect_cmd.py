@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import base64
-import binascii
 import json
 import sys
 import time
@@ -12,26 +10,14 @@ from typing import Any
 
 from tokenrack.cli.common import UsageError, load_registry, profile_name
 from tokenrack.cli.output import iso8601
+from tokenrack.oauth.response import decode_jws_parts
 
 __all__ = ["decode_jwt", "run_inspect"]
 
 
-def _part(segment: str) -> Any:
-    return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-
-
 def decode_jwt(token: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """The header and claims of a JWS-shaped token, or None when it is not one."""
-    parts = token.strip().split(".")
-    if len(parts) != 3:
-        return None
-    try:
-        header, claims = _part(parts[0]), _part(parts[1])
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        return None
-    if not isinstance(header, dict) or not isinstance(claims, dict):
-        return None
-    return header, claims
+    return decode_jws_parts(token.strip())
 
 
 def _relative(seconds: float) -> str:

@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="rfc6749",
         choices=EMULATOR_PERSONALITIES,
         metavar="NAME",
-        help="the dialect to speak: " + ", ".join(EMULATOR_PERSONALITIES) + " (default: rfc6749)",
+        help="the dialect to speak: %(choices)s (default: rfc6749)",
     )
     emulator.add_argument("--client-id", default="test-client")
     emulator.add_argument("--client-secret", default="test-secret")

@@ -3,16 +3,25 @@
 - :class:`TokenEmulator`: a real token endpoint on loopback, with fault injection.
 - The ``token_emulator`` pytest fixture (registered as a pytest plugin on install).
 - :class:`ProviderContractTests`: the contract every provider plugin must pass.
-- :class:`Personality`: how the emulator speaks; vendors' in :mod:`.personalities`.
+- :class:`Personality`: how the emulator speaks; the vendor pack's personalities live in
+  ``tokenrack_providers.testing`` and are found by name through
+  :mod:`tokenrack.testing.personalities`.
 - :class:`TokenCacheContractTests`: the contract every cache backend must pass.
+
+Names are imported on first use: the emulator (and ``tokenrack emulator``) works without
+pytest, which only the contract kits need.
 """
 
 from __future__ import annotations
 
-from tokenrack.testing.cache_contract import TokenCacheContractTests
-from tokenrack.testing.contract import ProviderContractTests
-from tokenrack.testing.emulator import EmulatorClient, Fault, RecordedRequest, TokenEmulator
-from tokenrack.testing.personality import Exchange, Personality
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from tokenrack.testing.cache_contract import TokenCacheContractTests
+    from tokenrack.testing.contract import ProviderContractTests
+    from tokenrack.testing.emulator import EmulatorClient, Fault, RecordedRequest, TokenEmulator
+    from tokenrack.testing.personality import Exchange, Personality
 
 __all__ = [
     "EmulatorClient",
@@ -24,3 +33,29 @@ __all__ = [
     "TokenCacheContractTests",
     "TokenEmulator",
 ]
+
+_HOMES = {
+    "EmulatorClient": "tokenrack.testing.values",
+    "Exchange": "tokenrack.testing.personality",
+    "Fault": "tokenrack.testing.faults",
+    "Personality": "tokenrack.testing.personality",
+    "ProviderContractTests": "tokenrack.testing.contract",
+    "RecordedRequest": "tokenrack.testing.values",
+    "TokenCacheContractTests": "tokenrack.testing.cache_contract",
+    "TokenEmulator": "tokenrack.testing.emulator",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'tokenrack.testing' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

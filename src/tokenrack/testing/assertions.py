@@ -5,19 +5,20 @@ Client assertions (§2.2, ``private_key_jwt`` and ``client_secret_jwt``) with
 service account's) with :func:`verify_grant_assertion`. Written on cryptography's
 primitives, not on PyJWT, so that the emulator and the tests verify what tokenrack signs
 with a second, independent implementation: a bug in how tokenrack uses PyJWT cannot hide
-behind the same library on the other side.
+behind the same library on the other side. Only the reading of base64url JSON segments is
+shared with the library (:func:`tokenrack.oauth.response.decode_jws_parts`).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
 import json
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from tokenrack.oauth.response import b64url_decode, decode_jws_parts
 
 __all__ = [
     "AssertionError_",
@@ -61,8 +62,8 @@ class VerifiedAssertion:
 
 def _b64(part: str) -> bytes:
     try:
-        return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-    except (binascii.Error, ValueError):
+        return b64url_decode(part)
+    except ValueError:
         raise AssertionError_("not base64url") from None
 
 
@@ -71,16 +72,7 @@ def unverified(assertion: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
 
     For a server that must read ``iss`` (or a thumbprint) to find the key to verify with.
     """
-    parts = assertion.split(".")
-    if len(parts) != 3:
-        return None
-    try:
-        header, claims = (json.loads(_b64(part)) for part in parts[:2])
-    except (ValueError, AssertionError_):
-        return None
-    if not isinstance(header, dict) or not isinstance(claims, dict):
-        return None
-    return header, claims
+    return decode_jws_parts(assertion)
 
 
 def load_public_key(material: str) -> Any:
@@ -171,13 +163,10 @@ def _decode(
     parts = assertion.split(".")
     if len(parts) != 3:
         raise AssertionError_("not a compact JWS")
-    try:
-        header = json.loads(_b64(parts[0]))
-        claims = json.loads(_b64(parts[1]))
-    except ValueError:
-        raise AssertionError_("header or claims are not JSON") from None
-    if not isinstance(header, dict) or not isinstance(claims, dict):
-        raise AssertionError_("header or claims are not objects")
+    decoded = decode_jws_parts(assertion)
+    if decoded is None:
+        raise AssertionError_("header or claims are not base64url JSON objects")
+    header, claims = decoded
     alg = header.get("alg")
     if alg not in algorithms:
         raise AssertionError_(f"alg {alg!r} is not accepted", reason="alg")

@@ -3,7 +3,8 @@
 A :class:`Personality` decides, for one vendor, where the token endpoint lives, how a
 client must authenticate, which requests are refused, and what success and error answers
 look like. The base class is plain RFC 6749 as the emulator checks it; a vendor's
-personality (in :mod:`tokenrack.testing.personalities`) overrides the steps it needs::
+personality (the vendor pack's live in ``tokenrack_providers.testing``, found by name
+through the ``tokenrack.personalities`` entry points) overrides the steps it needs::
 
     class AcmePersonality(Personality):
         name = "acme"
@@ -18,30 +19,30 @@ personality (in :mod:`tokenrack.testing.personalities`) overrides the steps it n
             return None
 
 Each step is small and pure except :meth:`Personality.grant`, which issues the token
-through the emulator (so it is recorded among ``issued_tokens``).
+through the emulator (so it is recorded among ``issued_tokens``). A personality reaches the
+emulator only through its public hooks (``authenticate_client``, ``find_client``,
+``first_use``, ``grant``, ``issue_token``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from tokenrack.testing.emulator import (
+from tokenrack.testing.values import (
+    Answer,
     EmulatorClient,
     PeerCertificate,
-    TokenEmulator,
-    _Answer,
-    _error,
+    Verdict,
+    error_answer,
 )
 
+if TYPE_CHECKING:
+    from tokenrack.testing.emulator import TokenEmulator
+
 __all__ = ["Answer", "Exchange", "Personality", "Verdict"]
-
-Answer = _Answer
-"""An answer the emulator sends: ``status``, a JSON ``body`` and ``headers``."""
-
-Verdict = tuple[EmulatorClient | None, str | None, Answer | None]
-"""The outcome of client authentication: the client, the method it used, or a refusal."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,8 +131,8 @@ class Personality:
 
     def authenticate(self, emulator: TokenEmulator, exchange: Exchange) -> Verdict:
         """Check the client's credentials (RFC 6749 §2.3.1), as the emulator does."""
-        client, method, failure = emulator._authenticate(
-            dict(exchange.headers), self.parameters(exchange), exchange.peer
+        client, method, failure = emulator.authenticate_client(
+            exchange.headers, self.parameters(exchange), exchange.peer
         )
         if failure is None and method not in self.auth_methods:
             return None, method, self.wrong_auth_method(method)
@@ -140,7 +141,9 @@ class Personality:
     def wrong_auth_method(self, method: str | None) -> Answer:
         """The refusal of a client that authenticated in a way this vendor does not accept."""
         accepted = ", ".join(sorted(self.auth_methods))
-        return _error(401, "invalid_client", f"{method} is not accepted here (only {accepted})")
+        return error_answer(
+            401, "invalid_client", f"{method} is not accepted here (only {accepted})"
+        )
 
     # -- what ----------------------------------------------------------------------------
 
@@ -163,7 +166,7 @@ class Personality:
         params: Sequence[tuple[str, str]],
     ) -> Answer:
         """The emulator's RFC 6749 answer for ``client``: grant type, scopes, audience, token."""
-        return emulator._answer(dict(exchange.headers), list(params), (client, None, None))
+        return emulator.grant(client, params)
 
     def answer(self, emulator: TokenEmulator, exchange: Exchange, verdict: Verdict) -> Answer:
         """Check, grant, then shape the answer in the vendor's form.
@@ -203,4 +206,25 @@ class Personality:
     @staticmethod
     def refusal(status: int, error: str, description: str, **headers: str) -> Answer:
         """An RFC 6749 §5.2 error answer, for :meth:`check` to return."""
-        return _error(status, error, description, **headers)
+        return error_answer(status, error, description, **headers)
+
+    # -- the command line ----------------------------------------------------------------
+
+    def prepare(self, emulator: TokenEmulator, directory: Path) -> list[str] | None:
+        """Set up what ``tokenrack emulator`` needs beyond its client id and secret.
+
+        Called once the emulator runs. A personality whose clients authenticate with
+        something else (a key file, a certificate) registers that client here, writes
+        its files into ``directory`` (private, deleted when the emulator stops) and
+        returns the lines that tell a person what is accepted. The default needs
+        nothing and returns None: the command then prints the client id and secret.
+
+        Args:
+            emulator: The running emulator.
+            directory: A private temporary directory for key files.
+
+        Raises:
+            ImportError: A package the set-up needs is missing; the message says which
+                to install (the command shows it as a usage error).
+        """
+        return None

@@ -60,7 +60,7 @@ class ZoomPersonality(Personality):
     ) -> Answer:
         """A token with the app's scopes (none are requested)."""
         body = {
-            "access_token": emulator._issue(client, [], None),
+            "access_token": emulator.issue_token(client, [], None),
             "token_type": "bearer",
             "expires_in": emulator.expires_in if emulator.expires_in is not None else 3600,
             "scope": "meeting:read:admin user:read:admin",

@@ -99,7 +99,39 @@ def check_certificate_assertion(
     params: Sequence[tuple[str, str]],
     policy: CertificatePolicy,
 ) -> Verdict:
-    """Authenticate a ``client_assertion`` as Entra does a certificate credential."""
+    """Authenticate a ``client_assertion`` as Entra does a certificate credential.
+
+    In Entra's order: the request's shape, the client, the certificate the thumbprint
+    names, then the signature, claims and lifetime (``verify_assertion``) and replay.
+    """
+    read = _read_assertion(exchange, params)
+    if not isinstance(read, _Assertion):
+        return read
+    client = emulator.find_client(read.client_id)
+    if client is None:
+        tenant = exchange.path.strip("/").split("/", 1)[0]
+        return _refused(
+            400,
+            "unauthorized_client",
+            f"AADSTS700016: Application with identifier '{read.client_id}' was not found in "
+            f"the directory '{tenant}'.",
+        )
+    certificate = _matching_certificate(client, read, policy)
+    if not isinstance(certificate, str):
+        return certificate
+    return _verify(emulator, exchange, client, read, certificate, policy)
+
+
+@dataclass(frozen=True, slots=True)
+class _Assertion:
+    client_id: str
+    assertion: str
+    header: dict[str, Any]
+    claims: dict[str, Any]
+
+
+def _read_assertion(exchange: Exchange, params: Sequence[tuple[str, str]]) -> _Assertion | Verdict:
+    """The assertion, decoded unverified, if the request is shaped as Entra requires."""
     if exchange.param("client_assertion_type", params) != ASSERTION_TYPE:
         return _refused(
             400,
@@ -118,6 +150,8 @@ def check_certificate_assertion(
     if decoded is None:
         return _refused(401, "invalid_client", "AADSTS50027: JWT token is invalid or malformed.")
     header, claims = decoded
+    # Checked before the client is looked up (verify_assertion checks it again later):
+    # Entra names this mismatch (AADSTS700021) even for a client_id it does not know.
     if claims.get("iss") != client_id or claims.get("sub") != client_id:
         return _refused(
             401,
@@ -125,16 +159,14 @@ def check_certificate_assertion(
             "AADSTS700021: Client assertion application identifier doesn't match "
             f"'client_id' parameter. Review the documentation at {_DOCS} .",
         )
-    client = emulator._client(client_id)
-    if client is None:
-        tenant = exchange.path.strip("/").split("/", 1)[0]
-        return _refused(
-            400,
-            "unauthorized_client",
-            f"AADSTS700016: Application with identifier '{client_id}' was not found in the "
-            f"directory '{tenant}'.",
-        )
-    found = _find_thumbprint(header, policy.thumbprint_headers)
+    return _Assertion(client_id, assertion, header, claims)
+
+
+def _matching_certificate(
+    client: EmulatorClient, read: _Assertion, policy: CertificatePolicy
+) -> str | Verdict:
+    """The client's registered certificate, if the assertion's thumbprint header names it."""
+    found = _find_thumbprint(read.header, policy.thumbprint_headers)
     if found is None:
         return _refused(
             401,
@@ -144,13 +176,25 @@ def check_certificate_assertion(
     name, thumbprint = found
     certificate = _registered_certificate(client)
     if certificate is None:
-        return _not_registered(thumbprint, client_id)
+        return _not_registered(thumbprint, read.client_id)
     registered = _thumbprints(certificate)
     if client.x5t_s256 is not None:
         registered["x5t#S256"] = client.x5t_s256
     if thumbprint != registered[name]:
-        return _not_registered(thumbprint, client_id)
-    alg = str(header.get("alg"))
+        return _not_registered(thumbprint, read.client_id)
+    return certificate
+
+
+def _verify(
+    emulator: TokenEmulator,
+    exchange: Exchange,
+    client: EmulatorClient,
+    read: _Assertion,
+    certificate: str,
+    policy: CertificatePolicy,
+) -> Verdict:
+    """The algorithm, then signature, claims and lifetime, then the ``jti`` (replay)."""
+    alg = str(read.header.get("alg"))
     if alg not in policy.algorithms:
         supported = ", ".join(sorted(policy.algorithms))
         return _refused(
@@ -160,16 +204,17 @@ def check_certificate_assertion(
             f"algorithm. Supported signing algorithms are: '{supported}'",
         )
     try:
-        verify_assertion(
-            assertion,
+        verified = verify_assertion(
+            read.assertion,
             key=load_public_key(certificate),
-            client_id=client_id,
+            client_id=read.client_id,
             audiences={emulator.url + exchange.path},
             algorithms=policy.algorithms,
         )
     except AssertionError_ as refused:
+        _, thumbprint = _find_thumbprint(read.header, policy.thumbprint_headers) or ("", "")
         return _refused(401, "invalid_client", _description(refused, thumbprint))
-    if not emulator._first_use(str(claims["jti"])):
+    if not emulator.first_use(str(verified.claims["jti"])):
         return _refused(
             401,
             "invalid_client",

@@ -12,11 +12,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
 from tokenrack.testing.emulator import EmulatorClient, TokenEmulator
-from tokenrack.testing.personalities.entra_certificate import (
+from tokenrack.testing.personality import Answer, Exchange, Personality, Verdict
+from tokenrack_providers.testing.entra_certificate import (
     CertificatePolicy,
     check_certificate_assertion,
 )
-from tokenrack.testing.personality import Answer, Exchange, Personality, Verdict
 
 __all__ = ["EntraPersonality"]
 

@@ -27,6 +27,7 @@ from tokenrack.testing.emulator import EmulatorClient, TokenEmulator
 from tokenrack.testing.personality import Answer, Exchange, Personality, Verdict
 
 __all__ = [
+    "EMULATOR_SERVICE_ACCOUNT",
     "JWT_BEARER",
     "GooglePersonality",
     "ServiceAccountKeyFile",
@@ -35,6 +36,8 @@ __all__ = [
 ]
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+EMULATOR_SERVICE_ACCOUNT = "emulator@tokenrack-emulator.iam.gserviceaccount.com"
+"""The service account ``tokenrack emulator --personality google`` registers."""
 _PATHS = frozenset({"/token", "/o/oauth2/token"})  # oauth2.googleapis.com; the legacy one
 # Google's wording, as seen in client libraries' issue reports ([I]: not Google's docs).
 _BAD_SIGNATURE = "Invalid JWT Signature."
@@ -181,6 +184,29 @@ class GooglePersonality(Personality):
         """``/token``."""
         return "/token"
 
+    def prepare(self, emulator: TokenEmulator, directory: Path) -> list[str] | None:
+        """Register a service account and write its key file into ``directory``.
+
+        Raises:
+            ImportError: cryptography, which makes the key, is not installed.
+        """
+        try:
+            key = write_service_account_key(
+                directory / "service-account.json",
+                client_email=EMULATOR_SERVICE_ACCOUNT,
+                token_uri=emulator.token_url,
+            )
+        except ImportError:
+            raise ImportError(
+                "the google personality makes a key with cryptography: pip install 'tokenrack[jwt]'"
+            ) from None
+        emulator.add_client(key.client)
+        return [
+            f"  accepts service account {EMULATOR_SERVICE_ACCOUNT} "
+            "(the JWT-bearer grant, any scopes)",
+            f"  its key file: {key.path} (made now, deleted when the emulator stops)",
+        ]
+
     def authenticate(self, emulator: TokenEmulator, exchange: Exchange) -> Verdict:
         """No client authentication: the assertion's ``iss`` names the service account."""
         params = self.parameters(exchange)
@@ -200,7 +226,7 @@ class GooglePersonality(Personality):
         decoded = unverified(exchange.param("assertion", params) or "")
         if decoded is None:
             return self._refused(400, "invalid_request", "Missing or malformed assertion.")
-        client = emulator._client(str(decoded[1].get("iss")))
+        client = emulator.find_client(str(decoded[1].get("iss")))
         if client is None or client.public_key is None or not client.allows("none"):
             return self._refused(400, "invalid_grant", "Invalid grant: account not found")
         return client, "none", None
@@ -260,9 +286,7 @@ class GooglePersonality(Personality):
         decoded = unverified(exchange.param("assertion", params) or "")
         scope = str(decoded[1].get("scope", "")) if decoded else ""
         granted = [(k, v) for k, v in params if k not in ("scope", "assertion")]
-        return emulator._answer(
-            dict(exchange.headers), [*granted, ("scope", scope)], (client, None, None)
-        )
+        return emulator.grant(client, [*granted, ("scope", scope)])
 
     def success(
         self, emulator: TokenEmulator, exchange: Exchange, body: dict[str, Any]
