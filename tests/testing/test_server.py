@@ -103,3 +103,16 @@ def test_the_handler_reads_its_emulator_from_the_server() -> None:
 )
 def test_parse_body(raw: bytes, content_type: str, pairs: list[tuple[str, str]]) -> None:
     assert parse_body(raw, content_type) == pairs
+
+
+def test_a_stopped_emulator_ends_kept_alive_connections_too() -> None:
+    session = requests.Session()
+    form = {"grant_type": "client_credentials"}
+    with TokenEmulator([EmulatorClient("kept-alive", "plain-secret")]) as server:
+        url = server.token_url
+        answer = session.post(url, data=form, auth=("kept-alive", "plain-secret"), timeout=5)
+        assert answer.status_code == 200
+    # The session kept its connection alive; the emulator has stopped, so nothing answers.
+    with pytest.raises(requests.ConnectionError):
+        session.post(url, data=form, auth=("kept-alive", "plain-secret"), timeout=5)
+    session.close()

@@ -9,10 +9,13 @@ emulator.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import socket as socket_module
 import ssl
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -48,7 +51,35 @@ class EmulatorServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], emulator: TokenEmulator) -> None:
         self.emulator = emulator
+        self._connections: set[Any] = set()
+        self._connections_lock = threading.Lock()
         super().__init__(address, EmulatorHandler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Track the connection, so :meth:`server_close` can end it, then serve it."""
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        """Forget the connection and close it."""
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def server_close(self) -> None:
+        """Stop listening and end every connection still open.
+
+        Handler threads are daemons serving kept-alive connections; without this, a
+        stopped emulator would go on answering a client that kept its connection, and a
+        test of "the server went away" would get tokens instead.
+        """
+        super().server_close()
+        with self._connections_lock:
+            still_open = list(self._connections)
+        for connection in still_open:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket_module.SHUT_RDWR)
 
     def handle_error(self, request: socket | tuple[bytes, socket], client_address: Any) -> None:
         """Log the error (socketserver's default prints a traceback to ``sys.stderr``).
