@@ -101,3 +101,22 @@ def test_each_validator_is_said_its_own_way(
     instance: dict[str, Any], expected: list[ConfigProblem]
 ) -> None:
     assert problems(instance) == expected
+
+
+def test_a_refused_key_is_said_by_its_description() -> None:
+    schema = {
+        "type": "object",
+        "dependentSchemas": {
+            "cloud": {
+                "properties": {"host": {"not": {}, "description": "cloud or host, not both"}}
+            },
+        },
+    }
+    assert validate({"cloud": "c", "host": "h"}, schema, base="p") == [
+        ConfigProblem("p.host", "cloud or host, not both")
+    ]
+    # Without a description, the general form.
+    bare = {"properties": {"host": {"not": {}}}}
+    assert validate({"host": "h"}, bare, base="p") == [
+        ConfigProblem("p.host", "expected a valid value, got 'h'")
+    ]

@@ -204,6 +204,15 @@ def _too_few_items(
     return [ConfigProblem(path, f"expected at least {error.validator_value} item(s)")]
 
 
+def _refused(
+    error: ValidationError, path: str, base: str, hide: Hide
+) -> list[ConfigProblem] | None:
+    """For not: the schema's description says what is refused (a key another one excludes)."""
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    description = schema.get("description")
+    return [ConfigProblem(path, str(description))] if description else None
+
+
 # The validators whose errors read better said their own way; a handler may answer None
 # to fall back to "expected …, got …".
 _HANDLERS: dict[str, Callable[[ValidationError, str, str, Hide], list[ConfigProblem] | None]] = {
@@ -214,6 +223,7 @@ _HANDLERS: dict[str, Callable[[ValidationError, str, str, Hide], list[ConfigProb
     "minProperties": _key_count,
     "maxProperties": _key_count,
     "minItems": _too_few_items,
+    "not": _refused,
 }
 
 
