@@ -346,3 +346,55 @@ def test_assertions_never_reach_logs_or_errors(
     assert assertion and not any(assertion in line for line in leak_guard.lines)
     digest = hashlib.sha256(assertion.encode()).hexdigest()
     assert digest  # the assertion existed; the guard above proved it was never logged
+
+
+# -- loading keys: JWK and PEM, each on its own ------------------------------------------
+
+
+def test_load_jwk_takes_alg_and_kid_from_the_jwk_unless_given() -> None:
+    from tokenrack.auth.signing import _load_jwk
+
+    text = jwk("p256", private=True, kid="k-1")
+    _, algorithm, key_id = _load_jwk(text, algorithm=None, key_id=None)
+    assert (algorithm, key_id) == ("ES256", "k-1")
+    _, algorithm, key_id = _load_jwk(text, algorithm="ES256", key_id="mine")
+    assert (algorithm, key_id) == ("ES256", "mine")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{not json", "not a usable JWK"),
+        (jwk("rsa", private=False), "the JWK holds no private key"),
+    ],
+)
+def test_load_jwk_refuses(text: str, message: str) -> None:
+    from tokenrack.auth.signing import KeyMaterialError, _load_jwk
+
+    with pytest.raises(KeyMaterialError, match=message):
+        _load_jwk(text, algorithm=None, key_id=None)
+
+
+def test_load_pem_with_and_without_a_passphrase() -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    from tests.keys import private_key
+    from tokenrack.auth.signing import KeyMaterialError, _load_pem
+
+    assert hasattr(_load_pem(private_pem("rsa"), passphrase=None), "sign")
+    encrypted = (
+        private_key("rsa")
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"pass"),
+        )
+        .decode()
+    )
+    assert hasattr(_load_pem(encrypted, passphrase="pass"), "sign")
+    with pytest.raises(KeyMaterialError, match="encrypted and no passphrase"):
+        _load_pem(encrypted, passphrase=None)
+    with pytest.raises(KeyMaterialError, match="passphrase is wrong"):
+        _load_pem(encrypted, passphrase="wrong")
+    with pytest.raises(KeyMaterialError, match="not encrypted"):
+        _load_pem(private_pem("rsa"), passphrase="pass")

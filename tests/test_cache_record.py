@@ -7,6 +7,7 @@ import json
 import pytest
 
 from tests.conftest import TOKEN_MARK
+from tokenrack.cache.envelope import checked_envelope, plain_token
 from tokenrack.cache.record import (
     FORMAT,
     RecordCipher,
@@ -102,3 +103,34 @@ def test_errors_and_reprs_never_show_the_token() -> None:
         with pytest.raises(RecordError) as caught:
             decode_record(bad, key="k")
         assert TOKEN_MARK not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("record", "encrypted_ok", "refused"),
+    [
+        ({"key": "k1", "token": {}}, False, None),
+        ({"key": "k1", "sealed": {}}, True, None),
+        ({"key": "k2", "token": {}}, False, "another cache key"),
+        ({"key": "k2", "sealed": {}}, True, "another cache key"),
+        ({"token": {}}, False, "another cache key"),
+        ({"key": "k1", "sealed": {}}, False, "is encrypted and this profile has no"),
+        ({"key": "k1", "token": {}}, True, "is not encrypted but this profile has"),
+    ],
+)
+def test_checked_envelope_refuses_another_key_and_the_wrong_sealing(
+    record: dict[str, object], encrypted_ok: bool, refused: str | None
+) -> None:
+    if refused is None:
+        checked_envelope(record, "k1", encrypted_ok=encrypted_ok)
+    else:
+        with pytest.raises(RecordError, match=refused):
+            checked_envelope(record, "k1", encrypted_ok=encrypted_ok)
+
+
+def test_plain_token_and_decode_record_refuse_alike() -> None:
+    # The warm path's reader and the full path's share one envelope check.
+    data = encode_record(STORED, key="k1", profile="billing", now=1_800_000_001.0)
+    for read in (lambda: plain_token(data, key="k2"), lambda: decode_record(data, key="k2")):
+        with pytest.raises(RecordError, match="another cache key"):
+            read()
+    assert plain_token(data, key="k1")["access_token"] == TOKEN.access_token

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import CLIENT_ID, TOKEN_MARK, LeakGuard, profile
-from tokenrack.cache.file import FileCache, default_cache_dir, file_stem
+from tokenrack.cache.file import FileCache
+from tokenrack.cache.paths import default_cache_directory, file_stem
 from tokenrack.cache.record import FORMAT, decode_record
 from tokenrack.core.registry import Registry
 from tokenrack.errors import CacheError
@@ -57,8 +58,8 @@ def test_directory_0700_file_0600_named_by_a_hash(
 
 
 def test_default_directory_follows_xdg() -> None:
-    assert default_cache_dir({"XDG_CACHE_HOME": "/x/y"}) == Path("/x/y/tokenrack")
-    assert default_cache_dir({}).parts[-2:] == (".cache", "tokenrack")
+    assert default_cache_directory({"XDG_CACHE_HOME": "/x/y"}) == "/x/y/tokenrack"
+    assert Path(default_cache_directory({})).parts[-2:] == (".cache", "tokenrack")
 
 
 def test_cache_file_shorthand_uses_xdg_cache_home(

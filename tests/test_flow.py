@@ -10,9 +10,18 @@ from typing import Any
 import pytest
 
 from tests.conftest import FakeClock
-from tokenrack.errors import TokenEndpointUnavailableError
+from tokenrack.errors import TokenEndpointUnavailableError, TokenResponseError
 from tokenrack.oauth.discovery import discovery_steps
-from tokenrack.oauth.flow import FetchSettings, Send, Sleep, drive, fetch_steps
+from tokenrack.oauth.flow import (
+    Attempts,
+    FetchSettings,
+    Send,
+    Sleep,
+    _classify,
+    _start_deadline,
+    drive,
+    fetch_steps,
+)
 from tokenrack.oauth.message import EncodedRequest, HttpResponse, TokenRequest, TransportError
 from tokenrack.oauth.retry import DEFAULT_DEADLINE, RetryPolicy
 from tokenrack.oauth.transport import TransportOptions
@@ -170,3 +179,70 @@ def test_the_driver_hands_the_time_left_to_the_transport() -> None:
 
 def test_the_default_deadline() -> None:
     assert RetryPolicy().deadline == DEFAULT_DEADLINE == 30.0
+
+
+# -- the pieces of one exchange ----------------------------------------------------------
+
+
+def classify(outcome: Any, attempt: int = 1, *, attempts: int = 4) -> Any:
+    clock = FakeClock()
+    return _classify(
+        outcome, attempt, url=URL, settings=settings(clock, attempts=attempts), attempts=Attempts()
+    )
+
+
+@pytest.mark.parametrize("status", [200, 400, 401, 404])
+def test_classify_an_answer_not_retried_is_the_answer(status: int) -> None:
+    assert classify(answer(status)) is None
+
+
+def test_classify_a_retryable_status_waits_what_the_server_asked() -> None:
+    assert classify(answer(503, retry_after="3")) == (3.0, "HTTP 503", 503)
+
+
+def test_classify_a_retryable_transport_failure_carries_no_status() -> None:
+    wait, why, status = classify(TransportError("connect", "refused", retryable=True))
+    assert (why, status) == ("refused", None) and wait >= 0
+
+
+@pytest.mark.parametrize(
+    ("outcome", "raised", "message"),
+    [
+        (TransportError("too_large", "too big", retryable=False), TokenResponseError, "too big"),
+        (
+            TransportError("deadline", "cut off", retryable=False),
+            TokenEndpointUnavailableError,
+            "deadline",
+        ),
+        (
+            TransportError("tls", "bad cert", retryable=False),
+            TokenEndpointUnavailableError,
+            "bad cert",
+        ),
+    ],
+)
+def test_classify_raises_for_terminal_transport_failures(
+    outcome: TransportError, raised: type[Exception], message: str
+) -> None:
+    with pytest.raises(raised, match=message):
+        classify(outcome)
+
+
+def test_classify_raises_on_the_last_attempt() -> None:
+    with pytest.raises(TokenEndpointUnavailableError) as caught:
+        classify(answer(503), attempt=2, attempts=2)
+    assert caught.value.last_status == 503
+    with pytest.raises(TokenEndpointUnavailableError, match="refused"):
+        classify(TransportError("connect", "refused", retryable=True), attempt=2, attempts=2)
+
+
+def test_start_deadline_starts_once_from_the_first_request_or_the_given_start() -> None:
+    clock = FakeClock()
+    clock.advance(5.0)
+    counted = Attempts()
+    start = clock.monotonic()
+    assert _start_deadline(settings(clock, deadline=10), counted) == start + 10
+    clock.advance(3.0)
+    assert _start_deadline(settings(clock, deadline=10), counted) == start + 10  # not restarted
+    earlier = settings(clock, deadline=10, started_at=1.0)
+    assert _start_deadline(earlier, Attempts()) == 11.0

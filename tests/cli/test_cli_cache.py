@@ -232,3 +232,20 @@ def test_freshness_rule() -> None:
     assert fresh_for({}, 0.0, 3600.0, 3299.0) > 0 and fresh_for({}, 0.0, 3600.0, 3301.0) < 0
     assert fresh_for({}, 0.0, 60.0, 39.0) > 0 and fresh_for({}, 0.0, 60.0, 41.0) < 0
     assert fresh_for({"refresh_before": 10}, 0.0, 60.0, 49.0) > 0
+
+
+@pytest.mark.parametrize("refresh_before", [None, 0.0, 10.0, 120.0, 299.0, 600.0, 5000.0])
+@pytest.mark.parametrize("lifetime", [1.0, 30.0, 60.0, 299.0, 900.0, 3600.0, 86400.0])
+def test_freshness_rule_is_the_stores_early_window(
+    refresh_before: float | None, lifetime: float
+) -> None:
+    # The warm path keeps its own copy of the formula (core.store is too heavy to import
+    # there); this pins the copy to the store's windows with jitter 0.
+    from tokenrack.core.store import RefreshWindows
+    from tokenrack.token import Token
+
+    windows = RefreshWindows(refresh_before=refresh_before, jitter=0.0)
+    placeholder = Token(access_token="-", token_type="Bearer", expires_at=lifetime)
+    cached = windows.entry(placeholder, obtained_at=100.0, lifetime=lifetime)
+    entry = {"refresh_before": refresh_before}
+    assert fresh_for(entry, 100.0, lifetime, 0.0) == pytest.approx(cached.refresh_at)

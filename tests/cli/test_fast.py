@@ -72,3 +72,17 @@ def test_profile_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert parsed is not None and parsed["profile"] == "from-env"
     parsed = _parse(["token", "explicit"])
     assert parsed is not None and parsed["profile"] == "explicit"
+
+
+def test_every_option_in_the_tables_is_one_the_full_parser_knows() -> None:
+    # The fast path may only mirror the full command line, never add to it.
+    from tokenrack.cli.fast import _COMMAND_OPTIONS, _GLOBAL_OPTIONS
+    from tokenrack.cli.main import build_parser
+
+    parser = build_parser()
+    before = [word for option in _GLOBAL_OPTIONS for word in (option, "value")]
+    for command, options in _COMMAND_OPTIONS.items():
+        for option, read in options.items():
+            after = [option, "1"] if read is not None else [option]
+            parsed = parser.parse_args([*before, command, "profile", *after])
+            assert parsed.command == command, option

@@ -174,8 +174,15 @@ def test_token_url_override_wins_and_resource_rewrite_still_applies(
         (
             {"resource": GRAPH, "cloud": "china", "authority_host": "https://x"},
             "authority_host",
-            "",
+            "set cloud or authority_host, not both",
         ),
+        (
+            {"b2c_tenant": "b", "policy": "B2C_1_c", "api_version": 1, "resource": GRAPH},
+            "api_version",
+            "B2C has no v1 endpoint; remove api_version",
+        ),
+        ({"resource": GRAPH, "api_version": 2, "scopes": ["x/.default"]}, "scopes", "not both"),
+        ({"api_version": 1, "resource": GRAPH, "scopes": ["x"]}, "scopes", "v1 endpoint takes"),
         ({"tenannt": "t", "resource": GRAPH}, "tenannt", "did you mean 'tenant'"),
         ({"resource": GRAPH, "cloud": "germany"}, "cloud", "one of"),
     ],
@@ -201,3 +208,40 @@ def test_b2c_needs_a_policy(make_registry: Any) -> None:
     profile = {"provider": "azure", "client_id": "c", "client_secret": "s", "b2c_tenant": "b"}
     with pytest.raises(ConfigError, match=r"profiles\.b\.policy: required, but missing"):
         make_registry({"b": {**profile, "scopes": ["x/.default"]}})
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"resource": GRAPH, "scopes": []},  # an empty list asks for nothing
+        {"api_version": 1, "resource": GRAPH, "scopes": []},
+        {"resource": GRAPH, "authority_host": "https://login.example"},
+        {"resource": GRAPH, "cloud": "usgov"},
+        {"scopes": [f"{GRAPH}/.default"], "api_version": 2},
+    ],
+)
+def test_keys_that_do_not_exclude_each_other_load(
+    options: dict[str, Any], make_registry: Any
+) -> None:
+    base = {"provider": "azure", "client_id": "c", "client_secret": "s", "tenant": "t"}
+    make_registry({"graph": {**base, **options}})
+
+
+def test_the_editor_schema_keeps_the_exclusions_without_forbidding_either_key() -> None:
+    # The editor schema drops every "required"; the exclusions must not need one.
+    from jsonschema import Draft202012Validator
+
+    from tokenrack.config.schema import profile_schema
+
+    schema = profile_schema(
+        provider_schema=AzureProvider.options_schema,
+        auth_method_properties=[],
+        sources={},
+        require=False,
+    )
+    validator = Draft202012Validator(schema)
+    assert validator.is_valid({"provider": "azure", "authority_host": "https://login.example"})
+    assert validator.is_valid({"provider": "azure", "cloud": "china"})
+    assert not validator.is_valid(
+        {"provider": "azure", "cloud": "china", "authority_host": "https://x.example"}
+    )

@@ -27,6 +27,11 @@ CLOUDS: Mapping[str, str] = {
 _RESOURCE = string(r"^\S+$", "an application ID URI, e.g. https://graph.microsoft.com")
 
 
+def _refused(message: str, *, empty_ok: bool = False) -> dict[str, Any]:
+    """A key's schema when another key excludes it; the validator reports ``message``."""
+    return {"not": {"minItems": 1} if empty_ok else {}, "description": message}
+
+
 class AzureProvider(VendorProvider):
     """Client credentials against Microsoft Entra ID.
 
@@ -67,6 +72,47 @@ class AzureProvider(VendorProvider):
             {"if": {"not": {"required": ["b2c_tenant"]}}, "then": {"required": ["tenant"]}},
             {"if": {"required": ["b2c_tenant"]}, "then": {"required": ["policy"]}},
         ],
+        # Keys that exclude each other, each said at the key to remove. dependentSchemas
+        # rather than if/required: the editor schema drops every "required", which would
+        # turn these into "never allowed". A key that may not be set is {"not": {}} (or,
+        # for scopes, not a non-empty list: an empty one asks for nothing), and the
+        # validator reports the description.
+        "dependentSchemas": {
+            "cloud": {
+                "properties": {"authority_host": _refused("set cloud or authority_host, not both")}
+            },
+            "b2c_tenant": {
+                "properties": {
+                    "api_version": {
+                        "not": {"const": 1},
+                        "description": "B2C has no v1 endpoint; remove api_version",
+                    }
+                }
+            },
+            "api_version": {
+                "if": {"properties": {"api_version": {"const": 1}}},
+                "then": {
+                    "properties": {
+                        "scopes": _refused(
+                            "the v1 endpoint takes resource, not scopes; remove scopes or use v2",
+                            empty_ok=True,
+                        )
+                    }
+                },
+            },
+            "resource": {
+                # v2 (api_version absent or 2) rewrites resource into the scope parameter.
+                "if": {"properties": {"api_version": {"const": 2}}},
+                "then": {
+                    "properties": {
+                        "scopes": _refused(
+                            "set resource (sent as {resource}/.default) or scopes, not both",
+                            empty_ok=True,
+                        )
+                    }
+                },
+            },
+        },
     }
 
     # -- what the profile says ---------------------------------------------------------
@@ -92,7 +138,10 @@ class AzureProvider(VendorProvider):
         return CLOUDS[str(self.options.get("cloud", "public"))]
 
     def check_options(self) -> None:
-        """One resource per token; v1 takes a resource and no scopes; v2 needs one of them.
+        """One resource per token; v1 needs a resource; v2 needs a resource or scopes.
+
+        The keys that exclude each other (cloud and authority_host, v1 and scopes or B2C,
+        resource and scopes on v2) are refused by ``options_schema``.
 
         Raises:
             ConfigError: The profile asks for something Entra cannot issue in one token.
@@ -105,23 +154,9 @@ class AzureProvider(VendorProvider):
                 "listed; define one profile per resource (extends keeps them short)",
                 path="resource",
             )
-        if options.get("cloud") and options.get("authority_host"):
-            raise ConfigError("set cloud or authority_host, not both", path="authority_host")
-        if self.api_version == 1:
-            if options.get("b2c_tenant"):
-                raise ConfigError("B2C has no v1 endpoint; remove api_version", path="api_version")
-            if options.get("scopes"):
-                raise ConfigError(
-                    "the v1 endpoint takes resource, not scopes; remove scopes or use v2",
-                    path="scopes",
-                )
-            if not resource:
-                raise ConfigError("the v1 endpoint needs resource", path="resource")
-        elif resource and options.get("scopes"):
-            raise ConfigError(
-                "set resource (sent as {resource}/.default) or scopes, not both", path="scopes"
-            )
-        elif not resource and not options.get("scopes"):
+        if self.api_version == 1 and not resource:
+            raise ConfigError("the v1 endpoint needs resource", path="resource")
+        if self.api_version != 1 and not resource and not options.get("scopes"):
             raise ConfigError(
                 "Entra needs a resource for client credentials: set resource "
                 "(e.g. https://graph.microsoft.com) or scopes "

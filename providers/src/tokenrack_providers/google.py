@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -44,6 +44,57 @@ def _key_problem(message: str) -> ConfigError:
     return ConfigError(f"{message} ({_HOW_TO_GET_ONE})", path=KEY_OPTION)
 
 
+def _is_url(value: Any) -> bool:
+    return isinstance(value, str) and value.lower().startswith(("https://", "http://"))
+
+
+# What each field of a key file must hold, checked in this order; the message names the
+# field and never quotes the file.
+_FIELD_CHECKS: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
+    (
+        "client_email",
+        lambda value: isinstance(value, str) and "@" in value,
+        "the key file has no client_email",
+    ),
+    (
+        "private_key",
+        lambda value: isinstance(value, str) and "-----BEGIN" in value,
+        "the key file has no PEM private_key",
+    ),
+    (
+        "private_key_id",
+        lambda value: value is None or isinstance(value, str),
+        "the key file's private_key_id is not a string",
+    ),
+    (
+        "token_uri",
+        lambda value: value is None or _is_url(value),
+        "the key file's token_uri is not an http(s) URL",
+    ),
+)
+
+
+def _key_object(text: str) -> dict[str, Any]:
+    """The key file's JSON object, of type ``service_account``.
+
+    Raises:
+        ConfigError: Not JSON, not an object, or another type of key file.
+    """
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        where = getattr(error, "lineno", None)
+        at = f" (line {where})" if where else ""
+        raise _key_problem(f"not a JSON key file: the text is not JSON{at}") from None
+    if not isinstance(data, dict):
+        raise _key_problem("not a JSON key file: expected a JSON object")
+    kind = data.get("type", "service_account")
+    if kind != "service_account":
+        shown = repr(kind) if isinstance(kind, str) and kind.isidentifier() else "another"
+        raise _key_problem(f"the key file's type is {shown}, not 'service_account'")
+    return data
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceAccountKey:
     """What the grant needs from a service account's JSON key file.
@@ -68,33 +119,16 @@ class ServiceAccountKey:
             ConfigError: The text is not a service account's JSON key (the message names
                 the field that is wrong or missing, and never quotes the file).
         """
-        try:
-            data = json.loads(text)
-        except ValueError as error:
-            where = getattr(error, "lineno", None)
-            at = f" (line {where})" if where else ""
-            raise _key_problem(f"not a JSON key file: the text is not JSON{at}") from None
-        if not isinstance(data, dict):
-            raise _key_problem("not a JSON key file: expected a JSON object")
-        kind = data.get("type", "service_account")
-        if kind != "service_account":
-            shown = repr(kind) if isinstance(kind, str) and kind.isidentifier() else "another"
-            raise _key_problem(f"the key file's type is {shown}, not 'service_account'")
-        email = data.get("client_email")
-        if not isinstance(email, str) or "@" not in email:
-            raise _key_problem("the key file has no client_email")
-        pem = data.get("private_key")
-        if not isinstance(pem, str) or "-----BEGIN" not in pem:
-            raise _key_problem("the key file has no PEM private_key")
-        key_id = data.get("private_key_id")
-        if key_id is not None and not isinstance(key_id, str):
-            raise _key_problem("the key file's private_key_id is not a string")
-        token_uri = data.get("token_uri")
-        if token_uri is not None and not (
-            isinstance(token_uri, str) and token_uri.lower().startswith(("https://", "http://"))
-        ):
-            raise _key_problem("the key file's token_uri is not an http(s) URL")
-        return cls(email, pem, key_id or None, token_uri or None)
+        data = _key_object(text)
+        for name, holds, message in _FIELD_CHECKS:
+            if not holds(data.get(name)):
+                raise _key_problem(message)
+        return cls(
+            data["client_email"],
+            data["private_key"],
+            data.get("private_key_id") or None,
+            data.get("token_uri") or None,
+        )
 
 
 class GoogleProvider(VendorProvider):

@@ -17,6 +17,7 @@ import weakref
 from typing import Any
 
 from tokenrack.secret.value import Secret, SecretRef
+from tokenrack.util.safe_file import write_private
 
 __all__ = ["MaterialFiles", "is_inline_material", "read_material"]
 
@@ -84,10 +85,8 @@ class MaterialFiles:
                 )
             path = os.path.join(self._directory, f"{name}-{digest}.pem")
             if not os.path.exists(path):
-                descriptor = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                    handle.write(text)
-                os.replace(path + ".tmp", path)
+                # The directory is removed at exit: a crash costs nothing worth an fsync.
+                write_private(path, text.encode(), durable=False)
             return path
 
     def close(self) -> None:

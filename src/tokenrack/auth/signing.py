@@ -142,38 +142,58 @@ def load_private_key(
     """
     text = material.strip()
     if text.startswith("{"):
-        import jwt
-
-        try:
-            data = json.loads(text)
-            jwk = jwt.PyJWK(data)
-        except (ValueError, jwt.PyJWTError) as error:
-            raise KeyMaterialError(f"not a usable JWK ({type(error).__name__})") from None
-        key = jwk.key
-        if not hasattr(key, "sign"):
-            raise KeyMaterialError("the JWK holds no private key")
-        algorithm = algorithm or data.get("alg") or _default_algorithm(key)
-        key_id = key_id or data.get("kid")
+        key, algorithm, key_id = _load_jwk(text, algorithm=algorithm, key_id=key_id)
     elif "-----BEGIN" in text:
-        from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
-        try:
-            key = load_pem_private_key(
-                text.encode(), password=passphrase.encode() if passphrase else None
-            )
-        except TypeError:
-            raise KeyMaterialError(
-                "the PEM key is encrypted and no passphrase was given"
-                if not passphrase
-                else "a passphrase was given but the PEM key is not encrypted"
-            ) from None
-        except ValueError:
-            raise KeyMaterialError("not a PEM private key, or the passphrase is wrong") from None
+        key = _load_pem(text, passphrase=passphrase)
         algorithm = algorithm or _default_algorithm(key)
     else:
         raise KeyMaterialError("expected a PEM private key or a JWK")
     _check_pair(key, algorithm)
     return SigningKey(key, algorithm, key_id)
+
+
+def _load_jwk(
+    text: str, *, algorithm: str | None, key_id: str | None
+) -> tuple[Any, str, str | None]:
+    """The private key in a JWK, with its algorithm and key id unless given.
+
+    Raises:
+        KeyMaterialError: Not a usable JWK, or one without a private key.
+    """
+    import jwt
+
+    try:
+        data = json.loads(text)
+        jwk = jwt.PyJWK(data)
+    except (ValueError, jwt.PyJWTError) as error:
+        raise KeyMaterialError(f"not a usable JWK ({type(error).__name__})") from None
+    key = jwk.key
+    if not hasattr(key, "sign"):
+        raise KeyMaterialError("the JWK holds no private key")
+    return key, algorithm or data.get("alg") or _default_algorithm(key), key_id or data.get("kid")
+
+
+def _load_pem(text: str, *, passphrase: str | None) -> Any:
+    """The private key in PEM text, decrypted with ``passphrase`` if it is encrypted.
+
+    Raises:
+        KeyMaterialError: Not a PEM private key, a wrong or missing passphrase, or a
+            passphrase for a key that is not encrypted.
+    """
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        return load_pem_private_key(
+            text.encode(), password=passphrase.encode() if passphrase else None
+        )
+    except TypeError:
+        raise KeyMaterialError(
+            "the PEM key is encrypted and no passphrase was given"
+            if not passphrase
+            else "a passphrase was given but the PEM key is not encrypted"
+        ) from None
+    except ValueError:
+        raise KeyMaterialError("not a PEM private key, or the passphrase is wrong") from None
 
 
 def certificate_thumbprint(pem: str, *, digest: str = "sha256") -> str:

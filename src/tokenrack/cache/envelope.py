@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import json
 
-__all__ = ["FORMAT", "RecordError", "parse_record", "plain_token", "token_fields"]
+__all__ = [
+    "FORMAT",
+    "RecordError",
+    "checked_envelope",
+    "parse_record",
+    "plain_token",
+    "token_fields",
+]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -74,6 +81,27 @@ def token_fields(token_json: Any, record: dict[str, Any]) -> dict[str, Any]:
         raise RecordError("a record member is missing or has the wrong type") from None
 
 
+def checked_envelope(record: dict[str, Any], key: str, *, encrypted_ok: bool) -> None:
+    """Refuse a record stored under another key, or sealed when the reader cannot open it.
+
+    Args:
+        record: The parsed record.
+        key: The cache key it was read under.
+        encrypted_ok: Whether the reader holds an encryption key; then a record that is
+            not sealed is refused too (nobody may plant a plain token in an encrypted cache).
+
+    Raises:
+        RecordError: Another key's record, or sealed-ness that does not fit the reader.
+    """
+    if record.get("key") != key:
+        raise RecordError("the record was stored under another cache key")
+    sealed = "sealed" in record
+    if sealed and not encrypted_ok:
+        raise RecordError("the record is encrypted and this profile has no encryption_key")
+    if encrypted_ok and not sealed:
+        raise RecordError("the record is not encrypted but this profile has an encryption_key")
+
+
 def plain_token(data: bytes, *, key: str) -> dict[str, Any]:
     """The token fields of an unencrypted record stored under cache key ``key``.
 
@@ -81,8 +109,5 @@ def plain_token(data: bytes, *, key: str) -> dict[str, Any]:
         RecordError: Unusable, another key's, or encrypted (which needs the full path).
     """
     record = parse_record(data)
-    if record.get("key") != key:
-        raise RecordError("the record was stored under another cache key")
-    if "sealed" in record:
-        raise RecordError("the record is encrypted and this profile has no encryption_key")
+    checked_envelope(record, key, encrypted_ok=False)
     return token_fields(record.get("token"), record)

@@ -27,9 +27,9 @@ import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from tokenrack.cache.paths import RECORD_SUFFIX, default_cache_directory, file_stem
+from tokenrack.cache.paths import RECORD_SUFFIX, default_cache_directory, record_path
 from tokenrack.errors import CacheError
-from tokenrack.util.safe_file import check_directory, open_private, read_private
+from tokenrack.util.safe_file import check_directory, open_private, read_private, write_private
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -37,14 +37,9 @@ if TYPE_CHECKING:
 
     from tokenrack.secret.value import Secret
 
-__all__ = ["FileCache", "default_cache_dir", "file_stem"]
+__all__ = ["FileCache"]
 
 _LOCK = ".lock"
-
-
-def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """``$XDG_CACHE_HOME/tokenrack``, or ``~/.cache/tokenrack`` when that is unset."""
-    return Path(default_cache_directory(environ))
 
 
 class _FileLock:
@@ -93,7 +88,7 @@ class FileCache:
     def __init__(self, options: Mapping[str, Any], *, secrets: Mapping[str, Secret]) -> None:
         path = options.get("path")
         self.directory = (
-            Path(os.path.expanduser(str(path))) if path else default_cache_dir()
+            Path(os.path.expanduser(str(path))) if path else Path(default_cache_directory())
         ).absolute()
         self._checked = False
 
@@ -129,7 +124,7 @@ class FileCache:
         return open_private(str(path), flags)
 
     def _path(self, key: str, suffix: str) -> Path:
-        return self._directory() / (file_stem(key) + suffix)
+        return Path(record_path(str(self._directory()), key, suffix=suffix))
 
     # -- TokenCache ----------------------------------------------------------------------
 
@@ -147,37 +142,15 @@ class FileCache:
         Raises:
             CacheError: The directory is unsafe, or the file cannot be written.
         """
-        import tempfile
-
-        directory = self._directory()
-        path = directory / (file_stem(key) + RECORD_SUFFIX)
+        path = self._path(key, RECORD_SUFFIX)
         # An existing file that is not ours is refused, not silently replaced: whoever
         # put it there should hear about it.
         with contextlib.suppress(FileNotFoundError):
             os.close(self._open(path, os.O_RDONLY))
         try:
-            fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=RECORD_SUFFIX, dir=directory)
+            write_private(str(path), value, durable=True)
         except OSError as error:
-            raise CacheError(
-                f"cannot write to {directory}: {error.strerror}", backend=self.name
-            ) from None
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(value)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, path)
-        except OSError as error:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
             raise CacheError(f"cannot write {path}: {error.strerror}", backend=self.name) from None
-        # The rename is durable only once the directory entry is on disk too.
-        with contextlib.suppress(OSError):
-            dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
 
     def delete(self, key: str) -> bool:
         """Remove the record file.

@@ -26,6 +26,6 @@ def file_stem(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:40]
 
 
-def record_path(directory: str, key: str) -> str:
-    """The record file of cache key ``key`` in ``directory``."""
-    return os.path.join(directory, file_stem(key) + RECORD_SUFFIX)
+def record_path(directory: str, key: str, *, suffix: str = RECORD_SUFFIX) -> str:
+    """The record file of cache key ``key`` in ``directory`` (another of its files by suffix)."""
+    return os.path.join(directory, file_stem(key) + suffix)

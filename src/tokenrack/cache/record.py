@@ -28,7 +28,13 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from tokenrack.cache.envelope import FORMAT, RecordError, parse_record, token_fields
+from tokenrack.cache.envelope import (
+    FORMAT,
+    RecordError,
+    checked_envelope,
+    parse_record,
+    token_fields,
+)
 from tokenrack.errors import CacheError
 from tokenrack.token import Token
 
@@ -239,15 +245,10 @@ def decode_record(data: bytes, *, key: str, cipher: RecordCipher | None = None) 
         RecordError: The record is unusable; the message says why, never what it holds.
     """
     record = parse_record(data)
-    if record.get("key") != key:
-        raise RecordError("the record was stored under another cache key")
+    checked_envelope(record, key, encrypted_ok=cipher is not None)
     if cipher is None:
-        if "sealed" in record:
-            raise RecordError("the record is encrypted and this profile has no encryption_key")
         token_json: Any = record.get("token")
     else:
-        if "sealed" not in record:
-            raise RecordError("the record is not encrypted but this profile has an encryption_key")
         try:
             token_json = json.loads(cipher.open(record["sealed"], key=key))
         except ValueError as error:

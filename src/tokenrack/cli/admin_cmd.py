@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from tokenrack.cli.common import load_registry
 from tokenrack.cli.exit_codes import OK, exit_code
+from tokenrack.cli.output import table
 
 if TYPE_CHECKING:
     from tokenrack.core.registry import Registry
@@ -65,28 +66,26 @@ def run_profiles(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return OK
-    headers = ("PROFILE", "PROVIDER", "AUTH METHOD", "CACHE", "SCOPES / AUDIENCE", "TOKEN URL")
-    table = [
-        (
-            r["name"],
-            r["provider"],
-            r["auth_method"],
-            r["cache"],
-            " ".join(r["scopes"]) or (str(r["audience"]) if r["audience"] else "-"),
-            r["token_url"] + (f"  [unusable: {r['error']}]" if "error" in r else ""),
-        )
-        for r in rows
-    ]
-    widths = [max(len(str(line[i])) for line in (headers, *table)) for i in range(len(headers) - 1)]
-    for line in (headers, *table):
-        print(
-            "  ".join(str(v).ljust(w) for v, w in zip(line, widths, strict=False)) + "  " + line[-1]
-        )
+    header = ("PROFILE", "PROVIDER", "AUTH METHOD", "CACHE", "SCOPES / AUDIENCE", "TOKEN URL")
+    print(table(header, [_profile_cells(row) for row in rows]))
     return OK
 
 
-def run_providers(args: argparse.Namespace) -> int:
-    """Every installed plugin, its distribution and version, and every failure's reason."""
+def _profile_cells(row: dict[str, Any]) -> tuple[str, ...]:
+    asked = " ".join(row["scopes"]) or (str(row["audience"]) if row["audience"] else "-")
+    unusable = f"  [unusable: {row['error']}]" if "error" in row else ""
+    return (
+        row["name"],
+        row["provider"],
+        row["auth_method"],
+        row["cache"],
+        asked,
+        row["token_url"] + unusable,
+    )
+
+
+def _plugin_rows() -> list[dict[str, Any]]:
+    """Every installed plugin of every group, loaded once to learn whether it works."""
     from tokenrack.core.catalog import GROUPS, PluginCatalog
     from tokenrack.errors import PluginError
 
@@ -109,9 +108,13 @@ def run_providers(args: argparse.Namespace) -> int:
                     "status": status,
                 }
             )
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return OK
+    return rows
+
+
+def _render_plugins(rows: list[dict[str, Any]]) -> None:
+    """Print the plugins group by group, then how many failed to load."""
+    from tokenrack.core.catalog import GROUPS
+
     for group in GROUPS:
         print(f"{group}:")
         members = [r for r in rows if r["group"] == group]
@@ -124,6 +127,15 @@ def run_providers(args: argparse.Namespace) -> int:
     failed = [r for r in rows if r["status"] != "ok"]
     if failed:
         print(f"\n{len(failed)} plugin(s) failed to load; profiles using them will fail.")
+
+
+def run_providers(args: argparse.Namespace) -> int:
+    """Every installed plugin, its distribution and version, and every failure's reason."""
+    rows = _plugin_rows()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        _render_plugins(rows)
     return OK
 
 

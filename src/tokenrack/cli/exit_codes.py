@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tokenrack.errors import (
+    CacheError,
     ConfigError,
     InvalidClientError,
     InvalidScopeError,
@@ -15,18 +16,45 @@ from tokenrack.errors import (
     UnauthorizedClientError,
 )
 
-__all__ = ["CACHE_OR_SECRET", "OK", "REJECTED", "UNAVAILABLE", "USAGE", "describe", "exit_code"]
+__all__ = [
+    "CACHE_OR_SECRET",
+    "FAILED",
+    "MEANINGS",
+    "OK",
+    "REJECTED",
+    "UNAVAILABLE",
+    "USAGE",
+    "describe",
+    "epilog",
+    "exit_code",
+]
 
 OK = 0
+FAILED = 1
 USAGE = 2
 REJECTED = 3
 UNAVAILABLE = 4
 CACHE_OR_SECRET = 5
 
+MEANINGS = {
+    OK: "ok",
+    FAILED: "any other error",
+    USAGE: "usage or configuration",
+    REJECTED: "refused by the server",
+    UNAVAILABLE: "endpoint unavailable",
+    CACHE_OR_SECRET: "cache or secret source failed",
+}
+"""What each exit code means, as ``tokenrack --help`` lists them."""
+
+
+def epilog() -> str:
+    """The ``--help`` line that lists every exit code (from :data:`MEANINGS`)."""
+    return "Exit codes: " + ", ".join(f"{code} {meaning}" for code, meaning in MEANINGS.items())
+
 
 def exit_code(error: BaseException) -> int:
-    """2 usage or configuration, 3 refused by the server, 4 unavailable, 5 cache or secret."""
-    if isinstance(error, SecretError) or type(error).__name__ == "CacheError":
+    """2 usage or configuration, 3 refused, 4 unavailable, 5 cache or secret, else 1."""
+    if isinstance(error, (SecretError, CacheError)):
         return CACHE_OR_SECRET
     if isinstance(error, (ConfigError, PluginError)):
         return USAGE
@@ -34,7 +62,7 @@ def exit_code(error: BaseException) -> int:
         return REJECTED
     if isinstance(error, (TokenEndpointUnavailableError, TokenResponseError)):
         return UNAVAILABLE
-    return 1
+    return FAILED
 
 
 def _hint(error: BaseException) -> str | None:

@@ -19,14 +19,26 @@ __all__ = ["serve"]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from typing import Any
 
-_TAKES_VALUE = {"--config", "--profile", "--min-ttl", "--env"}
+# What the fast path understands, as tables: an option maps to the function that reads its
+# value, or to None for a flag. Anything not here goes to the full command line.
+_GLOBAL_OPTIONS: dict[str, Callable[[str], Any]] = {"--config": str, "--profile": str}
+_COMMAND_OPTIONS: dict[str, dict[str, Callable[[str], Any] | None]] = {
+    "token": {"--json": None, "--header": None, "--min-ttl": float},
+    "exec": {"--env": str},
+}
+_TAKES_VALUE = set(_GLOBAL_OPTIONS) | {
+    name
+    for options in _COMMAND_OPTIONS.values()
+    for name, read in options.items()
+    if read is not None
+}
 
 
 def _split(words: Sequence[str]) -> list[tuple[str, str | None]] | None:
-    """``--name value`` and ``--name=value`` as pairs; positionals as (word, None)."""
+    """``--name value`` and ``--name=value`` as pairs; flags and positionals as (word, None)."""
     items: list[tuple[str, str | None]] = []
     index = 0
     while index < len(words):
@@ -39,54 +51,77 @@ def _split(words: Sequence[str]) -> list[tuple[str, str | None]] | None:
                 return None
             items.append((word, words[index + 1]))
             index += 1
-        elif word.startswith("-"):
-            items.append((word, None))
         else:
             items.append((word, None))
         index += 1
     return items
 
 
+def _key(option: str) -> str:
+    """``--min-ttl`` → ``min_ttl``."""
+    return option[2:].replace("-", "_")
+
+
+def _command(items: list[tuple[str, str | None]], parsed: dict[str, Any]) -> int | None:
+    """Read the global options into ``parsed``; the index of the command word, or None."""
+    for index, (name, value) in enumerate(items):
+        if name in _COMMAND_OPTIONS and value is None:
+            parsed["command"] = name
+            return index
+        if name not in _GLOBAL_OPTIONS or value is None:
+            return None
+        parsed[_key(name)] = value
+    return None
+
+
+def _command_options(
+    items: list[tuple[str, str | None]], command: str, parsed: dict[str, Any]
+) -> bool:
+    """Read the command's options and positionals into ``parsed``; False on anything else."""
+    options = _COMMAND_OPTIONS[command]
+    positionals: list[str] = []
+    for name, value in items:
+        if value is None and not name.startswith("-"):
+            positionals.append(name)
+            continue
+        if name not in options:
+            return False
+        read = options[name]
+        if read is None:
+            if value is not None:
+                return False
+            parsed["flags"].add(name)
+            continue
+        try:
+            parsed[_key(name)] = read(str(value))
+        except ValueError:
+            return False
+    if positionals:
+        parsed["positional"] = positionals[0]
+    return len(positionals) <= 1 and len(parsed["flags"]) <= 1
+
+
 def _parse(argv: Sequence[str]) -> dict[str, Any] | None:
+    """The plain forms as a dict; None for anything the full command line must read."""
     words = list(argv)
-    command_line, rest = (words, [])
-    if "--" in words:
-        cut = words.index("--")
-        command_line, rest = words[:cut], words[cut + 1 :]
-    items = _split(command_line)
+    cut = words.index("--") if "--" in words else len(words)
+    # Everything after the first "--" is exec's command, verbatim.
+    rest = words[cut + 1 :]
+    items = _split(words[:cut])
     if items is None:
         return None
-    parsed: dict[str, Any] = {"config": None, "profile": os.environ.get("TOKENRACK_PROFILE")}
-    command = None
-    flags: set[str] = set()
-    for name, value in items:
-        if command is None:
-            if name in ("--config", "--profile") and value is not None:
-                parsed[name[2:]] = value
-            elif name in ("token", "exec") and value is None:
-                command = name
-            else:
-                return None
-        elif value is None and not name.startswith("-"):
-            if "positional" in parsed:
-                return None
-            parsed["positional"] = name
-        elif name in ("--json", "--header") and value is None and command == "token":
-            flags.add(name)
-        elif name == "--min-ttl" and value is not None and command == "token":
-            try:
-                parsed["min_ttl"] = float(value)
-            except ValueError:
-                return None
-        elif name == "--env" and value is not None and command == "exec":
-            parsed["env"] = value
-        else:
-            return None
-    if command is None or len(flags) > 1 or (command == "exec" and not rest):
+    parsed: dict[str, Any] = {
+        "config": None,
+        "profile": os.environ.get("TOKENRACK_PROFILE"),
+        "flags": set(),
+    }
+    index = _command(items, parsed)
+    if index is None or not _command_options(items[index + 1 :], parsed["command"], parsed):
         return None
-    if command == "token" and rest:
+    # exec needs a command after "--"; token takes none.
+    if bool(rest) != (parsed["command"] == "exec"):
         return None
-    parsed.update(command=command, flags=flags, argv=rest)
+    parsed["argv"] = rest
     parsed["profile"] = parsed.pop("positional", None) or parsed["profile"]
     return parsed if parsed["profile"] else None
 
@@ -116,23 +151,8 @@ def serve(argv: Sequence[str]) -> int | None:
         return exec_with(
             parsed["argv"], parsed.get("env", "TOKENRACK_TOKEN"), fields["access_token"]
         )
-    import json
+    from tokenrack.cli.output import print_token
 
-    flags = parsed["flags"]
-    if "--json" in flags:
-        from tokenrack.cli.output import token_document
-
-        document = token_document(
-            **{
-                k: fields[k]
-                for k in ("access_token", "token_type", "expires_at", "scopes", "extra")
-            }
-        )
-        print(json.dumps(document, indent=2))
-    elif "--header" in flags:
-        from tokenrack.cli.output import header_line
-
-        print(header_line(fields["token_type"], fields["access_token"]))
-    else:
-        print(fields["access_token"])
-    return 0
+    return print_token(
+        fields, as_json="--json" in parsed["flags"], as_header="--header" in parsed["flags"]
+    )

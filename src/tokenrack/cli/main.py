@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 from tokenrack.cli.common import UsageError
 from tokenrack.cli.emulator_cmd import PERSONALITIES as EMULATOR_PERSONALITIES
-from tokenrack.cli.exit_codes import USAGE, describe, exit_code
+from tokenrack.cli.exit_codes import USAGE, describe, epilog, exit_code
 
 __all__ = ["build_parser", "main"]
 
@@ -52,8 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tokenrack",
         description="OAuth 2.0 client-credentials tokens for shells, scripts and operators.",
-        epilog="Exit codes: 0 ok, 2 usage or configuration, 3 refused by the server, "
-        "4 endpoint unavailable, 5 cache or secret source failed.",
+        epilog=epilog() + ".",
     )
     parser.add_argument("--config", metavar="PATH", help="config file (default: discovered)")
     parser.add_argument(

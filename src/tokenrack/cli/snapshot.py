@@ -16,7 +16,6 @@ import contextlib
 import hashlib
 import json
 import os
-import stat
 
 __all__ = ["FORMAT", "RecordingEnviron", "config_digest", "env_digests", "load", "save"]
 
@@ -76,27 +75,26 @@ def directory() -> str:
     return os.path.join(default_cache_directory(), "cli")
 
 
-def _trusted(path: str, *, is_directory: bool) -> bool:
-    """Ours, and not writable by others; anything else is ignored, never trusted."""
-    try:
-        info = os.lstat(path)
-    except OSError:
-        return False
-    kind = stat.S_ISDIR(info.st_mode) if is_directory else stat.S_ISREG(info.st_mode)
-    unshared = not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
-    return kind and info.st_uid == os.geteuid() and unshared
-
-
 def load(digest: str) -> dict[str, Any] | None:
-    """The snapshot for ``digest``, or None when absent, unreadable or untrustworthy."""
+    """The snapshot for ``digest``, or None when absent, unreadable or untrustworthy.
+
+    The directory and the file must be ours alone (as the file cache's are); anything
+    else is ignored, never trusted.
+    """
+    from tokenrack.errors import CacheError
+    from tokenrack.util.safe_file import check_directory, read_private
+
     folder = directory()
-    path = os.path.join(folder, f"{digest}.json")
-    if not (_trusted(folder, is_directory=True) and _trusted(path, is_directory=False)):
+    try:
+        check_directory(folder)
+        data = read_private(os.path.join(folder, f"{digest}.json"))
+    except CacheError:
+        return None
+    if data is None:
         return None
     try:
-        with open(path, "rb") as handle:
-            document = json.loads(handle.read())
-    except (OSError, ValueError):
+        document = json.loads(data)
+    except ValueError:
         return None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         return None
@@ -105,26 +103,20 @@ def load(digest: str) -> dict[str, Any] | None:
 
 def save(digest: str, *, profile: str, entry: Mapping[str, Any], env: Mapping[str, Any]) -> None:
     """Add ``profile``'s entry to the snapshot for ``digest`` (atomic, 0600, best effort)."""
-    import tempfile
+    from tokenrack.errors import CacheError
+    from tokenrack.util.safe_file import check_directory, write_private
 
     folder = directory()
     try:
         os.makedirs(folder, mode=0o700, exist_ok=True)
-    except OSError:
-        return
-    if not _trusted(folder, is_directory=True):
+        check_directory(folder)
+    except (OSError, CacheError):
         return
     document = load(digest) or {"format": FORMAT, "profiles": {}, "env": {}}
     document["profiles"][profile] = dict(entry)
     document["env"] = {**document.get("env", {}), **env}
-    try:
-        descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
-    except OSError:
-        return
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump(document, handle)
-        os.replace(temporary, os.path.join(folder, f"{digest}.json"))
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
+    # Not durable: a snapshot lost to a crash is rebuilt by the next full-path call.
+    with contextlib.suppress(OSError):
+        write_private(
+            os.path.join(folder, f"{digest}.json"), json.dumps(document).encode(), durable=False
+        )

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from typing import TYPE_CHECKING, Any
 
 from tokenrack.cli import snapshot
 from tokenrack.cli.common import UsageError, load_registry, profile_name
-from tokenrack.cli.output import header_line, token_document
+from tokenrack.cli.output import print_token
 from tokenrack.cli.warm import remember
 
 if TYPE_CHECKING:
@@ -18,7 +17,7 @@ if TYPE_CHECKING:
 
     from tokenrack.token import Token
 
-__all__ = ["exec_with", "print_token", "run_exec", "run_token"]
+__all__ = ["exec_with", "run_exec", "run_token"]
 
 
 def _token(args: argparse.Namespace) -> Token:
@@ -42,17 +41,6 @@ def _fields(token: Token) -> dict[str, Any]:
         "scopes": token.scopes,
         "extra": token.extra,
     }
-
-
-def print_token(fields: dict[str, Any], *, as_json: bool, as_header: bool) -> int:
-    """Print the token alone, as an ``Authorization`` header, or as JSON."""
-    if as_json:
-        print(json.dumps(token_document(**fields), indent=2))
-    elif as_header:
-        print(header_line(fields["token_type"], fields["access_token"]))
-    else:
-        print(fields["access_token"])
-    return 0
 
 
 def exec_with(argv: Sequence[str], variable: str, access_token: str) -> int:

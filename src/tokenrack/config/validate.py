@@ -9,7 +9,7 @@ a secret key), and suggests the closest key for a typo.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -17,7 +17,7 @@ from jsonschema.exceptions import ValidationError
 
 from tokenrack.errors import ConfigProblem
 
-__all__ = ["check", "describe", "join_path", "validate"]
+__all__ = ["describe", "join_path", "validate"]
 
 
 def join_path(base: str, parts: Iterable[str | int]) -> str:
@@ -39,6 +39,47 @@ def _plural(schema: Mapping[str, Any]) -> str:
     return f"items that are each {describe(schema)}"
 
 
+def _string(schema: Mapping[str, Any]) -> str:
+    return "a non-empty string" if schema.get("minLength") else "a string"
+
+
+def _number(schema: Mapping[str, Any]) -> str:
+    noun = "a number" if schema["type"] == "number" else "an integer"
+    if "exclusiveMinimum" in schema:
+        return f"{noun} greater than {schema['exclusiveMinimum']}"
+    if "minimum" in schema and "maximum" in schema:
+        return f"{noun} from {schema['minimum']} to {schema['maximum']}"
+    if "minimum" in schema:
+        return f"{noun} of at least {schema['minimum']}"
+    return noun
+
+
+def _array(schema: Mapping[str, Any]) -> str:
+    items = schema.get("items")
+    return f"a list of {_plural(items)}" if isinstance(items, Mapping) else "a list"
+
+
+def _object(schema: Mapping[str, Any]) -> str:
+    properties = schema.get("properties") or {}
+    if properties and schema.get("additionalProperties") is False:
+        return "a mapping with keys " + ", ".join(properties)
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, Mapping):
+        return f"a mapping of names to {_plural(extra)}"
+    return "a mapping"
+
+
+# How each JSON Schema type is said in words, given its schema.
+_DESCRIBERS: dict[str, Callable[[Mapping[str, Any]], str]] = {
+    "string": _string,
+    "number": _number,
+    "integer": _number,
+    "boolean": lambda schema: "true or false",
+    "array": _array,
+    "object": _object,
+}
+
+
 def describe(schema: Mapping[str, Any]) -> str:
     """Say in words what a schema accepts (``a list of strings``, ``one of 'a', 'b'``)."""
     if "description" in schema:
@@ -51,31 +92,8 @@ def describe(schema: Mapping[str, Any]) -> str:
         if combinator in schema:
             return " or ".join(describe(branch) for branch in schema[combinator])
     kind = schema.get("type")
-    if kind == "string":
-        return "a non-empty string" if schema.get("minLength") else "a string"
-    if kind in ("number", "integer"):
-        noun = "a number" if kind == "number" else "an integer"
-        if "exclusiveMinimum" in schema:
-            return f"{noun} greater than {schema['exclusiveMinimum']}"
-        if "minimum" in schema and "maximum" in schema:
-            return f"{noun} from {schema['minimum']} to {schema['maximum']}"
-        if "minimum" in schema:
-            return f"{noun} of at least {schema['minimum']}"
-        return noun
-    if kind == "boolean":
-        return "true or false"
-    if kind == "array":
-        items = schema.get("items")
-        return f"a list of {_plural(items)}" if isinstance(items, Mapping) else "a list"
-    if kind == "object":
-        properties = schema.get("properties") or {}
-        if properties and schema.get("additionalProperties") is False:
-            return "a mapping with keys " + ", ".join(properties)
-        extra = schema.get("additionalProperties")
-        if isinstance(extra, Mapping):
-            return f"a mapping of names to {_plural(extra)}"
-        return "a mapping"
-    return "a valid value"
+    describer = _DESCRIBERS.get(kind) if isinstance(kind, str) else None
+    return describer(schema) if describer is not None else "a valid value"
 
 
 def _show(value: Any, *, hidden: bool) -> str:
@@ -116,48 +134,108 @@ def _branch_errors(error: ValidationError) -> list[ValidationError] | None:
     return typed[0] if len(typed) == 1 else None
 
 
-def _problems(
-    error: ValidationError, base: str, hide: Callable[[Sequence[str | int]], bool]
-) -> list[ConfigProblem]:
+Hide = Callable[[Sequence[str | int]], bool]
+"""Says, from a path relative to the validated instance, whether the value there is secret."""
+
+
+def _branches(
+    error: ValidationError, path: str, base: str, hide: Hide
+) -> list[ConfigProblem] | None:
+    """oneOf/anyOf: "needs one of" for alternative required keys, or the matching branch's."""
+    subs = list(error.context or ())
+    if subs and all(sub.validator == "required" for sub in subs):
+        keys = [str(key) for sub in subs for key in sub.validator_value]  # type: ignore[union-attr]
+        return [ConfigProblem(path, f"needs one of {', '.join(keys)}, but has none")]
+    branch = _branch_errors(error)
+    if branch is None:
+        return None
+    return [p for sub in branch for p in _problems(sub, base, hide)]
+
+
+def _unknown_keys(
+    error: ValidationError, path: str, base: str, hide: Hide
+) -> list[ConfigProblem] | None:
+    """additionalProperties: each unknown key, with the closest allowed one."""
+    if not isinstance(error.instance, Mapping):
+        return None
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    allowed = list(schema.get("properties") or {})
+    problems = []
+    for key in error.instance:
+        if key in allowed:
+            continue
+        close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+        hint = (
+            f" (did you mean {close[0]!r}?)"
+            if close
+            else f" (allowed here: {', '.join(sorted(allowed))})"
+        )
+        problems.append(ConfigProblem(join_path(path, [str(key)]), f"unknown key{hint}"))
+    return problems
+
+
+def _missing(
+    error: ValidationError, path: str, base: str, hide: Hide
+) -> list[ConfigProblem] | None:
+    """required: each missing key at its own path."""
+    if not isinstance(error.instance, Mapping):
+        return None
+    return [
+        ConfigProblem(join_path(path, [key]), "required, but missing")
+        for key in list(error.validator_value)  # type: ignore[arg-type]
+        if key not in error.instance
+    ]
+
+
+def _key_count(
+    error: ValidationError, path: str, base: str, hide: Hide
+) -> list[ConfigProblem] | None:
+    """minProperties/maxProperties: what was expected and how many keys there are."""
+    if not isinstance(error.instance, Mapping):
+        return None
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    return [ConfigProblem(path, f"expected {describe(schema)}, got {len(error.instance)} keys")]
+
+
+def _too_few_items(
+    error: ValidationError, path: str, base: str, hide: Hide
+) -> list[ConfigProblem] | None:
+    """For minItems: how many items were needed."""
+    return [ConfigProblem(path, f"expected at least {error.validator_value} item(s)")]
+
+
+def _refused(
+    error: ValidationError, path: str, base: str, hide: Hide
+) -> list[ConfigProblem] | None:
+    """For not: the schema's description says what is refused (a key another one excludes)."""
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    description = schema.get("description")
+    return [ConfigProblem(path, str(description))] if description else None
+
+
+# The validators whose errors read better said their own way; a handler may answer None
+# to fall back to "expected …, got …".
+_HANDLERS: dict[str, Callable[[ValidationError, str, str, Hide], list[ConfigProblem] | None]] = {
+    "oneOf": _branches,
+    "anyOf": _branches,
+    "additionalProperties": _unknown_keys,
+    "required": _missing,
+    "minProperties": _key_count,
+    "maxProperties": _key_count,
+    "minItems": _too_few_items,
+    "not": _refused,
+}
+
+
+def _problems(error: ValidationError, base: str, hide: Hide) -> list[ConfigProblem]:
     parts = list(error.absolute_path)
     path = join_path(base, parts)
-    hidden = hide(parts)
-    schema = error.schema if isinstance(error.schema, Mapping) else {}
-    if error.validator in ("oneOf", "anyOf"):
-        subs = list(error.context or ())
-        if subs and all(sub.validator == "required" for sub in subs):
-            keys = [str(key) for sub in subs for key in sub.validator_value]  # type: ignore[union-attr]
-            return [ConfigProblem(path, f"needs one of {', '.join(keys)}, but has none")]
-        branch = _branch_errors(error)
-        if branch is not None:
-            return [p for sub in branch for p in _problems(sub, base, hide)]
-    if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
-        allowed = list(schema.get("properties") or {})
-        problems = []
-        for key in error.instance:
-            if key in allowed:
-                continue
-            close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
-            hint = (
-                f" (did you mean {close[0]!r}?)"
-                if close
-                else f" (allowed here: {', '.join(sorted(allowed))})"
-            )
-            problems.append(ConfigProblem(join_path(path, [str(key)]), f"unknown key{hint}"))
+    handler = _HANDLERS.get(str(error.validator))
+    problems = handler(error, path, base, hide) if handler is not None else None
+    if problems is not None:
         return problems
-    if error.validator == "required" and isinstance(error.instance, Mapping):
-        return [
-            ConfigProblem(join_path(path, [key]), "required, but missing")
-            for key in list(error.validator_value)  # type: ignore[arg-type]
-            if key not in error.instance
-        ]
-    if error.validator in ("minProperties", "maxProperties") and isinstance(
-        error.instance, Mapping
-    ):
-        return [ConfigProblem(path, f"expected {describe(schema)}, got {len(error.instance)} keys")]
-    if error.validator == "minItems":
-        return [ConfigProblem(path, f"expected at least {error.validator_value} item(s)")]
-    shown = _show(error.instance, hidden=hidden)
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    shown = _show(error.instance, hidden=hide(parts))
     return [ConfigProblem(path, f"expected {describe(schema)}, got {shown}")]
 
 
@@ -166,7 +244,7 @@ def validate(
     schema: Mapping[str, Any],
     *,
     base: str,
-    hide: Callable[[Sequence[str | int]], bool] = lambda parts: False,
+    hide: Hide = lambda parts: False,
 ) -> list[ConfigProblem]:
     """Every problem with ``instance`` against ``schema``, as paths under ``base``.
 
@@ -184,13 +262,3 @@ def validate(
             if problem not in problems:
                 problems.append(problem)
     return sorted(problems, key=lambda p: p.path)
-
-
-def check(schema: Mapping[str, Any]) -> None:
-    """Raise ``jsonschema.SchemaError`` when ``schema`` is not a valid draft 2020-12 schema."""
-    Draft202012Validator.check_schema(schema)
-
-
-def hider(secret_keys: Collection[str]) -> Callable[[Sequence[str | int]], bool]:
-    """A ``hide`` function for a profile: values under its secret keys are hidden."""
-    return lambda parts: bool(parts) and parts[0] in secret_keys

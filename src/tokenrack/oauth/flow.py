@@ -162,6 +162,77 @@ def _out_of_time(
     )
 
 
+def _check_url(request: TokenRequest, settings: FetchSettings) -> None:
+    """Refuse a token URL the profile may not send credentials to.
+
+    Raises:
+        ConfigError: Naming the profile's ``token_url``.
+    """
+    problem = insecure_url_problem(request.url, allow_insecure_http=settings.allow_insecure_http)
+    if problem:
+        raise ConfigError(
+            problem,
+            file=settings.source,
+            profile=settings.profile,
+            path=f"profiles.{settings.profile}.token_url",
+        )
+
+
+def _start_deadline(settings: FetchSettings, attempts: Attempts) -> float:
+    """The fetch's deadline on the monotonic clock, started by its first request."""
+    if attempts.deadline_at is None:
+        started = (
+            settings.started_at if settings.started_at is not None else settings.clock.monotonic()
+        )
+        attempts.deadline_at = started + settings.policy.deadline
+    return attempts.deadline_at
+
+
+def _classify(
+    outcome: Outcome,
+    attempt: int,
+    *,
+    url: str,
+    settings: FetchSettings,
+    attempts: Attempts,
+) -> tuple[float, str, int | None] | None:
+    """What one attempt's outcome means: None for the answer, else how to retry.
+
+    Returns:
+        None when ``outcome`` is the answer to return (any status that is not retried),
+        else ``(wait, why, last_status)``: the seconds to wait before the next attempt,
+        what went wrong (for the log and a deadline error), and the HTTP status if any.
+
+    Raises:
+        TokenResponseError: An answer larger than the transport reads.
+        TokenEndpointUnavailableError: The deadline cut the request off, the failure is
+            not worth another attempt, or this was the last attempt.
+    """
+    policy = settings.policy
+    last = attempt == policy.attempts
+    if isinstance(outcome, TransportError):
+        if outcome.kind == "too_large":
+            raise TokenResponseError(f"{outcome} (from {url})")
+        if outcome.kind == "deadline":
+            raise _out_of_time(settings, attempts, url, str(outcome))
+        if not outcome.retryable or last:
+            raise TokenEndpointUnavailableError(str(outcome), attempts=attempts.total, url=url)
+        return policy.delay(attempt, None, settings.rng), str(outcome), None
+    assert outcome is not None
+    if outcome.status not in RETRYABLE_STATUSES:
+        return None
+    if last:
+        raise TokenEndpointUnavailableError(
+            f"HTTP {outcome.status}",
+            attempts=attempts.total,
+            last_status=outcome.status,
+            url=url,
+        )
+    server_wait = server_wait_seconds(outcome, now=settings.clock.time())
+    wait = policy.delay(attempt, server_wait, settings.rng)
+    return wait, f"HTTP {outcome.status}", outcome.status
+
+
 def exchange(
     request: TokenRequest, settings: FetchSettings, attempts: Attempts
 ) -> Generator[Step, Outcome, tuple[HttpResponse, list[str]]]:
@@ -177,25 +248,16 @@ def exchange(
         TokenResponseError: An answer larger than the transport reads.
         ConfigError: A URL the profile may not send credentials to.
     """
-    problem = insecure_url_problem(request.url, allow_insecure_http=settings.allow_insecure_http)
-    if problem:
-        raise ConfigError(
-            problem,
-            file=settings.source,
-            profile=settings.profile,
-            path=f"profiles.{settings.profile}.token_url",
-        )
+    _check_url(request, settings)
     policy = settings.policy
     clock = settings.clock
-    if attempts.deadline_at is None:
-        started = settings.started_at if settings.started_at is not None else clock.monotonic()
-        attempts.deadline_at = started + policy.deadline
+    deadline_at = _start_deadline(settings, attempts)
     for attempt in range(1, policy.attempts + 1):
         # Authenticate every attempt afresh: a signed assertion must not be replayed.
         prepared = settings.authenticate(request) if request.authenticate else request
         secrets = [*prepared.secret_values(), *settings.known_secrets]
         now = clock.monotonic()
-        left = attempts.deadline_at - now
+        left = deadline_at - now
         if left <= 0:
             # Only a later step of a multi-request flow (or a second auth method) gets here:
             # within one exchange, no wait is begun that would end past the deadline.
@@ -204,35 +266,12 @@ def exchange(
         attempts.sent_at_monotonic = now
         attempts.total += 1
         outcome = yield Send(prepared.encode(), sent_at, time_left=left)
-        last = attempt == policy.attempts
-        last_status: int | None = None
-        if isinstance(outcome, TransportError):
-            if outcome.kind == "too_large":
-                raise TokenResponseError(f"{outcome} (from {request.url})")
-            if outcome.kind == "deadline":
-                raise _out_of_time(settings, attempts, request.url, str(outcome))
-            if not outcome.retryable or last:
-                raise TokenEndpointUnavailableError(
-                    str(outcome), attempts=attempts.total, url=request.url
-                )
-            wait = policy.delay(attempt, None, settings.rng)
-            why = str(outcome)
-        else:
-            assert outcome is not None
-            if outcome.status not in RETRYABLE_STATUSES:
-                return outcome, secrets
-            if last:
-                raise TokenEndpointUnavailableError(
-                    f"HTTP {outcome.status}",
-                    attempts=attempts.total,
-                    last_status=outcome.status,
-                    url=request.url,
-                )
-            server_wait = server_wait_seconds(outcome, now=clock.time())
-            wait = policy.delay(attempt, server_wait, settings.rng)
-            why = f"HTTP {outcome.status}"
-            last_status = outcome.status
-        left = attempts.deadline_at - clock.monotonic()
+        retry = _classify(outcome, attempt, url=request.url, settings=settings, attempts=attempts)
+        if retry is None:
+            assert outcome is not None and not isinstance(outcome, TransportError)
+            return outcome, secrets
+        wait, why, last_status = retry
+        left = deadline_at - clock.monotonic()
         if wait >= left:
             # Never sleep past the deadline, nor up to it only to be cut off at once.
             raise _out_of_time(

@@ -122,22 +122,32 @@ class GenericProvider(Provider):
         Raises:
             ConfigError: A placeholder has no value, or the secret would go in the URL.
         """
-        problems: list[ConfigProblem] = []
+        problems = self._template_problems()
+        secret_in_query = self._secret_in_query_problem()
+        if secret_in_query is not None:
+            problems.append(secret_in_query)
+        if problems:
+            raise ConfigError(problems=problems)
+
+    def _template_problems(self) -> list[ConfigProblem]:
+        """A ``token_url`` template that does not parse, or names a placeholder with no value."""
         template = str(self.options.get("token_url") or "")
         params = self.options.get("token_url_params") or {}
         try:
             names = [field for _, field, _, _ in string.Formatter().parse(template) if field]
         except ValueError as error:
-            names = []
-            problems.append(ConfigProblem("token_url", f"not a valid URL template: {error}"))
-        for name in names:
-            if name not in params:
-                problems.append(
-                    ConfigProblem(
-                        "token_url",
-                        f"the template names {{{name}}}, but token_url_params has no {name!r}",
-                    )
-                )
+            return [ConfigProblem("token_url", f"not a valid URL template: {error}")]
+        return [
+            ConfigProblem(
+                "token_url",
+                f"the template names {{{name}}}, but token_url_params has no {name!r}",
+            )
+            for name in names
+            if name not in params
+        ]
+
+    def _secret_in_query_problem(self) -> ConfigProblem | None:
+        """``params_in: query`` that would put the client secret in the URL, unless allowed."""
         # auto may fall back to client_secret_post at run time, so it counts as post here.
         if (
             self.options.get("params_in") == "query"
@@ -145,17 +155,14 @@ class GenericProvider(Provider):
             and "client_secret" in self.options
             and self.options.get("allow_secret_in_query") is not True
         ):
-            problems.append(
-                ConfigProblem(
-                    "params_in",
-                    f"params_in: query with {self.auth_method} could put the client secret in "
-                    "the URL (kept by proxies and server logs); set auth_method: "
-                    "client_secret_basic, or allow_secret_in_query: true if the server accepts "
-                    "nothing else",
-                )
+            return ConfigProblem(
+                "params_in",
+                f"params_in: query with {self.auth_method} could put the client secret in "
+                "the URL (kept by proxies and server logs); set auth_method: "
+                "client_secret_basic, or allow_secret_in_query: true if the server accepts "
+                "nothing else",
             )
-        if problems:
-            raise ConfigError(problems=problems)
+        return None
 
     # -- hooks -------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Private files: opened without following links, and only if they are ours alone.
+"""Private files: opened without following links, only if ours alone, and written atomically.
 
 The file cache keeps bearer tokens; a directory or file that another user owns, or that
 group or others may write, could let them plant a token of their choosing or read ours,
@@ -7,13 +7,20 @@ so both are refused. Standard library only, so the CLI's warm path can use it ch
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
 
 from tokenrack.errors import CacheError
 
-__all__ = ["check_directory", "check_owner_and_mode", "open_private", "read_private"]
+__all__ = [
+    "check_directory",
+    "check_owner_and_mode",
+    "open_private",
+    "read_private",
+    "write_private",
+]
 
 
 def _refuse(path: str, problem: str, fix: str) -> CacheError:
@@ -99,3 +106,49 @@ def read_private(path: str) -> bytes | None:
         raise CacheError(f"cannot read {path}: {error.strerror}", backend="file") from None
     with os.fdopen(fd, "rb") as handle:
         return handle.read()
+
+
+def write_private(path: str, data: bytes, *, durable: bool) -> None:
+    """Replace ``path`` with ``data`` atomically, as a file of mode 0600.
+
+    The data goes to a temporary file in the same directory (named ``.tmp-…`` with
+    ``path``'s extension, so a directory listing can skip it), which is then renamed over
+    ``path``: a reader sees the old content or the new, never half of it.
+
+    Args:
+        path: The file to replace.
+        data: Its new content.
+        durable: Also fsync the file before the rename and the directory after it, so the
+            new content survives a crash (a cache record); without it the write is atomic
+            but may be lost to a power cut (a snapshot the next call can rebuild).
+
+    Raises:
+        OSError: The temporary file cannot be created, written or renamed (it is removed).
+    """
+    import tempfile
+
+    directory, name = os.path.split(path)
+    directory = directory or "."
+    # mkstemp creates the file 0600 with O_EXCL: nobody can plant it or read it first.
+    fd, temporary = tempfile.mkstemp(
+        prefix=".tmp-", suffix=os.path.splitext(name)[1], dir=directory
+    )
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    if durable:
+        # The rename is durable only once the directory entry is on disk too.
+        with contextlib.suppress(OSError):
+            dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
