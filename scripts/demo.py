@@ -16,12 +16,15 @@ Key material is made here, at start, in a temporary directory that is deleted at
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 from tokenrack_providers.testing.google import write_service_account_key
 from tokenrack_providers.testing.personalities import (
@@ -71,7 +74,9 @@ def key_material(directory: Path) -> dict[str, list[EmulatorClient]]:
     }
 
 
-def main(config: Path) -> int:
+def main(config: Path, *, as_json: bool = False) -> int:
+    """Run the demo; print a table (or, with ``as_json``, one JSON document for tests)."""
+    say = (lambda *_args, **_kwargs: None) if as_json else print
     clients = [EmulatorClient(cid, secret) for cid, (_, secret) in DEMO_CLIENTS.items()]
     vendor_client = [
         EmulatorClient(VENDOR_CLIENT, DEMO_CLIENTS[VENDOR_CLIENT][1]),
@@ -98,9 +103,9 @@ def main(config: Path) -> int:
         os.environ["DEMO_CA"] = str(certs.ca_path)
         for variable, secret in DEMO_CLIENTS.values():
             os.environ[variable] = secret
-        print(f"token emulators on 127.0.0.1 (loopback only): generic at {generic.url},")
-        print(f"and one HTTPS emulator per vendor dialect: {', '.join(sorted(PERSONALITIES))}")
-        print(f"config: {config}\n")
+        say(f"token emulators on 127.0.0.1 (loopback only): generic at {generic.url},")
+        say(f"and one HTTPS emulator per vendor dialect: {', '.join(sorted(PERSONALITIES))}")
+        say(f"config: {config}\n")
         try:
             registry = Registry.from_file(config)
         except TokenrackError as error:
@@ -114,47 +119,77 @@ def main(config: Path) -> int:
             f"{'profile':<16} {'provider':<10} {'auth method':<20} {'type':<7} "
             f"{'expires in':>10} {'requests':>8}  calls"
         )
-        print(header)
-        print("-" * (len(header) + 30))
-        total_calls = 0
-        failures = 0
+        say(header)
+        say("-" * (len(header) + 30))
+        rows = []
         with registry:
             for name in registry.profiles():
-                runtime = registry.runtime(name)
-                outcomes = []
-                token = None
-                at_start = requests_so_far()
-                for _ in range(CALLS_PER_PROFILE):
-                    before = requests_so_far()
-                    started = time.perf_counter()
-                    try:
-                        token = registry.get_token(name)
-                    except TokenrackError as error:
-                        outcomes.append(f"failed: {error}")
-                        failures += 1
-                        break
-                    elapsed = time.perf_counter() - started
-                    took = (
-                        f"{elapsed * 1e3:.1f} ms" if elapsed >= 1e-3 else f"{elapsed * 1e6:.0f} µs"
-                    )
-                    fetched = requests_so_far() > before
-                    outcomes.append(f"{'fetch' if fetched else 'cache hit'} {took}")
-                    total_calls += 1
-                expires = f"{token.expires_in():.0f}s" if token else "-"
-                token_type = token.token_type if token else "-"
-                made = requests_so_far() - at_start
-                print(
-                    f"{name:<16} {runtime.config.provider:<10} {runtime.config.auth_method:<20} "
-                    f"{token_type:<7} {expires:>10} {made:>8}  {', '.join(outcomes)}"
-                )
-        print()
-        print(
+                row = run_profile(registry, name, requests_so_far)
+                rows.append(row)
+                say(table_row(row))
+        total_calls = sum(1 for row in rows for call in row["calls"] if "error" not in call)
+        failures = sum(1 for row in rows for call in row["calls"] if "error" in call)
+        say()
+        say(
             f"{total_calls} get_token calls, {requests_so_far()} requests to the token "
             f"endpoints: every repeated call was served from the cache, and profiles asking "
             f"for the same token shared it."
         )
+        if as_json:
+            summary = {"calls": total_calls, "requests": requests_so_far(), "profiles": rows}
+            print(json.dumps(summary, indent=2))
         return 1 if failures else 0
 
 
+def run_profile(
+    registry: Registry, name: str, requests_so_far: Callable[[], int]
+) -> dict[str, Any]:
+    """Ask for ``name``'s token CALLS_PER_PROFILE times; say what each call did."""
+    runtime = registry.runtime(name)
+    calls: list[dict[str, Any]] = []
+    token = None
+    at_start = requests_so_far()
+    for _ in range(CALLS_PER_PROFILE):
+        before = requests_so_far()
+        started = time.perf_counter()
+        try:
+            token = registry.get_token(name)
+        except TokenrackError as error:
+            calls.append({"outcome": "failed", "error": str(error)})
+            break
+        elapsed = time.perf_counter() - started
+        fetched = requests_so_far() > before
+        calls.append({"outcome": "fetch" if fetched else "cache hit", "seconds": elapsed})
+    return {
+        "profile": name,
+        "provider": runtime.config.provider,
+        "auth_method": runtime.config.auth_method,
+        "token_type": token.token_type if token else None,
+        "expires_in": round(token.expires_in()) if token else None,
+        "requests": requests_so_far() - at_start,
+        "calls": calls,
+    }
+
+
+def table_row(row: dict[str, Any]) -> str:
+    """One profile's line of the demo's table."""
+    outcomes = []
+    for call in row["calls"]:
+        if "error" in call:
+            outcomes.append(f"failed: {call['error']}")
+            continue
+        elapsed = call["seconds"]
+        took = f"{elapsed * 1e3:.1f} ms" if elapsed >= 1e-3 else f"{elapsed * 1e6:.0f} µs"
+        outcomes.append(f"{call['outcome']} {took}")
+    expires = f"{row['expires_in']}s" if row["expires_in"] is not None else "-"
+    return (
+        f"{row['profile']:<16} {row['provider']:<10} {row['auth_method']:<20} "
+        f"{row['token_type'] or '-':<7} {expires:>10} {row['requests']:>8}  {', '.join(outcomes)}"
+    )
+
+
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1] if len(sys.argv) > 1 else "config/demo.yaml")))
+    arguments = [a for a in sys.argv[1:] if a != "--json"]
+    sys.exit(
+        main(Path(arguments[0] if arguments else "config/demo.yaml"), as_json="--json" in sys.argv)
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -15,35 +16,37 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.slow  # eleven emulators, TLS certificates and keys made at start
 def test_demo_fetches_each_token_once_and_serves_repeats_from_the_cache() -> None:
     done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "demo.py"), str(ROOT / "config" / "demo.yaml")],
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "demo.py"),
+            str(ROOT / "config" / "demo.yaml"),
+            "--json",
+        ],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    out = done.stdout
+    report = json.loads(done.stdout)
     profiles = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())["profiles"]
-    rows = {
-        line.split()[0]: line
-        for line in out.splitlines()
-        if line.split() and line.split()[0] in profiles
-    }
+    rows = {row["profile"]: row for row in report["profiles"]}
     assert set(rows) == set(profiles)
 
     def provider(name: str) -> str:
         profile = profiles[name]
         return profile.get("provider") or provider(profile["extends"])
 
-    for name, line in rows.items():
-        fields = line.split()
-        assert fields[1] == provider(name)
-        assert fields[3] == "Bearer"  # Zoom's "bearer" and Apigee's "BearerToken" included
-        assert fields[4].endswith("s") and float(fields[4][:-1]) > 0
-        assert line.count("cache hit") >= 2
-    assert "3600s" in rows["billing"] and "1800s" in rows["salesforce"]  # no expires_in there
-    assert "cache hit" in rows["invoices-reader"] and "fetch" not in rows["invoices-reader"]
-    assert rows["invoices-reader"].split()[5] == "0"  # requests made for that profile
+    for name, row in rows.items():
+        assert row["provider"] == provider(name)
+        assert row["token_type"] == "Bearer"  # Zoom's "bearer" and Apigee's "BearerToken" included
+        assert row["expires_in"] > 0
+        outcomes = [call["outcome"] for call in row["calls"]]
+        assert len(outcomes) == 3 and outcomes[1:] == ["cache hit", "cache hit"]
+    assert rows["billing"]["expires_in"] == 3600 and rows["salesforce"]["expires_in"] == 1800
+    # invoices-reader asks for billing's token: served from the cache, no request of its own.
+    assert [c["outcome"] for c in rows["invoices-reader"]["calls"]] == ["cache hit"] * 3
+    assert rows["invoices-reader"]["requests"] == 0
     # Every vendor of the pack has a demo profile.
     providers = {p.get("provider") for p in profiles.values()}
     assert providers >= {
@@ -59,8 +62,10 @@ def test_demo_fetches_each_token_once_and_serves_repeats_from_the_cache() -> Non
         "apigee",
     }
     # Certificate credentials, and a grant that needs no client authentication.
-    assert rows["graph-cert"].split()[2] == "private_key_jwt"
-    assert rows["google-reports"].split()[2] == rows["google-directory"].split()[2] == "none"
+    assert rows["graph-cert"]["auth_method"] == "private_key_jwt"
+    assert (
+        rows["google-reports"]["auth_method"] == rows["google-directory"]["auth_method"] == "none"
+    )
     # billing and invoices-reader share a token: one request per other profile.
-    calls, requests = 3 * len(profiles), len(profiles) - 1
-    assert f"{calls} get_token calls, {requests} requests to the token endpoints" in out
+    assert report["calls"] == 3 * len(profiles)
+    assert report["requests"] == len(profiles) - 1

@@ -8,7 +8,7 @@ import pytest
 from tokenrack_providers.okta import OktaProvider
 from tokenrack_providers.testing.personalities import OktaPersonality
 
-from tests.conftest import FakeClock
+from tests.conftest import CLIENT_ID, SECRET, FakeClock
 from tests.providers.conftest import StartEmulator, host, vendor_profile
 from tokenrack.errors import ConfigError, InvalidScopeError, TokenRequestError
 from tokenrack.testing import ProviderContractTests
@@ -130,8 +130,8 @@ def test_org_server_refuses_secrets_for_okta_scopes(
         data={
             "grant_type": "client_credentials",
             "scope": "okta.users.read",
-            "client_id": "canary-client",
-            "client_secret": "s3cr3t-CANARYSECRET:+/%&= ü",
+            "client_id": CLIENT_ID,
+            "client_secret": SECRET,
         },
         verify=str(certs.ca_path),
         timeout=5,

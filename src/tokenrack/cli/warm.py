@@ -14,6 +14,7 @@ import os
 import time
 
 from tokenrack.cli import snapshot
+from tokenrack.util.windows import early_margin
 
 __all__ = ["CLI_CACHE_VARIABLE", "cached_fields", "fresh_for", "remember"]
 
@@ -33,13 +34,9 @@ def fresh_for(entry: dict[str, Any], obtained_at: float, lifetime: float, now: f
     By the profile's ``refresh_before``, without jitter: a process that lives for one call
     has no refresh to spread out.
     """
-    # RefreshWindows.entry's early window, with jitter 0. Not imported from core.store:
-    # that module pulls in dataclasses, logging and threading, which made the warm call
-    # 5.1x `python -c pass` instead of 2.9x. tests/cli/test_cli_cache.py pins the two
-    # formulas equal, so they cannot drift apart.
-    configured = entry.get("refresh_before")
-    early = min(configured if configured is not None else min(300.0, lifetime / 3), lifetime / 2)
-    return obtained_at + lifetime - early - now
+    # The store's formula (util.windows), not core.store itself: that module pulls in
+    # dataclasses, logging and threading, which made the warm call 5.1x `python -c pass`.
+    return obtained_at + lifetime - early_margin(lifetime, entry.get("refresh_before")) - now
 
 
 def cached_fields(config: str, profile: str, *, min_ttl: float | None) -> dict[str, Any] | None:

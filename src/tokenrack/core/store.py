@@ -26,6 +26,7 @@ from tokenrack.oauth.retry import FAILURE_BACKOFF
 from tokenrack.token import Token
 from tokenrack.util.clock import Clock
 from tokenrack.util.log import get_logger
+from tokenrack.util.windows import early_margin, mandatory_margin
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -62,17 +63,8 @@ class RefreshWindows:
             obtained_at: Monotonic time the request that got it was sent.
             lifetime: Its lifetime in seconds, counted from ``obtained_at``.
         """
-        early = min(
-            self.refresh_before if self.refresh_before is not None else min(300.0, lifetime / 3),
-            lifetime / 2,
-        )
-        mandatory = min(
-            self.must_refresh_before
-            if self.must_refresh_before is not None
-            else min(30.0, lifetime / 10),
-            lifetime / 4,
-            early,
-        )
+        early = early_margin(lifetime, self.refresh_before)
+        mandatory = mandatory_margin(lifetime, self.must_refresh_before, early)
         early -= self.jitter * (early - mandatory) / 2
         expires_at = obtained_at + lifetime
         return CachedToken(
