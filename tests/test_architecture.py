@@ -174,3 +174,14 @@ def test_subpackage_init_files_import_nothing() -> None:
         assert len(body) == 1 and isinstance(body[0], ast.Expr), (
             f"{init} holds more than a docstring"
         )
+
+
+def test_the_module_map_lists_every_module_of_every_subpackage() -> None:
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    listed = set(re.findall(r"^- `([a-z_]+/[a-z_]+\.py)`:", text, re.M))
+    present = {
+        f"{path.parent.name}/{path.name}"
+        for path in SRC.glob("*/*.py")
+        if path.name != "__init__.py"
+    }
+    assert listed == present
