@@ -104,6 +104,19 @@ def leak_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[LeakGuard]:
     assert not leaked, f"a secret or token leaked: {leaked[:3]}"
 
 
+def without_coverage(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a child process whose imports a test counts.
+
+    Under `make test`, coverage measures the CLI's subprocesses (``patch = ["subprocess"]``)
+    and so starts in every child, importing typing, dataclasses and random itself; a test
+    of what tokenrack imports must not count coverage's own imports.
+    """
+    env = dict(os.environ if environ is None else environ)
+    for name in ("COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START"):
+        env.pop(name, None)
+    return env
+
+
 class FakeClock:
     """A clock tests move by hand; ``sleep`` advances it instead of waiting."""
 

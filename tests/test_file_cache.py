@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CLIENT_ID, TOKEN_MARK, LeakGuard, profile
+from tests.conftest import CLIENT_ID, TOKEN_MARK, LeakGuard, profile, without_coverage
 from tokenrack.cache.file import FileCache
 from tokenrack.cache.paths import default_cache_directory, file_stem
 from tokenrack.cache.record import FORMAT, decode_record
@@ -264,6 +264,12 @@ def test_a_process_served_from_a_warm_file_cache_never_imports_requests(
         "registry.get_token('a')\n"
         "print('requests' in sys.modules, 'urllib3' in sys.modules)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=without_coverage(),
+    )
     assert done.stdout.split() == ["False", "False"]
     assert emulator.request_count == 1

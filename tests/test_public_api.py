@@ -13,6 +13,7 @@ from pathlib import Path
 
 import tokenrack
 import tokenrack.plugin
+from tests.conftest import without_coverage
 
 PROMISED = {
     "get_token",
@@ -181,13 +182,25 @@ def test_import_tokenrack_imports_no_heavy_or_optional_dependency() -> None:
         "'dataclasses']\n"
         "print(','.join(m for m in heavy if m in sys.modules))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=without_coverage(),
+    )
     assert done.stdout.strip() == ""
 
 
 def test_registry_import_is_still_light() -> None:
     code = "import sys; from tokenrack import Registry, BearerAuth; print('requests' in sys.modules, 'yaml' in sys.modules)"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=without_coverage(),
+    )
     assert done.stdout.split() == ["False", "False"]
 
 
@@ -198,7 +211,13 @@ def test_tokenrack_logger_has_a_null_handler_before_anything_logs() -> None:
         "from tokenrack.core.registry import Registry\n"
         "print(any(isinstance(h, logging.NullHandler) for h in logging.getLogger('tokenrack').handlers))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=without_coverage(),
+    )
     assert done.stdout.strip() == "True"
 
 
@@ -206,5 +225,11 @@ def test_import_tokenrack_is_almost_free() -> None:
     code = (
         "import sys, tokenrack; print(sorted(m for m in sys.modules if m.startswith('tokenrack')))"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=without_coverage(),
+    )
     assert done.stdout.strip() == "['tokenrack']"

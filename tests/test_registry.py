@@ -19,6 +19,7 @@ from tests.conftest import (
     canary_client,
     profile,
     wait_until,
+    without_coverage,
 )
 from tokenrack.core.registry import Registry
 from tokenrack.errors import (
@@ -509,6 +510,10 @@ def test_a_registry_imports_requests_only_when_it_sends() -> None:
         "print('requests' in sys.modules)\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=without_coverage(),
     ).stdout
     assert out.strip() == "False"

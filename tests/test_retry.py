@@ -8,6 +8,7 @@ from email.utils import format_datetime
 
 import pytest
 
+from tests.conftest import without_coverage
 from tokenrack.oauth.message import HttpResponse
 from tokenrack.oauth.retry import FAILURE_BACKOFF, Backoff, RetryPolicy, server_wait_seconds
 
@@ -92,6 +93,10 @@ def test_importing_retry_stays_cheap() -> None:
         "if m in sys.modules))"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=without_coverage(),
     ).stdout
     assert out.strip() == ""

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import TOKEN_MARK, FakeClock, LeakGuard, profile, wait_until
+from tests.conftest import TOKEN_MARK, FakeClock, LeakGuard, profile, wait_until, without_coverage
 from tokenrack.cache.file import FileCache
 from tokenrack.cache.guard import GuardedCache
 from tokenrack.cache.memory import MemoryCache
@@ -377,7 +377,11 @@ def test_importing_cache_settings_stays_cheap() -> None:
         "if m in sys.modules))"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=without_coverage(),
     ).stdout
     assert out.strip() == ""
 

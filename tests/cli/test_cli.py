@@ -114,7 +114,8 @@ def test_min_ttl_forces_a_refresh_when_less_remains(tmp_path: Path, emu: TokenEm
     config = write_config(tmp_path, emu)
     first = run("token", "billing", "--min-ttl", "60", config=config).stdout
     assert emu.request_count == 1  # a fresh token lives 3600 s: one fetch, then the file cache
-    assert run("token", "billing", "--min-ttl", "60", config=config).stdout == first
+    again = run("token", "billing", "--min-ttl", "60", config=config)
+    assert (again.returncode, again.stdout) == (0, first), again.stderr
     assert emu.request_count == 1
     second = run("token", "billing", "--min-ttl", "7200", config=config).stdout
     assert emu.request_count == 2 and second != first  # more than a token's life: refreshed

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import CLIENT_ID, SECRET, TOKEN_MARK, canary_client
+from tests.conftest import CLIENT_ID, SECRET, TOKEN_MARK, canary_client, without_coverage
 from tokenrack.cli.warm import fresh_for
 from tokenrack.testing import TokenEmulator
 
@@ -62,7 +62,7 @@ def token(path: Path, environment: dict[str, str], *args: str) -> subprocess.Com
         [TOKENRACK, "--config", str(path), "token", "billing", *args],
         capture_output=True,
         text=True,
-        env=environment,
+        env=without_coverage(environment),
         timeout=60,
         check=False,
     )
@@ -96,7 +96,7 @@ def test_a_warm_call_imports_nothing_heavy(
         ],
         capture_output=True,
         text=True,
-        env=environment,
+        env=without_coverage(environment),
         check=True,
     )
     imported = {
@@ -127,7 +127,7 @@ def test_exec_is_served_warm_too(tmp_path: Path, emu: TokenEmulator, cache_home:
         ],
         capture_output=True,
         text=True,
-        env=environment,
+        env=without_coverage(environment),
         check=True,
     )
     assert done.stdout.strip() == emu.issued_tokens[0] and emu.request_count == 1
@@ -183,7 +183,11 @@ def test_an_untrusted_snapshot_directory_is_ignored(
         "print('jsonschema' in sys.modules, file=sys.stderr)\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, env=environment, check=True
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env=without_coverage(environment),
+        check=True,
     )
     assert done.stderr.strip() == "True"
 
@@ -209,7 +213,7 @@ def test_cache_list_and_purge(tmp_path: Path, emu: TokenEmulator, cache_home: Pa
             [TOKENRACK, "--config", str(path), *args],
             capture_output=True,
             text=True,
-            env=environment,
+            env=without_coverage(environment),
             check=False,
         )
 
