@@ -1,4 +1,4 @@
-"""Reading the config file's YAML (``safe_load`` only); finding it is :mod:`tokenrack.config.discover`'s job."""
+"""Reading the config file's YAML (``safe_load`` only); :mod:`.discover` finds the file."""
 
 from __future__ import annotations
 
