@@ -1,12 +1,11 @@
 """How the CLI prints: tokens alone, as a header or as JSON, and tables (standard library only).
 
 The warm path prints through this module too, so it imports nothing beyond the standard
-library's json, datetime and time.
+library's json and time (datetime only for ``--json``).
 """
 
 from __future__ import annotations
 
-import datetime
 import json
 import time
 
@@ -22,6 +21,9 @@ _TOKEN_FIELDS = ("access_token", "token_type", "expires_at", "scopes", "extra")
 
 def iso8601(epoch: float) -> str:
     """Epoch seconds as an ISO 8601 UTC time, to the second."""
+    # Imported here: only --json shows a time, and the warm path prints tokens alone.
+    import datetime
+
     moment = datetime.datetime.fromtimestamp(epoch, datetime.UTC).replace(microsecond=0)
     return moment.isoformat().replace("+00:00", "Z")
 
