@@ -435,14 +435,19 @@ def test_broken_foreign_auth_method_is_refused_by_name(
     assert "required_options (a tuple of str)" in str(error)
     assert "requires_extra (a str or None)" in str(error)
     assert "AuthMethod" in str(error)  # the way to get the defaults
-    # The review's reproduction (a bare AttributeError before): the config loader reports
-    # the same refusal, naming the plugin and its distribution, at the profile's key.
-    config = _config(("a", profile(emulator, provider="acme", auth_method="header_key")))
-    with pytest.raises(ConfigError) as loaded:
-        Registry.from_dict(config)
-    message = str(loaded.value)
-    assert "profiles.a.auth_method" in message
-    assert "'header_key'" in message and "tokenrack-headerkey" in message
+    # The review's reproduction (a bare AttributeError from Registry.from_dict before):
+    # as with a broken provider, the config loads, the profile that names the broken
+    # method raises the same PluginLoadError when used, and the other profiles work.
+    config = _config(
+        ("a", profile(emulator, provider="acme", auth_method="header_key")),
+        ("b", profile(emulator)),
+    )
+    registry = Registry.from_dict(config)
+    with pytest.raises(PluginLoadError) as used:
+        registry.get_token("a")
+    assert (used.value.name, used.value.distribution) == ("header_key", "tokenrack-headerkey")
+    assert registry.get_token("b").access_token in emulator.issued_tokens
+    registry.close()
 
 
 def test_foreign_cache_backend_stores_the_token(install: Install, emulator: TokenEmulator) -> None:

@@ -28,7 +28,13 @@ from tokenrack.config.schema import (
 )
 from tokenrack.config.template import TEMPLATE
 from tokenrack.config.validate import join_path, validate
-from tokenrack.errors import ConfigError, ConfigProblem, PluginError, ProfileNotFoundError
+from tokenrack.errors import (
+    ConfigError,
+    ConfigProblem,
+    PluginError,
+    PluginLoadError,
+    ProfileNotFoundError,
+)
 from tokenrack.oauth.url_policy import insecure_url_problem
 from tokenrack.secret.value import Secret, SecretRef, SecretValue
 from tokenrack.util.extras import extra_installed
@@ -280,7 +286,10 @@ class _ProfileBuilder:
         except PluginError as error:
             return error
         auth_name = str(merged.get("auth_method") or provider.default_auth_method)
-        methods = self._auth_methods(base, auth_name, provider)
+        try:
+            methods = self._auth_methods(base, auth_name, provider)
+        except PluginLoadError as error:
+            return error  # a broken plugin, as for a provider: this profile only
         secret_keys = frozenset(
             CORE_SECRET_OPTIONS.union(provider.secret_options, *(m.secret_options for m in methods))
         )
@@ -393,6 +402,8 @@ class _ProfileBuilder:
             return []
         try:
             return [self.plugins.auth_method(name)]
+        except PluginLoadError:
+            raise  # installed but broken: the profile is unusable, the others still load
         except PluginError as error:
             self.problems.append(ConfigProblem(path, str(error)))
             return []
