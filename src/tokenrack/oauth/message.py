@@ -104,6 +104,12 @@ class TokenRequest:
         """The headers with every secret value shown as ``***``."""
         return [(key, _shown(value)) for key, value in self.headers]
 
+    def secrets(self) -> tuple[Secret, ...]:
+        """Every secret the request carries, still wrapped, so callers can scrub echoes."""
+        return tuple(
+            value for _, value in (*self.form, *self.headers) if isinstance(value, Secret) and value
+        )
+
     def secret_values(self) -> list[str]:
         """Every secret value the request carries, so callers can scrub echoes of them."""
         return [
