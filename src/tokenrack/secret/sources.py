@@ -114,9 +114,11 @@ class CommandSecretSource:
                 f"secret command {argv[0]!r} did not finish within {_COMMAND_TIMEOUT:.0f}s"
             ) from None
         if done.returncode != 0:
+            status, noise = done.returncode, len(done.stderr)
+            del done  # its output may be the secret: no traceback's frame may hold it
             raise SecretError(
-                f"secret command {argv[0]!r} exited with status {done.returncode} "
-                f"({len(done.stderr)} bytes on stderr, not shown)"
+                f"secret command {argv[0]!r} exited with status {status} "
+                f"({noise} bytes on stderr, not shown)"
             )
         value = _strip_newline(done.stdout.decode("utf-8", errors="replace"))
         if not value:
