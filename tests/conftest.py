@@ -15,8 +15,10 @@ import shutil
 import subprocess
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,6 +42,11 @@ CLIENT_ID = "canary-client"
 SECRET = "s3cr3t-CANARYSECRET:+/%&= ü"
 TOKEN_MARK = "CANARYTOKEN"
 CANARIES = (SECRET, "CANARYSECRET", TOKEN_MARK)
+_LIBRARY = str(Path(tokenrack.errors.__file__).parent)
+_TEST_KIT = str(Path(tokenrack.errors.__file__).parent / "testing")
+_CONFIG = str(Path(tokenrack.errors.__file__).parent / "config")
+_REGISTRY = str(Path(tokenrack.errors.__file__).parent / "core" / "registry.py")
+_LOADERS = frozenset({"from_dict", "from_file", "load", "from_config"})
 
 
 class LeakGuard(logging.Handler):
@@ -101,7 +108,61 @@ def leak_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[LeakGuard]:
         root.setLevel(previous)
     leaked = find_canaries(guard.lines)
     leaked += find_canaries([f"{e!s} {e!r}" for e in errors])
+    leaked += find_canaries([library_frames_with_locals(e) for e in errors])
     assert not leaked, f"a secret or token leaked: {leaked[:3]}"
+
+
+def _library_frame(frame: traceback.FrameSummary) -> bool:
+    # The test's own frames (and the emulator's) hold the canaries on purpose. Loading a
+    # config holds what the caller wrote (a literal secret in a test's dict): not counted.
+    filename = frame.filename
+    if filename.startswith(_CONFIG) or (filename == _REGISTRY and frame.name in _LOADERS):
+        return False
+    return filename.startswith(_LIBRARY) and not filename.startswith(_TEST_KIT)
+
+
+def _safe_frames(error: BaseException) -> str:
+    lines: list[str] = []
+    tb = error.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        summary = traceback.FrameSummary(
+            frame.f_code.co_filename, tb.tb_lineno, frame.f_code.co_name
+        )
+        if _library_frame(summary):
+            for name, value in frame.f_locals.items():
+                try:
+                    lines.append(f"{summary.name}.{name}={value!r}")
+                except Exception:
+                    lines.append(f"{summary.name}.{name}=<repr failed>")
+        tb = tb.tb_next
+    return "\n".join(lines)
+
+
+def library_frames_with_locals(error: BaseException) -> str:
+    """``error``'s traceback as an error tracker records it: tokenrack's frames with locals.
+
+    Rendered by ``TracebackException(capture_locals=True)``, as Sentry-like tools do, for
+    the error and everything chained to it; only frames in the library count, since a
+    test's own frames hold the canaries it set up.
+    """
+    try:
+        rendered = traceback.TracebackException(
+            type(error), error, error.__traceback__, capture_locals=True
+        )
+    except Exception:  # a local whose repr raises: record what can be recorded
+        return _safe_frames(error)
+    lines: list[str] = []
+    todo: list[traceback.TracebackException | None] = [rendered]
+    while todo:
+        current = todo.pop()
+        if current is None:
+            continue
+        for frame in current.stack:
+            if _library_frame(frame):
+                lines.append(f"{frame.filename}:{frame.lineno} {frame.name} {frame.locals}")
+        todo += [current.__cause__, current.__context__]
+    return "\n".join(lines)
 
 
 def without_coverage(environ: dict[str, str] | None = None) -> dict[str, str]:

@@ -379,7 +379,9 @@ def test_hostile_server_echo_is_masked(
     assert error.__class__.__name__ == "InvalidClientError"
     details = getattr(error, "details", {})
     assert not leaks(json.dumps(details, ensure_ascii=False)), details
-    assert not leaks("\n".join(leak_guard.lines)), [line for line in leak_guard.lines if leaks(line)]
+    assert not leaks("\n".join(leak_guard.lines)), [
+        line for line in leak_guard.lines if leaks(line)
+    ]
     assert "***" in str(error)
     assert_clean(error)
 
@@ -389,11 +391,7 @@ def test_cli_stderr_masks_base64_basic_echo(tmp_path: Path) -> None:
     the CLI's stderr shows neither the base64 (padded or not) nor the secret."""
     with TokenEmulator([canary_client()], token_prefix=f"{TOKEN_MARK}-") as emulator:
         emulator.fail_next(
-            *[
-                Fault.http(
-                    401, {"error": "invalid_client", "error_description": f"bad {BASIC_RFC}"}
-                )
-            ]
+            *[Fault.http(401, {"error": "invalid_client", "error_description": f"bad {BASIC_RFC}"})]
             * 2
         )
         config = tmp_path / "tokenrack.yaml"
@@ -443,9 +441,7 @@ def test_megabyte_error_description_is_redacted_without_freezing(
         "token words": "token" * (size // 5),
         "quoted token words": '"' + "token" * (size // 5),
     }[shape]
-    emulator.fail_next(
-        Fault.http(400, {"error": "invalid_request", "error_description": text})
-    )
+    emulator.fail_next(Fault.http(400, {"error": "invalid_request", "error_description": text}))
     done = subprocess.run(
         [sys.executable, "-c", _SLOW_FETCH, emulator.token_url],
         capture_output=True,

@@ -34,10 +34,14 @@ def _shown(value: FormValue) -> str:
 
 @dataclass(frozen=True, slots=True)
 class EncodedRequest:
-    """A request ready for the wire; it holds secrets in the clear, so it is never logged."""
+    """A request ready for the wire; it holds secrets in the clear, so it is never logged.
+
+    Its repr shows only the method: the URL may carry secrets in its query
+    (``params_in: query``), and a traceback's frame locals are recorded by their repr.
+    """
 
     method: str
-    url: str
+    url: str = field(repr=False)
     headers: dict[str, str] = field(repr=False)
     body: bytes = field(repr=False)
 
