@@ -23,6 +23,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -84,8 +85,8 @@ def measure(sizes: Sequence[int], repeat: int = 5) -> list[dict[str, Any]]:
     for size in sizes:
         for shape, text in shapes(size).items():
             response = answer(text)
-            baseline = best_ms(lambda: json.loads(response.body), repeat)
-            parsed = best_ms(lambda: parse(response), repeat)
+            baseline = best_ms(partial(json.loads, response.body), repeat)
+            parsed = best_ms(partial(parse, response), repeat)
             rows.append(
                 {
                     "size": size,
@@ -103,8 +104,8 @@ def measure_old(size: int) -> list[dict[str, Any]]:
     rows = []
     for shape, text in shapes(size).items():
         body = json.dumps({"error_description": text}).encode()
-        baseline = best_ms(lambda: json.loads(body), 3)
-        old = best_ms(lambda: old_redact(text), 1)
+        baseline = best_ms(partial(json.loads, body), 3)
+        old = best_ms(partial(old_redact, text), 1)
         rows.append(
             {
                 "size": size,
