@@ -9,6 +9,7 @@ canaries by default, so the whole suite's scenarios prove the no-leak promise.
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import shutil
@@ -20,6 +21,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -42,6 +44,19 @@ CLIENT_ID = "canary-client"
 SECRET = "s3cr3t-CANARYSECRET:+/%&= ü"
 TOKEN_MARK = "CANARYTOKEN"
 CANARIES = (SECRET, "CANARYSECRET", TOKEN_MARK)
+# What a tracker or a hostile server's echo may show instead (issue 10, F7): the base64 of
+# the Basic credentials in both encodings (unpadded: a prefix of the padded form too), and
+# the secret in hex; found ignoring case.
+ENCODED_CANARIES = tuple(
+    form.lower()
+    for form in (
+        base64.b64encode(f"{quote(CLIENT_ID, safe='')}:{quote(SECRET, safe='')}".encode())
+        .decode()
+        .rstrip("="),
+        base64.b64encode(f"{CLIENT_ID}:{SECRET}".encode()).decode().rstrip("="),
+        SECRET.encode().hex(),
+    )
+)
 _LIBRARY = str(Path(tokenrack.errors.__file__).parent)
 _TEST_KIT = str(Path(tokenrack.errors.__file__).parent / "testing")
 _CONFIG = str(Path(tokenrack.errors.__file__).parent / "config")
@@ -70,7 +85,11 @@ class LeakGuard(logging.Handler):
 
 def find_canaries(texts: list[str]) -> list[str]:
     """The texts that contain a canary."""
-    return [t for t in texts if any(c in t for c in CANARIES)]
+    return [
+        t
+        for t in texts
+        if any(c in t for c in CANARIES) or any(c in t.lower() for c in ENCODED_CANARIES)
+    ]
 
 
 @pytest.fixture(autouse=True, scope="session")
