@@ -68,12 +68,12 @@ _OPAQUE = re.compile(
 )
 # In a server's error text (prose, not a raw body) a run of token characters is masked when
 # it mixes letters and digits, unless it has a shape error texts use for their own references:
-# request and trace ids (UUIDs) and vendor error codes (letters then digits, AADSTS7000215).
+# request and trace ids (UUIDs) and vendor error codes (capitals then digits, AADSTS7000215).
 # A URL keeps its address; its query values are judged one by one.
 _RUN = re.compile(rf"(?<![{_TOKEN_CHARS}])[{_TOKEN_CHARS}]{{12,}}+")
 _REFERENCE = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}[.,;:]?"
-    r"|[A-Za-z]+[0-9]+[.,;:]?"
+    r"|[A-Z]{2,}[0-9]+[.,;:]?"
 )
 _URL = re.compile(r"(https?://[^\s?#]*)(\?[^\s#]*)?(#\S*)?")
 _QUERY_VALUE = re.compile(r"=([^&#\s]*)")
@@ -120,19 +120,14 @@ def _sensitive(name: str) -> bool:
     return any(word in lowered for word in _SENSITIVE_WORDS)
 
 
-def _mask_opaque(match: re.Match[str]) -> str:
-    run = match.group(0)
-    return run if _REFERENCE.fullmatch(run) else "***"
-
-
 def redact_text(text: str, secrets: Sequence[str] = (), *, opaque: bool = False) -> str:
     """Mask values that may be credentials in ``text`` before it is quoted.
 
     Masks each string in ``secrets``; the values of JSON keys and form fields whose names
     mention a token, secret, assertion, password or key; anything shaped like a JWT; and,
-    with ``opaque``, anything shaped like an opaque token except a UUID or an error code
-    (letters then digits), which error texts use to name a request. Linear in the length
-    of ``text``; callers cut a server's text short first all the same.
+    with ``opaque``, anything shaped like an opaque token (for raw bodies, where a token
+    may stand anywhere; error texts get a gentler rule, see ``_server_text``). Linear in
+    the length of ``text``; callers cut a server's text short first all the same.
     """
     for secret in secrets:
         if secret:
@@ -144,7 +139,7 @@ def redact_text(text: str, secrets: Sequence[str] = (), *, opaque: bool = False)
         lambda m: m.group(1) + "***" if _sensitive(m.group(2)) else m.group(0), text
     )
     text = _JWT_SHAPE.sub("***", text)
-    return _OPAQUE.sub(_mask_opaque, text) if opaque else text
+    return _OPAQUE.sub("***", text) if opaque else text
 
 
 def _looks_opaque(run: str) -> bool:
