@@ -168,10 +168,10 @@ def load_private_key(
         key, algorithm, key_id = _load_jwk(text, algorithm=algorithm, key_id=key_id)
     elif "-----BEGIN" in text:
         key = _load_pem(text, passphrase=passphrase)
+        check_key_strength(key)
         algorithm = algorithm or _default_algorithm(key)
     else:
         raise KeyMaterialError("expected a PEM private key or a JWK")
-    check_key_strength(key)
     _check_pair(key, algorithm)
     return SigningKey(key, algorithm, key_id)
 
@@ -194,6 +194,7 @@ def _load_jwk(
     key = jwk.key
     if not hasattr(key, "sign"):
         raise KeyMaterialError("the JWK holds no private key")
+    check_key_strength(key)
     return key, algorithm or data.get("alg") or _default_algorithm(key), key_id or data.get("kid")
 
 
