@@ -325,7 +325,7 @@ def test_weak_signing_keys_are_refused(tmp_path: Path, victim: TokenEmulator, ki
         curve = ec.SECP192R1() if kind == "secp192r1" else ec.SECP256K1()
         try:
             key = ec.generate_private_key(curve)
-        except Exception:  # noqa: BLE001 - the OpenSSL build may lack the curve
+        except Exception:
             pytest.skip(f"this OpenSSL cannot make {kind} keys")
     path = tmp_path / "key.pem"
     path.write_text(_pem(key))
@@ -395,7 +395,7 @@ def test_mtls_material_does_not_outlive_a_killed_process(tmp_path: Path) -> None
     # its key material loaded, when it is killed.
     with socket.create_server(("127.0.0.1", 0)) as server:
         url = f"https://127.0.0.1:{server.getsockname()[1]}/token"
-        child = subprocess.Popen(  # noqa: S603 - the test's own script
+        child = subprocess.Popen(
             [sys.executable, "-c", _MTLS_CHILD, url],
             env=environment,
             stdout=subprocess.DEVNULL,

@@ -175,17 +175,18 @@ class MaterialFiles:
         digest = hashlib.sha256(text.encode()).hexdigest()[:16]
         label = f"{name}-{digest}"
         with self._lock:
-            path = self._paths.get(label)
-            if path is None:
-                if self._finalizer is None:
-                    self._finalizer = weakref.finalize(
-                        self, _forget, self._descriptors, self._directories
-                    )
-                path = self._paths[label] = (
-                    self._memory_file(label, text.encode())
-                    if self._in_memory
-                    else self._disk_file(label, text.encode())
+            known = self._paths.get(label)
+            if known is not None:
+                return known
+            if self._finalizer is None:
+                self._finalizer = weakref.finalize(
+                    self, _forget, self._descriptors, self._directories
                 )
+            path = self._paths[label] = (
+                self._memory_file(label, text.encode())
+                if self._in_memory
+                else self._disk_file(label, text.encode())
+            )
             return path
 
     def _memory_file(self, label: str, data: bytes) -> str:

@@ -77,9 +77,7 @@ def untrusted_reason(path: str | os.PathLike[str]) -> str | None:
     if info.st_uid not in (0, uid):
         return f"it is owned by uid {info.st_uid}, not by you (uid {uid}) or root"
     if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        return (
-            f"it is writable by {_writers(info.st_mode)} (mode {stat.S_IMODE(info.st_mode):04o})"
-        )
+        return f"it is writable by {_writers(info.st_mode)} (mode {stat.S_IMODE(info.st_mode):04o})"
     directories = dict.fromkeys(
         [os.path.dirname(os.path.abspath(name)), os.path.dirname(os.path.realpath(name))]
     )

@@ -1,5 +1,8 @@
-"""Config files others can touch: a warning when they can read inline secrets, a refusal when
-they can write a file that runs ``{command:}`` secrets."""
+"""Config files others can touch: warned about when readable, refused commands when writable.
+
+A warning when others can read a file holding inline secrets; a refusal when others can
+write a file that runs ``{command:}`` secrets.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,12 @@ from tokenrack.errors import ConfigError
 from tokenrack.secret.value import Secret, SecretRef
 from tokenrack.util.log import get_logger
 
-__all__ = ["command_secret_keys", "inline_secret_keys", "refuse_untrusted_commands", "warn_if_exposed"]
+__all__ = [
+    "command_secret_keys",
+    "inline_secret_keys",
+    "refuse_untrusted_commands",
+    "warn_if_exposed",
+]
 
 logger = get_logger("tokenrack.config")
 

@@ -23,7 +23,7 @@ import subprocess
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any
 
 from tokenrack.errors import SecretError
 
@@ -157,29 +157,24 @@ def _scrubbed(stderr: bytes, secrets: Sequence[str]) -> str:
     return text
 
 
-def _read_bounded(
-    process: subprocess.Popen[bytes], ends: float
-) -> tuple[bytes, bytes, str | None]:
+def _read_bounded(process: subprocess.Popen[bytes], ends: float) -> tuple[bytes, bytes, str | None]:
     """Standard output and error; a reason when the output or the time ran out."""
-    assert process.stdout is not None and process.stderr is not None
+    if process.stdout is None or process.stderr is None:  # pragma: no cover - both are pipes
+        raise SecretError("secret command has no pipes")
+    out, err = process.stdout.fileno(), process.stderr.fileno()
     stdout, stderr = bytearray(), bytearray()
-    buffers: dict[IO[bytes], bytearray] = {process.stdout: stdout, process.stderr: stderr}
     with selectors.DefaultSelector() as selector:
-        for stream in buffers:
-            selector.register(stream, selectors.EVENT_READ)
+        for descriptor in (out, err):
+            selector.register(descriptor, selectors.EVENT_READ)
         while selector.get_map():
             left = ends - time.monotonic()
             if left <= 0:
                 return bytes(stdout), bytes(stderr), "time"
             for selected, _ in selector.select(left):
-                stream = selected.fileobj
-                assert not isinstance(stream, int) and hasattr(stream, "fileno")
-                chunk = os.read(stream.fileno(), 65536)
+                chunk = os.read(selected.fd, 65536)
                 if not chunk:
-                    selector.unregister(stream)
-                    continue
-                buffer = buffers[stream]  # type: ignore[index]
-                if buffer is stdout:
+                    selector.unregister(selected.fd)
+                elif selected.fd == out:
                     stdout += chunk
                     if len(stdout) > MAX_OUTPUT:
                         return bytes(stdout[:MAX_OUTPUT]), bytes(stderr), "output"
