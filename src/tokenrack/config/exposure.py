@@ -92,17 +92,24 @@ def refuse_untrusted_commands(path: str, config: Config) -> None:
     """Refuse a config that runs ``{command: …}`` secrets when someone else may write it.
 
     A discovered config in that state is never loaded (it is skipped); this guards one
-    named with ``--config`` or ``TOKENRACK_CONFIG``, whose other secrets still load.
+    named with ``--config`` or ``TOKENRACK_CONFIG``, which is otherwise used, with a
+    warning naming it and why.
 
     Raises:
         ConfigError: ``path`` has command secrets and is not yours alone; names the file,
             the keys and why.
     """
-    commands = command_secret_keys(config)
-    if not commands:
-        return
     reason = untrusted_reason(path)
     if reason is None:
+        return
+    commands = command_secret_keys(config)
+    if not commands:
+        logger.warning(
+            "using config %s although %s: it was named explicitly; "
+            "its {command: …} secrets would be refused",
+            path,
+            reason,
+        )
         return
     raise ConfigError(
         f"refusing to run the {{command: …}} secrets of {path} ({', '.join(commands)}): "

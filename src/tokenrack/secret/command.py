@@ -151,7 +151,8 @@ def _scrubbed(stderr: bytes, secrets: Sequence[str]) -> str:
     # Longest first, so a value containing another is replaced whole.
     for secret in sorted(set(secrets), key=len, reverse=True):
         text = text.replace(secret, "***")
-    text = " ".join(text.split())
+    # One line of printable text: the excerpt goes into messages and logs.
+    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
     if len(text) > STDERR_SHOWN or len(stderr) > STDERR_SHOWN * 4:
         text = text[:STDERR_SHOWN] + " …"
     return text
@@ -217,12 +218,16 @@ def run_secret_command(spec: CommandSpec, environ: Mapping[str, str] | None = No
         raise SecretError(f"secret command {program!r} is not executable") from None
     ends = time.monotonic() + seconds
     with process:
-        stdout, stderr, overrun = _read_bounded(process, ends)
-        if overrun is None:
-            try:
-                process.wait(timeout=max(ends - time.monotonic(), 0.001))
-            except subprocess.TimeoutExpired:
-                overrun = "time"
+        try:
+            stdout, stderr, overrun = _read_bounded(process, ends)
+            if overrun is None:
+                try:
+                    process.wait(timeout=max(ends - time.monotonic(), 0.001))
+                except subprocess.TimeoutExpired:
+                    overrun = "time"
+        except BaseException:
+            _kill_group(process)  # interrupted: leave nothing running behind
+            raise
         if overrun is not None:
             _kill_group(process)
     output = stdout.decode("utf-8", errors="replace")
