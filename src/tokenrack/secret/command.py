@@ -51,7 +51,11 @@ BASE_ENVIRONMENT = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ",
 """Variables every secret command gets (when set), with every ``LC_*`` and ``XDG_*``."""
 
 _BASE_PREFIXES = ("LC_", "XDG_")
-_NAME = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*\\*?$"}
+_NAME = {
+    "type": "string",
+    "pattern": "^[A-Za-z_][A-Za-z0-9_]*\\*?$",
+    "description": "a variable name, or a prefix ending in * (VAULT_*)",
+}
 _ARGV = {"type": "array", "items": {"type": "string"}, "minItems": 1}
 
 COMMAND_ARGUMENT_SCHEMA: Mapping[str, Any] = {
