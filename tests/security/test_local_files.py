@@ -159,17 +159,20 @@ def test_config_owned_by_another_user_is_skipped(
 def test_explicit_group_writable_config_does_not_run_commands(
     tmp_path: Path, victim: TokenEmulator, attacker: TokenEmulator
 ) -> None:
-    """F3: even named with --config, a config others can write never runs {command:}."""
+    """F3: even named (--config, TOKENRACK_CONFIG), a config others can write runs no command."""
     environment = _victim_home(tmp_path, victim)
     directory = tmp_path / "team"
     directory.mkdir()
     directory.chmod(0o755)
     marker = tmp_path / "command-ran"
     planted = _planted(directory, attacker, marker, 0o664)
-    for command in ("token", "check"):
-        done = _tokenrack(
-            "--config", str(planted), command, "billing", cwd=directory, env=environment
-        )
+    named = {**environment, "TOKENRACK_CONFIG": str(planted)}
+    for args, env in (
+        (("--config", str(planted), "token", "billing"), environment),
+        (("--config", str(planted), "check", "billing"), environment),
+        (("token", "billing"), named),
+    ):
+        done = _tokenrack(*args, cwd=directory, env=env)
         assert done.returncode != 0
         assert str(planted) in done.stderr and "command" in done.stderr
         assert "writable by its group" in done.stderr
