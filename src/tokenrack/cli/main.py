@@ -129,8 +129,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _WarningsToStderr(logging.Handler):
+    """WARNING and above, to whatever ``sys.stderr`` is at the time."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.setFormatter(logging.Formatter("tokenrack: warning: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:
+            self.handleError(record)
+
+
 def _configure_logging(verbosity: int) -> None:
     if verbosity <= 0:
+        # Without -v, still say which files were skipped or are exposed (config discovery,
+        # key and secret file modes): the user must not be surprised by which config ran.
+        for name in ("tokenrack.config", "tokenrack.secret"):
+            logger = logging.getLogger(name)
+            if not any(isinstance(h, _WarningsToStderr) for h in logger.handlers):
+                logger.addHandler(_WarningsToStderr())
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
