@@ -3,9 +3,9 @@
 One ``requests.Session`` per registry. The session does not trust the environment
 (``trust_env = False``): a ``~/.netrc`` must never replace the client's credentials, and a
 profile's CA bundle must win over ``REQUESTS_CA_BUNDLE``. The environment is then honoured
-explicitly where a profile says nothing: ``*_PROXY``/``NO_PROXY`` for proxies (never for a
-loopback host, always reached directly), and ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` for
-the CA bundle.
+explicitly where a profile says nothing: ``*_PROXY``/``NO_PROXY`` for proxies (never for
+plain http to a loopback host), and ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` for the CA
+bundle.
 
 A send given a deadline (``TransportOptions.deadline``) is over by then, however the server
 behaves: a watchdog timer shuts down the sockets the send uses when its time runs out, so a
@@ -84,15 +84,17 @@ def _without_query(url: str) -> str:
 
 
 def _proxies(url: str, options: TransportOptions) -> dict[str, str]:
-    """The proxies for one request: the profile's, else the environment's, never for loopback.
+    """The proxies for one request: the profile's, else the environment's.
 
-    Plain http is allowed without ``allow_insecure_http`` only because a loopback host is
-    this host; a proxy from the environment would carry the request, credentials and all,
-    off it. The session does not trust the environment, so an empty mapping is no proxy.
+    Never the environment's for plain http to a loopback host: such a URL is allowed
+    without ``allow_insecure_http`` only because it never leaves this host, and a proxy
+    would carry the request, credentials and all, off it in the clear. The session does
+    not trust the environment, so an empty mapping is no proxy at all.
     """
     if options.proxies is not None:
         return dict(options.proxies)
-    if is_loopback_host(urlsplit(url).hostname or ""):
+    parts = urlsplit(url)
+    if parts.scheme.lower() == "http" and is_loopback_host(parts.hostname or ""):
         return {}
     return requests.utils.get_environ_proxies(url)
 
