@@ -83,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--env", default="TOKENRACK_TOKEN", metavar="NAME", help="variable (TOKENRACK_TOKEN)"
     )
+    run.add_argument(
+        "--keep-env",
+        action="store_true",
+        help="also pass the variables the profile's secrets are read from (withheld by default)",
+    )
     run.add_argument("-- CMD ARGS", nargs="?", help="the command, after --")
 
     inspect = commands.add_parser("inspect", help="decode a JWT access token, unverified")

@@ -35,7 +35,7 @@ from tokenrack.errors import (
     PluginLoadError,
     ProfileNotFoundError,
 )
-from tokenrack.oauth.url_policy import insecure_url_problem
+from tokenrack.oauth.url_policy import insecure_url_problem, userinfo_problem
 from tokenrack.secret.value import Secret, SecretRef, SecretValue
 from tokenrack.util.extras import extra_installed
 
@@ -319,14 +319,17 @@ class _ProfileBuilder:
         return resolved
 
     def _check_urls(self, name: str, resolved: Mapping[str, Any]) -> None:
-        """Refuse plain-http endpoints unless the profile allows them (RFC 6749 §3.2)."""
+        """Refuse credentials in URLs, and plain http unless allowed (RFC 6749 §3.2)."""
         allow = resolved.get("allow_insecure_http") is True
         for key in ("token_url", "issuer"):
             url = resolved.get(key)
-            if isinstance(url, str) and url[:7].lower() == "http://":
+            if not isinstance(url, str):
+                continue
+            problem = userinfo_problem(url)
+            if problem is None and url[:7].lower() == "http://":
                 problem = insecure_url_problem(url, allow_insecure_http=allow)
-                if problem:
-                    self.problems.append(ConfigProblem(f"profiles.{name}.{key}", problem))
+            if problem:
+                self.problems.append(ConfigProblem(f"profiles.{name}.{key}", problem))
 
     def _wrap_secrets(
         self, resolved: Mapping[str, Any], secret_keys: frozenset[str]

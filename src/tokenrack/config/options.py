@@ -19,7 +19,17 @@ from tokenrack.oauth.retry import RetryPolicy
 from tokenrack.oauth.transport import TransportOptions
 from tokenrack.secret.value import SecretValue
 
-__all__ = ["CacheOption", "ProfileOptions", "parse_options", "retry_policy", "transport_options"]
+__all__ = [
+    "NO_PROXIES",
+    "CacheOption",
+    "ProfileOptions",
+    "parse_options",
+    "retry_policy",
+    "transport_options",
+]
+
+NO_PROXIES = "none"
+"""``proxies: none``: no proxy for this profile, whatever ``*_PROXY`` says (as ``proxies: {}``)."""
 
 CacheOption = str | Mapping[str, Any]
 """The ``cache`` option as written: a backend name, or a mapping with ``backend``."""
@@ -31,7 +41,7 @@ class ProfileOptions:
 
     Attributes:
         transport: Timeouts, TLS verification and proxies (``timeout``, ``verify``,
-            ``ca_bundle``, ``proxies``).
+            ``ca_bundle``, ``proxies``; ``proxies: none`` or ``{}``: no proxy at all).
         retry: Attempts, backoff and the per-fetch ``deadline`` (``retries``, ``deadline``).
         refresh_before: ``refresh_before``: seconds before expiry the early window opens;
             None: the windows' own rule.
@@ -123,8 +133,12 @@ def transport_options(options: Mapping[str, Any]) -> TransportOptions:
         given["verify"] = False
     elif options.get("ca_bundle"):
         given["verify"] = os.path.expanduser(str(options["ca_bundle"]))
-    if options.get("proxies"):
-        given["proxies"] = dict(options["proxies"])
+    proxies = options.get("proxies")
+    if proxies == NO_PROXIES:
+        given["proxies"] = {}
+    elif isinstance(proxies, Mapping):
+        # An empty mapping too: it names no proxy, so none is used (not the environment's).
+        given["proxies"] = dict(proxies)
     return TransportOptions(**given)
 
 

@@ -192,9 +192,14 @@ def core_profile_properties(
         "verify": {"type": "boolean"},
         "ca_bundle": {"type": "string", "minLength": 1},
         "proxies": {
-            "type": "object",
-            "properties": {"http": {"type": "string"}, "https": {"type": "string"}},
-            "additionalProperties": False,
+            "oneOf": [
+                {
+                    "type": "object",
+                    "properties": {"http": {"type": "string"}, "https": {"type": "string"}},
+                    "additionalProperties": False,
+                },
+                {"const": "none", "description": "no proxy, whatever *_PROXY says"},
+            ]
         },
         "allow_insecure_http": {"type": "boolean"},
     }

@@ -140,6 +140,12 @@ class ProfileRuntime:
         self._providers: dict[str, Provider] = {}
         self._files = MaterialFiles()
         self.stats = ProfileStats()
+        if options.transport.verify is False:  # once per profile, not per request
+            logger.warning(
+                "profile %s: verify: false, TLS certificates are not checked; anyone on the "
+                "path can read its client credentials and hand it tokens",
+                self.name,
+            )
 
     def __repr__(self) -> str:
         return (
