@@ -6,14 +6,27 @@ Read by the registry when it wires a profile's shared cache, and by the CLI's wa
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from tokenrack.secret.value import Secret, SecretRef
 
-__all__ = ["CacheSettings", "cache_settings"]
+__all__ = ["PLAINTEXT_PROBLEM", "CacheSettings", "cache_settings", "needs_plaintext_opt_in"]
+
+_IDENTITY_KEY = os.urandom(16)
+"""Keys the digests of inline secrets in :meth:`CacheSettings.identity` (this process only)."""
+
+PLAINTEXT_PROBLEM = (
+    "without encryption_key, anyone who can write this cache can plant tokens and anyone "
+    "who can read it can use them: set cache.encryption_key (recommended), or say "
+    "cache.plaintext: true to accept that"
+)
+"""Why a backend that asks for it refuses to run without ``encryption_key`` or ``plaintext``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +50,7 @@ class CacheSettings:
     def identity(self) -> str:
         """What makes two profiles use the same backend instance (and circuit breaker)."""
         secret_ids = {
-            k: (repr(v) if isinstance(v, SecretRef) else f"inline-{id(v)}")
+            k: (repr(v) if isinstance(v, SecretRef) else _inline_identity(v))
             for k, v in sorted(self.secrets.items())
         }
         return json.dumps(
@@ -68,3 +81,22 @@ def cache_settings(option: Any, *, secret_options: frozenset[str] = frozenset())
         encryption_key=key,
         lock_lease=float(lease) if lease is not None else None,
     )
+
+
+def _inline_identity(value: Secret) -> str:
+    # Equal inline secrets (a password taken out of a URL, for each profile) name one
+    # backend; keyed with a per-process random key, so the digest says nothing.
+    digest = hmac.new(_IDENTITY_KEY, value.reveal().encode(), hashlib.sha256).hexdigest()
+    return f"inline-{digest}"
+
+
+def needs_plaintext_opt_in(settings: CacheSettings, options_schema: Mapping[str, Any]) -> bool:
+    """Whether these settings lack the ``plaintext: true`` their backend asks for.
+
+    A backend that others may write (Redis) declares a ``plaintext`` option in its
+    ``options_schema``; a profile using it must then set an ``encryption_key`` or say
+    ``plaintext: true``.
+    """
+    if "plaintext" not in dict(options_schema.get("properties", {})):
+        return False
+    return settings.encryption_key is None and settings.options.get("plaintext") is not True

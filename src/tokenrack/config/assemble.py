@@ -16,6 +16,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tokenrack.auth.selection import AUTO
+from tokenrack.cache.redis import split_password
+from tokenrack.cache.settings import PLAINTEXT_PROBLEM, cache_settings, needs_plaintext_opt_in
 from tokenrack.config.interpolate import InterpolationError, has_reference, interpolate
 from tokenrack.config.options import ProfileOptions, parse_options
 from tokenrack.config.schema import (
@@ -261,6 +263,7 @@ class _ProfileBuilder:
             return self._unusable(name, merged, origins, plugins)
         resolved = self._validate(name, merged, origins, plugins)
         self._check_urls(name, resolved)
+        self._check_cache(name, resolved)
         if len(self.problems) > before:
             return None
         options = self._wrap_secrets(resolved, plugins.secret_keys)
@@ -327,6 +330,18 @@ class _ProfileBuilder:
                 problem = insecure_url_problem(url, allow_insecure_http=allow)
                 if problem:
                     self.problems.append(ConfigProblem(f"profiles.{name}.{key}", problem))
+
+    def _check_cache(self, name: str, resolved: Mapping[str, Any]) -> None:
+        """Refuse a cache that asks for ``encryption_key`` or ``plaintext: true`` (Redis)."""
+        cache = resolved.get("cache")
+        if not isinstance(cache, Mapping) or cache.get("backend") not in self.caches:
+            return
+        options_schema, secret_options = self.caches[str(cache["backend"])]
+        settings = cache_settings(cache, secret_options=secret_options)
+        if needs_plaintext_opt_in(settings, options_schema):
+            self.problems.append(
+                ConfigProblem(f"profiles.{name}.cache.encryption_key", PLAINTEXT_PROBLEM)
+            )
 
     def _wrap_secrets(
         self, resolved: Mapping[str, Any], secret_keys: frozenset[str]
@@ -567,15 +582,24 @@ def _secret_value(raw: Any) -> SecretValue:
 
 
 def _cache_value(raw: Any, secret_names: frozenset[str]) -> Any:
-    """The ``cache`` option with its secret keys turned into Secret or SecretRef values."""
+    """The ``cache`` option with its secret keys turned into Secret or SecretRef values.
+
+    A password inside ``url`` (``redis://:pw@host``) is taken out of it and becomes the
+    ``password`` secret (the URL's wins over a ``password`` key, as redis-py has it), so
+    no repr of the profile shows it.
+    """
     if not isinstance(raw, Mapping):
         return raw
-    return MappingProxyType(
-        {
-            k: (_secret_value(v) if k in secret_names and isinstance(v, (str, Mapping)) else v)
-            for k, v in raw.items()
-        }
-    )
+    value = {
+        k: (_secret_value(v) if k in secret_names and isinstance(v, (str, Mapping)) else v)
+        for k, v in raw.items()
+    }
+    url = value.get("url")
+    if "password" in secret_names and isinstance(url, str):
+        value["url"], password = split_password(url)
+        if password is not None:
+            value["password"] = Secret(password)
+    return MappingProxyType(value)
 
 
 def _hider(
