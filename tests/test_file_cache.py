@@ -7,6 +7,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,7 @@ def test_directory_0700_file_0600_named_by_a_hash(
     # No secret in a name; the record holds the token (it is a bearer credential).
     data = record_path(registry, cache_dir).read_bytes()
     assert TOKEN_MARK.encode() in data
-    stored = decode_record(data, key=registry.runtime("a").cache_key)
+    stored = decode_record(data, key=registry.runtime("a").cache_key, now=time.time())
     assert stored.token.access_token == token.access_token
 
 
@@ -114,7 +115,7 @@ def test_a_damaged_or_foreign_format_record_is_a_miss_logged_and_replaced(
     token = second.get_token("a")
     assert emulator.request_count == 2
     assert any("unusable" in line and "miss" in line for line in leak_guard.lines)
-    replaced = decode_record(path.read_bytes(), key=second.runtime("a").cache_key)
+    replaced = decode_record(path.read_bytes(), key=second.runtime("a").cache_key, now=time.time())
     assert replaced.token.access_token == token.access_token
 
 

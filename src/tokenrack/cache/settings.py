@@ -6,10 +6,7 @@ Read by the registry when it wires a profile's shared cache, and by the CLI's wa
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,9 +14,6 @@ from typing import Any
 from tokenrack.secret.value import Secret, SecretRef
 
 __all__ = ["PLAINTEXT_PROBLEM", "CacheSettings", "cache_settings", "needs_plaintext_opt_in"]
-
-_IDENTITY_KEY = os.urandom(16)
-"""Keys the digests of inline secrets in :meth:`CacheSettings.identity` (this process only)."""
 
 PLAINTEXT_PROBLEM = (
     "without encryption_key, anyone who can write this cache can plant tokens and anyone "
@@ -50,7 +44,7 @@ class CacheSettings:
     def identity(self) -> str:
         """What makes two profiles use the same backend instance (and circuit breaker)."""
         secret_ids = {
-            k: (repr(v) if isinstance(v, SecretRef) else _inline_identity(v))
+            k: (repr(v) if isinstance(v, SecretRef) else f"inline-{id(v)}")
             for k, v in sorted(self.secrets.items())
         }
         return json.dumps(
@@ -81,13 +75,6 @@ def cache_settings(option: Any, *, secret_options: frozenset[str] = frozenset())
         encryption_key=key,
         lock_lease=float(lease) if lease is not None else None,
     )
-
-
-def _inline_identity(value: Secret) -> str:
-    # Equal inline secrets (a password taken out of a URL, for each profile) name one
-    # backend; keyed with a per-process random key, so the digest says nothing.
-    digest = hmac.new(_IDENTITY_KEY, value.reveal().encode(), hashlib.sha256).hexdigest()
-    return f"inline-{digest}"
 
 
 def needs_plaintext_opt_in(settings: CacheSettings, options_schema: Mapping[str, Any]) -> bool:

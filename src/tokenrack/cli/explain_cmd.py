@@ -161,6 +161,6 @@ def run_explain(args: argparse.Namespace) -> int:
         f"{3600 - example.refresh_at:.0f}s before expiry (this process's jitter included); "
         f"callers wait for a refresh from {3600 - example.must_refresh_at:.0f}s before"
     )
-    out.append(f"cache backend: {_cache_line(options.get('cache', registry.default_cache))}")
+    out.append(f"cache backend: {_cache_line(options.get('cache', 'memory'))}")
     print("\n".join(out))
     return 0

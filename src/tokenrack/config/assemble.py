@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import hashlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -244,6 +245,7 @@ class _ProfileBuilder:
             CACHE_SECRET_OPTIONS.union(*(secret for _, secret in caches.values()))
         )
         self.problems: list[ConfigProblem] = []
+        self._url_passwords: dict[str, Secret] = {}
 
     def build(self, name: str) -> ProfileConfig | None:
         """One profile, or None when it has problems (appended to :attr:`problems`).
@@ -350,7 +352,9 @@ class _ProfileBuilder:
         options = {k: (_secret_value(v) if k in secret_keys else v) for k, v in resolved.items()}
         options.pop("extends", None)
         if "cache" in options:
-            options["cache"] = _cache_value(options["cache"], self.cache_secrets)
+            options["cache"] = _cache_value(
+                options["cache"], self.cache_secrets, self._url_passwords
+            )
         return options
 
     def _freeze_options(
@@ -382,7 +386,9 @@ class _ProfileBuilder:
             k: (_secret_value(v) if k in CORE_SECRET_OPTIONS else v) for k, v in merged.items()
         }
         if "cache" in options:
-            options["cache"] = _cache_value(options["cache"], self.cache_secrets)
+            options["cache"] = _cache_value(
+                options["cache"], self.cache_secrets, self._url_passwords
+            )
         return ProfileConfig(
             name=name,
             provider=str(merged["provider"]),
@@ -581,12 +587,16 @@ def _secret_value(raw: Any) -> SecretValue:
     return SecretRef(str(source), argument)
 
 
-def _cache_value(raw: Any, secret_names: frozenset[str]) -> Any:
+def _cache_value(
+    raw: Any, secret_names: frozenset[str], passwords: dict[str, Secret] | None = None
+) -> Any:
     """The ``cache`` option with its secret keys turned into Secret or SecretRef values.
 
     A password inside ``url`` (``redis://:pw@host``) is taken out of it and becomes the
     ``password`` secret (the URL's wins over a ``password`` key, as redis-py has it), so
-    no repr of the profile shows it.
+    no repr of the profile shows it. ``passwords`` gives one URL one Secret object across
+    profiles, so that they still share one backend (its identity counts inline secrets
+    as equal only when they are the same object).
     """
     if not isinstance(raw, Mapping):
         return raw
@@ -598,7 +608,9 @@ def _cache_value(raw: Any, secret_names: frozenset[str]) -> Any:
     if "password" in secret_names and isinstance(url, str):
         value["url"], password = split_password(url)
         if password is not None:
-            value["password"] = Secret(password)
+            memo = {} if passwords is None else passwords
+            digest = hashlib.sha256(url.encode()).hexdigest()  # not the URL itself
+            value["password"] = memo.setdefault(digest, Secret(password))
     return MappingProxyType(value)
 
 

@@ -2,7 +2,7 @@
 
 A profile with ``issuer`` reads the token endpoint and the auth methods the server accepts
 from its metadata (RFC 8414, OIDC discovery), kept in the registry's
-:class:`~tokenrack.oauth.discovery.MetadataCache`. A token endpoint on another origin than
+:class:`~tokenrack.oauth.discovery.MetadataCache`. A token endpoint on another host than
 the issuer is refused unless the profile lists its host in ``token_endpoint_hosts``.
 
 Metadata is shared with other processes only through a shared cache with an
@@ -27,7 +27,7 @@ from tokenrack.errors import CacheError, SecretError
 from tokenrack.oauth.discovery import (
     MetadataCache,
     ServerMetadata,
-    check_endpoint_origin,
+    check_endpoint_host,
     decode_metadata,
     discovery_steps,
     encode_metadata,
@@ -214,7 +214,7 @@ class EndpointResolver:
         )
         fixed = self._options.token_url
         if not fixed:
-            check_endpoint_origin(
+            check_endpoint_host(
                 metadata, issuer=issuer, allowed_hosts=self._options.token_endpoint_hosts
             )
         return Endpoint(
