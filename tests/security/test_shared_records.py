@@ -83,6 +83,26 @@ def discovering(idp: TokenEmulator, **options: Any) -> dict[str, Any]:
     return {**profile, "issuer": idp.issuer}
 
 
+def run_cli(tmp_path: Path, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "CANARY_SECRET": SECRET,
+        "CANARY_REDIS_PASSWORD": REDIS_PASSWORD,
+        "CANARY_FLEET_KEY": FLEET_KEY,
+        **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"},
+    }
+    return subprocess.run(
+        [TOKENRACK, "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
 def token_key(prefix: str, registry: Registry, profile: str = "a") -> str:
     return f"{prefix}token:{registry.runtime(profile).cache_key}"
 
@@ -264,6 +284,37 @@ def test_redis_without_encryption_key_or_plaintext_opt_in_is_a_config_error(
         registry.get_token("a")
     assert caught.value.path == "profiles.a.cache.encryption_key"
     assert "plaintext: true" in str(caught.value) and "<dict>" in str(caught.value)
+    assert idp.request_count == 0
+
+
+def test_the_plaintext_opt_in_is_loud_in_tokenrack_check(
+    idp: TokenEmulator, tmp_path: Path, redis_url: str, redis_prefix: str
+) -> None:
+    """F5: ``tokenrack check`` (a real subprocess) warns about every ``plaintext: true`` profile."""
+    profiles = {
+        "open": generic(idp, cache=redis_cache(redis_url, redis_prefix, plaintext=True)),
+        "sealed": generic(
+            idp, cache=redis_cache(redis_url, redis_prefix, encryption_key=FLEET_KEY)
+        ),
+    }
+    config = tmp_path / "tokenrack.yaml"
+    config.write_text(yaml.safe_dump({"version": 1, "profiles": profiles}))
+    done = run_cli(tmp_path, config, "check")
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "open" in warnings[0] and "plaintext: true" in warnings[0]
+    assert "can plant tokens" in warnings[0]
+
+
+def test_a_registry_default_cache_on_redis_needs_the_opt_in_too(
+    idp: TokenEmulator, make_registry: MakeRegistry, redis_url: str, redis_prefix: str
+) -> None:
+    """F5: a ``default_cache`` given to a Registry in code gets the same refusal."""
+    registry = make_registry(
+        {"a": generic(idp)}, default_cache=redis_cache(redis_url, redis_prefix)
+    )
+    with pytest.raises(ConfigError, match="plaintext: true"):
+        registry.get_token("a")
     assert idp.request_count == 0
 
 
@@ -493,23 +544,7 @@ def test_explain_works_for_every_cache_form_and_never_prints_the_redis_password(
         profile["cache"] = cache
     config = tmp_path / "tokenrack.yaml"
     config.write_text(yaml.safe_dump({"version": 1, "profiles": {"a": profile}}))
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp_path),
-        "XDG_CACHE_HOME": str(tmp_path / "cache"),
-        "CANARY_SECRET": SECRET,
-        "CANARY_REDIS_PASSWORD": REDIS_PASSWORD,
-        "CANARY_FLEET_KEY": FLEET_KEY,
-        **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"},
-    }
-    done = subprocess.run(
-        [TOKENRACK, "--config", str(config), "explain", "a"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    done = run_cli(tmp_path, config, "explain", "a")
     assert done.returncode == 0, done.stderr
     assert REDIS_PASSWORD not in done.stdout + done.stderr
     assert SECRET not in done.stdout + done.stderr
