@@ -45,7 +45,7 @@ class ProfileOptions:
         client_id: ``client_id`` (empty for a provider that needs none).
         allow_insecure_http: ``allow_insecure_http``: plain-http URLs are accepted.
         token_endpoint_hosts: ``token_endpoint_hosts`` (lower case): hosts a discovered
-            token endpoint may be on besides the issuer's origin.
+            token endpoint may be on besides the issuer's host.
         cache: ``cache`` as written (secret keys already wrapped); None: the registry's
             default cache.
         secrets: The profile's secret options (``client_secret``, ``private_key``, …), each a
