@@ -54,6 +54,8 @@ class ProfileOptions:
         issuer: ``issuer``, when the profile discovers its endpoint (RFC 8414).
         client_id: ``client_id`` (empty for a provider that needs none).
         allow_insecure_http: ``allow_insecure_http``: plain-http URLs are accepted.
+        token_endpoint_hosts: ``token_endpoint_hosts`` (lower case): hosts a discovered
+            token endpoint may be on besides the issuer's host.
         cache: ``cache`` as written (secret keys already wrapped); None: the registry's
             default cache.
         secrets: The profile's secret options (``client_secret``, ``private_key``, …), each a
@@ -71,6 +73,7 @@ class ProfileOptions:
     issuer: str | None = None
     client_id: str = ""
     allow_insecure_http: bool = False
+    token_endpoint_hosts: frozenset[str] = frozenset()
     cache: CacheOption | None = None
     secrets: Mapping[str, SecretValue] = field(default_factory=dict)
 
@@ -113,6 +116,9 @@ def parse_options(
         transport=transport_options(options),
         retry=retry_policy(options),
         allow_insecure_http=options.get("allow_insecure_http") is True,
+        token_endpoint_hosts=frozenset(
+            str(host).lower() for host in options.get("token_endpoint_hosts") or ()
+        ),
         cache=options.get("cache"),
         secrets={key: value for key, value in options.items() if key in secret_keys},
         **given,

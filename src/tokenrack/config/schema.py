@@ -153,6 +153,11 @@ def core_profile_properties(
             "description": "an http(s) URL identifying the authorization server",
         },
         "metadata_ttl": _POSITIVE,
+        "token_endpoint_hosts": {
+            "type": "array",
+            "items": {"type": "string", "pattern": "^[^/:?#@\\s]+$"},
+            "description": "hosts a discovered token endpoint may be on besides the issuer's",
+        },
         "token_url": {
             "type": "string",
             # ${VAR} is allowed for editors only: the loader validates the interpolated

@@ -363,7 +363,7 @@ class Registry:
                     rng=self._rng,
                     jitter=self._jitter,
                     metadata=self._metadata,
-                    shared_metadata=cache.cache if cache is not None else None,
+                    shared_metadata=cache.metadata if cache is not None else None,
                     pins=self._pins,
                 )
                 slot = self._store.slot(runtime.cache_key)
