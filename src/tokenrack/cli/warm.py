@@ -55,6 +55,8 @@ def cached_fields(config: str, profile: str, *, min_ttl: float | None) -> dict[s
     recorded = document.get("env", {})
     if not isinstance(entry, dict) or snapshot.env_digests(recorded, os.environ) != recorded:
         return None
+    if not isinstance(entry.get("exec_drop"), list):  # recorded before exec withheld them
+        return None
     from tokenrack.cache.envelope import RecordError, plain_token
     from tokenrack.cache.paths import default_cache_directory, record_path
     from tokenrack.errors import CacheError
@@ -75,6 +77,7 @@ def cached_fields(config: str, profile: str, *, min_ttl: float | None) -> dict[s
         return None
     if min_ttl is not None and fields["obtained_at"] + fields["lifetime"] - now < min_ttl:
         return None
+    fields["exec_drop"] = entry["exec_drop"]
     return fields
 
 
@@ -87,6 +90,7 @@ def remember(
     """
     from tokenrack.cache.settings import cache_settings
     from tokenrack.cli.common import config_path
+    from tokenrack.cli.exec_env import secret_variables
 
     runtime = registry.runtime(profile)
     settings = cache_settings(runtime.config.options.get("cache", registry.default_cache))
@@ -102,6 +106,8 @@ def remember(
         "cache_key": runtime.cache_key,
         "options": dict(settings.options),
         "refresh_before": runtime.config.options.get("refresh_before"),
+        # The variables `exec` withholds from its command (names, never values).
+        "exec_drop": secret_variables(runtime.config.options, os.environ),
     }
     snapshot.save(
         digest, profile=profile, entry=entry, env=snapshot.env_digests(environ.read, os.environ)
