@@ -220,7 +220,7 @@ def run_secret_command(spec: CommandSpec, environ: Mapping[str, str] | None = No
         denied = isinstance(error, PermissionError)
         del env, listed  # the variables passed on may hold secrets: not in a traceback
         raise SecretError(
-            f"secret command {program!r} " + ("is not executable" if found else "was not found")
+            f"secret command {program!r} " + ("is not executable" if denied else "was not found")
         ) from None
     ends = time.monotonic() + seconds
     with process:
