@@ -20,6 +20,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from types import FrameType
 from typing import Any
 from urllib.parse import quote
 
@@ -140,48 +141,51 @@ def _library_frame(frame: traceback.FrameSummary) -> bool:
     return filename.startswith(_LIBRARY) and not filename.startswith(_TEST_KIT)
 
 
-def _safe_frames(error: BaseException) -> str:
-    lines: list[str] = []
-    tb = error.__traceback__
-    while tb is not None:
-        frame = tb.tb_frame
-        summary = traceback.FrameSummary(
-            frame.f_code.co_filename, tb.tb_lineno, frame.f_code.co_name
-        )
-        if _library_frame(summary):
-            for name, value in frame.f_locals.items():
-                try:
-                    lines.append(f"{summary.name}.{name}={value!r}")
-                except Exception:
-                    lines.append(f"{summary.name}.{name}=<repr failed>")
-        tb = tb.tb_next
-    return "\n".join(lines)
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [error]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        todo += [current.__cause__, current.__context__]
+
+
+def _library_frames(error: BaseException) -> Iterator[tuple[FrameType, int]]:
+    for link in _chain(error):
+        for frame, lineno in traceback.walk_tb(link.__traceback__):
+            code = frame.f_code
+            if _library_frame(traceback.FrameSummary(code.co_filename, lineno, code.co_name)):
+                yield frame, lineno
 
 
 def library_frames_with_locals(error: BaseException) -> str:
     """``error``'s traceback as an error tracker records it: tokenrack's frames with locals.
 
-    Rendered by ``TracebackException(capture_locals=True)``, as Sentry-like tools do, for
-    the error and everything chained to it; only frames in the library count, since a
-    test's own frames hold the canaries it set up.
+    Rendered with ``capture_locals=True`` (the stack summary ``TracebackException`` builds),
+    as Sentry-like tools do, for the error and everything chained to it. Only frames in the
+    library are rendered: a test's own frames hold the canaries it set up, and the config
+    loader's hold the document as given (a YAML bomb's would not fit in memory as text).
     """
+    frames = list(_library_frames(error))
     try:
-        rendered = traceback.TracebackException(
-            type(error), error, error.__traceback__, capture_locals=True
-        )
+        stack = traceback.StackSummary.extract(iter(frames), capture_locals=True)
     except Exception:  # a local whose repr raises: record what can be recorded
-        return _safe_frames(error)
-    lines: list[str] = []
-    todo: list[traceback.TracebackException | None] = [rendered]
-    while todo:
-        current = todo.pop()
-        if current is None:
-            continue
-        for frame in current.stack:
-            if _library_frame(frame):
-                lines.append(f"{frame.filename}:{frame.lineno} {frame.name} {frame.locals}")
-        todo += [current.__cause__, current.__context__]
-    return "\n".join(lines)
+        return "\n".join(
+            f"{frame.f_code.co_name}.{name}={_safe_repr(value)}"
+            for frame, _ in frames
+            for name, value in frame.f_locals.items()
+        )
+    return "\n".join(f"{f.filename}:{f.lineno} {f.name} {f.locals}" for f in stack)
+
+
+def _safe_repr(value: object) -> str:
+    try:
+        return repr(value)
+    except Exception:
+        return "<repr failed>"
 
 
 def without_coverage(environ: dict[str, str] | None = None) -> dict[str, str]:

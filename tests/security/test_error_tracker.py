@@ -314,7 +314,7 @@ def test_command_failure_keeps_its_output_out_of_frame_locals(
     """F4: a ``{command:}`` that prints the secret and then fails: its output is in no
     frame's locals (today: the CompletedProcess in ``resolve``)."""
     script = "import os, sys; print(os.environ[sys.argv[1]]); sys.exit(3)"
-    command = {"command": [sys.executable, "-c", script, SECRET_ENV]}
+    command = {"command": {"run": [sys.executable, "-c", script, SECRET_ENV], "env": [SECRET_ENV]}}
     registry = build(**generic(emulator.token_url, command))
     error = failure(lambda: registry.get_token("a"))
     assert "status 3" in str(error)
