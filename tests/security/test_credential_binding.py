@@ -165,9 +165,7 @@ def test_redis_with_the_fleet_key_serves_no_token_to_a_service_without_the_secre
         "encryption_key": "the-fleet-key-" + "k" * 32,
     }
     service_a = make_registry({"svc": profile(emulator, cache=cache)})
-    service_b = make_registry(
-        {"svc": _public(profile(emulator, cache=cache, auth_method="none"))}
-    )
+    service_b = make_registry({"svc": _public(profile(emulator, cache=cache, auth_method="none"))})
     token = service_a.get_token("svc")
     with pytest.raises(InvalidClientError):
         service_b.get_token("svc")
@@ -186,9 +184,7 @@ def cli_home(tmp_path: Path) -> Iterator[dict[str, str]]:
     """An environment whose file cache (and CLI snapshots) live in a fresh directory."""
     cache = tmp_path / "xdg"
     cache.mkdir(mode=0o700)
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("TOKENRACK_", "TR_TEST_"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TOKENRACK_", "TR_TEST_"))}
     env["XDG_CACHE_HOME"] = str(cache)
     yield env
 

@@ -119,7 +119,7 @@ class Registry:
         """Load a registry from a YAML file (discovered as documented when ``path`` is None).
 
         Keyword arguments are the constructor's, plus ``environ``: the mapping ``${VAR}``
-        references are read from, at load and for inline secrets at the first fetch
+        references are read from, at load and for inline secrets at the profile's first use
         (``os.environ`` when omitted), and ``plugins``: plugins without an entry point,
         by group and name (see docs/plugins.md).
 
@@ -157,7 +157,7 @@ class Registry:
 
         Keyword arguments are the constructor's, plus ``source`` (the name used in
         messages), ``environ``: the mapping ``${VAR}`` references are read from, at load
-        and for inline secrets at the first fetch (``os.environ`` when omitted), and
+        and for inline secrets at the profile's first use (``os.environ`` when omitted), and
         ``plugins`` as in :meth:`from_file`.
 
         Raises:
