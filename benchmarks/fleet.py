@@ -82,7 +82,7 @@ def caches(workdir: Path, prefix: str) -> dict[str, Any]:
     return {
         "memory": "memory",
         "file": {"backend": "file", "path": str(workdir / "cache")},
-        "redis": {"backend": "redis", "url": REDIS_URL, "key_prefix": prefix},
+        "redis": {"backend": "redis", "url": REDIS_URL, "key_prefix": prefix, "plaintext": True},
     }
 
 

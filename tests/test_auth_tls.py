@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import TOKEN_MARK, canary_client, profile
+from tokenrack.auth import material
 from tokenrack.core.registry import Registry
 from tokenrack.errors import ConfigError, InvalidClientError, TokenEndpointUnavailableError
 from tokenrack.testing import EmulatorClient, Fault, TokenEmulator
@@ -155,12 +156,17 @@ def test_wrong_passphrase_fails_without_showing_it(
     assert mtls.request_count == 0
 
 
+@pytest.mark.parametrize("in_memory", [True, False], ids=["memfd", "private-directory"])
 def test_self_signed_certificate_from_secret_sources(
     mtls: TokenEmulator,
     pki: dict[str, Any],
     make_registry: MakeRegistry,
     monkeypatch: pytest.MonkeyPatch,
+    in_memory: bool,
 ) -> None:
+    if in_memory and not material.memory_files_available():
+        pytest.skip("no memfd_create and /proc/self/fd on this platform")
+    monkeypatch.setattr(material, "memory_files_available", lambda: in_memory)
     cert: ClientCertificateFiles = pki["self"]
     monkeypatch.setenv("SELF_CERT", cert.cert_path.read_text())
     monkeypatch.setenv("SELF_KEY", cert.key_path.read_text())
@@ -180,8 +186,17 @@ def test_self_signed_certificate_from_secret_sources(
     assert registry.get_token("a").access_token in mtls.issued_tokens
     assert mtls.requests[0].auth_method == "self_signed_tls_client_auth"
     runtime = registry.runtime("a")
+    paths = sorted(runtime._files._paths.values())
+    assert len(paths) == 2
+    if in_memory:
+        # Anonymous in-memory files: nothing on disk to leave behind, even after a crash.
+        assert all(p.startswith("/proc/self/fd/") for p in paths)
+        assert all(os.readlink(p).startswith("/memfd:tokenrack-") for p in paths)
+        registry.close()
+        assert not any(os.path.exists(p) and os.readlink(p).startswith("/memfd:") for p in paths)
+        return
     written = runtime._files._directory
-    assert written is not None
+    assert written is not None and Path(written).name.startswith(f"tokenrack-tls-{os.getpid()}-")
     files = sorted(Path(written).iterdir())
     assert len(files) == 2 and all(os.stat(f).st_mode & 0o777 == 0o600 for f in files)
     assert os.stat(written).st_mode & 0o777 == 0o700

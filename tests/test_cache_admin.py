@@ -35,7 +35,12 @@ def test_list_shows_memory_and_shared_entries_without_tokens(
             "redis": profile(
                 emulator,
                 scopes=["r"],
-                cache={"backend": "redis", "url": redis_url, "key_prefix": redis_prefix},
+                cache={
+                    "backend": "redis",
+                    "plaintext": True,
+                    "url": redis_url,
+                    "key_prefix": redis_prefix,
+                },
             ),
             "cold": profile(emulator, scopes=["c"], cache="file"),
         }
@@ -68,7 +73,12 @@ def test_list_reports_expired_unreadable_and_unavailable(
             "down": profile(
                 emulator,
                 scopes=["d"],
-                cache={"backend": "redis", "url": "redis://127.0.0.1:1", "timeout": 0.2},
+                cache={
+                    "backend": "redis",
+                    "plaintext": True,
+                    "url": "redis://127.0.0.1:1",
+                    "timeout": 0.2,
+                },
             ),
         },
         clock=clock,

@@ -32,6 +32,8 @@ class TestFileCache(TokenCacheContractTests):
 class TestRedisCache(TokenCacheContractTests):
     @pytest.fixture
     def cache(self, redis_url: str, redis_prefix: str) -> Iterator[RedisCache]:
-        backend = RedisCache({"url": redis_url, "key_prefix": redis_prefix}, secrets={})
+        backend = RedisCache(
+            {"url": redis_url, "key_prefix": redis_prefix, "plaintext": True}, secrets={}
+        )
         yield backend
         backend.close()

@@ -174,17 +174,25 @@ def test_mtls_endpoint_alias_is_used_for_certificate_methods(
         assert mtls.requests[0].auth_method == "tls_client_auth"
 
 
-def test_metadata_is_shared_through_the_shared_cache(
-    emulator: TokenEmulator, make_registry: MakeRegistry, tmp_path: Any
+@pytest.mark.parametrize(("encryption_key", "fetches"), [("k" * 40, 1), (None, 2)])
+def test_metadata_is_shared_through_the_shared_cache_only_sealed(
+    emulator: TokenEmulator,
+    make_registry: MakeRegistry,
+    tmp_path: Any,
+    encryption_key: str | None,
+    fetches: int,
 ) -> None:
     emulator.metadata = {"token_endpoint_auth_methods_supported": ["client_secret_basic"]}
-    cache = {"backend": "file", "path": str(tmp_path / "shared")}
+    cache: dict[str, Any] = {"backend": "file", "path": str(tmp_path / "shared")}
+    if encryption_key:
+        cache["encryption_key"] = encryption_key
     # Two registries stand for two processes on one host, sharing the file cache.
     first = make_registry({"a": issuer_profile(emulator, cache=cache)})
     first.get_token("a")
     second = make_registry({"b": issuer_profile(emulator, cache=cache, scopes=["other"])})
     second.get_token("b")
-    assert emulator.metadata_requests == 1  # the second process read it from the cache
+    # Sealed, the second process read it from the cache; without a key, it discovered it.
+    assert emulator.metadata_requests == fetches
     assert emulator.request_count == 2
 
 

@@ -7,6 +7,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import pytest
 from tests.conftest import CLIENT_ID, TOKEN_MARK, LeakGuard, profile, without_coverage
 from tokenrack.cache.file import FileCache
 from tokenrack.cache.paths import default_cache_directory, file_stem
-from tokenrack.cache.record import FORMAT, decode_record
+from tokenrack.cache.record import FORMAT, MAX_RECORD_BYTES, decode_record
 from tokenrack.core.registry import Registry
 from tokenrack.errors import CacheError
 from tokenrack.testing import TokenEmulator
@@ -54,7 +55,7 @@ def test_directory_0700_file_0600_named_by_a_hash(
     # No secret in a name; the record holds the token (it is a bearer credential).
     data = record_path(registry, cache_dir).read_bytes()
     assert TOKEN_MARK.encode() in data
-    stored = decode_record(data, key=registry.runtime("a").cache_key)
+    stored = decode_record(data, key=registry.runtime("a").cache_key, now=time.time())
     assert stored.token.access_token == token.access_token
 
 
@@ -97,6 +98,8 @@ def test_cache_file_shorthand_uses_xdg_cache_home(
         ),
         ("wrong types", lambda data: json.dumps({**json.loads(data), "lifetime": "soon"}).encode()),
         ("not an object", lambda data: b"[1, 2, 3]"),
+        ("too large", lambda data: data[:-1] + b" " * (MAX_RECORD_BYTES + 1) + data[-1:]),
+        ("infinite lifetime", lambda data: data.replace(b'"lifetime":', b'"lifetime":1e999,"x":')),
     ],
 )
 def test_a_damaged_or_foreign_format_record_is_a_miss_logged_and_replaced(
@@ -115,7 +118,7 @@ def test_a_damaged_or_foreign_format_record_is_a_miss_logged_and_replaced(
     token = second.get_token("a")
     assert emulator.request_count == 2
     assert any("unusable" in line and "miss" in line for line in leak_guard.lines)
-    replaced = decode_record(path.read_bytes(), key=second.runtime("a").cache_key)
+    replaced = decode_record(path.read_bytes(), key=second.runtime("a").cache_key, now=time.time())
     assert replaced.token.access_token == token.access_token
 
 
@@ -274,3 +277,11 @@ def test_a_process_served_from_a_warm_file_cache_never_imports_requests(
     )
     assert done.stdout.split() == ["False", "False"]
     assert emulator.request_count == 1
+
+
+def test_a_record_file_is_read_no_further_than_the_size_cap(cache_dir: Path) -> None:
+    cache = FileCache({"path": str(cache_dir)}, secrets={})
+    cache.set("k", b"{" + b" " * (4 * MAX_RECORD_BYTES) + b"}", ttl=60)
+    assert len(cache.get("k") or b"") == MAX_RECORD_BYTES + 1
+    cache.set("k", b"small", ttl=60)
+    assert cache.get("k") == b"small"

@@ -136,7 +136,8 @@ def test_redis_cache_fleet_of_8x16_cold_makes_one_request(
     slow_emulator: TokenEmulator, redis_url: str, redis_prefix: str
 ) -> None:
     config = config_for(
-        slow_emulator, {"backend": "redis", "url": redis_url, "key_prefix": redis_prefix}
+        slow_emulator,
+        {"backend": "redis", "plaintext": True, "url": redis_url, "key_prefix": redis_prefix},
     )
     results = run_fleet(config, processes=8, threads=16)
     shared = assert_one_token_for_everyone(results, 8 * 16)
@@ -161,6 +162,7 @@ def test_fleet_refreshes_each_token_once(
         url = request.getfixturevalue("redis_url")
         cache: dict[str, Any] = {
             "backend": "redis",
+            "plaintext": True,
             "url": url,
             "key_prefix": request.getfixturevalue("redis_prefix"),
         }
@@ -217,7 +219,13 @@ def test_redis_lock_holder_killed_mid_fetch_others_take_over_after_the_lease(
 ) -> None:
     import redis
 
-    cache = {"backend": "redis", "url": redis_url, "key_prefix": redis_prefix, "lock_lease": 2}
+    cache = {
+        "backend": "redis",
+        "plaintext": True,
+        "url": redis_url,
+        "key_prefix": redis_prefix,
+        "lock_lease": 2,
+    }
     client = redis.Redis.from_url(redis_url)
     try:
         kill_holder_then_take_over(emulator, cache)
@@ -266,7 +274,7 @@ def test_redis_stopping_mid_run_every_call_succeeds_one_warning_then_back(
 
     port, servers = private_redis
     url = f"redis://127.0.0.1:{port}/0"
-    cache = {"backend": "redis", "url": url, "timeout": 0.5}
+    cache = {"backend": "redis", "plaintext": True, "url": url, "timeout": 0.5}
     with Registry.from_dict(config_for(emulator, cache)) as registry:
         registry.get_token("a")
         assert emulator.request_count == 1

@@ -57,7 +57,13 @@ def test_the_record_lives_as_long_as_the_token(
     registry = make_registry(
         {
             "a": profile(
-                emulator, cache={"backend": "redis", "url": redis_url, "key_prefix": redis_prefix}
+                emulator,
+                cache={
+                    "backend": "redis",
+                    "plaintext": True,
+                    "url": redis_url,
+                    "key_prefix": redis_prefix,
+                },
             )
         }
     )
@@ -65,7 +71,7 @@ def test_the_record_lives_as_long_as_the_token(
     key = f"{redis_prefix}token:{registry.runtime('a').cache_key}"
     ttl = client.pttl(key) / 1000
     assert 3500 < ttl <= 3600
-    stored = decode_record(client.get(key), key=registry.runtime("a").cache_key)
+    stored = decode_record(client.get(key), key=registry.runtime("a").cache_key, now=time.time())
     assert stored.token.access_token == token.access_token
 
 
@@ -109,7 +115,13 @@ def test_garbage_in_redis_is_a_miss_and_replaced(
 ) -> None:
     config = {
         "a": profile(
-            emulator, cache={"backend": "redis", "url": redis_url, "key_prefix": redis_prefix}
+            emulator,
+            cache={
+                "backend": "redis",
+                "plaintext": True,
+                "url": redis_url,
+                "key_prefix": redis_prefix,
+            },
         )
     }
     first = make_registry(config)
@@ -120,7 +132,7 @@ def test_garbage_in_redis_is_a_miss_and_replaced(
     token = second.get_token("a")
     assert emulator.request_count == 2
     assert any("unusable" in line for line in leak_guard.lines)
-    replaced = decode_record(client.get(key), key=second.runtime("a").cache_key)
+    replaced = decode_record(client.get(key), key=second.runtime("a").cache_key, now=time.time())
     assert replaced.token.access_token == token.access_token
 
 
@@ -161,6 +173,7 @@ def test_password_option_authenticates(
                 emulator,
                 cache={
                     "backend": "redis",
+                    "plaintext": True,
                     "url": redis_url,
                     "key_prefix": redis_prefix,
                     "username": "nobody",
@@ -181,7 +194,12 @@ def test_unix_socket_urls_are_accepted(
         {
             "a": profile(
                 emulator,
-                cache={"backend": "redis", "url": "unix:///nonexistent/redis.sock", "timeout": 0.2},
+                cache={
+                    "backend": "redis",
+                    "plaintext": True,
+                    "url": "unix:///nonexistent/redis.sock",
+                    "timeout": 0.2,
+                },
             )
         }
     )

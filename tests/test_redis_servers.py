@@ -114,6 +114,7 @@ def test_rediss_with_a_ca_bundle(
         emulator,
         {
             "backend": "redis",
+            "plaintext": True,
             "url": f"rediss://127.0.0.1:{port}/0",
             "ca_bundle": str(certs.ca_path),
         },
@@ -146,7 +147,16 @@ def test_rediss_refuses_a_server_it_cannot_verify(
     )
     # No ca_bundle: the test CA is not trusted, so the cache is unavailable, not the token.
     registry = make_registry(
-        {"a": profile(emulator, cache={"backend": "redis", "url": f"rediss://127.0.0.1:{port}/0"})}
+        {
+            "a": profile(
+                emulator,
+                cache={
+                    "backend": "redis",
+                    "plaintext": True,
+                    "url": f"rediss://127.0.0.1:{port}/0",
+                },
+            )
+        }
     )
     assert registry.get_token("a").access_token.startswith(TOKEN_MARK)
     assert any("unavailable (" in line for line in leak_guard.lines)
@@ -173,8 +183,15 @@ def test_unix_socket_with_an_acl_user_and_a_password_from_a_secret_source(
         "svc",
         "on",
         f">{password}",
-        "~tokenrack:*",
-        "+@all",
+        # The per-service ACL docs/fleet.md recommends: its own prefix, these commands only.
+        "~tokenrack:svc:*",
+        "+get",
+        "+getrange",
+        "+set",
+        "+del",
+        "+eval",
+        "+scan",
+        "+ping",
         "--user",
         "default",
         "off",
@@ -185,7 +202,9 @@ def test_unix_socket_with_an_acl_user_and_a_password_from_a_secret_source(
     )
     cache = {
         "backend": "redis",
+        "plaintext": True,
         "url": f"unix://{path}",
+        "key_prefix": "tokenrack:svc:",
         "username": "svc",
         "password": {"env": "TOKENRACK_TEST_REDIS_PASSWORD"},
     }
@@ -214,6 +233,7 @@ def test_a_redis_that_never_answers_costs_at_most_its_timeout(
                     emulator,
                     cache={
                         "backend": "redis",
+                        "plaintext": True,
                         "url": f"redis://127.0.0.1:{port}/0",
                         "timeout": 0.3,
                     },
@@ -259,6 +279,7 @@ def test_a_server_that_answers_garbage_is_an_outage_not_an_error(
                         emulator,
                         cache={
                             "backend": "redis",
+                            "plaintext": True,
                             "url": f"redis://127.0.0.1:{port}/0",
                             "timeout": 0.5,
                         },

@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -139,3 +140,35 @@ def test_a_timer_that_fires_after_the_stop_does_nothing() -> None:
 def test_a_watch_whose_timer_never_started_stops_cleanly() -> None:
     """As when the thread cannot be started: the send's cleanup must not fail in turn."""
     _DeadlineWatch(1.0).stop()
+
+
+# -- proxies ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def environment_proxy(emulator: TokenEmulator, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``HTTP_PROXY`` names the emulator, which takes an absolute-URI request line."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name.lower(), raising=False)
+    monkeypatch.setenv("HTTP_PROXY", emulator.url)
+    monkeypatch.setenv("NO_PROXY", "")
+    return emulator.url
+
+
+def test_plain_http_to_a_host_elsewhere_still_honours_the_environment_proxy(
+    environment_proxy: str, emulator: TokenEmulator, transport: RequestsTransport
+) -> None:
+    """Only loopback is exempt: a corporate proxy still carries http to other hosts."""
+    request = replace(post(emulator), url="http://idp.invalid/oauth/token")
+    transport.send(request, options=TransportOptions(), sent_at=0.0)
+    assert emulator.request_count == 1  # the "proxy" got it; idp.invalid resolves nowhere
+    assert list(transport._session.get_adapter(request.url).proxy_manager) == [environment_proxy]
+
+
+def test_plain_http_to_loopback_and_empty_proxies_go_direct(
+    environment_proxy: str, emulator: TokenEmulator, transport: RequestsTransport
+) -> None:
+    for options in (TransportOptions(), TransportOptions(proxies={})):
+        assert transport.send(post(emulator), options=options, sent_at=0.0).status == 401
+    assert emulator.request_count == 2
+    assert list(transport._session.get_adapter(emulator.token_url).proxy_manager) == []

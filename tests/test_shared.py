@@ -179,7 +179,9 @@ def test_encrypted_records_hold_no_readable_token_and_decrypt_only_under_their_k
     assert emulator.request_count == 3
     # The bad record was replaced by a good one under b's key.
     cipher = RecordCipher(Secret(key))
-    stored = decode_record(path_b.read_bytes(), key=first.runtime("b").cache_key, cipher=cipher)
+    stored = decode_record(
+        path_b.read_bytes(), key=first.runtime("b").cache_key, now=clock.time(), cipher=cipher
+    )
     assert stored.token.access_token == got_b.access_token
 
 
@@ -305,6 +307,7 @@ def test_cache_failure_is_logged_without_secrets(
                 emulator,
                 cache={
                     "backend": "redis",
+                    "plaintext": True,
                     "url": "redis://user:CANARYSECRET@127.0.0.1:1/0",
                     "password": "CANARYSECRET-too",
                     "timeout": 0.2,
@@ -341,11 +344,17 @@ def test_cache_settings_normalises_names_and_mappings() -> None:
     assert cache_settings("file") == CacheSettings("file")
     password = Secret("CANARYSECRET-pw")
     settings = cache_settings(
-        {"backend": "redis", "url": "redis://h", "password": password, "lock_lease": 3},
+        {
+            "backend": "redis",
+            "plaintext": True,
+            "url": "redis://h",
+            "password": password,
+            "lock_lease": 3,
+        },
         secret_options=frozenset({"password"}),
     )
     assert settings.backend == "redis"
-    assert settings.options == {"url": "redis://h"}
+    assert settings.options == {"url": "redis://h", "plaintext": True}
     assert settings.secrets == {"password": password}
     assert settings.lock_lease == 3.0
     assert settings.encryption_key is None
@@ -358,10 +367,12 @@ def test_cache_settings_identity_ignores_order_and_separates_secrets() -> None:
     assert one.identity() == same.identity() != other.identity()
     pw = frozenset({"password"})
     a = cache_settings(
-        {"backend": "redis", "password": Secret("CANARYSECRET-1")}, secret_options=pw
+        {"backend": "redis", "plaintext": True, "password": Secret("CANARYSECRET-1")},
+        secret_options=pw,
     )
     b = cache_settings(
-        {"backend": "redis", "password": Secret("CANARYSECRET-1")}, secret_options=pw
+        {"backend": "redis", "plaintext": True, "password": Secret("CANARYSECRET-1")},
+        secret_options=pw,
     )
     assert a.identity() != b.identity()  # two inline secrets are never assumed equal
     assert "CANARYSECRET" not in a.identity()
@@ -459,7 +470,12 @@ def test_wiring_builds_the_backend_at_first_use_and_a_bad_secret_opens_the_break
     caches = SharedCaches(PluginCatalog(), clock)
     shared = wiring_refresh(
         caches,
-        {"backend": "redis", "url": "redis://127.0.0.1:1/0", "password": Secret("x")},
+        {
+            "backend": "redis",
+            "plaintext": True,
+            "url": "redis://127.0.0.1:1/0",
+            "password": Secret("x"),
+        },
         resolve_secret=resolve,
     )
     assert shared is not None

@@ -29,6 +29,10 @@ from tokenrack.cli.fast import _parse
             ["exec", "billing", "--env", "T", "--", "cmd", "--json", "-v"],
             {"command": "exec", "env": "T", "argv": ["cmd", "--json", "-v"]},
         ),
+        (
+            ["exec", "billing", "--keep-env", "--", "cmd"],
+            {"command": "exec", "flags": {"--keep-env"}, "argv": ["cmd"]},
+        ),
     ],
 )
 def test_plain_forms(
@@ -53,6 +57,7 @@ def test_plain_forms(
         ["token"],
         ["exec", "billing"],
         ["exec", "billing", "--json", "--", "cmd"],
+        ["exec", "billing", "--keep-env=yes", "--", "cmd"],
         ["token", "billing", "--", "cmd"],
         ["profiles"],
         ["--verbose", "exec", "b", "--", "x"],

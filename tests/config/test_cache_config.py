@@ -39,9 +39,10 @@ def problems(profile: dict[str, Any], **top: Any) -> str:
         {"backend": "memory"},
         {"backend": "file"},
         {"backend": "file", "path": "~/x", "lock_lease": 5, "encryption_key": {"env": "K"}},
-        {"backend": "redis", "url": "redis://h:6379/0"},
+        {"backend": "redis", "plaintext": True, "url": "redis://h:6379/0"},
         {
             "backend": "redis",
+            "plaintext": True,
             "url": "rediss://h:6380/1",
             "key_prefix": "svc:",
             "timeout": 0.5,
@@ -53,7 +54,7 @@ def problems(profile: dict[str, Any], **top: Any) -> str:
             "encryption_key": "inline-key",
             "lock_lease": 10,
         },
-        {"backend": "redis", "url": "unix:///run/redis.sock"},
+        {"backend": "redis", "plaintext": True, "url": "unix:///run/redis.sock"},
     ],
 )
 def test_accepted_forms(cache: Any) -> None:
@@ -65,8 +66,8 @@ def test_accepted_forms(cache: Any) -> None:
     [
         ("disk", "profiles.a.cache"),
         ("redis", "profiles.a.cache"),
-        ({"backend": "redis"}, "profiles.a.cache"),
-        ({"backend": "redis", "url": "http://h"}, "profiles.a.cache.url"),
+        ({"backend": "redis", "plaintext": True}, "profiles.a.cache"),
+        ({"backend": "redis", "plaintext": True, "url": "http://h"}, "profiles.a.cache.url"),
         ({"backend": "file", "url": "redis://h"}, "profiles.a.cache.url"),
         ({"backend": "file", "lock_lease": 0}, "profiles.a.cache.lock_lease"),
         ({"backend": "memory", "path": "/x"}, "profiles.a.cache.path"),
@@ -80,7 +81,9 @@ def test_rejected_forms_name_the_path(cache: Any, expected: str) -> None:
 
 def test_cache_secrets_are_never_quoted_in_errors() -> None:
     message = problems(
-        generic(cache={"backend": "redis", "url": "redis://h", "password": 987654321})
+        generic(
+            cache={"backend": "redis", "plaintext": True, "url": "redis://h", "password": 987654321}
+        )
     )
     assert "987654321" not in message
     assert "profiles.a.cache.password" in message
@@ -112,6 +115,10 @@ def test_cache_secrets_become_secret_values_and_are_not_interpolated_at_load(
 
 
 def test_cache_in_defaults_applies_to_every_profile() -> None:
-    registry = load(generic(), defaults={"cache": {"backend": "redis", "url": "redis://h"}})
+    registry = load(
+        generic(), defaults={"cache": {"backend": "redis", "plaintext": True, "url": "redis://h"}}
+    )
     assert registry.runtime("a").config.options["cache"]["backend"] == "redis"
-    assert "defaults.cache" in problems(generic(), defaults={"cache": {"backend": "redis"}})
+    assert "defaults.cache" in problems(
+        generic(), defaults={"cache": {"backend": "redis", "plaintext": True}}
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,11 @@ def test_warning(
     path.write_text(BODY.format(secret=secret))
     path.chmod(mode)
     Registry.from_file(path)
-    messages = [r.getMessage() for r in caplog.records if r.name == "tokenrack.config"]
+    messages = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "tokenrack.config" and r.levelno >= logging.WARNING
+    ]
     if not warned:
         assert messages == []
         return

@@ -367,7 +367,11 @@ def test_secret_command_runs_without_a_shell(tmp_path: Path) -> None:
         {
             "profiles": {
                 "ok": generic(client_secret={"command": ["printf", "cmd-secret\\n"]}),
-                "fails": generic(client_secret={"command": ["sh", "-c", "echo oops >&2; exit 3"]}),
+                "fails": generic(
+                    client_secret={
+                        "command": ["sh", "-c", "echo half-out; echo oops half-out >&2; exit 3"]
+                    }
+                ),
                 "missing": generic(client_secret={"command": [str(tmp_path / "no-such-program")]}),
             }
         }
@@ -375,7 +379,9 @@ def test_secret_command_runs_without_a_shell(tmp_path: Path) -> None:
     assert registry.runtime("ok").secrets()["client_secret"].reveal() == "cmd-secret"
     with pytest.raises(SecretError, match="exited with status 3") as caught:
         registry.runtime("fails").secrets()
-    assert "oops" not in str(caught.value)
+    # stderr is shown for the diagnosis, with what the command printed scrubbed from it.
+    assert "stderr: oops ***" in str(caught.value)
+    assert "half-out" not in str(caught.value)
     with pytest.raises(SecretError, match="was not found"):
         registry.runtime("missing").secrets()
 

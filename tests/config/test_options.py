@@ -40,10 +40,12 @@ def test_a_ca_bundle_path_is_expanded() -> None:
     assert verify == os.path.expanduser("~/ca.pem")
 
 
-def test_proxies_are_copied_and_empty_proxies_mean_the_environment() -> None:
+def test_proxies_are_copied_and_empty_or_none_proxies_mean_no_proxy() -> None:
     proxies = {"https": "http://proxy:3128"}
     assert parse_options({"proxies": proxies}).transport.proxies == proxies
-    assert parse_options({"proxies": {}}).transport.proxies is None
+    assert parse_options({"proxies": {}}).transport.proxies == {}
+    assert parse_options({"proxies": "none"}).transport.proxies == {}
+    assert parse_options({}).transport.proxies is None  # the environment's
 
 
 def test_partial_retries_keep_the_other_defaults_and_deadline_bounds_them() -> None:

@@ -1,21 +1,27 @@
-"""core/endpoint: static token URLs, discovery, and metadata shared through a cache.
+"""core/endpoint: static token URLs, discovery, and metadata shared (sealed) through a cache.
 
 No registry: an EndpointResolver is built with a fake shared store and a real emulator.
 """
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 
 import pytest
 
 from tests.conftest import FakeClock
+from tokenrack.cache.record import RecordCipher
 from tokenrack.config.options import ProfileOptions
-from tokenrack.core.endpoint import Endpoint, EndpointResolver
+from tokenrack.core.endpoint import Endpoint, EndpointResolver, SealedMetadata
+from tokenrack.errors import TokenResponseError
 from tokenrack.http.requests_transport import RequestsTransport
 from tokenrack.oauth.discovery import MetadataCache, ServerMetadata, encode_metadata
+from tokenrack.secret.value import Secret
 from tokenrack.testing import TokenEmulator
+
+CIPHER = RecordCipher(Secret("fleet-key-" * 5))
 
 
 class DictStore:
@@ -48,6 +54,7 @@ def resolver(
     clock: FakeClock | None = None,
     shared: DictStore | None = None,
     metadata: MetadataCache | None = None,
+    cipher: RecordCipher = CIPHER,
 ) -> EndpointResolver:
     clock = clock or FakeClock()
     return EndpointResolver(
@@ -56,7 +63,7 @@ def resolver(
         options=options,
         static_url=lambda: "https://static.example/token",
         metadata=metadata or MetadataCache(clock.monotonic),
-        shared=shared,
+        shared=SealedMetadata(shared, lambda: cipher) if shared is not None else None,
         transport=transport,
         clock=clock,
         rng=random.Random(0),
@@ -124,6 +131,60 @@ def test_shared_metadata_naming_another_issuer_is_refused_and_fetched(
     shared.records = {key: encode_metadata(planted, expires_at=4e9) for key in _keys(emulator)}
     assert endpoints.resolve().token_url == emulator.token_url
     assert emulator.metadata_requests == 1
+
+
+def test_shared_metadata_under_another_key_or_issuer_or_changed_is_refused_and_fetched(
+    emulator: TokenEmulator, transport: RequestsTransport
+) -> None:
+    emulator.metadata = {}
+    options = ProfileOptions(issuer=emulator.issuer, allow_insecure_http=True)
+    planted = ServerMetadata(
+        emulator.issuer, "https://evil.example/token", ("client_secret_basic",), None, "x"
+    )
+    other = DictStore()
+    SealedMetadata(other, lambda: CIPHER).store(
+        "https://other.example", encode_metadata(planted, expires_at=4e9), ttl=60
+    )
+    ((sealed_for_other,),) = [other.records.values()]
+    record = json.loads(sealed_for_other)
+    # Another issuer's sealed record, relabelled; one sealed with another key; one changed.
+    relabelled = dict(record, issuer=emulator.issuer)
+    wrong_key = DictStore()
+    SealedMetadata(wrong_key, lambda: RecordCipher(Secret("another-key-" * 4))).store(
+        emulator.issuer, encode_metadata(planted, expires_at=4e9), ttl=60
+    )
+    right = DictStore()
+    SealedMetadata(right, lambda: CIPHER).store(
+        emulator.issuer, encode_metadata(planted, expires_at=4e9), ttl=60
+    )
+    changed = json.loads(next(iter(right.records.values())))
+    changed["sealed"]["data"] = changed["sealed"]["data"][:-4] + "AAA="
+    another_key = json.loads(next(iter(wrong_key.records.values())))
+    for planted_record in (relabelled, another_key, changed):
+        shared = DictStore()
+        shared.records = {key: json.dumps(planted_record).encode() for key in _keys(emulator)}
+        before = emulator.metadata_requests
+        endpoints = resolver(options, transport, shared=shared)
+        assert endpoints.resolve().token_url == emulator.token_url
+        assert emulator.metadata_requests == before + 1
+
+
+def test_metadata_naming_a_token_endpoint_on_another_host_is_refused_unless_allowed(
+    emulator: TokenEmulator, transport: RequestsTransport
+) -> None:
+    elsewhere = emulator.token_url.replace("127.0.0.1", "localhost")
+    emulator.metadata = {"token_endpoint": elsewhere}
+    options = ProfileOptions(issuer=emulator.issuer, allow_insecure_http=True)
+    with pytest.raises(TokenResponseError, match="another host .'localhost'.") as caught:
+        resolver(options, transport).resolve()
+    assert emulator.issuer in str(caught.value)
+    assert "token_endpoint_hosts" in str(caught.value)
+    allowed = ProfileOptions(
+        issuer=emulator.issuer,
+        allow_insecure_http=True,
+        token_endpoint_hosts=frozenset({"localhost"}),
+    )
+    assert resolver(allowed, transport).resolve().token_url == elsewhere
 
 
 def test_a_fixed_token_url_wins_over_the_discovered_one(

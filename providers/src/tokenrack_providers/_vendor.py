@@ -8,8 +8,10 @@ from tokenrack.plugin import Provider
 
 __all__ = ["HOST", "URL", "VendorProvider", "string"]
 
-# Each pattern also admits a ${VAR} reference, for editors checking the file as written:
-# tokenrack itself validates after interpolation, so the value is checked all the same.
+# Each pattern also admits a ${VAR} reference, for editors checking the file as written.
+# tokenrack validates the interpolated profile with that alternative taken out
+# (tokenrack.config.schema.without_references), so a literal $${ or a variable whose value
+# holds ${ must still be a plain host or URL.
 HOST: dict[str, Any] = {
     "type": "string",
     "pattern": r"^([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?|.*\$\{.*)$",

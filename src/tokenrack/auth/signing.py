@@ -29,9 +29,11 @@ __all__ = [
     "ASYMMETRIC_ALGORITHMS",
     "HMAC_ALGORITHMS",
     "JWT_EXTRA",
+    "MIN_RSA_BITS",
     "KeyMaterialError",
     "SigningKey",
     "certificate_thumbprint",
+    "check_key_strength",
     "client_assertion",
     "hmac_key",
     "jwt_available",
@@ -47,6 +49,8 @@ ASYMMETRIC_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 )
 _CURVE_ALGORITHM = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
+MIN_RSA_BITS = 2048
+"""The shortest RSA key accepted (NIST SP 800-131A; RFC 7518 §3.3 requires 2048 too)."""
 _WARNED: set[tuple[int, str]] = set()
 
 logger = get_logger(__name__)
@@ -120,6 +124,25 @@ def _check_pair(key: Any, algorithm: str) -> None:
         raise KeyMaterialError(f"signing_alg {algorithm} does not fit this key (use {natural})")
 
 
+def check_key_strength(key: Any) -> None:
+    """Refuse an RSA key shorter than :data:`MIN_RSA_BITS` and an EC key off P-256/384/521.
+
+    Raises:
+        KeyMaterialError: The key is too weak; says what would do.
+    """
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    if isinstance(key, rsa.RSAPrivateKey) and key.key_size < MIN_RSA_BITS:
+        raise KeyMaterialError(
+            f"the RSA key has {key.key_size} bits, too few: use at least {MIN_RSA_BITS}"
+        )
+    if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name not in _CURVE_ALGORITHM:
+        raise KeyMaterialError(
+            f"the EC key is on curve {key.curve.name}, which is not accepted: "
+            "use P-256, P-384 or P-521"
+        )
+
+
 def load_private_key(
     material: str,
     *,
@@ -137,14 +160,15 @@ def load_private_key(
         passphrase: For an encrypted PEM key.
 
     Raises:
-        KeyMaterialError: Not a private key, a wrong passphrase, or an algorithm that does
-            not fit the key.
+        KeyMaterialError: Not a private key, a wrong passphrase, a weak key (RSA under
+            2048 bits, EC off P-256/P-384/P-521), or an algorithm that does not fit the key.
     """
     text = material.strip()
     if text.startswith("{"):
         key, algorithm, key_id = _load_jwk(text, algorithm=algorithm, key_id=key_id)
     elif "-----BEGIN" in text:
         key = _load_pem(text, passphrase=passphrase)
+        check_key_strength(key)
         algorithm = algorithm or _default_algorithm(key)
     else:
         raise KeyMaterialError("expected a PEM private key or a JWK")
@@ -170,6 +194,7 @@ def _load_jwk(
     key = jwk.key
     if not hasattr(key, "sign"):
         raise KeyMaterialError("the JWK holds no private key")
+    check_key_strength(key)
     return key, algorithm or data.get("alg") or _default_algorithm(key), key_id or data.get("kid")
 
 

@@ -2,15 +2,22 @@
 
 :mod:`tokenrack.cache.record` builds and opens records (encryption included); this module
 holds what reading a plain record needs, so that the CLI's warm path can serve a cached
-token without importing more than json.
+token without importing more than json. It also holds the bounds every record read from a
+cache must meet, sealed or not: at most :data:`MAX_RECORD_BYTES` before it is decoded,
+finite times, a positive lifetime capped at :data:`MAX_LIFETIME` and at the record's own
+expiry, and members of the right types.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import time
 
 __all__ = [
     "FORMAT",
+    "MAX_LIFETIME",
+    "MAX_RECORD_BYTES",
     "RecordError",
     "checked_envelope",
     "parse_record",
@@ -22,8 +29,18 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-FORMAT = 1
-"""The record format this version writes and reads."""
+FORMAT = 2
+"""The record format this version writes and reads (format 1 records are a miss)."""
+
+MAX_RECORD_BYTES = 64 * 1024
+"""The largest record a reader decodes; a larger one is refused before any parsing."""
+
+MAX_LIFETIME = 86_400.0
+"""The longest lifetime a record may give its token (the same cap as a server's answer,
+``tokenrack.oauth.response.MAX_LIFETIME``, repeated here to keep this module stdlib-only)."""
+
+_FUTURE_SKEW = 300.0
+"""How far in the future a record's ``obtained_at`` may lie (clocks of two hosts differ)."""
 
 
 class RecordError(ValueError):
@@ -34,8 +51,10 @@ def parse_record(data: bytes) -> dict[str, Any]:
     """The record as a JSON object of the current format.
 
     Raises:
-        RecordError: Not JSON, not an object, or another format.
+        RecordError: Too large, not JSON, not an object, or another format.
     """
+    if len(data) > MAX_RECORD_BYTES:
+        raise RecordError(f"the record is larger than {MAX_RECORD_BYTES} bytes; not decoded")
     try:
         record = json.loads(data)
     except (ValueError, UnicodeDecodeError) as error:
@@ -55,30 +74,58 @@ def _text(value: Any) -> str:
     return value
 
 
-def token_fields(token_json: Any, record: dict[str, Any]) -> dict[str, Any]:
-    """The token's members, checked, with the record's obtained_at and lifetime.
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError
+    return number
 
-    The members are access_token, token_type, expires_at, scopes and extra.
+
+def token_fields(token_json: Any, times: dict[str, Any], *, now: float) -> dict[str, Any]:
+    """The token's members and times, checked and bounded.
+
+    The members are access_token, token_type, expires_at, scopes and extra; ``times`` holds
+    obtained_at, lifetime and expires_at (the sealed copy for a sealed record). The lifetime
+    returned is capped at :data:`MAX_LIFETIME`, at the record's ``expires_at`` and at the
+    token's, and the token's ``expires_at`` at the end of that lifetime.
+
+    Args:
+        token_json: The token object.
+        times: The object holding the times.
+        now: Epoch seconds now (a record obtained in the future is refused).
 
     Raises:
-        RecordError: A member is missing or has the wrong type.
+        RecordError: A member is missing, has the wrong type, is not a finite number, or
+            the times make no sense (no lifetime, obtained in the future).
     """
     try:
         scopes = token_json["scopes"]
         extra = token_json.get("extra", {})
         if not isinstance(scopes, list) or not isinstance(extra, dict):
             raise TypeError
-        return {
+        obtained_at = _number(times["obtained_at"])
+        lifetime = _number(times["lifetime"])
+        record_expiry = _number(times["expires_at"])
+        token_expiry = _number(token_json["expires_at"])
+        fields: dict[str, Any] = {
             "access_token": _text(token_json["access_token"]),
             "token_type": _text(token_json["token_type"]),
-            "expires_at": float(token_json["expires_at"]),
-            "scopes": tuple(str(s) for s in scopes),
+            "scopes": tuple(_text(s) for s in scopes),
             "extra": dict(extra),
-            "obtained_at": float(record["obtained_at"]),
-            "lifetime": float(record["lifetime"]),
         }
     except (KeyError, TypeError, ValueError, AttributeError):
         raise RecordError("a record member is missing or has the wrong type") from None
+    if obtained_at > now + _FUTURE_SKEW:
+        raise RecordError("the record says its token was obtained in the future")
+    lifetime = min(lifetime, MAX_LIFETIME, record_expiry - obtained_at, token_expiry - obtained_at)
+    if lifetime <= 0:
+        raise RecordError("the record gives its token no lifetime")
+    fields["obtained_at"] = obtained_at
+    fields["lifetime"] = lifetime
+    fields["expires_at"] = obtained_at + lifetime
+    return fields
 
 
 def checked_envelope(record: dict[str, Any], key: str, *, encrypted_ok: bool) -> None:
@@ -102,12 +149,17 @@ def checked_envelope(record: dict[str, Any], key: str, *, encrypted_ok: bool) ->
         raise RecordError("the record is not encrypted but this profile has an encryption_key")
 
 
-def plain_token(data: bytes, *, key: str) -> dict[str, Any]:
+def plain_token(data: bytes, *, key: str, now: float | None = None) -> dict[str, Any]:
     """The token fields of an unencrypted record stored under cache key ``key``.
+
+    Args:
+        data: The record.
+        key: The cache key it was read under.
+        now: Epoch seconds now (default: the system clock).
 
     Raises:
         RecordError: Unusable, another key's, or encrypted (which needs the full path).
     """
     record = parse_record(data)
     checked_envelope(record, key, encrypted_ok=False)
-    return token_fields(record.get("token"), record)
+    return token_fields(record.get("token"), record, now=time.time() if now is None else now)

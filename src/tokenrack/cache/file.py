@@ -27,9 +27,10 @@ import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from tokenrack.cache.envelope import MAX_RECORD_BYTES
 from tokenrack.cache.paths import RECORD_SUFFIX, default_cache_directory, record_path
 from tokenrack.errors import CacheError
-from tokenrack.util.safe_file import check_directory, open_private, read_private, write_private
+from tokenrack.util.safe_file import check_directory, open_private, write_private
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -131,10 +132,21 @@ class FileCache:
     def get(self, key: str) -> bytes | None:
         """The record file's content, or None when there is none.
 
+        Read only up to one byte past the record size cap: a larger file is then refused
+        unparsed by the shared layer.
+
         Raises:
             CacheError: The directory or file is unsafe or unreadable.
         """
-        return read_private(str(self._path(key, RECORD_SUFFIX)))
+        path = self._path(key, RECORD_SUFFIX)
+        try:
+            fd = self._open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise CacheError(f"cannot read {path}: {error.strerror}", backend=self.name) from None
+        with os.fdopen(fd, "rb") as handle:
+            return handle.read(MAX_RECORD_BYTES + 1)
 
     def set(self, key: str, value: bytes, *, ttl: float) -> None:
         """Replace the record file atomically (temp file, fsync, rename), mode 0600.

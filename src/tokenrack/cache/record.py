@@ -1,21 +1,26 @@
 """The record a shared cache stores for one token: versioned JSON, optionally sealed.
 
-A record is a JSON object::
+A record (format 2) is a JSON object::
 
-    {"format": 1, "key": "<cache key>", "profile": "billing",
+    {"format": 2, "key": "<cache key>", "profile": "billing",
      "stored_at": 1800000000.0, "obtained_at": 1799999999.5, "lifetime": 3600.0,
      "expires_at": 1800003599.5,
      "token": {"access_token": "…", "token_type": "Bearer", "expires_at": …,
                "scopes": […], "extra": {…}}}
 
 With an ``encryption_key`` the ``token`` member is replaced by ``"sealed": {"alg":
-"A256GCM", "nonce": …, "data": …}``: the token JSON encrypted with AES-256-GCM, the cache
-key as associated data, so a record copied under another key does not decrypt. The other
-members stay readable, so ``tokenrack cache list`` works without the key; they hold no
-secret. Times are epoch seconds (processes share no monotonic clock).
+"A256GCM", "nonce": …, "data": …}``: AES-256-GCM over the canonical JSON of everything a
+reader uses (the format, the cache key, the profile, ``obtained_at``, ``lifetime``,
+``expires_at`` and the whole token, ``extra`` and scopes included), with
+``"tokenrack record 2:" + key`` as associated data. A reader of a sealed record uses the
+sealed copy only, so a record copied under another key, re-planted with new times, or
+changed in any member is refused. The outer times stay readable for ``tokenrack cache
+list``, which needs no key; they hold no secret and nothing reads them to serve a token.
+Times are epoch seconds (processes share no monotonic clock).
 
-Anything unexpected (bad JSON, another format, another key, a record that does not decrypt)
-raises :class:`RecordError`, which the shared layer treats as a miss.
+Anything unexpected (too large, bad JSON, another format, another key, a record that does not
+decrypt, times out of bounds) raises :class:`RecordError`, which the shared layer treats as
+a miss. Format 1 records (tokenrack before format 2) are such a miss, then replaced.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from tokenrack.cache.envelope import (
     FORMAT,
+    MAX_RECORD_BYTES,
     RecordError,
     checked_envelope,
     parse_record,
@@ -43,6 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FORMAT",
+    "MAX_RECORD_BYTES",
     "RecordCipher",
     "RecordError",
     "RecordInfo",
@@ -102,7 +109,7 @@ class RecordInfo:
 
 
 class RecordCipher:
-    """AES-256-GCM sealing of the token, the cache key as associated data.
+    """AES-256-GCM sealing of a shared record, bound by its associated data to one use.
 
     The 256-bit key is derived with HKDF-SHA256 from the configured ``encryption_key``
     (use a random value of 32 bytes or more: HKDF does not stretch a weak passphrase).
@@ -136,17 +143,17 @@ class RecordCipher:
     def __repr__(self) -> str:
         return "RecordCipher('***')"
 
-    def seal(self, plaintext: bytes, *, key: str) -> dict[str, str]:
-        """Encrypt ``plaintext`` bound to cache key ``key``."""
+    def seal(self, plaintext: bytes, *, aad: str) -> dict[str, str]:
+        """Encrypt ``plaintext`` bound to the associated data ``aad`` (what it is for)."""
         nonce = os.urandom(12)
-        data = self._aead.encrypt(nonce, plaintext, key.encode())
+        data = self._aead.encrypt(nonce, plaintext, aad.encode())
         return {"alg": _ALG, "nonce": _b64(nonce), "data": _b64(data)}
 
-    def open(self, sealed: Any, *, key: str) -> bytes:
-        """Decrypt what :meth:`seal` made for the same ``key``.
+    def open(self, sealed: Any, *, aad: str) -> bytes:
+        """Decrypt what :meth:`seal` made for the same ``aad``.
 
         Raises:
-            RecordError: Not a sealed value, or it does not decrypt under ``key``.
+            RecordError: Not a sealed value, or it does not decrypt with ``aad``.
         """
         from cryptography.exceptions import InvalidTag
 
@@ -155,16 +162,25 @@ class RecordCipher:
         try:
             nonce = base64.b64decode(sealed["nonce"], validate=True)
             data = base64.b64decode(sealed["data"], validate=True)
-            return self._aead.decrypt(nonce, data, key.encode())
+            return self._aead.decrypt(nonce, data, aad.encode())
         except (KeyError, TypeError, ValueError, binascii.Error, InvalidTag):
             raise RecordError(
-                "the token does not decrypt with this profile's encryption_key under this "
-                "cache key (another key, or a record copied from another cache key)"
+                "the record does not decrypt with this profile's encryption_key under this "
+                "cache key (another key, a record copied from another cache key, or a "
+                "record changed after it was sealed)"
             ) from None
 
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+def _token_aad(key: str) -> str:
+    return f"tokenrack record {FORMAT}:{key}"
+
+
+def _canonical(document: Any) -> bytes:
+    return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
 
 
 def encode_record(
@@ -192,20 +208,23 @@ def encode_record(
         "scopes": list(token.scopes),
         "extra": dict(token.extra),
     }
+    times = {
+        "obtained_at": stored.obtained_at,
+        "lifetime": stored.lifetime,
+        "expires_at": stored.expires_at,
+    }
     record: dict[str, Any] = {
         "format": FORMAT,
         "key": key,
         "profile": profile,
         "stored_at": now,
-        "obtained_at": stored.obtained_at,
-        "lifetime": stored.lifetime,
-        "expires_at": stored.expires_at,
+        **times,
     }
     if cipher is None:
         record["token"] = token_json
     else:
-        plaintext = json.dumps(token_json, separators=(",", ":")).encode()
-        record["sealed"] = cipher.seal(plaintext, key=key)
+        inner = {"format": FORMAT, "key": key, "profile": profile, **times, "token": token_json}
+        record["sealed"] = cipher.seal(_canonical(inner), aad=_token_aad(key))
     return json.dumps(record, separators=(",", ":")).encode()
 
 
@@ -231,15 +250,19 @@ def record_info(data: bytes) -> RecordInfo:
         raise RecordError("a record member is missing or has the wrong type") from None
 
 
-def decode_record(data: bytes, *, key: str, cipher: RecordCipher | None = None) -> StoredToken:
-    """The token in a record read under cache key ``key``.
+def decode_record(
+    data: bytes, *, key: str, now: float, cipher: RecordCipher | None = None
+) -> StoredToken:
+    """The token in a record read under cache key ``key``, bounded.
 
     Args:
-        data: The record.
+        data: The record (refused unread beyond :data:`MAX_RECORD_BYTES`).
         key: The cache key it was read under (a record for another key is refused).
+        now: Epoch seconds now.
         cipher: The profile's cipher, when it has an ``encryption_key``; a sealed record
             needs one, and with one a plaintext record is refused (nobody may plant an
-            unencrypted token in an encrypted cache).
+            unencrypted token in an encrypted cache). A sealed record's own copy of the
+            times and the token is used, never the outer members.
 
     Raises:
         RecordError: The record is unusable; the message says why, never what it holds.
@@ -247,13 +270,15 @@ def decode_record(data: bytes, *, key: str, cipher: RecordCipher | None = None) 
     record = parse_record(data)
     checked_envelope(record, key, encrypted_ok=cipher is not None)
     if cipher is None:
-        token_json: Any = record.get("token")
+        fields = token_fields(record.get("token"), record, now=now)
     else:
         try:
-            token_json = json.loads(cipher.open(record["sealed"], key=key))
+            inner = json.loads(cipher.open(record["sealed"], aad=_token_aad(key)))
         except ValueError as error:
             raise RecordError(str(error)) from None
-    fields = token_fields(token_json, record)
+        if not isinstance(inner, dict) or inner.get("format") != FORMAT or inner.get("key") != key:
+            raise RecordError("the sealed record is not a sealed record for this cache key")
+        fields = token_fields(inner.get("token"), inner, now=now)
     token = Token(
         access_token=fields["access_token"],
         token_type=fields["token_type"],

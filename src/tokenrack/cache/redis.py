@@ -7,7 +7,14 @@ Keys: ``<key_prefix>token:<cache key>`` holds the record, with a TTL of the toke
 remaining lifetime; ``<key_prefix>lock:<cache key>`` is the refresh lock, taken with
 ``SET lock <random owner> NX PX <lease>`` and released by a Lua script that deletes it only
 if it still holds our owner value (compare-and-delete), so a holder whose lease ran out can
-never release the lock of the process that took over.
+never release the lock of the process that took over. A lock whose value is not an owner
+value of that shape (32 hex digits) was not set by tokenrack and is treated as absent.
+
+A record is read with ``GETRANGE`` up to one byte past
+:data:`~tokenrack.cache.envelope.MAX_RECORD_BYTES`, so a planted giant value costs a reader
+64 KiB, not its size; the shared layer refuses it as too large. ``rediss://`` connections
+check the server's certificate and host name (set explicitly, whatever redis-py's default).
+A password in the URL is taken out of it at once: the object keeps only the redacted URL.
 
 Every command runs with the configured ``timeout`` on connect and on each read, with no
 client-side retries: a slow or dead Redis costs a caller at most that long before the
@@ -18,18 +25,22 @@ errors become :class:`~tokenrack.errors.CacheError` naming the server, never its
 from __future__ import annotations
 
 import contextlib
+import re
 import secrets as _random
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
+from tokenrack.cache.envelope import MAX_RECORD_BYTES
 from tokenrack.errors import CacheError
 from tokenrack.secret.value import Secret
 
 if TYPE_CHECKING:
     import redis
 
-__all__ = ["RedisCache", "redact_url"]
+__all__ = ["RedisCache", "redact_url", "split_password"]
+
+_OWNER = re.compile(rb"[0-9a-f]{32}")
 
 # KEYS[1] the lock; ARGV[1] our owner value. Deletes only our own lock.
 _RELEASE = """
@@ -51,6 +62,17 @@ def redact_url(url: str) -> str:
     port = f":{parts.port}" if parts.port else ""
     path = parts.path if parts.path not in ("", "/") else ""
     return f"{parts.scheme}://{host}{port}{path}"
+
+
+def split_password(url: str) -> tuple[str, str | None]:
+    """``url`` without the password in its user info, and that password (decoded), if any."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url, None
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    netloc = f"{user}@{host}" if user else host
+    return urlunsplit(parts._replace(netloc=netloc)), unquote(parts.password)
 
 
 class _RedisLock:
@@ -77,7 +99,8 @@ class RedisCache:
 
     Args:
         options: The profile's ``cache`` options: ``url``, ``key_prefix``, ``timeout``,
-            ``username``, ``ca_bundle``, ``client_cert``, ``client_key``.
+            ``username``, ``ca_bundle``, ``client_cert``, ``client_key``, ``plaintext``
+            (declared here so that a profile must set ``encryption_key`` or say it).
         secrets: Resolved secret options (``password``).
 
     Raises:
@@ -101,6 +124,11 @@ class RedisCache:
             "ca_bundle": {"type": "string", "minLength": 1},
             "client_cert": {"type": "string", "minLength": 1},
             "client_key": {"type": "string", "minLength": 1},
+            "plaintext": {
+                "type": "boolean",
+                "description": "true: store tokens unencrypted (no encryption_key); "
+                "anyone who can write the cache can then plant tokens",
+            },
         },
     }
     secret_options: ClassVar[frozenset[str]] = frozenset({"password"})
@@ -116,7 +144,8 @@ class RedisCache:
                 "the redis cache needs the redis package: pip install 'tokenrack[redis]'",
                 backend=self.name,
             ) from None
-        self.url = str(options["url"])
+        url, inline_password = split_password(str(options["url"]))
+        self.url = redact_url(url)
         self.prefix = str(options.get("key_prefix", self.DEFAULT_PREFIX))
         self.timeout = float(options.get("timeout", self.DEFAULT_TIMEOUT))
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
@@ -132,9 +161,13 @@ class RedisCache:
         if options.get("username"):
             kwargs["username"] = str(options["username"])
         password = secrets.get("password")
-        if password is not None:
+        if inline_password is not None:
+            kwargs["password"] = inline_password  # as redis-py does: the URL's wins
+        elif password is not None:
             kwargs["password"] = password.reveal()
-        if self.url.startswith("rediss://"):
+        if url.startswith("rediss://"):
+            kwargs["ssl_cert_reqs"] = "required"
+            kwargs["ssl_check_hostname"] = True
             if options.get("ca_bundle"):
                 kwargs["ssl_ca_certs"] = str(options["ca_bundle"])
             if options.get("client_cert"):
@@ -142,10 +175,10 @@ class RedisCache:
             if options.get("client_key"):
                 kwargs["ssl_keyfile"] = str(options["client_key"])
         try:
-            self._client: redis.Redis = redis.Redis.from_url(self.url, **kwargs)
+            self._client: redis.Redis = redis.Redis.from_url(url, **kwargs)
         except (ValueError, TypeError) as error:
             raise CacheError(
-                f"redis cache {redact_url(self.url)}: bad url or options ({error})",
+                f"redis cache {self.url}: bad url or options ({error})",
                 backend=self.name,
             ) from None
 
@@ -154,7 +187,7 @@ class RedisCache:
 
     def describe(self) -> str:
         """The server (without credentials) and the key prefix."""
-        return f"{redact_url(self.url)} (prefix {self.prefix!r})"
+        return f"{self.url} (prefix {self.prefix!r})"
 
     def _call(self, command: Any) -> Any:
         try:
@@ -162,7 +195,7 @@ class RedisCache:
         except self._errors as error:
             # redis-py's messages name host and port at most; never the password.
             raise CacheError(
-                f"redis at {redact_url(self.url)}: {type(error).__name__}: {error}",
+                f"redis at {self.url}: {type(error).__name__}: {error}",
                 backend=self.name,
             ) from None
 
@@ -175,18 +208,23 @@ class RedisCache:
     # -- TokenCache ----------------------------------------------------------------------
 
     def get(self, key: str) -> bytes | None:
-        """``GET`` the record.
+        """The record, read no further than one byte past the record size cap.
+
+        ``GETRANGE`` (an absent key reads as empty, which is no record either): a value
+        longer than the cap comes back cut, one byte over it, and is refused unparsed.
 
         Raises:
             CacheError: Redis failed, timed out, or answered with something not bytes.
         """
-        value = self._call(lambda client: client.get(self._token_key(key)))
+        value = self._call(
+            lambda client: client.getrange(self._token_key(key), 0, MAX_RECORD_BYTES)
+        )
         if value is not None and not isinstance(value, bytes):
             raise CacheError(
-                f"redis at {redact_url(self.url)} answered GET with a {type(value).__name__}",
+                f"redis at {self.url} answered GETRANGE with a {type(value).__name__}",
                 backend=self.name,
             )
-        return value
+        return value or None
 
     def set(self, key: str, value: bytes, *, ttl: float) -> None:
         """``SET`` the record with ``PX`` = the token's remaining lifetime.
@@ -206,7 +244,10 @@ class RedisCache:
         return bool(self._call(lambda client: client.delete(self._token_key(key))))
 
     def try_lock(self, key: str, *, lease: float) -> _RedisLock | None:
-        """``SET lock owner NX PX lease``; None when another process holds it.
+        """``SET lock owner NX PX lease``; None when another tokenrack process holds it.
+
+        A lock holding anything but an owner value (32 hex digits) was not taken by
+        tokenrack: it is treated as absent, and the lock returned releases nothing.
 
         Raises:
             CacheError: Redis failed or timed out.
@@ -215,10 +256,15 @@ class RedisCache:
         owner = _random.token_hex(16)
         milliseconds = max(1, int(lease * 1000))
         taken = self._call(lambda client: client.set(name, owner, nx=True, px=milliseconds))
-        return _RedisLock(self, name, owner) if taken else None
+        if taken:
+            return _RedisLock(self, name, owner)
+        holder = self._call(lambda client: client.getrange(name, 0, 64))
+        if isinstance(holder, bytes) and holder and not _OWNER.fullmatch(holder):
+            return _RedisLock(self, name, owner)  # compare-and-delete: never theirs
+        return None
 
     def entries(self) -> Iterator[tuple[str, bytes]]:
-        """Every record under this prefix (``SCAN``, then ``GET`` each).
+        """Every record under this prefix (``SCAN``, then ``GETRANGE`` each, capped).
 
         Raises:
             CacheError: Redis failed or timed out.
@@ -227,8 +273,8 @@ class RedisCache:
             lambda client: list(client.scan_iter(match=self._token_key("*"), count=500))
         )
         for name in sorted(names):
-            value = self._call(lambda client, name=name: client.get(name))
-            if isinstance(value, bytes):
+            value = self._call(lambda client, name=name: client.getrange(name, 0, MAX_RECORD_BYTES))
+            if isinstance(value, bytes) and value:
                 yield name.decode() if isinstance(name, bytes) else str(name), value
 
     def close(self) -> None:

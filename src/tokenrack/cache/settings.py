@@ -13,7 +13,14 @@ from typing import Any
 
 from tokenrack.secret.value import Secret, SecretRef
 
-__all__ = ["CacheSettings", "cache_settings"]
+__all__ = ["PLAINTEXT_PROBLEM", "CacheSettings", "cache_settings", "needs_plaintext_opt_in"]
+
+PLAINTEXT_PROBLEM = (
+    "without encryption_key, anyone who can write this cache can plant tokens and anyone "
+    "who can read it can use them: set cache.encryption_key (recommended), or say "
+    "cache.plaintext: true to accept that"
+)
+"""Why a backend that asks for it refuses to run without ``encryption_key`` or ``plaintext``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +75,15 @@ def cache_settings(option: Any, *, secret_options: frozenset[str] = frozenset())
         encryption_key=key,
         lock_lease=float(lease) if lease is not None else None,
     )
+
+
+def needs_plaintext_opt_in(settings: CacheSettings, options_schema: Mapping[str, Any]) -> bool:
+    """Whether these settings lack the ``plaintext: true`` their backend asks for.
+
+    A backend that others may write (Redis) declares a ``plaintext`` option in its
+    ``options_schema``; a profile using it must then set an ``encryption_key`` or say
+    ``plaintext: true``.
+    """
+    if "plaintext" not in dict(options_schema.get("properties", {})):
+        return False
+    return settings.encryption_key is None and settings.options.get("plaintext") is not True

@@ -139,8 +139,26 @@ def run_providers(args: argparse.Namespace) -> int:
     return OK
 
 
+def _plaintext_warning(registry: Registry, name: str) -> str | None:
+    """A warning for a profile whose shared cache stores tokens unencrypted by its own choice."""
+    from tokenrack.cache.settings import cache_settings
+
+    option = registry.config.profile(name).options.get("cache", registry.default_cache)
+    settings = cache_settings(option)
+    if settings.encryption_key is not None or settings.options.get("plaintext") is not True:
+        return None
+    return (
+        f"warning: {name}: its {settings.backend} cache says plaintext: true; anyone who can "
+        "write that cache can plant tokens for it, and anyone who can read it can use them "
+        "(set cache.encryption_key to seal them)"
+    )
+
+
 def run_check(args: argparse.Namespace) -> int:
-    """Validate the config, resolve secrets, optionally fetch; non-zero if anything fails."""
+    """Validate the config, resolve secrets, optionally fetch; non-zero if anything fails.
+
+    A profile whose shared cache is a ``plaintext: true`` one gets a warning on stderr.
+    """
     registry = load_registry(args)  # a ConfigError here exits 2 with every problem listed
     names = args.profiles or registry.profiles()
     print(f"config {registry.source}: ok ({len(registry.profiles())} profiles)")
@@ -148,6 +166,9 @@ def run_check(args: argparse.Namespace) -> int:
     for name in names:
         started = time.monotonic()
         try:
+            warning = _plaintext_warning(registry, name)
+            if warning is not None:
+                print(warning, file=sys.stderr)
             runtime = registry.runtime(name)
             runtime.secrets()
             line = f"{name}: config ok, secrets ok"

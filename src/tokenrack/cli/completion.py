@@ -44,7 +44,7 @@ _tokenrack() {
             if [[ "$cur" == -* ]]; then
                 case "$command" in
                     token) COMPREPLY=($(compgen -W "--json --header --force-refresh --min-ttl" -- "$cur"));;
-                    exec) COMPREPLY=($(compgen -W "--env" -- "$cur"));;
+                    exec) COMPREPLY=($(compgen -W "--env --keep-env" -- "$cur"));;
                     inspect) COMPREPLY=($(compgen -W "--token --json" -- "$cur"));;
                     check) COMPREPLY=($(compgen -W "--fetch" -- "$cur"));;
                 esac

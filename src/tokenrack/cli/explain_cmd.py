@@ -105,6 +105,26 @@ def _unresolved(source: str, name: str, provider: str, options: Any, error: Secr
     return exit_code(error)
 
 
+def _cache_line(cache: Any) -> str:
+    """The ``cache`` option, whatever its form, with secrets masked and URLs redacted."""
+    if cache is None or isinstance(cache, str):
+        return str(cache or "memory")
+    from collections.abc import Mapping
+
+    from tokenrack.cache.redis import redact_url
+    from tokenrack.secret.value import SecretRef
+
+    shown: dict[str, Any] = {}
+    for key, value in cache.items() if isinstance(cache, Mapping) else ():
+        if isinstance(value, (Secret, SecretRef)):
+            shown[key] = "***"
+        elif key == "url" and isinstance(value, str):
+            shown[key] = redact_url(value)
+        else:
+            shown[key] = value
+    return json.dumps(shown, default=str)
+
+
 def run_explain(args: argparse.Namespace) -> int:
     """Print the request (redacted), the auth method and why, the cache key and windows."""
     name = profile_name(args)
@@ -165,7 +185,6 @@ def run_explain(args: argparse.Namespace) -> int:
         f"{3600 - example.refresh_at:.0f}s before expiry (this process's jitter included); "
         f"callers wait for a refresh from {3600 - example.must_refresh_at:.0f}s before"
     )
-    cache: Any = options.get("cache", "memory")
-    out.append(f"cache backend: {json.dumps(cache) if not isinstance(cache, str) else cache}")
+    out.append(f"cache backend: {_cache_line(options.get('cache', 'memory'))}")
     print("\n".join(out))
     return 0

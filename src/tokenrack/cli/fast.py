@@ -4,7 +4,7 @@ Reads the command line by hand (argparse alone costs more than the rest), and on
 plain forms::
 
     tokenrack [--config PATH] [--profile NAME] token [PROFILE] [--json | --header] [--min-ttl S]
-    tokenrack [--config PATH] [--profile NAME] exec PROFILE [--env NAME] -- CMD ARGS…
+    tokenrack [--config PATH] [--profile NAME] exec PROFILE [--env NAME] [--keep-env] -- CMD ARGS…
 
 When the file cache holds a fresh token (see :mod:`tokenrack.cli.warm`), it is printed or
 handed to the command; anything else — another command, another option, a cold cache —
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 _GLOBAL_OPTIONS: dict[str, Callable[[str], Any]] = {"--config": str, "--profile": str}
 _COMMAND_OPTIONS: dict[str, dict[str, Callable[[str], Any] | None]] = {
     "token": {"--json": None, "--header": None, "--min-ttl": float},
-    "exec": {"--env": str},
+    "exec": {"--env": str, "--keep-env": None},
 }
 _TAKES_VALUE = set(_GLOBAL_OPTIONS) | {
     name
@@ -148,8 +148,9 @@ def serve(argv: Sequence[str]) -> int | None:
     if parsed["command"] == "exec":
         from tokenrack.cli.token_cmd import exec_with
 
+        drop = () if "--keep-env" in parsed["flags"] else fields["exec_drop"]
         return exec_with(
-            parsed["argv"], parsed.get("env", "TOKENRACK_TOKEN"), fields["access_token"]
+            parsed["argv"], parsed.get("env", "TOKENRACK_TOKEN"), fields["access_token"], drop=drop
         )
     from tokenrack.cli.output import print_token
 

@@ -83,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--env", default="TOKENRACK_TOKEN", metavar="NAME", help="variable (TOKENRACK_TOKEN)"
     )
+    run.add_argument(
+        "--keep-env",
+        action="store_true",
+        help="also pass the variables the profile's secrets are read from (withheld by default)",
+    )
     run.add_argument("-- CMD ARGS", nargs="?", help="the command, after --")
 
     inspect = commands.add_parser("inspect", help="decode a JWT access token, unverified")
@@ -129,8 +134,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _WarningsToStderr(logging.Handler):
+    """WARNING and above, to whatever ``sys.stderr`` is at the time."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.setFormatter(logging.Formatter("tokenrack: warning: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:
+            self.handleError(record)
+
+
 def _configure_logging(verbosity: int) -> None:
     if verbosity <= 0:
+        # Without -v, still say which files were skipped or are exposed (config discovery,
+        # key and secret file modes): the user must not be surprised by which config ran.
+        for name in ("tokenrack.config", "tokenrack.secret"):
+            logger = logging.getLogger(name)
+            if not any(isinstance(h, _WarningsToStderr) for h in logger.handlers):
+                logger.addHandler(_WarningsToStderr())
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

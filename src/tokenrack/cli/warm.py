@@ -71,6 +71,8 @@ def cached_fields(config: str, profile: str, *, min_ttl: float | None) -> dict[s
     salt = document["salt"]
     if not isinstance(entry, dict) or snapshot.env_digests(recorded, os.environ, salt) != recorded:
         return None
+    if not isinstance(entry.get("exec_drop"), list):  # recorded before exec withheld them
+        return None
     from tokenrack.cache.envelope import RecordError, plain_token
     from tokenrack.cache.paths import default_cache_directory, record_path
     from tokenrack.errors import CacheError
@@ -93,6 +95,7 @@ def cached_fields(config: str, profile: str, *, min_ttl: float | None) -> dict[s
         return None
     if min_ttl is not None and fields["obtained_at"] + fields["lifetime"] - now < min_ttl:
         return None
+    fields["exec_drop"] = entry["exec_drop"]
     return fields
 
 
@@ -160,6 +163,7 @@ def remember(
     """
     from tokenrack.cache.settings import cache_settings
     from tokenrack.cli.common import config_path
+    from tokenrack.cli.exec_env import secret_variables
 
     runtime = registry.runtime(profile)
     settings = cache_settings(runtime.config.options.get("cache", registry.default_cache))
@@ -180,6 +184,8 @@ def remember(
             "refresh_before": runtime.config.options.get("refresh_before"),
             "secrets": _secret_specs(runtime, salt),
             "verified_at": verified_at,
+            # The variables `exec` withholds from its command (names, never values).
+            "exec_drop": secret_variables(runtime.config.options, os.environ),
         }
         return entry, snapshot.env_digests(environ.read, os.environ, salt)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import hashlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tokenrack.auth.selection import AUTO
+from tokenrack.cache.redis import split_password
+from tokenrack.cache.settings import PLAINTEXT_PROBLEM, cache_settings, needs_plaintext_opt_in
 from tokenrack.config.interpolate import InterpolationError, has_reference, interpolate
 from tokenrack.config.options import ProfileOptions, parse_options
 from tokenrack.config.schema import (
@@ -35,7 +38,7 @@ from tokenrack.errors import (
     PluginLoadError,
     ProfileNotFoundError,
 )
-from tokenrack.oauth.url_policy import insecure_url_problem
+from tokenrack.oauth.url_policy import insecure_url_problem, userinfo_problem
 from tokenrack.secret.value import Secret, SecretRef, SecretValue
 from tokenrack.util.extras import extra_installed
 
@@ -242,6 +245,7 @@ class _ProfileBuilder:
             CACHE_SECRET_OPTIONS.union(*(secret for _, secret in caches.values()))
         )
         self.problems: list[ConfigProblem] = []
+        self._url_passwords: dict[str, Secret] = {}
 
     def build(self, name: str) -> ProfileConfig | None:
         """One profile, or None when it has problems (appended to :attr:`problems`).
@@ -261,6 +265,7 @@ class _ProfileBuilder:
             return self._unusable(name, merged, origins, plugins)
         resolved = self._validate(name, merged, origins, plugins)
         self._check_urls(name, resolved)
+        self._check_cache(name, resolved)
         if len(self.problems) > before:
             return None
         options = self._wrap_secrets(resolved, plugins.secret_keys)
@@ -319,14 +324,29 @@ class _ProfileBuilder:
         return resolved
 
     def _check_urls(self, name: str, resolved: Mapping[str, Any]) -> None:
-        """Refuse plain-http endpoints unless the profile allows them (RFC 6749 §3.2)."""
+        """Refuse credentials in URLs, and plain http unless allowed (RFC 6749 §3.2)."""
         allow = resolved.get("allow_insecure_http") is True
         for key in ("token_url", "issuer"):
             url = resolved.get(key)
-            if isinstance(url, str) and url[:7].lower() == "http://":
+            if not isinstance(url, str):
+                continue
+            problem = userinfo_problem(url)
+            if problem is None and url[:7].lower() == "http://":
                 problem = insecure_url_problem(url, allow_insecure_http=allow)
-                if problem:
-                    self.problems.append(ConfigProblem(f"profiles.{name}.{key}", problem))
+            if problem:
+                self.problems.append(ConfigProblem(f"profiles.{name}.{key}", problem))
+
+    def _check_cache(self, name: str, resolved: Mapping[str, Any]) -> None:
+        """Refuse a cache that asks for ``encryption_key`` or ``plaintext: true`` (Redis)."""
+        cache = resolved.get("cache")
+        if not isinstance(cache, Mapping) or cache.get("backend") not in self.caches:
+            return
+        options_schema, secret_options = self.caches[str(cache["backend"])]
+        settings = cache_settings(cache, secret_options=secret_options)
+        if needs_plaintext_opt_in(settings, options_schema):
+            self.problems.append(
+                ConfigProblem(f"profiles.{name}.cache.encryption_key", PLAINTEXT_PROBLEM)
+            )
 
     def _wrap_secrets(
         self, resolved: Mapping[str, Any], secret_keys: frozenset[str]
@@ -335,7 +355,9 @@ class _ProfileBuilder:
         options = {k: (_secret_value(v) if k in secret_keys else v) for k, v in resolved.items()}
         options.pop("extends", None)
         if "cache" in options:
-            options["cache"] = _cache_value(options["cache"], self.cache_secrets)
+            options["cache"] = _cache_value(
+                options["cache"], self.cache_secrets, self._url_passwords
+            )
         return options
 
     def _freeze_options(
@@ -367,7 +389,9 @@ class _ProfileBuilder:
             k: (_secret_value(v) if k in CORE_SECRET_OPTIONS else v) for k, v in merged.items()
         }
         if "cache" in options:
-            options["cache"] = _cache_value(options["cache"], self.cache_secrets)
+            options["cache"] = _cache_value(
+                options["cache"], self.cache_secrets, self._url_passwords
+            )
         return ProfileConfig(
             name=name,
             provider=str(merged["provider"]),
@@ -566,16 +590,31 @@ def _secret_value(raw: Any) -> SecretValue:
     return SecretRef(str(source), argument)
 
 
-def _cache_value(raw: Any, secret_names: frozenset[str]) -> Any:
-    """The ``cache`` option with its secret keys turned into Secret or SecretRef values."""
+def _cache_value(
+    raw: Any, secret_names: frozenset[str], passwords: dict[str, Secret] | None = None
+) -> Any:
+    """The ``cache`` option with its secret keys turned into Secret or SecretRef values.
+
+    A password inside ``url`` (``redis://:pw@host``) is taken out of it and becomes the
+    ``password`` secret (the URL's wins over a ``password`` key, as redis-py has it), so
+    no repr of the profile shows it. ``passwords`` gives one URL one Secret object across
+    profiles, so that they still share one backend (its identity counts inline secrets
+    as equal only when they are the same object).
+    """
     if not isinstance(raw, Mapping):
         return raw
-    return MappingProxyType(
-        {
-            k: (_secret_value(v) if k in secret_names and isinstance(v, (str, Mapping)) else v)
-            for k, v in raw.items()
-        }
-    )
+    value = {
+        k: (_secret_value(v) if k in secret_names and isinstance(v, (str, Mapping)) else v)
+        for k, v in raw.items()
+    }
+    url = value.get("url")
+    if "password" in secret_names and isinstance(url, str):
+        value["url"], password = split_password(url)
+        if password is not None:
+            memo = {} if passwords is None else passwords
+            digest = hashlib.sha256(url.encode()).hexdigest()  # not the URL itself
+            value["password"] = memo.setdefault(digest, Secret(password))
+    return MappingProxyType(value)
 
 
 def _hider(

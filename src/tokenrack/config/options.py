@@ -19,7 +19,17 @@ from tokenrack.oauth.retry import RetryPolicy
 from tokenrack.oauth.transport import TransportOptions
 from tokenrack.secret.value import SecretValue
 
-__all__ = ["CacheOption", "ProfileOptions", "parse_options", "retry_policy", "transport_options"]
+__all__ = [
+    "NO_PROXIES",
+    "CacheOption",
+    "ProfileOptions",
+    "parse_options",
+    "retry_policy",
+    "transport_options",
+]
+
+NO_PROXIES = "none"
+"""``proxies: none``: no proxy for this profile, whatever ``*_PROXY`` says (as ``proxies: {}``)."""
 
 CacheOption = str | Mapping[str, Any]
 """The ``cache`` option as written: a backend name, or a mapping with ``backend``."""
@@ -31,7 +41,7 @@ class ProfileOptions:
 
     Attributes:
         transport: Timeouts, TLS verification and proxies (``timeout``, ``verify``,
-            ``ca_bundle``, ``proxies``).
+            ``ca_bundle``, ``proxies``; ``proxies: none`` or ``{}``: no proxy at all).
         retry: Attempts, backoff and the per-fetch ``deadline`` (``retries``, ``deadline``).
         refresh_before: ``refresh_before``: seconds before expiry the early window opens;
             None: the windows' own rule.
@@ -44,6 +54,8 @@ class ProfileOptions:
         issuer: ``issuer``, when the profile discovers its endpoint (RFC 8414).
         client_id: ``client_id`` (empty for a provider that needs none).
         allow_insecure_http: ``allow_insecure_http``: plain-http URLs are accepted.
+        token_endpoint_hosts: ``token_endpoint_hosts`` (lower case): hosts a discovered
+            token endpoint may be on besides the issuer's host.
         cache: ``cache`` as written (secret keys already wrapped); None: the registry's
             default cache.
         secrets: The profile's secret options (``client_secret``, ``private_key``, …), each a
@@ -61,6 +73,7 @@ class ProfileOptions:
     issuer: str | None = None
     client_id: str = ""
     allow_insecure_http: bool = False
+    token_endpoint_hosts: frozenset[str] = frozenset()
     cache: CacheOption | None = None
     secrets: Mapping[str, SecretValue] = field(default_factory=dict)
 
@@ -103,6 +116,9 @@ def parse_options(
         transport=transport_options(options),
         retry=retry_policy(options),
         allow_insecure_http=options.get("allow_insecure_http") is True,
+        token_endpoint_hosts=frozenset(
+            str(host).lower() for host in options.get("token_endpoint_hosts") or ()
+        ),
         cache=options.get("cache"),
         secrets={key: value for key, value in options.items() if key in secret_keys},
         **given,
@@ -123,8 +139,12 @@ def transport_options(options: Mapping[str, Any]) -> TransportOptions:
         given["verify"] = False
     elif options.get("ca_bundle"):
         given["verify"] = os.path.expanduser(str(options["ca_bundle"]))
-    if options.get("proxies"):
-        given["proxies"] = dict(options["proxies"])
+    proxies = options.get("proxies")
+    if proxies == NO_PROXIES:
+        given["proxies"] = {}
+    elif isinstance(proxies, Mapping):
+        # An empty mapping too: it names no proxy, so none is used (not the environment's).
+        given["proxies"] = dict(proxies)
     return TransportOptions(**given)
 
 

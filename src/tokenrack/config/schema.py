@@ -9,6 +9,7 @@ profile is an error.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -23,6 +24,7 @@ __all__ = [
     "document_schema",
     "profile_schema",
     "secret_schema",
+    "without_references",
 ]
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -151,9 +153,15 @@ def core_profile_properties(
             "description": "an http(s) URL identifying the authorization server",
         },
         "metadata_ttl": _POSITIVE,
+        "token_endpoint_hosts": {
+            "type": "array",
+            "items": {"type": "string", "pattern": "^[^/:?#@\\s]+$"},
+            "description": "hosts a discovered token endpoint may be on besides the issuer's",
+        },
         "token_url": {
             "type": "string",
-            # ${VAR} is allowed for editors: the loader validates after interpolation.
+            # ${VAR} is allowed for editors only: the loader validates the interpolated
+            # profile with this alternative taken out (without_references).
             "pattern": "^([Hh][Tt][Tt][Pp][Ss]?://[^/?#\\s]+|.*\\$\\{)",
             "description": "an http(s) URL, e.g. https://idp.example.com/oauth2/token",
         },
@@ -189,9 +197,14 @@ def core_profile_properties(
         "verify": {"type": "boolean"},
         "ca_bundle": {"type": "string", "minLength": 1},
         "proxies": {
-            "type": "object",
-            "properties": {"http": {"type": "string"}, "https": {"type": "string"}},
-            "additionalProperties": False,
+            "oneOf": [
+                {
+                    "type": "object",
+                    "properties": {"http": {"type": "string"}, "https": {"type": "string"}},
+                    "additionalProperties": False,
+                },
+                {"const": "none", "description": "no proxy, whatever *_PROXY says"},
+            ]
         },
         "allow_insecure_http": {"type": "boolean"},
     }
@@ -205,6 +218,7 @@ def profile_schema(
     secret_keys: Iterable[str] = (),
     require: bool = True,
     caches: CacheSchemas | None = None,
+    interpolated: bool = True,
 ) -> dict[str, Any]:
     """The schema of one profile whose provider is known.
 
@@ -217,6 +231,8 @@ def profile_schema(
         require: Keep ``required`` lists (False for the editor schema, where ``extends``
             and ``defaults`` may supply what a profile omits).
         caches: Installed cache backends.
+        interpolated: Check a profile after interpolation: patterns lose the ``${VAR}``
+            alternative they carry for editors (see :func:`without_references`).
     """
     rest: dict[str, Any] = copy.deepcopy(dict(provider_schema))
     properties = core_profile_properties(sources, caches)
@@ -237,6 +253,29 @@ def profile_schema(
         schema["required"] = sorted(set(required), key=required.index)
     if rest:
         schema["allOf"] = [rest if require else _without_required(rest)]
+    return without_references(schema) if interpolated else schema
+
+
+_REFERENCE_ALTERNATIVE = re.compile(r"\|\.\*\\\$\\\{(?:\.\*)?(?=\)\$?$)")
+"""The ``|.*\\$\\{…`` alternative that lets a pattern admit a ``${VAR}`` reference."""
+
+
+def without_references(schema: Any) -> Any:
+    """``schema`` with the ``${VAR}`` alternative taken out of every ``pattern``.
+
+    Patterns admit ``${`` only so that editors accept a file as written; a profile is
+    checked after interpolation, where a ``${`` can only be a literal (``$${``) or come
+    from a variable's value, and must meet the pattern's real rule (a host, a URL).
+    """
+    if isinstance(schema, dict):
+        return {
+            key: _REFERENCE_ALTERNATIVE.sub("", value)
+            if key == "pattern" and isinstance(value, str)
+            else without_references(value)
+            for key, value in schema.items()
+        }
+    if isinstance(schema, list):
+        return [without_references(value) for value in schema]
     return schema
 
 
@@ -292,6 +331,7 @@ def document_schema(
             secret_keys=secret_keys,
             require=False,
             caches=caches,
+            interpolated=False,
         )
         branches.append(
             {

@@ -5,6 +5,8 @@ The registry asks :class:`SharedCaches` for each profile's
 name the same backend with the same options and secrets share one backend instance and so
 one circuit breaker; secrets (the backend's and the ``encryption_key``) are resolved at
 first use, through the profile, so a missing one names the profile that asked for it.
+Server metadata is shared only through a cache with an ``encryption_key``
+(:class:`~tokenrack.core.endpoint.SealedMetadata`).
 """
 
 from __future__ import annotations
@@ -14,9 +16,15 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from tokenrack.cache.guard import GuardedCache
-from tokenrack.cache.settings import CacheSettings, cache_settings
+from tokenrack.cache.settings import (
+    PLAINTEXT_PROBLEM,
+    CacheSettings,
+    cache_settings,
+    needs_plaintext_opt_in,
+)
+from tokenrack.core.endpoint import MetadataStore, SealedMetadata
 from tokenrack.core.shared import SharedRefresh
-from tokenrack.errors import CacheError, PluginError, SecretError
+from tokenrack.errors import CacheError, ConfigError, PluginError, SecretError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -35,10 +43,15 @@ ResolveSecret = Callable[[str, Any], "Secret"]
 
 
 class SharedCache(NamedTuple):
-    """A profile's shared backend: its parsed settings and the breaker in front of it."""
+    """A profile's shared backend: its parsed settings and the breaker in front of it.
+
+    ``metadata`` is where the profile shares server metadata: sealed with its
+    ``encryption_key``, or None without one (then never shared).
+    """
 
     settings: CacheSettings
     cache: GuardedCache
+    metadata: MetadataStore | None = None
 
 
 class SharedCaches:
@@ -70,13 +83,24 @@ class SharedCaches:
 
         Raises:
             PluginError: The backend named is not installed or cannot be loaded.
+            ConfigError: The backend needs ``encryption_key`` or ``plaintext: true`` and the
+                option has neither (a config file's profiles are checked at load already;
+                this catches a registry's ``default_cache``).
         """
         backend = option if isinstance(option, str) else (option or {}).get("backend")
         if backend in (None, "memory"):
             return None
-        secret_options = self._catalog.cache(str(backend)).secret_options
-        settings = cache_settings(option, secret_options=frozenset(secret_options))
-        return SharedCache(settings, self._guarded(settings, resolve_secret))
+        backend_class = self._catalog.cache(str(backend))
+        settings = cache_settings(option, secret_options=frozenset(backend_class.secret_options))
+        if needs_plaintext_opt_in(settings, backend_class.options_schema):
+            raise ConfigError(
+                f"a {backend} cache: {PLAINTEXT_PROBLEM}", path="cache.encryption_key"
+            )
+        guarded = self._guarded(settings, resolve_secret)
+        metadata = None
+        if settings.encryption_key is not None:
+            metadata = SealedMetadata(guarded, _cipher_maker(settings, resolve_secret))
+        return SharedCache(settings, guarded, metadata)
 
     def refresh(
         self,
@@ -113,6 +137,7 @@ class SharedCaches:
             clock=self._clock,
             lease=settings.lock_lease or default_lease,
             cipher=_cipher_maker(settings, resolve_secret),
+            plaintext=settings.encryption_key is None and settings.options.get("plaintext") is True,
         )
 
     def close(self) -> None:

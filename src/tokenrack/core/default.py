@@ -20,7 +20,8 @@ def configure(target: str | os.PathLike[str] | Registry | None) -> Registry | No
     """Set the default registry: from a config file path, a :class:`Registry`, or None.
 
     None forgets the current default, so the next :func:`get_token` discovers the config
-    again (``TOKENRACK_CONFIG``, ``./tokenrack.yaml``, XDG, ``/etc``).
+    again (``TOKENRACK_CONFIG``, ``./tokenrack.yaml``, XDG, ``/etc``; of the last three,
+    the first that is yours alone: see :mod:`tokenrack.config.discover`).
 
     Returns:
         The new default registry, or None.

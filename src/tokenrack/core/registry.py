@@ -131,7 +131,7 @@ class Registry:
         from tokenrack.config.assemble import load_config
         from tokenrack.config.discover import discover_config_path
         from tokenrack.config.document import read_config_file
-        from tokenrack.config.exposure import warn_if_exposed
+        from tokenrack.config.exposure import refuse_untrusted_commands, warn_if_exposed
         from tokenrack.core.catalog import PluginCatalog
 
         catalog = kwargs.pop("catalog", None) or PluginCatalog()
@@ -141,6 +141,7 @@ class Registry:
             environ = os.environ
         source, data = read_config_file(path if path is not None else discover_config_path())
         config = load_config(data, source=source, plugins=catalog, environ=environ)
+        refuse_untrusted_commands(source, config)
         warn_if_exposed(source, config)
         return cls(config, catalog=catalog, **kwargs)
 
@@ -382,7 +383,7 @@ class Registry:
                     rng=self._rng,
                     jitter=self._jitter,
                     metadata=self._metadata,
-                    shared_metadata=cache.cache if cache is not None else None,
+                    shared_metadata=cache.metadata if cache is not None else None,
                     pins=self._pins,
                     fingerprint=_fingerprint_for(cache, secrets),
                     stats=self._stats.setdefault(profile, ProfileStats()),

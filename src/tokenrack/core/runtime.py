@@ -48,6 +48,7 @@ from tokenrack.oauth.message import TokenRequest
 from tokenrack.oauth.provider import Provider
 from tokenrack.oauth.retry import RetryPolicy
 from tokenrack.oauth.transport import ClientCertificate, Transport, TransportOptions
+from tokenrack.secret.command import command_time_limit
 from tokenrack.secret.resolve import SecretResolver
 from tokenrack.secret.value import Secret
 from tokenrack.util.clock import Clock
@@ -155,6 +156,12 @@ class ProfileRuntime:
         self._providers: dict[str, Provider] = {}
         self._files = MaterialFiles()
         self.stats = stats if stats is not None else ProfileStats()
+        if options.transport.verify is False:  # once per profile, not per request
+            logger.warning(
+                "profile %s: verify: false, TLS certificates are not checked; anyone on the "
+                "path can read its client credentials and hand it tokens",
+                self.name,
+            )
 
     def __repr__(self) -> str:
         return (
@@ -201,7 +208,9 @@ class ProfileRuntime:
         Raises:
             SecretError: A secret cannot be read; names the file, profile and key.
         """
-        return self._secrets.secrets()
+        # A secret command gets no more time than the fetch it runs for.
+        with command_time_limit(self.options.retry.deadline):
+            return self._secrets.secrets()
 
     def forget_secrets(self) -> None:
         """Read the secrets again at the next fetch (after the server rejected them)."""

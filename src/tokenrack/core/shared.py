@@ -5,8 +5,12 @@ decides *when* to refresh (its windows, its single-flight per process). When it 
 calls a :class:`SharedRefresh` instead of fetching straight away, which:
 
 1. reads the shared record and adopts it if another process stored a usable token: stored
-   under this key, not expired, neither the token this process holds nor the one it just
-   saw rejected, and fresh or in its early window by this process's windows;
+   under this key, authenticated when sealed (the sealed copy of its times and token is the
+   only one used), within the bounds of :mod:`tokenrack.cache.envelope` (its lifetime
+   capped), not expired, neither the token this process holds nor the one it just saw
+   rejected, and fresh or in its early window by this process's windows. From a
+   ``plaintext: true`` cache, a record whose ``extra`` holds a URL or a nested value is not
+   adopted (anyone who can write the cache could point the caller elsewhere);
 2. otherwise takes the cross-process lock for the key, polling until it is free or a
    usable token appears (bounded by the lease), reads again, and only then fetches and
    stores the token with a TTL of its remaining lifetime;
@@ -26,7 +30,8 @@ from __future__ import annotations
 import hmac
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from tokenrack.cache.backend import CacheLock
 from tokenrack.cache.guard import LOCAL_LOCK, GuardedCache
@@ -68,6 +73,8 @@ class SharedRefresh:
             process's refresh before fetching itself.
         cipher: Makes the record cipher at first use, or returns None (no encryption).
             May raise SecretError (passed on) or CacheError (the cache is then bypassed).
+        plaintext: The cache is a ``plaintext: true`` one: records are not authenticated
+            and others may write them, so their ``extra`` is held to scalars that are not URLs.
     """
 
     def __init__(
@@ -82,6 +89,7 @@ class SharedRefresh:
         clock: Clock,
         lease: float,
         cipher: Callable[[], RecordCipher | None] = lambda: None,
+        plaintext: bool = False,
     ) -> None:
         self.key = key
         self.profile = profile
@@ -92,6 +100,7 @@ class SharedRefresh:
         self._slot = slot
         self._clock = clock
         self._make_cipher = cipher
+        self._plaintext = plaintext
         self._cipher: RecordCipher | None = None
         self._cipher_ready = False
         self._bypass = False
@@ -173,8 +182,14 @@ class SharedRefresh:
         data = self.cache.get(self.key)
         if data is None:
             return None
+        now_wall = self._clock.time()
         try:
-            stored = decode_record(data, key=self.key, cipher=self._cipher_or_none())
+            stored = decode_record(data, key=self.key, now=now_wall, cipher=self._cipher_or_none())
+            if self._plaintext and _unsafe_extra(stored.token.extra):
+                raise RecordError(
+                    "an unencrypted record whose extra holds a URL or a nested value "
+                    "(not trusted from a plaintext cache)"
+                )
         except RecordError as error:
             logger.warning(
                 "token cache %s: the record for %s is unusable (%s); treating it as a miss; "
@@ -184,8 +199,12 @@ class SharedRefresh:
                 error,
             )
             return None
-        now_wall = self._clock.time()
         if stored.expires_at <= now_wall:
+            logger.info(
+                "token cache %s: the record for %s has expired; treating it as a miss",
+                self.cache.describe(),
+                self.profile,
+            )
             return None
         rejected = self._slot.rejected
         if rejected is not None and hmac.compare_digest(
@@ -271,3 +290,13 @@ class SharedRefresh:
             CacheError: The cache cannot be reached.
         """
         return self.cache.backend().delete(self.key)
+
+
+def _unsafe_extra(extra: Mapping[str, Any]) -> bool:
+    """Whether ``extra`` holds a nested value or a URL-like string (not from plaintext)."""
+    for value in extra.values():
+        if isinstance(value, (dict, list)):
+            return True
+        if isinstance(value, str) and ("://" in value or value.startswith("//")):
+            return True
+    return False

@@ -3,8 +3,9 @@
 One ``requests.Session`` per registry. The session does not trust the environment
 (``trust_env = False``): a ``~/.netrc`` must never replace the client's credentials, and a
 profile's CA bundle must win over ``REQUESTS_CA_BUNDLE``. The environment is then honoured
-explicitly where a profile says nothing: ``*_PROXY``/``NO_PROXY`` for proxies, and
-``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` for the CA bundle.
+explicitly where a profile says nothing: ``*_PROXY``/``NO_PROXY`` for proxies (never for
+plain http to a loopback host), and ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` for the CA
+bundle.
 
 A send given a deadline (``TransportOptions.deadline``) is over by then, however the server
 behaves: a watchdog timer shuts down the sockets the send uses when its time runs out, so a
@@ -37,6 +38,7 @@ import urllib3.exceptions
 
 from tokenrack.oauth.message import EncodedRequest, HttpResponse, TransportError
 from tokenrack.oauth.transport import ClientCertificate, TransportOptions
+from tokenrack.oauth.url_policy import is_loopback_host
 
 __all__ = ["RequestsTransport", "UrlSecretFilter"]
 
@@ -79,6 +81,22 @@ _install_url_filter()
 def _without_query(url: str) -> str:
     """The URL without its query string: answers and errors quote it, never parameters."""
     return urlunsplit(urlsplit(url)._replace(query=""))
+
+
+def _proxies(url: str, options: TransportOptions) -> dict[str, str]:
+    """The proxies for one request: the profile's, else the environment's.
+
+    Never the environment's for plain http to a loopback host: such a URL is allowed
+    without ``allow_insecure_http`` only because it never leaves this host, and a proxy
+    would carry the request, credentials and all, off it in the clear. The session does
+    not trust the environment, so an empty mapping is no proxy at all.
+    """
+    if options.proxies is not None:
+        return dict(options.proxies)
+    parts = urlsplit(url)
+    if parts.scheme.lower() == "http" and is_loopback_host(parts.hostname or ""):
+        return {}
+    return requests.utils.get_environ_proxies(url)
 
 
 def _verify(options: TransportOptions) -> bool | str:
@@ -300,11 +318,7 @@ class RequestsTransport:
     def _send(
         self, request: EncodedRequest, options: TransportOptions, sent_at: float
     ) -> HttpResponse:
-        proxies = (
-            dict(options.proxies)
-            if options.proxies is not None
-            else (requests.utils.get_environ_proxies(request.url))
-        )
+        proxies = _proxies(request.url, options)
         try:
             cert = options.client_cert
             response = self._session_for(cert).request(

@@ -5,7 +5,11 @@ accepts are read from ``/.well-known/oauth-authorization-server`` (RFC 8414 §3,
 before the issuer's path), then, if that is not found, ``/.well-known/openid-configuration``
 (appended, as OIDC Discovery 1.0 §4 says). The ``issuer`` in the document must equal the
 configured one exactly (RFC 8414 §3.3), or the metadata is refused: a mismatch is how
-mix-up attacks start. Fetched with the core's retries and timeouts; cached per issuer.
+mix-up attacks start. A token endpoint (or mTLS alias) on another host than the issuer's is
+refused too, unless the profile lists its host in ``token_endpoint_hosts``: RFC 8414 allows
+it, but a document that sends the client's credentials to another host is the first thing
+an attacker who can change it would write. Fetched with the core's retries and timeouts;
+cached per issuer.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from tokenrack.oauth.url_policy import insecure_url_problem
 
 __all__ = [
     "MetadataCache",
+    "check_endpoint_host",
     "ServerMetadata",
     "decode_metadata",
     "discovery_steps",
@@ -111,6 +116,45 @@ def parse_metadata(
         mtls_token_endpoint=mtls,
         source=source,
     )
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+def check_endpoint_host(
+    metadata: ServerMetadata, *, issuer: str, allowed_hosts: frozenset[str]
+) -> None:
+    """Refuse a token endpoint (or mTLS alias) on another host than ``issuer``'s.
+
+    Another port on the issuer's host is accepted (an mTLS alias often has one); the
+    scheme is the URL policy's business (https, or loopback http when allowed).
+
+    Args:
+        metadata: The metadata, fetched or shared.
+        issuer: The configured issuer.
+        allowed_hosts: Hosts (lower case) the profile allows besides the issuer's
+            (``token_endpoint_hosts``).
+
+    Raises:
+        TokenResponseError: An endpoint on another host, not allowed; the
+            message names the issuer and the endpoint's host, and the option to set.
+    """
+    own = _host(issuer)
+    for name, url in (
+        ("token_endpoint", metadata.token_endpoint),
+        ("mtls_endpoint_aliases.token_endpoint", metadata.mtls_token_endpoint),
+    ):
+        if url is None:
+            continue
+        host = _host(url)
+        if host == own or host in allowed_hosts:
+            continue
+        raise TokenResponseError(
+            f"the metadata of issuer {issuer} names a {name} on another host "
+            f"({host!r}); refusing to send the client's credentials there. If that "
+            f"host is right, list it in the profile's token_endpoint_hosts"
+        )
 
 
 def discovery_steps(

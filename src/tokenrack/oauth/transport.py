@@ -39,7 +39,9 @@ class TransportOptions:
         read_timeout: Seconds to wait for each read of the answer.
         verify: True (system/certifi CAs), False (no verification; discouraged), or a
             CA bundle path. It wins over ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``.
-        proxies: Proxies by scheme; None uses the ``*_PROXY`` environment variables.
+        proxies: Proxies by scheme; an empty mapping: no proxy. None uses the ``*_PROXY``
+            environment variables, except for plain http to a loopback host, which is
+            always sent directly (a proxy would take its credentials off the host).
         client_cert: The client certificate for mutual TLS, if the request needs one.
         max_body: The largest answer read, in bytes.
         deadline: Seconds this one send may take in all: connecting, sending and reading

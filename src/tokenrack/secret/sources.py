@@ -9,15 +9,25 @@ missing and never contains the secret; the core adds the file, profile and path.
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Mapping
 from typing import Any, ClassVar, Protocol
 
 from tokenrack.errors import SecretError
+from tokenrack.secret.command import (
+    COMMAND_ARGUMENT_SCHEMA,
+    COMMAND_TIMEOUT,
+    CommandSpec,
+    run_secret_command,
+)
+from tokenrack.util.file_mode import warn_if_readable
 
-__all__ = ["CommandSecretSource", "EnvSecretSource", "FileSecretSource", "SecretSource"]
-
-_COMMAND_TIMEOUT = 30.0
+__all__ = [
+    "COMMAND_TIMEOUT",
+    "CommandSecretSource",
+    "EnvSecretSource",
+    "FileSecretSource",
+    "SecretSource",
+]
 
 
 class SecretSource(Protocol):
@@ -67,8 +77,12 @@ class FileSecretSource:
     argument_schema: ClassVar[Mapping[str, Any]] = {"type": "string", "minLength": 1}
 
     def resolve(self, argument: Any) -> str:
-        """Read the file; unreadable or empty is an error."""
+        """Read the file; unreadable or empty is an error.
+
+        A file its group or others can read is used, with a warning (once per file).
+        """
         path = os.path.expanduser(str(argument))
+        warn_if_readable(path, what="secret")
         try:
             with open(path, encoding="utf-8") as handle:
                 value = _strip_newline(handle.read())
@@ -82,43 +96,18 @@ class FileSecretSource:
 
 
 class CommandSecretSource:
-    """``{command: [argv…]}``: the standard output of a program, run without a shell."""
+    """``{command: [argv…]}``: the standard output of a program, run without a shell.
+
+    The long form ``{command: {run: [argv…], env: [NAME, PREFIX_*…], timeout: seconds}}``
+    passes more environment variables and sets the timeout. See
+    :mod:`tokenrack.secret.command` for the bounds: 64 KiB of output, the timeout (within
+    the fetch's deadline), the process group killed when either is exceeded, a minimal
+    environment, and a short scrubbed excerpt of standard error in errors.
+    """
 
     name: ClassVar[str] = "command"
-    argument_schema: ClassVar[Mapping[str, Any]] = {
-        "type": "array",
-        "items": {"type": "string"},
-        "minItems": 1,
-    }
+    argument_schema: ClassVar[Mapping[str, Any]] = COMMAND_ARGUMENT_SCHEMA
 
     def resolve(self, argument: Any) -> str:
-        """Run the program; a failure, a timeout or empty output is an error.
-
-        The program's standard error is never shown: it may echo what it printed.
-        """
-        argv = [str(part) for part in argument]
-        try:
-            done = subprocess.run(  # noqa: S603 - argv list, no shell, by design
-                argv,
-                capture_output=True,
-                timeout=_COMMAND_TIMEOUT,
-                check=False,
-                stdin=subprocess.DEVNULL,
-            )
-        except FileNotFoundError:
-            raise SecretError(f"secret command {argv[0]!r} was not found") from None
-        except PermissionError:
-            raise SecretError(f"secret command {argv[0]!r} is not executable") from None
-        except subprocess.TimeoutExpired:
-            raise SecretError(
-                f"secret command {argv[0]!r} did not finish within {_COMMAND_TIMEOUT:.0f}s"
-            ) from None
-        if done.returncode != 0:
-            raise SecretError(
-                f"secret command {argv[0]!r} exited with status {done.returncode} "
-                f"({len(done.stderr)} bytes on stderr, not shown)"
-            )
-        value = _strip_newline(done.stdout.decode("utf-8", errors="replace"))
-        if not value:
-            raise SecretError(f"secret command {argv[0]!r} printed nothing")
-        return value
+        """Run the program; a failure, a timeout, too much or empty output is an error."""
+        return run_secret_command(CommandSpec.from_argument(argument))

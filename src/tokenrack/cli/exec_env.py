@@ -1,0 +1,83 @@
+"""The environment ``tokenrack exec`` gives its command: the token, not the secrets behind it.
+
+``exec`` hands a command a token. The variables the profile's credentials were read from
+stay with tokenrack: every ``{env: NAME}`` in a secret position (``client_secret``,
+``private_key``, any secret option, and ``cache``'s ``encryption_key``, ``password``, …),
+every ``${NAME}`` in an inline secret (a template read at the fetch), and any variable that
+holds a Redis URL's password or the whole URL (``url: redis://:${PW}@host``). Everything
+else is passed on, and ``--keep-env`` passes everything.
+
+Standard library only, and little of it: the warm path builds the child's environment from
+names the full path recorded (:func:`secret_variables`) in the CLI snapshot.
+"""
+
+from __future__ import annotations
+
+__all__ = ["child_environment", "secret_variables"]
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from typing import Any
+
+
+def _template_names(text: str) -> set[str]:
+    """The variables a ``${NAME}`` template reads (``$$`` is a literal dollar)."""
+    import re  # here, not at the top: the warm path never needs it
+
+    reference = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)")
+    return {match.group(1) for match in reference.finditer(text) if match.group(1)}
+
+
+def _url_holders(url: str, environ: Mapping[str, str]) -> set[str]:
+    """Variables whose value is ``url``'s password or ``url`` itself, if it has a password.
+
+    The URL was interpolated at load, so which variable it came from is gone; its value
+    is what gives it away.
+    """
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return set()
+    if not password:
+        return set()
+    found = {unquote(password), password, url}
+    return {name for name, value in environ.items() if value in found}
+
+
+def secret_variables(options: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]:
+    """The variables a profile's secrets are read from, sorted.
+
+    Args:
+        options: The loaded profile's options (``ProfileConfig.options``): secret keys, and
+            the secret keys inside ``cache``, hold ``Secret`` or ``SecretRef`` values.
+        environ: The environment, to recognise a Redis URL's password by its value.
+    """
+    from collections.abc import Mapping
+
+    from tokenrack.secret.value import SecretRef
+
+    cache = options.get("cache")
+    cache = cache if isinstance(cache, Mapping) else {}
+    values = [*options.values(), *cache.values()]
+    names: set[str] = set()
+    for value in values:
+        if isinstance(value, SecretRef) and value.source == "env":
+            names.add(str(value.argument))
+        elif isinstance(value, SecretRef) and value.source == "template":
+            names |= _template_names(str(value.argument))
+    if isinstance(cache.get("url"), str):
+        names |= _url_holders(cache["url"], environ)
+    return sorted(names)
+
+
+def child_environment(
+    environ: Mapping[str, str], *, variable: str, access_token: str, drop: Iterable[str]
+) -> dict[str, str]:
+    """``environ`` without the variables in ``drop``, the token in ``variable``."""
+    withheld = set(drop)
+    kept = {name: value for name, value in environ.items() if name not in withheld}
+    kept[variable] = access_token
+    return kept
