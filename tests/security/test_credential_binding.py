@@ -176,6 +176,24 @@ def test_redis_with_the_fleet_key_serves_no_token_to_a_service_without_the_secre
     assert emulator.request_count == 2
 
 
+def test_plaintext_redis_serves_no_token_to_a_wrong_secret(
+    emulator: TokenEmulator, make_registry: MakeRegistry, redis_url: str, redis_prefix: str
+) -> None:
+    """F2 through Redis without encryption_key (plaintext: true): keyed by scrypt, not shared."""
+    cache = {"backend": "redis", "url": redis_url, "key_prefix": redis_prefix, "plaintext": True}
+    right = make_registry({"svc": profile(emulator, cache=cache)})
+    wrong = make_registry({"svc": profile(emulator, cache=cache, client_secret=WRONG)})
+    token = right.get_token("svc")
+    with pytest.raises(InvalidClientError):
+        wrong.get_token("svc")
+    assert emulator.request_count == 2
+    fingerprint = right.runtime("svc").cache_key_parts["credential"]
+    assert fingerprint not in hashlib.sha256(SECRET.encode()).hexdigest()
+    again = make_registry({"svc": profile(emulator, cache=cache)})
+    assert again.get_token("svc").access_token == token.access_token
+    assert emulator.request_count == 2
+
+
 # -- the CLI: real processes sharing the file cache ------------------------------------------
 
 
