@@ -10,12 +10,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tokenrack.core.auto_auth import AuthPins
-from tokenrack.core.cache_wiring import SharedCaches
-from tokenrack.core.refusal import with_cooldown
+from tokenrack.core.cache_wiring import SharedCache, SharedCaches
+from tokenrack.core.credential import (
+    Fingerprint,
+    fleet_fingerprint,
+    process_fingerprint,
+    scrypt_fingerprint,
+    user_fingerprint,
+)
+from tokenrack.core.refusal import is_refusal, with_cooldown
 from tokenrack.core.runtime import ProfileRuntime
 from tokenrack.core.shared import SharedRefresh
 from tokenrack.core.stats import ProfileStats
 from tokenrack.core.store import CachedToken, Refresh, Slot, TokenStore, fresh_token
+from tokenrack.errors import SecretError
 from tokenrack.http.deferred import DeferredTransport
 from tokenrack.oauth.discovery import MetadataCache
 from tokenrack.secret.resolve import SecretResolver
@@ -101,6 +109,8 @@ class Registry:
         self._metadata = MetadataCache(self._clock.monotonic)
         self._pins = AuthPins()
         self._profiles: dict[str, _Profile] = {}
+        self._stats: dict[str, ProfileStats] = {}
+        self._retired: list[ProfileRuntime] = []
         self._shared = SharedCaches(catalog, self._clock)
         self._lock = threading.Lock()
 
@@ -109,7 +119,7 @@ class Registry:
         """Load a registry from a YAML file (discovered as documented when ``path`` is None).
 
         Keyword arguments are the constructor's, plus ``environ``: the mapping ``${VAR}``
-        references are read from, at load and for inline secrets at the first fetch
+        references are read from, at load and for inline secrets at the profile's first use
         (``os.environ`` when omitted), and ``plugins``: plugins without an entry point,
         by group and name (see docs/plugins.md).
 
@@ -148,7 +158,7 @@ class Registry:
 
         Keyword arguments are the constructor's, plus ``source`` (the name used in
         messages), ``environ``: the mapping ``${VAR}`` references are read from, at load
-        and for inline secrets at the first fetch (``os.environ`` when omitted), and
+        and for inline secrets at the profile's first use (``os.environ`` when omitted), and
         ``plugins`` as in :meth:`from_file`.
 
         Raises:
@@ -214,13 +224,18 @@ class Registry:
             if token is not None:
                 found.stats.hits += 1
                 return token
-        return self._store.get(
-            found.runtime.cache_key,
-            found.refresh,
-            force=force_refresh,
-            label=profile,
-            on_hit=found.stats.hit,
-        )
+        try:
+            return self._store.get(
+                found.runtime.cache_key,
+                found.refresh,
+                force=force_refresh,
+                label=profile,
+                on_hit=found.stats.hit,
+            )
+        except Exception as error:
+            if is_refusal(error):
+                self._retire(profile, found.runtime)
+            raise
 
     async def aget_token(self, profile: str, *, force_refresh: bool = False) -> Token:
         """:meth:`get_token` for asyncio: the same cache, windows and single-flight.
@@ -243,13 +258,18 @@ class Registry:
             if token is not None:
                 found.stats.hits += 1
                 return token
-        return await self._store.aget(
-            found.runtime.cache_key,
-            found.refresh,
-            force=force_refresh,
-            label=profile,
-            on_hit=found.stats.hit,
-        )
+        try:
+            return await self._store.aget(
+                found.runtime.cache_key,
+                found.refresh,
+                force=force_refresh,
+                label=profile,
+                on_hit=found.stats.hit,
+            )
+        except Exception as error:
+            if is_refusal(error):
+                self._retire(profile, found.runtime)
+            raise
 
     def stats(self) -> dict[str, dict[str, Any]]:
         """Per profile: what the cache and the endpoint did.
@@ -325,7 +345,7 @@ class Registry:
         """
         with self._lock:
             transport = self._transport if self._owns_transport else None
-            runtimes = [found.runtime for found in self._profiles.values()]
+            runtimes = [found.runtime for found in self._profiles.values()] + self._retired
         for runtime in runtimes:
             runtime.close()
         if transport is not None:
@@ -365,6 +385,8 @@ class Registry:
                     metadata=self._metadata,
                     shared_metadata=cache.metadata if cache is not None else None,
                     pins=self._pins,
+                    fingerprint=_fingerprint_for(cache, secrets),
+                    stats=self._stats.setdefault(profile, ProfileStats()),
                 )
                 slot = self._store.slot(runtime.cache_key)
                 refresh: Refresh = runtime.refresh
@@ -388,6 +410,19 @@ class Registry:
                 self._profiles[profile] = found
             return found
 
+    def _retire(self, profile: str, runtime: ProfileRuntime) -> None:
+        """Drop the built profile after a refusal, so the next call builds it again.
+
+        Building reads the secrets again: a rotated secret gets a new cache key (and one
+        fetch), an unchanged wrong one the same key and so the same refusal cooldown.
+        """
+        with self._lock:
+            found = self._profiles.get(profile)
+            if found is not None and found.runtime is runtime:
+                del self._profiles[profile]
+                # Closed with the registry: a thread may still be using its key files.
+                self._retired.append(runtime)
+
     def _secret_resolver(self, config: ProfileConfig) -> SecretResolver:
         """The profile's secrets, read through the catalog's sources and ``template``."""
         from tokenrack.config.template import TEMPLATE, TemplateSecretSource
@@ -408,3 +443,22 @@ class Registry:
         if self._transport is None:
             self._transport = DeferredTransport()
         return self._transport
+
+
+def _fingerprint_for(cache: SharedCache | None, secrets: SecretResolver) -> Fingerprint:
+    """How the profile's credential is fingerprinted: keyed by who can see its cache keys."""
+    if cache is None:
+        return process_fingerprint()
+    settings = cache.settings
+    if settings.encryption_key is not None:
+        try:
+            return fleet_fingerprint(
+                secrets.resolve("cache.encryption_key", settings.encryption_key)
+            )
+        except SecretError:
+            # The shared layer is bypassed without its key; never key by nothing.
+            return scrypt_fingerprint()
+    if settings.backend == "file":
+        path = settings.options.get("path")
+        return user_fingerprint(str(path) if path else None)
+    return scrypt_fingerprint()
