@@ -377,8 +377,9 @@ def test_secrets_are_read_at_first_use_and_again_after_invalid_client(
         registry.get_token("a")
     assert emulator.request_count == 1
     secret_file.write_text(SECRET + "\n")  # the operator rotates the secret; no restart
-    # Read again at the next call: a new credential, so a new cache key, not in the
-    # old credential's cooldown (docs/security.md, "Credential binding").
+    clock.advance(1.0)
+    # Read again (at most once a second during a cooldown): a new credential, so a new
+    # cache key, not in the old credential's cooldown (docs/security.md, "Credential binding").
     assert registry.get_token("a").access_token in emulator.issued_tokens
     assert emulator.request_count == 2
 

@@ -116,9 +116,33 @@ def test_a_rotated_file_secret_gets_a_new_key_and_one_fetch(
         registry.get_token("svc")  # unchanged and wrong: the same key, the same cooldown
     assert emulator.request_count == 1
     secret_file.write_text(SECRET + "\n")
+    clock.advance(1.0)  # secrets are read again at most once a second during the cooldown
     assert registry.get_token("svc").access_token  # rotated: its own key, one fetch
     assert emulator.request_count == 2
     assert registry.runtime("svc").cache_key != wrong_key
+
+
+def test_a_refused_command_secret_is_not_run_on_every_call_during_the_cooldown(
+    emulator: TokenEmulator, make_registry: MakeRegistry, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Re-reading a refused profile's secrets is bounded: once a second, not once a call."""
+    runs = tmp_path / "runs"
+    script = f"echo run >> {runs}; echo {WRONG}"
+    registry = make_registry(
+        {"svc": profile(emulator, client_secret={"command": ["sh", "-c", script]})},
+        clock=clock,
+    )
+    for _ in range(50):
+        with pytest.raises(InvalidClientError):
+            registry.get_token("svc")
+    # Built once, built again after the refusal the server sent; the 48 repetitions in the
+    # same second read nothing.
+    assert runs.read_text().count("run") == 2
+    assert emulator.request_count == 1
+    clock.advance(1.0)
+    with pytest.raises(InvalidClientError):
+        registry.get_token("svc")
+    assert runs.read_text().count("run") == 3
 
 
 def test_the_fingerprint_is_keyed_and_never_in_a_key_name(
