@@ -127,3 +127,27 @@ def test_purge_reports_a_cache_it_cannot_reach(
     result = purge_cache(registry)
     assert [name for name, _ in result.failed] == ["a"]
     assert "writable by group or others" in result.failed[0][1]
+
+
+def test_a_profile_whose_secret_cannot_be_read_is_listed_unavailable_and_not_purged(
+    emulator: TokenEmulator,
+    make_registry: MakeRegistry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("TR_TEST_UNSET", raising=False)
+    cache = {"backend": "file", "path": str(tmp_path / "c")}
+    registry = make_registry(
+        {
+            "ok": profile(emulator, cache=cache),
+            "unset": profile(emulator, cache=cache, client_secret={"env": "TR_TEST_UNSET"}),
+        }
+    )
+    registry.get_token("ok")
+    entries = {e.profile: e for e in list_cache_entries(registry) if e.backend == "file"}
+    assert entries["ok"].state == "fresh"
+    unset = entries["unset"]
+    assert unset.state == "unavailable" and "TR_TEST_UNSET is not set" in unset.detail
+    result = purge_cache(registry)
+    assert result.shared == ("ok",)
+    assert [name for name, _ in result.failed] == ["unset"]

@@ -47,7 +47,8 @@ def test_directory_0700_file_0600_named_by_a_hash(
     assert stat.S_IMODE(cache_dir.stat().st_mode) == 0o700
     names = sorted(p.name for p in cache_dir.iterdir())
     stem = file_stem(registry.runtime("a").cache_key)
-    assert names == [stem + ".lock", stem + ".token"]
+    # Beside the records, the per-user key the credential fingerprints are keyed with.
+    assert names == sorted([stem + ".lock", stem + ".token", "fingerprint.key"])
     for path in cache_dir.iterdir():
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         assert CLIENT_ID not in path.name and path.stem != "a"

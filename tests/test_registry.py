@@ -356,7 +356,7 @@ def test_netrc_never_replaces_client_credentials(
     assert "authorization" not in emulator.requests[0].headers
 
 
-def test_secrets_are_read_at_first_fetch_and_again_after_invalid_client(
+def test_secrets_are_read_at_first_use_and_again_after_invalid_client(
     tmp_path: Path, emulator: TokenEmulator, make_registry: MakeRegistry, clock: FakeClock
 ) -> None:
     secret_file = tmp_path / "secret"
@@ -373,11 +373,13 @@ def test_secrets_are_read_at_first_fetch_and_again_after_invalid_client(
     )
     with pytest.raises(InvalidClientError):
         registry.get_token("a")
-    secret_file.write_text(SECRET + "\n")  # the operator rotates the secret; no restart
-    with pytest.raises(InvalidClientError):  # within the refusal cooldown: not asked again
+    with pytest.raises(InvalidClientError):  # read again, unchanged: within its cooldown
         registry.get_token("a")
     assert emulator.request_count == 1
-    clock.advance(31)
+    secret_file.write_text(SECRET + "\n")  # the operator rotates the secret; no restart
+    clock.advance(1.0)
+    # Read again (at most once a second during a cooldown): a new credential, so a new
+    # cache key, not in the old credential's cooldown (docs/security.md, "Credential binding").
     assert registry.get_token("a").access_token in emulator.issued_tokens
     assert emulator.request_count == 2
 

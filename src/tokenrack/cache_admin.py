@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tokenrack.cache.record import RecordError
-from tokenrack.errors import CacheError
+from tokenrack.errors import CacheError, SecretError
 from tokenrack.token import Token
 from tokenrack.util.clock import Clock, SystemClock
 
@@ -85,8 +85,20 @@ class PurgeResult:
 def _profiles(registry: Registry, profile: str | None) -> list[str]:
     if profile is None:
         return registry.profiles()
-    registry.runtime(profile)  # raises ProfileNotFoundError for an unknown name
+    registry.config.profile(profile)  # raises ProfileNotFoundError for an unknown name
     return [profile]
+
+
+def _unbound(registry: Registry, name: str, error: SecretError) -> CacheEntry:
+    """A profile whose cache key cannot be known: it binds a secret that cannot be read."""
+    option = registry.config.profile(name).parsed.cache
+    cache = registry.default_cache if option is None else option
+    backend = cache if isinstance(cache, str) else str(cache.get("backend", "?"))
+    return CacheEntry(name, backend, "-", "unavailable", detail=_unbound_reason(error))
+
+
+def _unbound_reason(error: SecretError) -> str:
+    return f"the cache key binds the credential, and a secret cannot be read: {error}"
 
 
 def list_cache_entries(
@@ -107,13 +119,20 @@ def list_cache_entries(
     Raises:
         ProfileNotFoundError: ``profile`` is not in the registry.
         PluginError: A profile's provider or auth method cannot be loaded.
+
+    A profile whose secrets cannot be read has no known cache key (it binds the credential):
+    it is listed ``unavailable``, ``detail`` saying which secret.
     """
     clock = clock or SystemClock()
     entries: list[CacheEntry] = []
     monotonic = clock.monotonic()
     now = clock.time()
     for name in _profiles(registry, profile):
-        cached = registry.cached(name)
+        try:
+            cached = registry.cached(name)
+        except SecretError as error:
+            entries.append(_unbound(registry, name, error))
+            continue
         if cached is not None:
             entries.append(
                 CacheEntry(
@@ -173,12 +192,20 @@ def purge_cache(registry: Registry, *, profile: str | None = None) -> PurgeResul
     Raises:
         ProfileNotFoundError: ``profile`` is not in the registry.
         PluginError: A profile's provider or auth method cannot be loaded.
+
+    A profile whose secrets cannot be read is in ``failed``: its cache key binds the
+    credential, so its records cannot be found.
     """
     memory: list[str] = []
     shared_done: list[str] = []
     failed: list[tuple[str, str]] = []
     for name in _profiles(registry, profile):
-        if registry.invalidate(name, reason="purged"):
+        try:
+            dropped = registry.invalidate(name, reason="purged")
+        except SecretError as error:
+            failed.append((name, _unbound_reason(error)))
+            continue
+        if dropped:
             memory.append(name)
         shared = registry.shared_cache(name)
         if shared is None:

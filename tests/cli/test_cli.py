@@ -233,6 +233,26 @@ def test_explain_shows_the_request_redacted(tmp_path: Path, emu: TokenEmulator) 
     assert emu.request_count == 0  # explaining sends nothing
 
 
+def test_explain_and_cache_say_clearly_when_a_secret_cannot_be_read(
+    tmp_path: Path, emu: TokenEmulator
+) -> None:
+    # The cache key binds the credential (docs/security.md, "Credential binding").
+    config = write_config(tmp_path, emu, billing={"client_secret": {"env": "TR_TEST_UNSET"}})
+    explained = run("explain", "billing", config=config)
+    assert explained.returncode == 5
+    assert f"token URL: {emu.token_url}" in explained.stdout
+    assert "secrets: NOT resolved:" in explained.stdout
+    assert "TR_TEST_UNSET is not set" in explained.stdout
+    assert "cache key: unknown" in explained.stdout
+    listed = run("cache", "list", config=config)
+    assert listed.returncode == 0
+    assert "unavailable" in listed.stdout and "TR_TEST_UNSET is not set" in listed.stdout
+    purged = run("cache", "purge", config=config)
+    assert purged.returncode == 5 and "billing: could not purge" in purged.stdout
+    checked = run("check", config=config)
+    assert checked.returncode == 5 and "billing: FAILED" in checked.stdout
+
+
 def test_explain_shows_assertion_claims_but_never_the_assertion(
     tmp_path: Path, emu: TokenEmulator
 ) -> None:

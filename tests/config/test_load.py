@@ -43,7 +43,8 @@ def load(data: dict[str, Any]) -> Registry:
 
 
 def options(registry: Registry, name: str) -> dict[str, Any]:
-    return dict(registry.runtime(name).config.options)
+    # The loaded profile: building its runtime reads its secrets (its cache key binds them).
+    return dict(registry.config.profile(name).options)
 
 
 def generic(**extra: Any) -> dict[str, Any]:

@@ -29,22 +29,28 @@ def _template_names(text: str) -> set[str]:
     return {match.group(1) for match in reference.finditer(text) if match.group(1)}
 
 
-def _url_holders(url: str, environ: Mapping[str, str]) -> set[str]:
-    """Variables whose value is ``url``'s password or ``url`` itself, if it has a password.
+def _password_holders(password: str, environ: Mapping[str, str]) -> set[str]:
+    """Variables whose value is ``password`` (as is or percent-encoded), or a URL holding it.
 
-    The URL was interpolated at load, so which variable it came from is gone; its value
+    A Redis URL's password is taken out of the URL at load (it becomes the cache's
+    ``password`` secret), and which variable the URL came from is gone by then; the value
     is what gives it away.
     """
-    from urllib.parse import unquote, urlsplit
+    from urllib.parse import quote, unquote, urlsplit
 
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        return set()
-    if not password:
-        return set()
-    found = {unquote(password), password, url}
-    return {name for name, value in environ.items() if value in found}
+    forms = {password, quote(password, safe=""), unquote(password)}
+    names: set[str] = set()
+    for name, value in environ.items():
+        if value in forms:
+            names.add(name)
+        elif "://" in value and "@" in value:
+            try:
+                embedded = urlsplit(value).password
+            except ValueError:
+                continue
+            if embedded is not None and (embedded in forms or unquote(embedded) in forms):
+                names.add(name)
+    return names
 
 
 def secret_variables(options: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]:
@@ -57,7 +63,7 @@ def secret_variables(options: Mapping[str, Any], environ: Mapping[str, str]) -> 
     """
     from collections.abc import Mapping
 
-    from tokenrack.secret.value import SecretRef
+    from tokenrack.secret.value import Secret, SecretRef
 
     cache = options.get("cache")
     cache = cache if isinstance(cache, Mapping) else {}
@@ -68,8 +74,9 @@ def secret_variables(options: Mapping[str, Any], environ: Mapping[str, str]) -> 
             names.add(str(value.argument))
         elif isinstance(value, SecretRef) and value.source == "template":
             names |= _template_names(str(value.argument))
-    if isinstance(cache.get("url"), str):
-        names |= _url_holders(cache["url"], environ)
+    password = cache.get("password")
+    if isinstance(password, Secret) and password.reveal():
+        names |= _password_holders(password.reveal(), environ)
     return sorted(names)
 
 

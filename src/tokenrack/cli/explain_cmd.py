@@ -85,6 +85,26 @@ def _request_lines(request: TokenRequest) -> list[str]:
     return lines
 
 
+def _unresolved(source: str, name: str, provider: str, options: Any, error: SecretError) -> int:
+    """What can be said of a profile whose secrets cannot be read (its cache key cannot)."""
+    from tokenrack.cli.exit_codes import exit_code
+
+    where = options.get("token_url") or f"discovered from issuer {options.get('issuer')}"
+    print(
+        "\n".join(
+            (
+                f"profile {name} (from {source})",
+                f"provider: {provider}",
+                f"token URL: {where}",
+                f"secrets: NOT resolved: {error}",
+                "cache key: unknown: it binds the credential's fingerprint, which needs the "
+                "secrets; nothing is fetched or served until they can be read",
+            )
+        )
+    )
+    return exit_code(error)
+
+
 def _cache_line(cache: Any) -> str:
     """The ``cache`` option, whatever its form, with secrets masked and URLs redacted."""
     if cache is None or isinstance(cache, str):
@@ -109,7 +129,11 @@ def run_explain(args: argparse.Namespace) -> int:
     """Print the request (redacted), the auth method and why, the cache key and windows."""
     name = profile_name(args)
     registry = load_registry(args)
-    runtime = registry.runtime(name)
+    try:
+        runtime = registry.runtime(name)
+    except SecretError as error:
+        config = registry.config.profile(name)
+        return _unresolved(registry.source, name, config.provider, config.options, error)
     options = runtime.config.options
     out = [f"profile {name} (from {registry.source})", f"provider: {runtime.config.provider}"]
     endpoint = runtime.endpoint()

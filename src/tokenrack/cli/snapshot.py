@@ -2,29 +2,40 @@
 
 A cold ``tokenrack token`` loads the config fully (YAML, JSON Schema, plugins), then
 records, per profile, what a later call needs to serve a cached token without doing that
-again: the cache key and where the file cache keeps it. The record is keyed by a digest of
-the config file's path and bytes and tokenrack's version, and holds the digests of the
-environment variables the config's settings read, so that any change to the file, to
-tokenrack, or to those variables sends the next call down the full path again. It never
-holds a secret or a token (secrets are not read at load, and not needed to serve a hit).
-Standard library only: the warm path reads it on every call.
+again: the cache key (credential fingerprint included) and where the file cache keeps it.
+The record is keyed by a digest of the config file's path and bytes and tokenrack's
+version, and holds verifiers of the environment variables the config's settings read and
+of the profile's ``{env:}`` and ``{file:}`` secrets, so that any change to the file, to
+tokenrack, to those variables or to those secrets sends the next call down the full path
+again. A verifier is an HMAC under a random key of the snapshot's own (``salt``), never a
+plain hash: a low-entropy value is no offline guess away. It never holds a secret or a
+token. Standard library only: the warm path reads it on every call.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import json
 import os
 
-__all__ = ["FORMAT", "RecordingEnviron", "config_digest", "env_digests", "load", "save"]
+__all__ = [
+    "FORMAT",
+    "RecordingEnviron",
+    "config_digest",
+    "env_digests",
+    "load",
+    "save",
+    "verifier",
+]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
     from typing import Any
 
-FORMAT = 1
+FORMAT = 2
 
 
 class RecordingEnviron(dict[str, str]):
@@ -60,11 +71,18 @@ def config_digest(path: str, data: bytes) -> str:
     return digest.hexdigest()[:40]
 
 
-def env_digests(names: Iterable[str], environ: Mapping[str, str]) -> dict[str, str | None]:
-    """A digest of each variable's value (None when unset); never the values themselves."""
+def verifier(salt: str, value: str) -> str:
+    """HMAC-SHA256 of ``value`` under the snapshot's key ``salt`` (hex, 128 bits)."""
+    mac = hmac.new(bytes.fromhex(salt), value.encode(), hashlib.sha256)
+    return mac.hexdigest()[:32]
+
+
+def env_digests(
+    names: Iterable[str], environ: Mapping[str, str], salt: str
+) -> dict[str, str | None]:
+    """A verifier of each variable's value (None when unset); never the values themselves."""
     return {
-        name: hashlib.sha256(environ[name].encode()).hexdigest() if name in environ else None
-        for name in sorted(names)
+        name: verifier(salt, environ[name]) if name in environ else None for name in sorted(names)
     }
 
 
@@ -98,11 +116,25 @@ def load(digest: str) -> dict[str, Any] | None:
         return None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         return None
+    if not isinstance(document.get("salt"), str) or not isinstance(document.get("profiles"), dict):
+        return None
     return document
 
 
-def save(digest: str, *, profile: str, entry: Mapping[str, Any], env: Mapping[str, Any]) -> None:
-    """Add ``profile``'s entry to the snapshot for ``digest`` (atomic, 0600, best effort)."""
+def save(
+    digest: str,
+    *,
+    profile: str,
+    build: Callable[[str], tuple[Mapping[str, Any], Mapping[str, Any]]],
+) -> None:
+    """Add ``profile``'s entry to the snapshot for ``digest`` (atomic, 0600, best effort).
+
+    Args:
+        digest: The config's :func:`config_digest`.
+        profile: The profile's name.
+        build: Given the snapshot's key (``salt``, hex), the profile's entry and the
+            verifiers of the environment variables the config read.
+    """
     from tokenrack.errors import CacheError
     from tokenrack.util.safe_file import check_directory, write_private
 
@@ -112,7 +144,15 @@ def save(digest: str, *, profile: str, entry: Mapping[str, Any], env: Mapping[st
         check_directory(folder)
     except (OSError, CacheError):
         return
-    document = load(digest) or {"format": FORMAT, "profiles": {}, "env": {}}
+    import secrets
+
+    document = load(digest) or {
+        "format": FORMAT,
+        "salt": secrets.token_bytes(32).hex(),
+        "profiles": {},
+        "env": {},
+    }
+    entry, env = build(document["salt"])
     document["profiles"][profile] = dict(entry)
     document["env"] = {**document.get("env", {}), **env}
     # Not durable: a snapshot lost to a crash is rebuilt by the next full-path call.

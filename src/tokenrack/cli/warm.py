@@ -6,17 +6,25 @@ parsing YAML, validating, loading plugins or importing requests, jsonschema, ste
 redis. Anything unusual — a changed config or variable, an encrypted, unsafe or missing
 record, a token in its refresh window — answers None, and the full path runs (which still
 finds the cached token, through the shared cache, if it can use it).
+
+The token is served only to a holder of the credential that obtained it (the snapshot's
+cache key carries its fingerprint): ``{env:}`` and ``{file:}`` secrets are read again on
+every call and checked against the snapshot's verifiers; inline and ``${VAR}`` ones are
+covered by the config's digest and the variables' verifiers. A ``{command:}`` secret (or
+one from a plugin's source) is not run here: the last full-path verification is trusted
+for :data:`TRUST_INTERVAL` seconds at most, and never beyond the token's lifetime.
 """
 
 from __future__ import annotations
 
+import hmac
 import os
 import time
 
 from tokenrack.cli import snapshot
 from tokenrack.util.windows import early_margin
 
-__all__ = ["CLI_CACHE_VARIABLE", "cached_fields", "fresh_for", "remember"]
+__all__ = ["CLI_CACHE_VARIABLE", "TRUST_INTERVAL", "cached_fields", "fresh_for", "remember"]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -24,8 +32,15 @@ if TYPE_CHECKING:
     from typing import Any
 
     from tokenrack.core.registry import Registry
+    from tokenrack.core.runtime import ProfileRuntime
 
 CLI_CACHE_VARIABLE = "TOKENRACK_CLI_CACHE"
+
+TRUST_INTERVAL = 300.0
+"""Seconds a full-path check of a secret the warm path cannot re-read cheaply is trusted."""
+
+# Secret sources the warm path reads itself, as the built-in sources do (secret/sources.py).
+_REREAD = ("env", "file")
 
 
 def fresh_for(entry: dict[str, Any], obtained_at: float, lifetime: float, now: float) -> float:
@@ -53,7 +68,8 @@ def cached_fields(config: str, profile: str, *, min_ttl: float | None) -> dict[s
         return None
     entry = document["profiles"].get(profile)
     recorded = document.get("env", {})
-    if not isinstance(entry, dict) or snapshot.env_digests(recorded, os.environ) != recorded:
+    salt = document["salt"]
+    if not isinstance(entry, dict) or snapshot.env_digests(recorded, os.environ, salt) != recorded:
         return None
     if not isinstance(entry.get("exec_drop"), list):  # recorded before exec withheld them
         return None
@@ -75,10 +91,67 @@ def cached_fields(config: str, profile: str, *, min_ttl: float | None) -> dict[s
     now = time.time()
     if fresh_for(entry, fields["obtained_at"], fields["lifetime"], now) <= 0:
         return None
+    if not _credential_holds(entry, salt, now, fields["lifetime"]):
+        return None
     if min_ttl is not None and fields["obtained_at"] + fields["lifetime"] - now < min_ttl:
         return None
     fields["exec_drop"] = entry["exec_drop"]
     return fields
+
+
+def _credential_holds(entry: dict[str, Any], salt: str, now: float, lifetime: float) -> bool:
+    """Whether this caller still holds the credential the snapshot's cache key was made from."""
+    try:
+        specs = entry["secrets"]
+        trusted_until = float(entry["verified_at"]) + min(TRUST_INTERVAL, float(lifetime))
+        for spec in specs.values():
+            source = spec["source"]
+            if source not in _REREAD:
+                if now >= trusted_until:
+                    return False
+                continue
+            value = _read(source, str(spec["argument"]))
+            if value is None:
+                return False
+            if not hmac.compare_digest(snapshot.verifier(salt, value), str(spec["verifier"])):
+                return False
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return False
+    return True
+
+
+def _read(source: str, argument: str) -> str | None:
+    """An ``{env:}`` or ``{file:}`` secret, read as its source reads it; None if unusable."""
+    if source == "env":
+        return os.environ.get(argument) or None
+    try:
+        with open(os.path.expanduser(argument), encoding="utf-8") as handle:
+            value = handle.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+    value = value[:-2] if value.endswith("\r\n") else value[:-1] if value.endswith("\n") else value
+    return value or None
+
+
+def _secret_specs(runtime: ProfileRuntime, salt: str) -> dict[str, dict[str, Any]]:
+    """What the warm path checks of each secret: a verifier, or trust for a while."""
+    from tokenrack.secret.value import SecretRef
+
+    resolved = runtime.secrets()
+    specs: dict[str, dict[str, Any]] = {}
+    for name, value in runtime.options.secrets.items():
+        # Inline secrets are in the config's digest; ${VAR} ones in the variables' verifiers.
+        if not isinstance(value, SecretRef) or value.source == "template":
+            continue
+        if value.source in _REREAD:
+            specs[name] = {
+                "source": value.source,
+                "argument": str(value.argument),
+                "verifier": snapshot.verifier(salt, resolved[name].reveal()),
+            }
+        else:
+            specs[name] = {"source": value.source}
+    return specs
 
 
 def remember(
@@ -102,13 +175,21 @@ def remember(
             digest = snapshot.config_digest(path, handle.read())
     except Exception:  # remembering is an optimisation; the call itself succeeded
         return
-    entry = {
-        "cache_key": runtime.cache_key,
-        "options": dict(settings.options),
-        "refresh_before": runtime.config.options.get("refresh_before"),
-        # The variables `exec` withholds from its command (names, never values).
-        "exec_drop": secret_variables(runtime.config.options, os.environ),
-    }
-    snapshot.save(
-        digest, profile=profile, entry=entry, env=snapshot.env_digests(environ.read, os.environ)
-    )
+    verified_at = time.time()
+
+    def build(salt: str) -> tuple[dict[str, Any], dict[str, str | None]]:
+        entry = {
+            "cache_key": runtime.cache_key,
+            "options": dict(settings.options),
+            "refresh_before": runtime.config.options.get("refresh_before"),
+            "secrets": _secret_specs(runtime, salt),
+            "verified_at": verified_at,
+            # The variables `exec` withholds from its command (names, never values).
+            "exec_drop": secret_variables(runtime.config.options, os.environ),
+        }
+        return entry, snapshot.env_digests(environ.read, os.environ, salt)
+
+    try:
+        snapshot.save(digest, profile=profile, build=build)
+    except Exception:  # remembering is an optimisation; the call itself succeeded
+        return

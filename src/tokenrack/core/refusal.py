@@ -38,14 +38,20 @@ def is_refusal(error: BaseException) -> bool:
     return isinstance(error, (InvalidClientError, UnauthorizedClientError))
 
 
-def with_cooldown(refresh: Callable[[str], T], cooldown: float) -> Callable[[str], T]:
+def with_cooldown(
+    refresh: Callable[[str], T],
+    cooldown: float,
+    on_refusal: Callable[[], None] | None = None,
+) -> Callable[[str], T]:
     """``refresh``, with a refusal of the client raised as :class:`Refused`.
 
     Args:
         refresh: Obtains a token, called with the reason.
         cooldown: The profile's ``refusal_cooldown``; 0 turns the cooldown off.
+        on_refusal: Called once for each refusal the server actually sent (not for the
+            repetitions during the cooldown), before it is raised.
     """
-    if cooldown <= 0:
+    if cooldown <= 0 and on_refusal is None:
         return refresh
 
     def refresh_or_refuse(reason: str) -> T:
@@ -53,7 +59,10 @@ def with_cooldown(refresh: Callable[[str], T], cooldown: float) -> Callable[[str
             return refresh(reason)
         except Exception as error:
             if is_refusal(error):
-                raise Refused(error, cooldown) from None
+                if on_refusal is not None:
+                    on_refusal()
+                if cooldown > 0:
+                    raise Refused(error, cooldown) from None
             raise
 
     return refresh_or_refuse

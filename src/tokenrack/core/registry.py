@@ -7,15 +7,24 @@ import random
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from tokenrack.core.auto_auth import AuthPins
-from tokenrack.core.cache_wiring import SharedCaches
-from tokenrack.core.refusal import with_cooldown
+from tokenrack.core.cache_wiring import SharedCache, SharedCaches
+from tokenrack.core.credential import (
+    Fingerprint,
+    fleet_fingerprint,
+    process_fingerprint,
+    scrypt_fingerprint,
+    user_fingerprint,
+)
+from tokenrack.core.refusal import is_refusal, with_cooldown
 from tokenrack.core.runtime import ProfileRuntime
 from tokenrack.core.shared import SharedRefresh
 from tokenrack.core.stats import ProfileStats
 from tokenrack.core.store import CachedToken, Refresh, Slot, TokenStore, fresh_token
+from tokenrack.errors import SecretError
 from tokenrack.http.deferred import DeferredTransport
 from tokenrack.oauth.discovery import MetadataCache
 from tokenrack.secret.resolve import SecretResolver
@@ -33,6 +42,12 @@ if TYPE_CHECKING:
 __all__ = ["Registry"]
 
 
+# Seconds a runtime dropped after a refusal stays open (see Registry._retire).
+_RETIRED_GRACE = 300.0
+# Seconds between two readings of a refused profile's secrets during its cooldown.
+_REREAD_INTERVAL = 1.0
+
+
 @dataclass(frozen=True, slots=True)
 class _Profile:
     """A profile as assembled, with what the hot path reads: built once, at first use.
@@ -46,6 +61,7 @@ class _Profile:
         refresh: What the store calls to obtain a token (the shared layer, or the fetch).
         stats: The profile's counters.
         shared: The shared cache layer (None for ``memory``), for administration.
+        built_at: When it was built (monotonic): its secrets were read then.
     """
 
     runtime: ProfileRuntime
@@ -53,6 +69,7 @@ class _Profile:
     refresh: Refresh
     stats: ProfileStats
     shared: SharedRefresh | None
+    built_at: float
 
 
 class Registry:
@@ -101,6 +118,8 @@ class Registry:
         self._metadata = MetadataCache(self._clock.monotonic)
         self._pins = AuthPins()
         self._profiles: dict[str, _Profile] = {}
+        self._stats: dict[str, ProfileStats] = {}
+        self._retired: list[tuple[float, ProfileRuntime]] = []
         self._shared = SharedCaches(catalog, self._clock)
         self._lock = threading.Lock()
 
@@ -109,7 +128,7 @@ class Registry:
         """Load a registry from a YAML file (discovered as documented when ``path`` is None).
 
         Keyword arguments are the constructor's, plus ``environ``: the mapping ``${VAR}``
-        references are read from, at load and for inline secrets at the first fetch
+        references are read from, at load and for inline secrets at the profile's first use
         (``os.environ`` when omitted), and ``plugins``: plugins without an entry point,
         by group and name (see docs/plugins.md).
 
@@ -148,7 +167,7 @@ class Registry:
 
         Keyword arguments are the constructor's, plus ``source`` (the name used in
         messages), ``environ``: the mapping ``${VAR}`` references are read from, at load
-        and for inline secrets at the first fetch (``os.environ`` when omitted), and
+        and for inline secrets at the profile's first use (``os.environ`` when omitted), and
         ``plugins`` as in :meth:`from_file`.
 
         Raises:
@@ -214,13 +233,20 @@ class Registry:
             if token is not None:
                 found.stats.hits += 1
                 return token
-        return self._store.get(
-            found.runtime.cache_key,
-            found.refresh,
-            force=force_refresh,
-            label=profile,
-            on_hit=found.stats.hit,
-        )
+        try:
+            return self._store.get(
+                found.runtime.cache_key,
+                found.refresh,
+                force=force_refresh,
+                label=profile,
+                on_hit=found.stats.hit,
+            )
+        except Exception as error:
+            if not self._reread_if_refused(profile, found, error):
+                raise
+        # Refused, and the secrets are due to be read again: once more, with what they say
+        # now (a rotated secret gets its own key; an unchanged one the same cooldown).
+        return self.get_token(profile, force_refresh=force_refresh)
 
     async def aget_token(self, profile: str, *, force_refresh: bool = False) -> Token:
         """:meth:`get_token` for asyncio: the same cache, windows and single-flight.
@@ -243,13 +269,18 @@ class Registry:
             if token is not None:
                 found.stats.hits += 1
                 return token
-        return await self._store.aget(
-            found.runtime.cache_key,
-            found.refresh,
-            force=force_refresh,
-            label=profile,
-            on_hit=found.stats.hit,
-        )
+        try:
+            return await self._store.aget(
+                found.runtime.cache_key,
+                found.refresh,
+                force=force_refresh,
+                label=profile,
+                on_hit=found.stats.hit,
+            )
+        except Exception as error:
+            if not self._reread_if_refused(profile, found, error):
+                raise
+        return await self.aget_token(profile, force_refresh=force_refresh)
 
     def stats(self) -> dict[str, dict[str, Any]]:
         """Per profile: what the cache and the endpoint did.
@@ -326,6 +357,7 @@ class Registry:
         with self._lock:
             transport = self._transport if self._owns_transport else None
             runtimes = [found.runtime for found in self._profiles.values()]
+            runtimes += [runtime for _, runtime in self._retired]
         for runtime in runtimes:
             runtime.close()
         if transport is not None:
@@ -365,6 +397,8 @@ class Registry:
                     metadata=self._metadata,
                     shared_metadata=cache.metadata if cache is not None else None,
                     pins=self._pins,
+                    fingerprint=_fingerprint_for(cache, secrets),
+                    stats=self._stats.setdefault(profile, ProfileStats()),
                 )
                 slot = self._store.slot(runtime.cache_key)
                 refresh: Refresh = runtime.refresh
@@ -383,10 +417,51 @@ class Registry:
                         default_lease=transport.connect_timeout + transport.read_timeout,
                     )
                     refresh = shared
-                refresh = with_cooldown(refresh, runtime.options.refusal_cooldown)
-                found = _Profile(runtime, slot, refresh, runtime.stats, shared)
+                refresh = with_cooldown(
+                    refresh,
+                    runtime.options.refusal_cooldown,
+                    on_refusal=partial(self._retire, profile, runtime),
+                )
+                found = _Profile(runtime, slot, refresh, runtime.stats, shared, self._monotonic())
                 self._profiles[profile] = found
             return found
+
+    def _reread_if_refused(self, profile: str, found: _Profile, error: BaseException) -> bool:
+        """During a refusal's cooldown, build the profile again at most once a second.
+
+        The refusal the server sent already retired the profile (``on_refusal``); its
+        repetitions re-read the secrets only this often, so that a secret rotated during
+        the cooldown is noticed within a second, and a ``{command:}`` secret is not run on
+        every call.
+
+        Returns:
+            Whether the caller should ask once more (the profile will be built again).
+        """
+        if not is_refusal(error) or self._monotonic() - found.built_at < _REREAD_INTERVAL:
+            return False
+        self._retire(profile, found.runtime)
+        return True
+
+    def _retire(self, profile: str, runtime: ProfileRuntime) -> None:
+        """Drop the built profile after a refusal, so the next call builds it again.
+
+        Called once per refusal the server sent, not for its repetitions during the
+        cooldown. Building reads the secrets again: a rotated secret gets a new cache key
+        (and one fetch), an unchanged wrong one the same key and so the same refusal
+        cooldown.
+        """
+        now = self._monotonic()
+        with self._lock:
+            found = self._profiles.get(profile)
+            if found is not None and found.runtime is runtime:
+                del self._profiles[profile]
+                self._retired.append((now, runtime))
+            # A thread may still hold a retired runtime for a moment (its key files in
+            # use); after the grace period nothing does, and its files can go.
+            expired = [entry for entry in self._retired if now - entry[0] > _RETIRED_GRACE]
+            self._retired = [entry for entry in self._retired if entry not in expired]
+        for _, old in expired:
+            old.close()
 
     def _secret_resolver(self, config: ProfileConfig) -> SecretResolver:
         """The profile's secrets, read through the catalog's sources and ``template``."""
@@ -408,3 +483,22 @@ class Registry:
         if self._transport is None:
             self._transport = DeferredTransport()
         return self._transport
+
+
+def _fingerprint_for(cache: SharedCache | None, secrets: SecretResolver) -> Fingerprint:
+    """How the profile's credential is fingerprinted: keyed by who can see its cache keys."""
+    if cache is None:
+        return process_fingerprint()
+    settings = cache.settings
+    if settings.encryption_key is not None:
+        try:
+            return fleet_fingerprint(
+                secrets.resolve("cache.encryption_key", settings.encryption_key)
+            )
+        except SecretError:
+            # The shared layer is bypassed without its key; never key by nothing.
+            return scrypt_fingerprint()
+    if settings.backend == "file":
+        path = settings.options.get("path")
+        return user_fingerprint(str(path) if path else None)
+    return scrypt_fingerprint()

@@ -22,6 +22,12 @@ from tokenrack.auth.material import MaterialFiles
 from tokenrack.auth.methods import ClientAuthMethod, ClientCredentials
 from tokenrack.cache.key import cache_key
 from tokenrack.core.auto_auth import AuthPins, AuthPlanner
+from tokenrack.core.credential import (
+    CREDENTIAL_PART,
+    Fingerprint,
+    credential_material,
+    process_fingerprint,
+)
 from tokenrack.core.endpoint import Endpoint, EndpointResolver, MetadataStore
 from tokenrack.core.refusal import is_refusal
 from tokenrack.core.stats import ProfileStats
@@ -74,9 +80,14 @@ class ProfileRuntime:
         shared_metadata: The profile's shared cache, through which discovered metadata is
             shared with other processes; None for an in-memory profile.
         pins: The registry's learned auth methods (for ``auth_method: auto``).
+        fingerprint: Digests the profile's credential into its cache key (see
+            :mod:`tokenrack.core.credential`; the per-process key when omitted).
+        stats: The profile's counters, kept across rebuilds (new ones when omitted).
 
     Raises:
         PluginError: The profile's provider cannot be loaded.
+        SecretError: A secret cannot be read: the cache key depends on the credential, so
+            secrets are resolved here, when the profile is built.
     """
 
     def __init__(
@@ -93,6 +104,8 @@ class ProfileRuntime:
         metadata: MetadataCache,
         shared_metadata: MetadataStore | None,
         pins: AuthPins,
+        fingerprint: Fingerprint | None = None,
+        stats: ProfileStats | None = None,
     ) -> None:
         if config.unusable is not None:
             raise config.unusable
@@ -110,6 +123,9 @@ class ProfileRuntime:
         self.issuer = options.issuer
         self.discovers = bool(options.issuer) and not options.token_url
         self.cache_key_parts = self._cache_key_parts()
+        self.cache_key_parts[CREDENTIAL_PART] = self._fingerprint(
+            fingerprint or process_fingerprint()
+        )
         self.cache_key = cache_key(self.cache_key_parts)
         self.windows = RefreshWindows(
             refresh_before=options.refresh_before,
@@ -139,7 +155,7 @@ class ProfileRuntime:
         self._methods: dict[str, ClientAuthMethod] = {}
         self._providers: dict[str, Provider] = {}
         self._files = MaterialFiles()
-        self.stats = ProfileStats()
+        self.stats = stats if stats is not None else ProfileStats()
         if options.transport.verify is False:  # once per profile, not per request
             logger.warning(
                 "profile %s: verify: false, TLS certificates are not checked; anyone on the "
@@ -177,10 +193,17 @@ class ProfileRuntime:
         parts["issuer"] = parts.pop("token_url")
         return parts
 
+    def _fingerprint(self, fingerprint: Fingerprint) -> str:
+        """The credential's fingerprint: keyed, salted with the client and its server."""
+        parts = self.cache_key_parts
+        server = parts.get("token_url") or parts.get("issuer") or ""
+        context = f"{self.options.client_id or ''}\n{server}"
+        return fingerprint(credential_material(self.secrets()), context)
+
     # -- secrets -------------------------------------------------------------------------
 
     def secrets(self) -> dict[str, Secret]:
-        """Resolve the profile's secrets, once, at the first fetch.
+        """Resolve the profile's secrets, once, when the profile is built (again after a refusal).
 
         Raises:
             SecretError: A secret cannot be read; names the file, profile and key.

@@ -145,7 +145,10 @@ class Provider:
 
         The default takes the provider name, the token URL, the client id and every
         non-secret form parameter of :meth:`build_token_request`, with scopes sorted so that
-        the order they are listed in does not split the cache.
+        the order they are listed in does not split the cache. The core adds the part
+        ``credential`` itself: a keyed fingerprint of the profile's secrets (see
+        docs/security.md, "Credential binding"); an override never adds a secret, nor
+        anything derived from one.
         """
         request = self.build_token_request()
         parts: dict[str, str] = {

@@ -1,4 +1,4 @@
-"""Resolving a profile's secrets: once at the first fetch, again after a refusal.
+"""Resolving a profile's secrets: once at its first use, again after a refusal.
 
 A profile's secret options hold a literal :class:`~tokenrack.secret.value.Secret` or a
 :class:`~tokenrack.secret.value.SecretRef` naming a secret source (``env``, ``file``, the
@@ -26,7 +26,7 @@ SourceLookup = Callable[[str], SecretSource]
 class SecretResolver:
     """One profile's secrets, resolved through their sources and kept until forgotten.
 
-    Thread-safe: concurrent first fetches resolve each secret once.
+    Thread-safe: concurrent first uses resolve each secret once.
 
     Args:
         profile: The profile's name, for messages.
