@@ -72,6 +72,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/fleet.py
 	$(BIN)/python benchmarks/compare.py
 	$(BIN)/python benchmarks/cli.py
+	$(BIN)/python benchmarks/redaction.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -9,15 +9,20 @@ canaries by default, so the whole suite's scenarios prove the no-leak promise.
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import shutil
 import subprocess
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from types import FrameType
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -40,6 +45,24 @@ CLIENT_ID = "canary-client"
 SECRET = "s3cr3t-CANARYSECRET:+/%&= ü"
 TOKEN_MARK = "CANARYTOKEN"
 CANARIES = (SECRET, "CANARYSECRET", TOKEN_MARK)
+# What a tracker or a hostile server's echo may show instead (issue 10, F7): the base64 of
+# the Basic credentials in both encodings (unpadded: a prefix of the padded form too), and
+# the secret in hex; found ignoring case.
+ENCODED_CANARIES = tuple(
+    form.lower()
+    for form in (
+        base64.b64encode(f"{quote(CLIENT_ID, safe='')}:{quote(SECRET, safe='')}".encode())
+        .decode()
+        .rstrip("="),
+        base64.b64encode(f"{CLIENT_ID}:{SECRET}".encode()).decode().rstrip("="),
+        SECRET.encode().hex(),
+    )
+)
+_LIBRARY = str(Path(tokenrack.errors.__file__).parent)
+_TEST_KIT = str(Path(tokenrack.errors.__file__).parent / "testing")
+_CONFIG = str(Path(tokenrack.errors.__file__).parent / "config")
+_REGISTRY = str(Path(tokenrack.errors.__file__).parent / "core" / "registry.py")
+_LOADERS = frozenset({"from_dict", "from_file", "load", "from_config"})
 
 
 class LeakGuard(logging.Handler):
@@ -63,7 +86,11 @@ class LeakGuard(logging.Handler):
 
 def find_canaries(texts: list[str]) -> list[str]:
     """The texts that contain a canary."""
-    return [t for t in texts if any(c in t for c in CANARIES)]
+    return [
+        t
+        for t in texts
+        if any(c in t for c in CANARIES) or any(c in t.lower() for c in ENCODED_CANARIES)
+    ]
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -101,7 +128,64 @@ def leak_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[LeakGuard]:
         root.setLevel(previous)
     leaked = find_canaries(guard.lines)
     leaked += find_canaries([f"{e!s} {e!r}" for e in errors])
+    leaked += find_canaries([library_frames_with_locals(e) for e in errors])
     assert not leaked, f"a secret or token leaked: {leaked[:3]}"
+
+
+def _library_frame(frame: traceback.FrameSummary) -> bool:
+    # The test's own frames (and the emulator's) hold the canaries on purpose. Loading a
+    # config holds what the caller wrote (a literal secret in a test's dict): not counted.
+    filename = frame.filename
+    if filename.startswith(_CONFIG) or (filename == _REGISTRY and frame.name in _LOADERS):
+        return False
+    return filename.startswith(_LIBRARY) and not filename.startswith(_TEST_KIT)
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [error]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        todo += [current.__cause__, current.__context__]
+
+
+def _library_frames(error: BaseException) -> Iterator[tuple[FrameType, int]]:
+    for link in _chain(error):
+        for frame, lineno in traceback.walk_tb(link.__traceback__):
+            code = frame.f_code
+            if _library_frame(traceback.FrameSummary(code.co_filename, lineno, code.co_name)):
+                yield frame, lineno
+
+
+def library_frames_with_locals(error: BaseException) -> str:
+    """``error``'s traceback as an error tracker records it: tokenrack's frames with locals.
+
+    Rendered with ``capture_locals=True`` (the stack summary ``TracebackException`` builds),
+    as Sentry-like tools do, for the error and everything chained to it. Only frames in the
+    library are rendered: a test's own frames hold the canaries it set up, and the config
+    loader's hold the document as given (a YAML bomb's would not fit in memory as text).
+    """
+    frames = list(_library_frames(error))
+    try:
+        stack = traceback.StackSummary.extract(iter(frames), capture_locals=True)
+    except Exception:  # a local whose repr raises: record what can be recorded
+        return "\n".join(
+            f"{frame.f_code.co_name}.{name}={_safe_repr(value)}"
+            for frame, _ in frames
+            for name, value in frame.f_locals.items()
+        )
+    return "\n".join(f"{f.filename}:{f.lineno} {f.name} {f.locals}" for f in stack)
+
+
+def _safe_repr(value: object) -> str:
+    try:
+        return repr(value)
+    except Exception:
+        return "<repr failed>"
 
 
 def without_coverage(environ: dict[str, str] | None = None) -> dict[str, str]:

@@ -160,3 +160,37 @@ def test_parser_raises_only_token_errors(
         return
     assert isinstance(token.access_token, str) and token.access_token.strip()
     assert token.expires_at > 1_800_000_000.0
+
+
+# Secrets of 4 characters or more: a derived form shorter than that is not masked, by
+# design (it would mask ordinary text), and every form of a 4-character secret is longer.
+@given(
+    st.text(min_size=4, max_size=30).filter(str.strip),
+    st.text(max_size=60),
+    st.text(max_size=60),
+    st.sampled_from(["raw", "quote", "quote_plus", "json", "hex", "upper", "basic"]),
+)
+def test_scrubber_masks_any_secret_in_any_form(
+    secret: str, before: str, after: str, form: str
+) -> None:
+    """Issue 10, F7: whatever the secret and the text around it, its echo is masked."""
+    import base64
+    from urllib.parse import quote, quote_plus
+
+    from tokenrack.secret.scrub import Scrubber
+    from tokenrack.secret.value import Secret
+
+    basic = base64.b64encode(f"id:{quote(secret, safe='')}".encode()).decode()
+    echo = {
+        "raw": secret,
+        "quote": quote(secret, safe=""),
+        "quote_plus": quote_plus(secret),
+        "json": json.dumps(secret)[1:-1],
+        "hex": secret.encode().hex(),
+        "upper": secret.upper(),
+        "basic": basic,
+    }[form]
+    scrubbed = Scrubber([Secret(secret), Secret("Basic " + basic)]).scrub(before + echo + after)
+    if form == "upper" and len(secret.upper()) != len(secret):
+        return  # a case change that changes the length (ß -> SS) is not a case-folded match
+    assert echo not in scrubbed or echo in before + after

@@ -8,6 +8,7 @@ and looks for either in every log record, exception message, repr, and CLI outpu
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -17,12 +18,14 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import library_frames_with_locals
 from tokenrack.core.registry import Registry
 from tokenrack.errors import TokenrackError
 from tokenrack.testing import EmulatorClient, Fault, TokenEmulator
@@ -63,6 +66,19 @@ def answer(token: str, **fields: Any) -> Fault:
     return Fault.raw(json.dumps({"access_token": token, "token_type": "Bearer", **fields}).encode())
 
 
+def encoded_forms(secret: str) -> list[str]:
+    """How a hostile server may echo the secret (issue 10, F7): each must be masked."""
+    return [
+        quote(secret, safe=""),
+        quote(secret),
+        quote_plus(secret),
+        json.dumps(secret)[1:-1],
+        secret.encode().hex().upper(),
+        secret.upper(),
+        base64.b64encode(f"prop-client:{secret}".encode()).decode().rstrip("="),
+    ]
+
+
 def scenarios(secret: str, token: str) -> list[tuple[str, list[Fault]]]:
     return [
         ("success", [answer(token, expires_in=60)]),
@@ -94,6 +110,20 @@ def scenarios(secret: str, token: str) -> list[tuple[str, list[Fault]]]:
                     {
                         "error": "invalid_request",
                         "error_description": secret,
+                    },
+                )
+            ],
+        ),
+        (
+            "refused-encoded-echo",
+            [
+                Fault.http(
+                    401,
+                    {
+                        "error": "invalid_client",
+                        "error_description": " ".join(encoded_forms(secret)),
+                        "error_uri": f"https://idp.example/e?s={quote_plus(secret)}",
+                        secret: "as a key",
                     },
                 )
             ],
@@ -152,6 +182,7 @@ def test_no_secret_or_token_anywhere(emulator: TokenEmulator, secret: str, token
                 texts += [repr(got), str(got)]
             except TokenrackError as error:
                 texts += [str(error), repr(error), repr(vars(error))]
+                texts.append(library_frames_with_locals(error))
             texts += [
                 repr(registry),
                 repr(registry.runtime(name)),
@@ -161,8 +192,10 @@ def test_no_secret_or_token_anywhere(emulator: TokenEmulator, secret: str, token
     finally:
         root.removeHandler(capture)
         os.environ.pop("PROPERTY_SECRET", None)
+    forms = encoded_forms(secret)
     for text in texts + capture.lines:
         assert secret not in text and token not in text, text
+        assert not [form for form in forms if form in text], text
 
 
 @settings(max_examples=max(3, settings().max_examples // 20))

@@ -311,3 +311,78 @@ def test_b64url_decode_takes_unpadded_segments() -> None:
     assert b64url_decode("e30") == b"{}" and b64url_decode("") == b""
     with pytest.raises(ValueError):
         b64url_decode("é")
+
+
+def refusal(**fields: Any) -> TokenRequestError:
+    with pytest.raises(TokenRequestError) as caught:
+        parse_token_response(answer({"error": "invalid_request", **fields}, status=400))
+    return caught.value
+
+
+def test_server_error_text_is_cut_before_redaction() -> None:
+    """F8: each server text is cut (marked) before any pattern runs; details are bounded."""
+    from tokenrack.secret.scrub import CUT_MARK
+
+    error = refusal(
+        error_description="d" * 50_000,
+        error_uri="https://doc.example/" + "u" * 50_000,
+        **{f"field{i}": "v" * 5000 for i in range(100)},
+    )
+    assert error.error_description == "d" * 2048 + CUT_MARK
+    assert (error.error_uri or "").endswith(CUT_MARK) and len(error.error_uri or "") < 2100
+    assert len(error.details) == 32
+    assert all(len(value) <= 2048 + len(CUT_MARK) for value in error.details.values())
+    assert len(str(error)) < 80_000
+
+
+def test_error_text_masks_opaque_tokens_but_keeps_references() -> None:
+    """F7: opaque-token-shaped runs in error_description, error_uri and details are masked;
+    trace ids (UUIDs), vendor error codes, snake_case names and URL addresses are kept."""
+    trace = "8f4e1c2a-1b2c-4d5e-8f90-0123456789ab"
+    error = refusal(
+        error_description=f"AADSTS7000215: invalid_client. Trace ID: {trace} leaked "
+        "Zk9vYmFyYmF6cXV4MTIz and more",
+        error_uri="https://docs.example/help?code=700027&t=Zk9vYmFyYmF6cXV4MTIz#frag",
+        trace_id=trace,
+        session="s3ss10n-abcdef123456",
+    )
+    description = error.error_description or ""
+    assert "AADSTS7000215" in description and trace in description
+    assert "invalid_client" in description and "Zk9vYmFyYmF6cXV4MTIz" not in description
+    assert error.error_uri == "https://docs.example/help?code=700027&t=***#***"
+    assert error.details == {"trace_id": trace, "session": "***"}
+
+
+def test_redaction_is_linear_on_pathological_text() -> None:
+    """F8: the patterns cannot backtrack; redact_text on 200 kB of each worst case returns
+    (the old patterns would take minutes) with the same masking as before."""
+    for text in ("a" * 200_000, "token" * 40_000, '"' + "token" * 40_000, "a1" * 100_000):
+        assert len(redact_text(text, opaque=True)) <= len(text)
+    assert redact_text('{"my_token":"x"} api_key=y z eyJhbGciOi.eyJzdWIiOi.c2ln') == (
+        '{"my_token":"***"} api_key=*** z ***'
+    )
+    assert redact_text("id=abc notsecret=1") == "id=abc notsecret=***"
+
+
+def test_credential_like_fields_are_dropped_from_extra() -> None:
+    """F20: unknown answer fields named like credentials are not kept in token.extra."""
+    token = parse_token_response(
+        answer(
+            {
+                "access_token": "x",
+                "expires_in": 60,
+                "instance_url": "https://i",
+                "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+                "session_key": "a",
+                "Signature": "b",
+                "clientSecret": "c",
+                "api_key": "d",
+                "id_token_hint": "e",
+                "db_password": "f",
+            }
+        )
+    )
+    assert dict(token.extra) == {
+        "instance_url": "https://i",
+        "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+    }

@@ -94,3 +94,38 @@ def test_scrub_error_removes_echoed_secrets() -> None:
     scrub_error(error, ["zzz-top"])
     assert "zzz-top" not in str(error) and "zzz-top" not in repr(error)
     assert error.error_description == "secret *** is wrong" and error.details == {"echo": "***"}
+
+
+def test_scrub_error_cleans_dict_keys_and_takes_a_masking_function() -> None:
+    """F7: a secret echoed as a JSON key is masked in details; a Scrubber masks its forms."""
+    from urllib.parse import quote
+
+    from tokenrack.secret.scrub import Scrubber
+
+    error = TokenRequestError(
+        status=400,
+        error="invalid_request",
+        error_description=f"got {quote('p@ss w/rd', safe='')}",
+        details={"p@ss w/rd": "unexpected", "PASS": "P@SS W/RD"},
+    )
+    scrub_error(error, Scrubber([Secret("p@ss w/rd")]))
+    assert error.details == {"***": "unexpected", "PASS": "***"}
+    assert "p%40ss" not in str(error) and error.error_description == "got ***"
+
+
+def test_without_frames_drops_traceback_and_chain() -> None:
+    """F4: a wrapped error keeps its message, not the frames (and chain) it came through."""
+    from tokenrack.errors import without_frames
+
+    def inner(material: str) -> None:
+        try:
+            raise ValueError("inner")
+        except ValueError:
+            raise KeyError("outer") from None
+
+    try:
+        inner("PEM-BODY")
+    except KeyError as error:
+        stripped = without_frames(error)
+    assert stripped.__traceback__ is None and stripped.__context__ is None
+    assert stripped.__cause__ is None and str(stripped) == "'outer'"

@@ -24,7 +24,8 @@ names, paths, statuses and text the server sent back about the error.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 __all__ = [
     "CacheError",
@@ -48,6 +49,7 @@ __all__ = [
     "UnsupportedGrantTypeError",
     "error_class_for",
     "scrub_error",
+    "without_frames",
 ]
 
 
@@ -369,26 +371,58 @@ class TokenResponseError(TokenError):
         super().__init__(message)
 
 
-def scrub_error(error: BaseException, secrets: Sequence[str]) -> None:
-    """Replace every occurrence of each of ``secrets`` in ``error``'s text with ``***``.
+def scrub_error(error: BaseException, secrets: Sequence[str] | Callable[[str], str]) -> None:
+    """Mask every echo of the request's secrets in ``error``'s text.
 
     Servers sometimes echo what they were sent; this keeps an echoed secret out of the
-    message, the attributes and the details of an error before it reaches a caller.
-    """
-    secrets = [s for s in secrets if s]
-    if not secrets:
-        return
+    message, the attributes and the details (values and keys) of an error before it
+    reaches a caller.
 
-    def clean(text: str) -> str:
-        for secret in secrets:
-            text = text.replace(secret, "***")
-        return text
+    Args:
+        error: The error to clean in place.
+        secrets: A function that masks every echo it knows of (the core passes a
+            :class:`~tokenrack.secret.scrub.Scrubber`, which also knows encoded forms), or
+            plain secret values to replace where they appear verbatim.
+    """
+    if callable(secrets):
+        clean = secrets
+    else:
+        values = [s for s in secrets if s]
+        if not values:
+            return
+
+        def clean(text: str) -> str:
+            for value in values:
+                text = text.replace(value, "***")
+            return text
 
     for name, value in list(vars(error).items()):
         if isinstance(value, str):
             setattr(error, name, clean(value))
         elif isinstance(value, dict):
             setattr(
-                error, name, {k: clean(v) if isinstance(v, str) else v for k, v in value.items()}
+                error,
+                name,
+                {
+                    clean(k) if isinstance(k, str) else k: clean(v) if isinstance(v, str) else v
+                    for k, v in value.items()
+                },
             )
     error.args = tuple(clean(a) if isinstance(a, str) else a for a in error.args)
+
+
+E = TypeVar("E", bound=BaseException)
+
+
+def without_frames(error: E) -> E:
+    """Return ``error`` stripped of its traceback and of the errors chained to it.
+
+    For an error that is wrapped and re-raised: the frames it was raised through, and
+    those of anything chained to it, may hold secrets or key material as locals, and any
+    tool that records a traceback's locals would send them on. The wrapper keeps the
+    message, which never quotes them.
+    """
+    error.__traceback__ = None
+    error.__context__ = None
+    error.__cause__ = None
+    return error

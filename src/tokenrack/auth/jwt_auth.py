@@ -27,7 +27,7 @@ from tokenrack.auth.signing import (
     hmac_key,
     load_private_key,
 )
-from tokenrack.errors import ConfigError
+from tokenrack.errors import ConfigError, without_frames
 from tokenrack.oauth.message import TokenRequest
 from tokenrack.secret.value import Secret
 
@@ -53,24 +53,46 @@ def _with_assertion(
     request: TokenRequest, client: ClientCredentials, key: SigningKey, headers: Mapping[str, Any]
 ) -> TokenRequest:
     audience = str(client.options.get("assertion_audience") or request.url)
-    assertion = client_assertion(
-        client_id=client.client_id,
-        audience=audience,
-        key=key,
-        lifetime=float(client.options.get("assertion_lifetime", 60)),
-        headers=headers,
+    assertion = Secret(
+        client_assertion(
+            client_id=client.client_id,
+            audience=audience,
+            key=key,
+            lifetime=float(client.options.get("assertion_lifetime", 60)),
+            headers=headers,
+        )
     )
     return request.without_form(
         "client_id", "client_secret", "client_assertion", "client_assertion_type"
     ).with_form(
         ("client_id", client.client_id),
         ("client_assertion_type", ASSERTION_TYPE),
-        ("client_assertion", Secret(assertion)),
+        ("client_assertion", assertion),
     )
 
 
 def _key_error(client: ClientCredentials, key: str, error: Exception) -> ConfigError:
+    # The frames the error was raised through hold the key material (or the secret an HMAC
+    # key is made of) as locals: the ConfigError is chained to the error without them.
+    without_frames(error)
     return ConfigError(str(error), profile=client.profile, path=f"profiles.{client.profile}.{key}")
+
+
+def _load_key(secret: Secret, options: Mapping[str, Any]) -> SigningKey:
+    """The signing key in ``secret``'s PEM or JWK (or the file it names).
+
+    The PEM text exists unwrapped only in this frame and those below it, whose locals
+    :func:`_key_error` drops from any error they raise.
+
+    Raises:
+        KeyMaterialError: Not a usable private key, or one that does not fit ``signing_alg``.
+        ValueError: Neither material nor a readable file.
+    """
+    return load_private_key(
+        read_material(secret.reveal(), what="private_key"),
+        algorithm=options.get("signing_alg"),
+        key_id=options.get("key_id"),
+    )
 
 
 class ClientSecretJwt(AuthMethod):
@@ -148,12 +170,7 @@ class PrivateKeyJwt(AuthMethod):
         if cached is not None:
             return cached
         try:
-            material = read_material(secret.reveal(), what="private_key")
-            key = load_private_key(
-                material,
-                algorithm=client.options.get("signing_alg"),
-                key_id=client.options.get("key_id"),
-            )
+            key = _load_key(secret, client.options)
         except (KeyMaterialError, ValueError) as error:
             raise _key_error(client, "private_key", error) from None
         headers: dict[str, Any] = {}

@@ -144,13 +144,18 @@ class ClientSecretBasic(AuthMethod):
 
     def authenticate(self, request: TokenRequest, client: ClientCredentials) -> TokenRequest:
         """Add the ``Authorization: Basic …`` header."""
-        secret = _require_secret(client, self.name).reveal()
-        client_id = client.client_id
-        if client.options.get("basic_encoding", "rfc6749") == "rfc6749":
-            client_id, secret = rfc6749_encode(client_id), rfc6749_encode(secret)
-        pair = f"{client_id}:{secret}".encode()
-        header = Secret("Basic " + base64.b64encode(pair).decode("ascii"))
+        secret = _require_secret(client, self.name)
+        rfc6749 = client.options.get("basic_encoding", "rfc6749") == "rfc6749"
+        header = _basic_credentials(client.client_id, secret, rfc6749=rfc6749)
         return request.with_header("Authorization", header)
+
+
+def _basic_credentials(client_id: str, secret: Secret, *, rfc6749: bool) -> Secret:
+    """The ``Basic …`` header value, wrapped; the plain pair lives only in this frame."""
+    value = secret.reveal()
+    if rfc6749:
+        client_id, value = rfc6749_encode(client_id), rfc6749_encode(value)
+    return Secret("Basic " + base64.b64encode(f"{client_id}:{value}".encode()).decode("ascii"))
 
 
 class ClientSecretPost(AuthMethod):

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tokenrack.errors import without_frames
 from tokenrack.util.extras import extra_installed
 from tokenrack.util.log import get_logger
 
@@ -164,6 +165,19 @@ def load_private_key(
             2048 bits, EC off P-256/P-384/P-521), or an algorithm that does not fit the key.
     """
     text = material.strip()
+    del material
+    try:
+        return _parse_private_key(text, algorithm=algorithm, key_id=key_id, passphrase=passphrase)
+    except KeyMaterialError as error:
+        # The frames below, and what they were raised from, hold the key as locals: an
+        # error tracker recording them would receive it. The error goes on without them.
+        del text, passphrase
+        raise without_frames(error) from None
+
+
+def _parse_private_key(
+    text: str, *, algorithm: str | None, key_id: str | None, passphrase: str | None
+) -> SigningKey:
     if text.startswith("{"):
         key, algorithm, key_id = _load_jwk(text, algorithm=algorithm, key_id=key_id)
     elif "-----BEGIN" in text:

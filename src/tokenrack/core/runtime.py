@@ -431,7 +431,7 @@ class ProfileRuntime:
             allow_insecure_http=self.options.allow_insecure_http,
             profile=self.name,
             source=self.source,
-            known_secrets=tuple(secret.reveal() for secret in secrets.values()),
+            known_secrets=tuple(secrets.values()),
             started_at=started_at,
         )
         provider_secrets = {k: v for k, v in secrets.items() if k in provider.secret_options}

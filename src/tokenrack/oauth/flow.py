@@ -26,12 +26,15 @@ from tokenrack.errors import (
     TokenError,
     TokenResponseError,
     scrub_error,
+    without_frames,
 )
 from tokenrack.oauth.message import EncodedRequest, HttpResponse, TokenRequest, TransportError
 from tokenrack.oauth.provider import TokenFlow
 from tokenrack.oauth.retry import RETRYABLE_STATUSES, RetryPolicy, server_wait_seconds
 from tokenrack.oauth.transport import Transport, TransportOptions
 from tokenrack.oauth.url_policy import insecure_url_problem
+from tokenrack.secret.scrub import Scrubber
+from tokenrack.secret.value import Secret
 from tokenrack.token import Token
 from tokenrack.util.clock import Clock
 from tokenrack.util.log import get_logger
@@ -111,8 +114,8 @@ class FetchSettings:
         allow_insecure_http: The profile's permission for plain-http token URLs.
         profile: The profile's name, for messages.
         source: The config file, for messages.
-        known_secrets: The profile's resolved secret values, scrubbed from any error text
-            (a server may echo what it was sent).
+        known_secrets: The profile's resolved secrets, scrubbed from any error text (a
+            server may echo what it was sent); kept wrapped, so no frame shows them.
         started_at: The monotonic time the fetch's deadline started counting, when the
             fetch began before this flow (an ``auto`` fallback to a second method shares
             the first one's budget); None starts it at the flow's first request.
@@ -125,7 +128,7 @@ class FetchSettings:
     allow_insecure_http: bool
     profile: str
     source: str | None = None
-    known_secrets: tuple[str, ...] = ()
+    known_secrets: tuple[Secret, ...] = ()
     started_at: float | None = None
 
 
@@ -235,12 +238,13 @@ def _classify(
 
 def exchange(
     request: TokenRequest, settings: FetchSettings, attempts: Attempts
-) -> Generator[Step, Outcome, tuple[HttpResponse, list[str]]]:
+) -> Generator[Step, Outcome, tuple[HttpResponse, Scrubber]]:
     """Send one logical request, retrying what another attempt can fix.
 
-    Returns the final answer and the secret values the request carried (to scrub from any
-    error raised while parsing it). Keeps to the deadline that ``attempts`` counts down
-    (started here at the flow's first request): a wait that would end past it is not begun.
+    Returns the final answer and a scrubber of the secrets the request carried (to mask
+    their echoes in any error raised while parsing it). Keeps to the deadline that
+    ``attempts`` counts down (started here at the flow's first request): a wait that would
+    end past it is not begun.
 
     Raises:
         TokenEndpointUnavailableError: No usable answer after every attempt, or none
@@ -255,7 +259,8 @@ def exchange(
     for attempt in range(1, policy.attempts + 1):
         # Authenticate every attempt afresh: a signed assertion must not be replayed.
         prepared = settings.authenticate(request) if request.authenticate else request
-        secrets = [*prepared.secret_values(), *settings.known_secrets]
+        # Wrapped, not revealed: this frame is on the traceback of every failed fetch.
+        secrets = Scrubber((*prepared.secrets(), *settings.known_secrets))
         now = clock.monotonic()
         left = deadline_at - now
         if left <= 0:
@@ -322,7 +327,9 @@ def fetch_steps(flow: TokenFlow, settings: FetchSettings) -> Generator[Step, Out
             )
         except TokenError as error:
             scrub_error(error, secrets)
-            raise
+            # The frames that read the answer hold what the server sent, echoes included:
+            # the error goes on from here, without them and without what it was raised from.
+            raise without_frames(error) from None
 
 
 def drive(

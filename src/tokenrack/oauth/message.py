@@ -34,10 +34,14 @@ def _shown(value: FormValue) -> str:
 
 @dataclass(frozen=True, slots=True)
 class EncodedRequest:
-    """A request ready for the wire; it holds secrets in the clear, so it is never logged."""
+    """A request ready for the wire; it holds secrets in the clear, so it is never logged.
+
+    Its repr shows only the method: the URL may carry secrets in its query
+    (``params_in: query``), and a traceback's frame locals are recorded by their repr.
+    """
 
     method: str
-    url: str
+    url: str = field(repr=False)
     headers: dict[str, str] = field(repr=False)
     body: bytes = field(repr=False)
 
@@ -103,6 +107,12 @@ class TokenRequest:
     def redacted_headers(self) -> list[tuple[str, str]]:
         """The headers with every secret value shown as ``***``."""
         return [(key, _shown(value)) for key, value in self.headers]
+
+    def secrets(self) -> tuple[Secret, ...]:
+        """Every secret the request carries, still wrapped, so callers can scrub echoes."""
+        return tuple(
+            value for _, value in (*self.form, *self.headers) if isinstance(value, Secret) and value
+        )
 
     def secret_values(self) -> list[str]:
         """Every secret value the request carries, so callers can scrub echoes of them."""

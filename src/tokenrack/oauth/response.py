@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from tokenrack.errors import TokenResponseError, error_class_for
 from tokenrack.oauth.message import HttpResponse
+from tokenrack.secret.scrub import cut
 from tokenrack.token import Token
 from tokenrack.util.log import get_logger
 
@@ -42,14 +43,22 @@ MAX_LIFETIME = 86_400.0
 """Longest lifetime believed (one day): a longer or absurd ``expires_in`` is capped to it."""
 
 _QUOTE_LIMIT = 200
+_TEXT_LIMIT = 2048  # a server's error text is cut to this before any pattern runs on it
+_CODE_LIMIT = 200  # the RFC 6749 error code
+_DETAILS_LIMIT = 32  # vendor fields kept in an error's details
+_DETAIL_NAME_LIMIT = 64
 _NOT_KEPT = frozenset(
     {"access_token", "token_type", "expires_in", "expires_on", "scope", "refresh_token", "id_token"}
 )
 _ERROR_FIELDS = frozenset({"error", "error_description", "error_uri"})
-_SENSITIVE_KEY = r"[A-Za-z_]*(?:token|secret|assertion|password|key)[A-Za-z_]*"
-_JSON_SENSITIVE = re.compile(r'("' + _SENSITIVE_KEY + r'"\s*:\s*)("(?:[^"\\]|\\.)*("|$)|[^,}\s]+)')
-_FORM_SENSITIVE = re.compile(r"(\b" + _SENSITIVE_KEY + r"=)([^&\s]*)")
-_JWT_SHAPE = re.compile(r"[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
+_SENSITIVE_WORDS = ("token", "secret", "assertion", "password", "key")
+# Names and values are matched possessively and the name is tested in Python: no pattern
+# here backtracks, so redaction stays linear in the text's length.
+_JSON_FIELD = re.compile(r'("([A-Za-z_]++)"\s*+:\s*+)("(?:[^"\\]|\\.)*+(?:"|$)|[^,}\s]++)')
+_FORM_FIELD = re.compile(r"(\b([A-Za-z_]++)=)([^&\s]*+)")
+_JWT_SHAPE = re.compile(
+    r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{8,}+\.[A-Za-z0-9_-]{8,}+\.[A-Za-z0-9_-]*+"
+)
 # What an opaque token looks like, and prose rarely does: a run of 12+ token characters
 # (RFC 6750's b64token) mixing letters with digits or punctuation, or any run of 20+.
 _TOKEN_CHARS = "A-Za-z0-9._~+/=-"
@@ -57,6 +66,36 @@ _OPAQUE = re.compile(
     rf"(?<![{_TOKEN_CHARS}])(?:(?=[{_TOKEN_CHARS}]*[0-9._~+/=-])(?=[{_TOKEN_CHARS}]*[A-Za-z])"
     rf"[{_TOKEN_CHARS}]{{12,}}|[{_TOKEN_CHARS}]{{20,}})"
 )
+# In a server's error text (prose, not a raw body) a run of token characters is masked when
+# it mixes letters and digits, unless it has a shape error texts use for their own references:
+# request and trace ids (UUIDs) and vendor error codes (capitals then digits, AADSTS7000215).
+# A URL keeps its address; its query values are judged one by one.
+_RUN = re.compile(rf"(?<![{_TOKEN_CHARS}])[{_TOKEN_CHARS}]{{12,}}+")
+_REFERENCE = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}[.,;:]?"
+    r"|[A-Z]{2,}[0-9]+[.,;:]?"
+)
+_URL = re.compile(r"(https?://[^\s?#]*)(\?[^\s#]*)?(#\S*)?")
+_QUERY_VALUE = re.compile(r"=([^&#\s]*)")
+
+
+# Names of answer fields that hold credentials, dropped from token.extra (see _credential_like).
+_CREDENTIAL_WORDS = (
+    "secret",
+    "password",
+    "passwd",
+    "session_key",
+    "sessionkey",
+    "signature",
+    "private",
+    "assertion",
+    "credential",
+    "api_key",
+    "apikey",
+    "cookie",
+    "token",
+)
+_STANDARD_TOKEN_FIELDS = frozenset({"issued_token_type", "token_type"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,21 +115,69 @@ class ResponseFields:
     scope_separator: str = " "
 
 
+def _sensitive(name: str) -> bool:
+    lowered = name.lower()
+    return any(word in lowered for word in _SENSITIVE_WORDS)
+
+
 def redact_text(text: str, secrets: Sequence[str] = (), *, opaque: bool = False) -> str:
     """Mask values that may be credentials in ``text`` before it is quoted.
 
     Masks each string in ``secrets``; the values of JSON keys and form fields whose names
     mention a token, secret, assertion, password or key; anything shaped like a JWT; and,
     with ``opaque``, anything shaped like an opaque token (for raw bodies, where a token
-    may stand anywhere; not for error descriptions, whose trace ids are worth keeping).
+    may stand anywhere; error texts get a gentler rule, see ``_server_text``). Linear in
+    the length of ``text``; callers cut a server's text short first all the same.
     """
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
-    text = _JSON_SENSITIVE.sub(lambda m: m.group(1) + '"***"', text)
-    text = _FORM_SENSITIVE.sub(lambda m: m.group(1) + "***", text)
+    text = _JSON_FIELD.sub(
+        lambda m: m.group(1) + '"***"' if _sensitive(m.group(2)) else m.group(0), text
+    )
+    text = _FORM_FIELD.sub(
+        lambda m: m.group(1) + "***" if _sensitive(m.group(2)) else m.group(0), text
+    )
     text = _JWT_SHAPE.sub("***", text)
     return _OPAQUE.sub("***", text) if opaque else text
+
+
+def _looks_opaque(run: str) -> bool:
+    if _REFERENCE.fullmatch(run):
+        return False
+    return any(c.isdigit() for c in run) and any(c.isalpha() for c in run)
+
+
+def _mask_prose_run(match: re.Match[str]) -> str:
+    return "***" if _looks_opaque(match.group(0)) else match.group(0)
+
+
+def _mask_query_value(match: re.Match[str]) -> str:
+    value = match.group(1)
+    return "=***" if len(value) >= 8 and _looks_opaque(value) else match.group(0)
+
+
+def _mask_url(match: re.Match[str]) -> str:
+    address, query, fragment = match.group(1), match.group(2) or "", match.group(3) or ""
+    return address + _QUERY_VALUE.sub(_mask_query_value, query) + ("#***" if fragment else "")
+
+
+def _server_text(text: str, secrets: Sequence[str], limit: int = _TEXT_LIMIT) -> str:
+    """A server's error text, cut short before any pattern runs on it, then redacted.
+
+    Beyond :func:`redact_text`, masks what looks like an opaque token in prose (see
+    ``_looks_opaque``), keeping URLs' addresses, trace ids and error codes readable.
+    """
+    text = redact_text(cut(text, limit), secrets)
+    parts = _URL.split(text)
+    # split() interleaves the text between URLs with each URL's three groups.
+    out: list[str] = []
+    for index in range(0, len(parts), 4):
+        out.append(_RUN.sub(_mask_prose_run, parts[index]))
+        if index + 1 < len(parts):
+            url = "".join(p or "" for p in parts[index + 1 : index + 4])
+            out.append(_URL.sub(_mask_url, url))
+    return "".join(out)
 
 
 def _quote(response: HttpResponse, secrets: Sequence[str]) -> str:
@@ -137,12 +224,17 @@ def decode_body(response: HttpResponse, secrets: Sequence[str] = ()) -> Any:
 def _error_details(body: Mapping[str, Any]) -> dict[str, str]:
     details: dict[str, str] = {}
     for key, value in body.items():
+        if len(details) == _DETAILS_LIMIT:
+            break
         if key in _ERROR_FIELDS or key in _NOT_KEPT:
             continue
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            details[key] = str(value)
+            text = str(value)
         elif isinstance(value, list) and all(isinstance(v, (str, int)) for v in value):
-            details[key] = ",".join(str(v) for v in value)
+            text = ",".join(str(v) for v in value[:_DETAILS_LIMIT])
+        else:
+            continue
+        details[cut(key, _DETAIL_NAME_LIMIT)] = cut(text, _TEXT_LIMIT)
     return details
 
 
@@ -159,12 +251,15 @@ def raise_for_error(response: HttpResponse, body: Any, secrets: Sequence[str] = 
         uri = body.get("error_uri")
         raise error_class_for(body["error"])(
             status=response.status,
-            error=body["error"],
-            error_description=redact_text(description, secrets)
+            error=redact_text(cut(body["error"], _CODE_LIMIT), secrets),
+            error_description=_server_text(description, secrets)
             if isinstance(description, str)
             else None,
-            error_uri=uri if isinstance(uri, str) else None,
-            details={k: redact_text(v, secrets) for k, v in _error_details(body).items()},
+            error_uri=_server_text(uri, secrets) if isinstance(uri, str) else None,
+            details={
+                _server_text(k, secrets): _server_text(v, secrets)
+                for k, v in _error_details(body).items()
+            },
         )
     if 200 <= response.status < 300:
         return
@@ -175,6 +270,19 @@ def raise_for_error(response: HttpResponse, body: Any, secrets: Sequence[str] = 
             error_description="the answer carried no RFC 6749 error code",
         )
     raise _not_a_token(response, f"unexpected HTTP {response.status}", secrets)
+
+
+def _credential_like(name: str) -> bool:
+    """True for an answer field whose name says it holds a credential.
+
+    Such a field is dropped from ``token.extra``, so it is neither cached nor printed by
+    ``token --json``: a session key, a signature, a password, another token. The token
+    itself, ``token_type`` and RFC 8693's ``issued_token_type`` are not extra fields.
+    """
+    lowered = name.lower()
+    if lowered in _STANDARD_TOKEN_FIELDS:
+        return False
+    return any(word in lowered for word in _CREDENTIAL_WORDS)
 
 
 def _check_redirect(response: HttpResponse) -> None:
@@ -363,7 +471,9 @@ def parse_token_response(
         logger.debug("lifetime of %.0fs capped to %.0fs", lifetime, MAX_LIFETIME)
         lifetime = MAX_LIFETIME
     dropped = _NOT_KEPT | {fields.token, fields.expires_in}
-    extra = MappingProxyType({k: v for k, v in body.items() if k not in dropped})
+    extra = MappingProxyType(
+        {k: v for k, v in body.items() if k not in dropped and not _credential_like(k)}
+    )
     return Token(
         access_token=access_token,
         token_type=_token_type(body),

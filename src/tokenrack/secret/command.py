@@ -216,10 +216,12 @@ def run_secret_command(spec: CommandSpec, environ: Mapping[str, str] | None = No
             env=env,
             start_new_session=True,
         )
-    except FileNotFoundError:
-        raise SecretError(f"secret command {program!r} was not found") from None
-    except PermissionError:
-        raise SecretError(f"secret command {program!r} is not executable") from None
+    except (FileNotFoundError, PermissionError) as error:
+        denied = isinstance(error, PermissionError)
+        del env, listed  # the variables passed on may hold secrets: not in a traceback
+        raise SecretError(
+            f"secret command {program!r} " + ("is not executable" if denied else "was not found")
+        ) from None
     ends = time.monotonic() + seconds
     with process:
         try:
@@ -240,21 +242,25 @@ def run_secret_command(spec: CommandSpec, environ: Mapping[str, str] | None = No
     secrets = [piece for piece in [*secrets, *listed] if piece]
     shown = _scrubbed(stderr, secrets)
     said = f"; stderr: {shown}" if shown else ""
+    value = _strip_newline(output)
+    problem = None
     if overrun == "output":
-        raise SecretError(
+        problem = (
             f"secret command {program!r} printed more than {MAX_OUTPUT // 1024} KiB; "
             f"it was stopped{said}"
         )
-    if overrun == "time":
-        raise SecretError(
+    elif overrun == "time":
+        problem = (
             f"secret command {program!r} did not finish within {seconds:g}s; "
             f"its process group was killed{said}"
         )
-    if process.returncode != 0:
-        raise SecretError(
-            f"secret command {program!r} exited with status {process.returncode}{said}"
-        )
-    value = _strip_newline(output)
-    if not value:
-        raise SecretError(f"secret command {program!r} printed nothing{said}")
+    elif process.returncode != 0:
+        problem = f"secret command {program!r} exited with status {process.returncode}{said}"
+    elif not value:
+        problem = f"secret command {program!r} printed nothing{said}"
+    if problem is not None:
+        # Its output may be the secret: no frame on the error's traceback may hold it
+        # (error trackers record every local; issue 10, F4).
+        del stdout, stderr, output, pieces, secrets, listed, env, value
+        raise SecretError(problem)
     return value
