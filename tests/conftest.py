@@ -62,7 +62,7 @@ _LIBRARY = str(Path(tokenrack.errors.__file__).parent)
 _TEST_KIT = str(Path(tokenrack.errors.__file__).parent / "testing")
 _CONFIG = str(Path(tokenrack.errors.__file__).parent / "config")
 _REGISTRY = str(Path(tokenrack.errors.__file__).parent / "core" / "registry.py")
-_LOADERS = frozenset({"from_dict", "from_file", "load", "from_config"})
+_LOADERS = frozenset({"from_dict"})  # its `data` is the caller's own dict
 
 
 class LeakGuard(logging.Handler):

@@ -31,7 +31,7 @@ import yaml
 from tests.conftest import CLIENT_ID, SECRET, TOKEN_MARK, LeakGuard, canary_client, profile
 from tests.keys import private_pem
 from tokenrack.core.registry import Registry
-from tokenrack.errors import TokenrackError
+from tokenrack.errors import ConfigError, TokenrackError
 from tokenrack.testing import Fault, TokenEmulator
 
 TOKENRACK = str(Path(sys.executable).with_name("tokenrack"))
@@ -497,3 +497,33 @@ def test_logging_of_failures_at_debug_shows_no_encoded_secret(
     error = failure(lambda: registry.get_token("a"))
     logging.getLogger("app").error("fetch failed", exc_info=error)
     assert not leaks(caplog.text), caplog.text
+
+
+def test_config_error_at_load_keeps_the_document_and_environment_out_of_frame_locals(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """F4 at load: a ConfigError from Registry.from_file carries no frame that holds the
+    document (an inline secret in it) or the environment (``os.environ``'s repr prints every
+    variable, an ``{env:}`` secret's included)."""
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    config = tmp_path / "tokenrack.yaml"
+    config.write_text(
+        "version: 1\n"
+        "profiles:\n"
+        "  inline:\n"
+        "    provider: generic\n"
+        "    token_url: https://idp.example/token\n"
+        f"    client_id: {CLIENT_ID}\n"
+        f"    client_secret: {SECRET}\n"
+        "  broken:\n"
+        "    provider: generic\n"
+        "    token_url: https://idp.example/token\n"
+        "    no_such_key: 1\n"
+    )
+    config.chmod(0o600)
+    error = failure(lambda: Registry.from_file(str(config)))
+    assert isinstance(error, ConfigError)
+    views = tracker_views(error)
+    found = {name: leaks(text) for name, text in views.items() if leaks(text)}
+    assert not found, found
+    assert "from_file" in views["capture_locals"]  # the loader's frame was rendered

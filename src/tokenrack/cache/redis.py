@@ -187,7 +187,9 @@ class RedisCache:
 
     def describe(self) -> str:
         """The server (without credentials) and the key prefix."""
-        return f"{self.url} (prefix {self.prefix!r})"
+        # getattr: also asked of a cache whose constructor failed (a traceback's locals).
+        url, prefix = getattr(self, "url", "?"), getattr(self, "prefix", "?")
+        return f"{url} (prefix {prefix!r})"
 
     def _call(self, command: Any) -> Any:
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import random
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -24,12 +24,13 @@ from tokenrack.core.runtime import ProfileRuntime
 from tokenrack.core.shared import SharedRefresh
 from tokenrack.core.stats import ProfileStats
 from tokenrack.core.store import CachedToken, Refresh, Slot, TokenStore, fresh_token
-from tokenrack.errors import SecretError
+from tokenrack.errors import ConfigError, SecretError, without_frames
 from tokenrack.http.deferred import DeferredTransport
 from tokenrack.oauth.discovery import MetadataCache
 from tokenrack.secret.resolve import SecretResolver
 from tokenrack.token import Token
 from tokenrack.util.clock import Clock, SystemClock
+from tokenrack.util.environ import private_environ
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -40,6 +41,20 @@ if TYPE_CHECKING:
     from tokenrack.secret.sources import SecretSource
 
 __all__ = ["Registry"]
+
+
+def _loaded(load: Callable[[], Config]) -> Config:
+    """``load()``; a ConfigError comes without the loader's frames.
+
+    Those frames hold the document as written and the environment, and an error tracker
+    that records a traceback's locals would send them on (inline secrets included); the
+    error's message and problems say what is wrong and where, without them.
+    """
+    try:
+        return load()
+    except ConfigError as error:
+        failure = without_frames(error)
+    raise failure
 
 
 # Seconds a runtime dropped after a refusal stays open (see Registry._retire).
@@ -145,14 +160,18 @@ class Registry:
 
         catalog = kwargs.pop("catalog", None) or PluginCatalog()
         catalog.register_all(kwargs.pop("plugins", None) or {})
-        environ = kwargs.pop("environ", None)
-        if environ is None:
-            environ = os.environ
-        source, data = read_config_file(path if path is not None else discover_config_path())
-        config = load_config(data, source=source, plugins=catalog, environ=environ)
-        refuse_untrusted_commands(source, config)
-        warn_if_exposed(source, config)
-        return cls(config, catalog=catalog, **kwargs)
+        given = kwargs.pop("environ", None)
+        environ = private_environ(os.environ if given is None else given)
+        del given  # only the private view stays in this frame
+
+        def load() -> Config:
+            source, data = read_config_file(path if path is not None else discover_config_path())
+            config = load_config(data, source=source, plugins=catalog, environ=environ)
+            refuse_untrusted_commands(source, config)
+            warn_if_exposed(source, config)
+            return config
+
+        return cls(_loaded(load), catalog=catalog, **kwargs)
 
     @classmethod
     def from_dict(
@@ -180,9 +199,13 @@ class Registry:
 
         catalog = kwargs.pop("catalog", None) or PluginCatalog()
         catalog.register_all(kwargs.pop("plugins", None) or {})
-        environ = os.environ if environ is None else environ
-        config = load_config(data, source=source, plugins=catalog, environ=environ)
-        return cls(config, catalog=catalog, **kwargs)
+        variables = private_environ(os.environ if environ is None else environ)
+        del environ  # only the private view stays in this frame
+
+        def load() -> Config:
+            return load_config(data, source=source, plugins=catalog, environ=variables)
+
+        return cls(_loaded(load), catalog=catalog, **kwargs)
 
     def __repr__(self) -> str:
         return f"Registry(source={self._config.source!r}, profiles={len(self._config.profiles)})"
