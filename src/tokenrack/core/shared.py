@@ -216,8 +216,8 @@ class SharedRefresh:
                 lock = self.cache.try_lock(takeover, lease=self.lease)
                 if lock is not None and lock is not LOCAL_LOCK:
                     logger.warning(
-                        "token cache %s: the refresh lock for %s has been held for %.1fs; "
-                        "taking the refresh over",
+                        "token cache %s: another process held the refresh lock for %s for "
+                        "%.1fs (the lease); taking the refresh over",
                         self.cache.describe(),
                         self.profile,
                         self.lease,
