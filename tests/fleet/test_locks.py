@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -336,3 +338,70 @@ def test_a_stuck_holder_then_an_error_stays_within_the_deadline_in_process(
     finally:
         emulator.gate.set()
     wait_until(lambda: True)
+
+
+# -- defect 1 with a real read-only directory (root without CAP_DAC_OVERRIDE) -------------
+
+READ_ONLY_CHILD = """
+import fcntl, json, logging, os, sys
+from tokenrack.core.registry import Registry
+
+logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+
+config = json.loads(os.environ["TOKENRACK_TEST_CONFIG"])
+got = [Registry.from_dict(config).get_token("a", force_refresh=True).access_token]
+fd = os.open(os.environ["TOKENRACK_TEST_LOCK"], os.O_RDWR)
+try:
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    free = True
+except BlockingIOError:
+    free = False
+os.close(fd)
+got.append(Registry.from_dict(config).get_token("a", force_refresh=True).access_token)
+print(json.dumps({"free": free, "tokens": len(set(got))}), flush=True)
+"""
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("capsh") is None, reason="needs root and capsh"
+)
+def test_read_only_cache_directory_leaves_the_lock_free(
+    emulator: TokenEmulator, make_registry: MakeRegistry, tmp_path: Path
+) -> None:
+    directory = tmp_path / "cache"
+    cache = {"backend": "file", "path": str(directory), "lock_lease": 3}
+    config = config_for(emulator, cache)
+    registry = make_registry(config["profiles"])
+    registry.get_token("a")  # the record and the lock file exist
+    path = lock_path(directory, registry.runtime("a").cache_key)
+    directory.chmod(0o500)
+    try:
+        child = subprocess.run(
+            [
+                "capsh",
+                "--drop=cap_dac_override,cap_dac_read_search",
+                "--",
+                "-c",
+                'exec "$0" "$@"',
+                sys.executable,
+                "-c",
+                READ_ONLY_CHILD,
+            ],
+            env={
+                **os.environ,
+                "TOKENRACK_TEST_CONFIG": json.dumps(config),
+                "TOKENRACK_TEST_LOCK": path,
+                "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+            },
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    finally:
+        directory.chmod(0o700)
+    assert child.returncode == 0, child.stderr[-2000:]
+    result = json.loads(child.stdout.strip().splitlines()[-1])
+    # The write failed (read-only), and the lock was released all the same.
+    assert "is unavailable" in child.stderr
+    assert result == {"free": True, "tokens": 2}
+    assert emulator.request_count == 3
