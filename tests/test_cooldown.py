@@ -81,7 +81,11 @@ def test_cooldown_is_configurable_and_zero_turns_it_off(
     with pytest.raises(InvalidClientError):
         registry.get_token("none")
     with pytest.raises(InvalidClientError):
-        registry.get_token("none")  # no cooldown: asked again at once
+        registry.get_token("none")  # no cooldown, but the failure backoff (1 s) runs
+    assert emulator.request_count == 2
+    clock.advance(1.5)
+    with pytest.raises(InvalidClientError):
+        registry.get_token("none")  # no cooldown: asked again after the backoff
     assert emulator.request_count == 3
 
 

@@ -251,6 +251,10 @@ def test_malformed_answers_cold_raise_once_warm_serve(
     with pytest.raises(TokenResponseError, match=reason):
         registry.get_token("p")
     assert emulator.request_count == 1  # a malformed answer is not retried
+    with pytest.raises(TokenResponseError, match=reason):
+        registry.get_token("p")  # during the failure backoff: repeated, not asked again
+    assert emulator.request_count == 1
+    clock.advance(1.0)  # the first backoff step has passed
     cached = warm(registry, emulator, clock)
     emulator.fail_next(fault)
     assert registry.get_token("p").access_token == cached

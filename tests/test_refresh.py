@@ -272,3 +272,75 @@ def test_a_refusal_in_its_cooldown_is_repeated_without_a_request_even_when_force
     clock.advance(61)
     source.fail = None
     assert store.get("k", source).access_token == "t2"
+
+
+def test_a_cold_failure_backs_off_1_2_5_10_30_s_and_a_success_resets_it(
+    store: TokenStore, clock: FakeClock
+) -> None:
+    source = Source(clock)
+    source.fail = RuntimeError("invalid_scope")
+    for step in (1.0, 2.0, 5.0, 10.0, 30.0, 30.0):
+        with pytest.raises(RuntimeError) as asked:
+            store.get("k", source)
+        made = len(source.calls)
+        clock.advance(step - 0.5)
+        with pytest.raises(RuntimeError) as repeated:
+            store.get("k", source)  # within the step: the same error, no request
+        assert repeated.value is asked.value
+        assert len(source.calls) == made
+        clock.advance(0.5)
+    assert len(source.calls) == 6
+    source.fail = None
+    assert store.get("k", source).access_token == "t7"  # the backoff passed: one request
+    assert store.invalidate("k")
+    source.fail = RuntimeError("down again")
+    with pytest.raises(RuntimeError):
+        store.get("k", source)
+    clock.advance(1.0)  # the success reset the schedule: 1 s, not 30 s
+    with pytest.raises(RuntimeError):
+        store.get("k", source)
+    assert len(source.calls) == 9
+
+
+def test_an_expired_token_during_the_backoff_gets_the_failure_without_a_request(
+    store: TokenStore, clock: FakeClock
+) -> None:
+    source = Source(clock)
+    first = store.get("k", source)
+    clock.advance(999.5)  # mandatory window, valid half a second more
+    source.fail = RuntimeError("down")
+    assert store.get("k", source) is first
+    clock.advance(0.7)  # expired; the backoff (1 s) still runs
+    with pytest.raises(RuntimeError, match="down"):
+        store.get("k", source)
+    assert source.calls == ["cold", "expiring"]
+
+
+def test_coroutines_get_the_failure_during_the_backoff_without_a_request(
+    store: TokenStore, clock: FakeClock
+) -> None:
+    import asyncio
+
+    source = Source(clock)
+    source.fail = RuntimeError("invalid_scope")
+
+    async def callers() -> list[BaseException | Token]:
+        return await asyncio.gather(
+            *(store.aget("k", source) for _ in range(50)), return_exceptions=True
+        )
+
+    first = asyncio.run(callers())
+    again = asyncio.run(callers())
+    assert all(isinstance(error, RuntimeError) for error in first + again)
+    assert source.calls == ["cold"]
+
+
+def test_a_failure_that_is_not_an_exception_is_not_repeated(
+    store: TokenStore, clock: FakeClock
+) -> None:
+    source = Source(clock)
+    source.fail = KeyboardInterrupt()  # type: ignore[assignment]
+    with pytest.raises(KeyboardInterrupt):
+        store.get("k", source)
+    source.fail = None
+    assert store.get("k", source, force=True).access_token == "t2"

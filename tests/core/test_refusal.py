@@ -81,7 +81,38 @@ def test_without_a_cooldown_the_store_asks_again_after_its_backoff() -> None:
     refresh = with_cooldown(refusing(error, calls), 0.0)
     with pytest.raises(InvalidClientError):
         store.get("k", refresh)
+    with pytest.raises(InvalidClientError) as repeated:
+        store.get("k", refresh)  # within the failure backoff: repeated, not asked
+    assert repeated.value is error
+    assert len(calls) == 1
     clock.advance(1.5)  # past the first failure backoff
     with pytest.raises(InvalidClientError):
+        store.get("k", refresh)
+    assert len(calls) == 2
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        TokenRequestError(status=400, error="invalid_scope"),
+        TokenRequestError(status=403, error="access_denied"),
+        TokenResponseError("not JSON"),
+    ],
+    ids=["invalid_scope", "403", "not-a-token"],
+)
+def test_a_lasting_failure_that_is_no_refusal_is_repeated_during_the_backoff(
+    error: Exception,
+) -> None:
+    clock = FakeClock()
+    store = TokenStore(clock)
+    calls: list[str] = []
+    refresh = with_cooldown(refusing(error, calls), 30.0)
+    for _ in range(3):
+        with pytest.raises(type(error)) as caught:
+            store.get("k", refresh)
+        assert caught.value is error
+    assert len(calls) == 1  # a backoff of 1 s, not the 30-s refusal cooldown
+    clock.advance(1.5)
+    with pytest.raises(type(error)):
         store.get("k", refresh)
     assert len(calls) == 2

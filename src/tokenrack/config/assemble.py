@@ -125,7 +125,7 @@ class Config:
         source: The file it came from, or ``<dict>``.
         profiles: The profiles by name, in file order.
         environ: The environment its ``${VAR}`` references are read from: at load, and
-            at the first fetch for inline secrets (never shown: it may hold secrets).
+            at the profile's first use for inline secrets (never shown: it may hold secrets).
     """
 
     source: str

@@ -60,7 +60,7 @@ class ProfileOptions:
             default cache.
         secrets: The profile's secret options (``client_secret``, ``private_key``, …), each a
             literal :class:`~tokenrack.secret.value.Secret` or a reference resolved at the
-            first fetch.
+            profile's first use (when it is built).
     """
 
     transport: TransportOptions = field(default_factory=TransportOptions)

@@ -4,7 +4,8 @@ After ``invalid_client`` or ``unauthorized_client`` the same request would be re
 again, and asking again hammers the vendor (some lock the account). A refresh wrapped by
 :func:`with_cooldown` raises :class:`Refused`, an explicit outcome carrying the original
 error and the cooldown; the token store repeats that error to callers until the cooldown
-is over, without another request.
+is over, without another request. Any other failure gets the store's failure backoff
+instead (1, 2, 5, 10, then 30 s), during which it is repeated the same way.
 """
 
 from __future__ import annotations

@@ -12,6 +12,12 @@ mandatory windows, google-auth's FRESH/STALE/INVALID):
                served and the failure logged; the next try waits a backoff.
 ``expired``    callers wait for one refresh; a failure is raised to every waiting caller.
 
+After a failed refresh the key is not refreshed again until a backoff has passed (1, 2, 5,
+10, then 30 s while the failures last; reset by a success). During it a still-valid token
+is served; a caller with nothing valid to serve (a cold or expired key, or a forced call)
+gets the failure again, without a request. A lasting failure therefore costs the token
+endpoint one request per backoff step, however many callers there are.
+
 Nothing here knows HTTP: a refresh is a callable that returns a :class:`CachedToken`.
 """
 
@@ -185,6 +191,7 @@ class Slot:
         "entry",
         "failures",
         "flight",
+        "last_error",
         "lock",
         "next_reason",
         "refused",
@@ -201,6 +208,9 @@ class Slot:
         self.flight: _Flight | None = None
         self.failures = 0
         self.retry_not_before = 0.0
+        # The last refresh's failure: repeated, until retry_not_before, to callers that
+        # have no valid token to fall back on.
+        self.last_error: Exception | None = None
         self.next_reason = "cold"
         # A refusal that asked for a cooldown (invalid_client …): repeated, not re-asked.
         self.refused: BaseException | None = None
@@ -258,7 +268,8 @@ class TokenStore:
         while the last failure's backoff runs; and unexpired while a refusal's cooldown runs.
 
         Raises:
-            BaseException: A refusal still in its cooldown, and nothing valid to serve.
+            BaseException: A refusal still in its cooldown, or the last failure while its
+                backoff runs, and nothing valid to serve.
         """
         token = fresh_token(entry, now)
         if token is not None:
@@ -276,6 +287,11 @@ class TokenStore:
             # The same refusal again, without another request; a fresh traceback each
             # time, or the old one would grow with every caller.
             raise refused.with_traceback(None)
+        failed = slot.last_error
+        if failed is not None and now < slot.retry_not_before:
+            # Cold, expired or forced during a backoff: the last failure again, not a new
+            # request (a lasting failure would otherwise be asked at the callers' rate).
+            raise failed.with_traceback(None)
         return None
 
     def _outcome(self, slot: Slot, flight: _Flight, force: bool, label: str) -> Token:
@@ -419,6 +435,7 @@ class TokenStore:
                 slot.failures += 1
                 wait = FAILURE_BACKOFF.after(slot.failures)
                 slot.retry_not_before = self._clock.monotonic() + wait
+                slot.last_error = error if isinstance(error, Exception) else None
                 if cooldown > 0:
                     slot.refused = error
                     slot.refused_until = self._clock.monotonic() + cooldown
@@ -440,6 +457,7 @@ class TokenStore:
                 slot.entry = flight.result
                 slot.failures = 0
                 slot.retry_not_before = 0.0
+                slot.last_error = None
                 slot.next_reason = "cold"
                 slot.refused = None
         finally:

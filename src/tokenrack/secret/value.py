@@ -3,7 +3,7 @@
 A :class:`Secret` holds a resolved value and never shows it: its ``repr`` is
 ``Secret('***')``, it cannot be pickled, and :meth:`Secret.reveal` is called only where a
 request is built. A :class:`SecretRef` names where a secret lives (``{env: NAME}``,
-``{file: PATH}``, …); the core resolves it lazily, at the first fetch, through the secret
+``{file: PATH}``, …); the core resolves it lazily, at the profile's first use, through the secret
 source plugin of that name.
 """
 
@@ -68,7 +68,7 @@ class SecretRef:
         source: The secret source plugin's name (``env``, ``file``, ``command``, …).
         argument: What the source needs to find the secret (a variable name, a path,
             an argv list); never the secret itself. For the core's ``template`` source it
-            is a string with ``${VAR}`` references, interpolated at the first fetch rather
+            is a string with ``${VAR}`` references, interpolated at the profile's first use rather
             than at load.
     """
 
