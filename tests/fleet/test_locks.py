@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FakeClock, profile, wait_until
+from tests.conftest import FakeClock, profile
 from tests.test_fleet import Worker, config_for
 from tokenrack.cache.file import FileCache
 from tokenrack.cache.paths import RECORD_SUFFIX, record_path
@@ -337,7 +337,6 @@ def test_a_stuck_holder_then_an_error_stays_within_the_deadline_in_process(
         assert time.monotonic() - started < 4
     finally:
         emulator.gate.set()
-    wait_until(lambda: True)
 
 
 # -- defect 1 with a real read-only directory (root without CAP_DAC_OVERRIDE) -------------
