@@ -217,10 +217,10 @@ class SharedRefresh:
                 if lock is not None and lock is not LOCAL_LOCK:
                     logger.warning(
                         "token cache %s: another process held the refresh lock for %s for "
-                        "%.1fs (the lease); taking the refresh over",
+                        "%.1fs; taking the refresh over",
                         self.cache.describe(),
                         self.profile,
-                        self.lease,
+                        now - started,
                     )
             if lock is not None:
                 return lock
