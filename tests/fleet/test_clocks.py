@@ -93,7 +93,9 @@ def test_an_expired_record_is_deleted_from_the_file_cache(
     assert not path.exists()
 
 
-def test_a_redis_record_from_a_writer_600s_ahead_is_not_served(
+@pytest.mark.parametrize("ahead_by", [120.0, 600.0])
+def test_a_redis_record_from_a_writer_whose_clock_is_ahead_is_not_served(
+    ahead_by: float,
     short: TokenEmulator,
     make_registry: MakeRegistry,
     redis_url: str,
@@ -101,7 +103,7 @@ def test_a_redis_record_from_a_writer_600s_ahead_is_not_served(
 ) -> None:
     cache = {"backend": "redis", "url": redis_url, "key_prefix": redis_prefix, "plaintext": True}
     ahead, correct = FakeClock(), FakeClock()
-    step_wall(ahead, 600.0)
+    step_wall(ahead, ahead_by)
     written = make_registry({"p": profile(short, cache=cache)}, clock=ahead).get_token("p")
     reader = make_registry({"p": profile(short, cache=cache)}, clock=correct)
     served = reader.get_token("p")
