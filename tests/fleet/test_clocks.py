@@ -7,6 +7,7 @@ serve a token past its expiry by this host's clock, and none may block a caller.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -166,7 +167,10 @@ def shift(seconds: float) -> Callable[[dict[str, Any], float], None]:
         lifetime = 3.0
         obtained = now - lifetime - 10.0 + seconds
         record.update(
-            obtained_at=obtained, stored_at=obtained, lifetime=lifetime, expires_at=obtained + lifetime
+            obtained_at=obtained,
+            stored_at=obtained,
+            lifetime=lifetime,
+            expires_at=obtained + lifetime,
         )
         record["token"]["expires_at"] = obtained + lifetime
 
@@ -252,10 +256,8 @@ def test_a_skewed_date_never_stretches_a_lifetime_nor_fails_every_call(
 
 def _unblock(fifo: Path) -> None:
     """Let a reader stuck in open() go (only needed on code that blocks)."""
-    try:
+    with contextlib.suppress(OSError):
         os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-    except OSError:
-        pass
 
 
 def test_a_fifo_at_the_record_path_does_not_block_get_token(

@@ -100,8 +100,13 @@ def cached_fields(config: str, profile: str, *, min_ttl: float | None) -> dict[s
             return None
         now = time.time()
         fields = plain_token(raw, key=entry["cache_key"], now=now)
-        age = token_age(fields["obtained_at"], now, fields["stored_at"])
-        if fresh_for(entry, fields["obtained_at"], fields["lifetime"], now, fields["stored_at"]) <= 0:
+        obtained_at, lifetime, stored_at = (
+            fields["obtained_at"],
+            fields["lifetime"],
+            fields["stored_at"],
+        )
+        age = token_age(obtained_at, now, stored_at)
+        if fresh_for(entry, obtained_at, lifetime, now, stored_at) <= 0:
             return None
     except (CacheError, RecordError, KeyError, TypeError, ValueError, AttributeError):
         return None

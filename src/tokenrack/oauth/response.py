@@ -382,7 +382,9 @@ def _server_now(response: HttpResponse) -> float | None:
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if abs(server_now - response.sent_at) > DATE_SKEW:
-        logger.debug("the answer's Date is more than %.0fs from this host's clock; ignored", DATE_SKEW)
+        logger.debug(
+            "the answer's Date is more than %.0fs from this host's clock; ignored", DATE_SKEW
+        )
         return None
     return server_now
 
