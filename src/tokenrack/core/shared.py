@@ -208,8 +208,9 @@ class SharedRefresh:
                 self.cache.describe(),
                 self.profile,
             )
-            # Nobody may serve it again, even after this host's clock steps back.
-            with contextlib.suppress(CacheError):
+            # Nobody may serve it again, even after this host's clock steps back. Best
+            # effort: a backend's failure here (a plugin's too) must not fail the call.
+            with contextlib.suppress(Exception):
                 self.cache.backend().delete(self.key)
             return None
         rejected = self._slot.rejected
