@@ -291,3 +291,15 @@ def test_a_fifo_at_the_record_path_does_not_block_the_cli(
     finally:
         _unblock(path)
     assert emu.request_count == 2
+
+
+def test_a_negative_age_is_never_taken_as_zero() -> None:
+    from tokenrack.cache.envelope import CLOCK_SKEW, RecordError, token_age
+
+    now = 1_800_000_000.0
+    assert token_age(now + 3.0, now) == 3.0  # within the tolerance: as old as the disagreement
+    assert token_age(now - 2.0, now, stored_at=now - 1.0) == 2.0
+    assert token_age(now + 1.0, now, stored_at=now + 4.0) == 3.0  # the writer's own measure
+    for obtained, stored in ((now + CLOCK_SKEW + 1, None), (now, now + CLOCK_SKEW + 1)):
+        with pytest.raises(RecordError, match="future"):
+            token_age(obtained, now, stored)
