@@ -252,4 +252,4 @@ def test_freshness_rule_is_the_stores_early_window(
     placeholder = Token(access_token="-", token_type="Bearer", expires_at=lifetime)
     cached = windows.entry(placeholder, obtained_at=100.0, lifetime=lifetime)
     entry = {"refresh_before": refresh_before}
-    assert fresh_for(entry, 100.0, lifetime, 0.0) == pytest.approx(cached.refresh_at)
+    assert fresh_for(entry, 100.0, lifetime, 100.0) == pytest.approx(cached.refresh_at - 100.0)

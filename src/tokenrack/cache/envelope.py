@@ -5,7 +5,8 @@ holds what reading a plain record needs, so that the CLI's warm path can serve a
 token without importing more than json. It also holds the bounds every record read from a
 cache must meet, sealed or not: at most :data:`MAX_RECORD_BYTES` before it is decoded,
 finite times, a positive lifetime capped at :data:`MAX_LIFETIME` and at the record's own
-expiry, and members of the right types.
+expiry, no time in this host's future beyond :data:`CLOCK_SKEW`, and members of the right
+types; and :func:`token_age`, the one rule that places a record's token on this host's clock.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import math
 import time
 
 __all__ = [
+    "CLOCK_SKEW",
     "FORMAT",
     "MAX_LIFETIME",
     "MAX_RECORD_BYTES",
@@ -22,6 +24,7 @@ __all__ = [
     "checked_envelope",
     "parse_record",
     "plain_token",
+    "token_age",
     "token_fields",
 ]
 
@@ -39,8 +42,12 @@ MAX_LIFETIME = 86_400.0
 """The longest lifetime a record may give its token (the same cap as a server's answer,
 ``tokenrack.oauth.response.MAX_LIFETIME``, repeated here to keep this module stdlib-only)."""
 
-_FUTURE_SKEW = 300.0
-"""How far in the future a record's ``obtained_at`` may lie (clocks of two hosts differ)."""
+CLOCK_SKEW = 5.0
+"""Seconds a record's ``obtained_at`` or ``stored_at`` may lie in this host's future.
+
+Processes share no monotonic clock, so a record's times are wall-clock epochs. A time
+further in this host's future means a writer whose clock is ahead, or this host's clock
+stepped back since: the record's age cannot be known, and it is refused (a miss)."""
 
 
 class RecordError(ValueError):
@@ -83,18 +90,48 @@ def _number(value: Any) -> float:
     return number
 
 
+def token_age(obtained_at: float, now: float, stored_at: float | None = None) -> float:
+    """Seconds since a record's token was obtained, by this host's clock, never flattering.
+
+    A negative age (``obtained_at`` after ``now``) is not taken as zero: beyond
+    :data:`CLOCK_SKEW` the record is refused; within it the two clocks disagree by at least
+    that much, in an unknown direction, so the token is taken to be that old. The writer's
+    own ``stored_at - obtained_at`` (measured on one clock) is a floor.
+
+    Args:
+        obtained_at: Epoch seconds the token was requested, by the writer's clock.
+        now: Epoch seconds now, by this host's clock.
+        stored_at: Epoch seconds the writer stored the record, when known and trusted.
+
+    Raises:
+        RecordError: ``obtained_at`` or ``stored_at`` lies in this host's future by more
+            than :data:`CLOCK_SKEW`.
+    """
+    if obtained_at > now + CLOCK_SKEW or (stored_at is not None and stored_at > now + CLOCK_SKEW):
+        raise RecordError(
+            "the record's times lie in this host's future (a writer's clock ahead, or this "
+            "host's clock stepped back); its age cannot be known"
+        )
+    age = abs(now - obtained_at)
+    if stored_at is not None:
+        age = max(age, stored_at - obtained_at)
+    return age
+
+
 def token_fields(token_json: Any, times: dict[str, Any], *, now: float) -> dict[str, Any]:
     """The token's members and times, checked and bounded.
 
     The members are access_token, token_type, expires_at, scopes and extra; ``times`` holds
-    obtained_at, lifetime and expires_at (the sealed copy for a sealed record). The lifetime
+    obtained_at, lifetime and expires_at (the sealed copy for a sealed record), and for a
+    plain record ``stored_at``, returned as ``stored_at`` (None when absent). The lifetime
     returned is capped at :data:`MAX_LIFETIME`, at the record's ``expires_at`` and at the
     token's, and the token's ``expires_at`` at the end of that lifetime.
 
     Args:
         token_json: The token object.
         times: The object holding the times.
-        now: Epoch seconds now (a record obtained in the future is refused).
+        now: Epoch seconds now (a record obtained or stored in this host's future beyond
+            :data:`CLOCK_SKEW` is refused, see :func:`token_age`).
 
     Raises:
         RecordError: A member is missing, has the wrong type, is not a finite number, or
@@ -109,6 +146,7 @@ def token_fields(token_json: Any, times: dict[str, Any], *, now: float) -> dict[
         lifetime = _number(times["lifetime"])
         record_expiry = _number(times["expires_at"])
         token_expiry = _number(token_json["expires_at"])
+        stored_at = _number(times["stored_at"]) if "stored_at" in times else None
         fields: dict[str, Any] = {
             "access_token": _text(token_json["access_token"]),
             "token_type": _text(token_json["token_type"]),
@@ -117,12 +155,12 @@ def token_fields(token_json: Any, times: dict[str, Any], *, now: float) -> dict[
         }
     except (KeyError, TypeError, ValueError, AttributeError):
         raise RecordError("a record member is missing or has the wrong type") from None
-    if obtained_at > now + _FUTURE_SKEW:
-        raise RecordError("the record says its token was obtained in the future")
+    token_age(obtained_at, now, stored_at)
     lifetime = min(lifetime, MAX_LIFETIME, record_expiry - obtained_at, token_expiry - obtained_at)
     if lifetime <= 0:
         raise RecordError("the record gives its token no lifetime")
     fields["obtained_at"] = obtained_at
+    fields["stored_at"] = stored_at
     fields["lifetime"] = lifetime
     fields["expires_at"] = obtained_at + lifetime
     return fields

@@ -29,16 +29,18 @@ import base64
 import binascii
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from tokenrack.cache.envelope import (
+    CLOCK_SKEW,
     FORMAT,
     MAX_RECORD_BYTES,
     RecordError,
     checked_envelope,
     parse_record,
+    token_age,
     token_fields,
 )
 from tokenrack.errors import CacheError
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
     from tokenrack.secret.value import Secret
 
 __all__ = [
+    "CLOCK_SKEW",
     "FORMAT",
     "MAX_RECORD_BYTES",
     "RecordCipher",
@@ -57,6 +60,7 @@ __all__ = [
     "decode_record",
     "encode_record",
     "record_info",
+    "token_age",
 ]
 
 _ALG = "A256GCM"
@@ -71,16 +75,27 @@ class StoredToken:
         token: The token.
         obtained_at: Epoch seconds the request that got it was sent.
         lifetime: Its lifetime in seconds from ``obtained_at``.
+        stored_at: Epoch seconds the writer stored it, when the record says so in a member
+            a reader may trust (a plain record's; a sealed record's is outside the seal).
     """
 
     token: Token
     obtained_at: float
     lifetime: float
+    stored_at: float | None = field(default=None, compare=False)
 
     @property
     def expires_at(self) -> float:
         """Epoch seconds it expires."""
         return self.obtained_at + self.lifetime
+
+    def age(self, now: float) -> float:
+        """Seconds since it was obtained, by this host's clock ``now`` (see :func:`token_age`).
+
+        Raises:
+            RecordError: Its times lie in this host's future beyond :data:`CLOCK_SKEW`.
+        """
+        return token_age(self.obtained_at, now, self.stored_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,4 +301,9 @@ def decode_record(
         scopes=fields["scopes"],
         extra=MappingProxyType(fields["extra"]),
     )
-    return StoredToken(token=token, obtained_at=fields["obtained_at"], lifetime=fields["lifetime"])
+    return StoredToken(
+        token=token,
+        obtained_at=fields["obtained_at"],
+        lifetime=fields["lifetime"],
+        stored_at=fields["stored_at"],
+    )

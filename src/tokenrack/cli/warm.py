@@ -43,15 +43,28 @@ TRUST_INTERVAL = 300.0
 _REREAD = ("env", "file")
 
 
-def fresh_for(entry: dict[str, Any], obtained_at: float, lifetime: float, now: float) -> float:
+def fresh_for(
+    entry: dict[str, Any],
+    obtained_at: float,
+    lifetime: float,
+    now: float,
+    stored_at: float | None = None,
+) -> float:
     """Seconds the token stays fresh, before its early-refresh window opens.
 
     By the profile's ``refresh_before``, without jitter: a process that lives for one call
-    has no refresh to spread out.
+    has no refresh to spread out. The token's age is the shared cache's
+    (:func:`tokenrack.cache.envelope.token_age`): a negative one is never taken as zero.
+
+    Raises:
+        RecordError: The record's times lie in this host's future beyond the skew tolerance.
     """
+    from tokenrack.cache.envelope import token_age
+
     # The store's formula (util.windows), not core.store itself: that module pulls in
     # dataclasses, logging and threading, which made the warm call 5.1x `python -c pass`.
-    return obtained_at + lifetime - early_margin(lifetime, entry.get("refresh_before")) - now
+    age = token_age(obtained_at, now, stored_at)
+    return lifetime - early_margin(lifetime, entry.get("refresh_before")) - age
 
 
 def cached_fields(config: str, profile: str, *, min_ttl: float | None) -> dict[str, Any] | None:
@@ -73,7 +86,7 @@ def cached_fields(config: str, profile: str, *, min_ttl: float | None) -> dict[s
         return None
     if not isinstance(entry.get("exec_drop"), list):  # recorded before exec withheld them
         return None
-    from tokenrack.cache.envelope import RecordError, plain_token
+    from tokenrack.cache.envelope import RecordError, plain_token, token_age
     from tokenrack.cache.paths import default_cache_directory, record_path
     from tokenrack.errors import CacheError
     from tokenrack.util.safe_file import check_directory, read_private
@@ -85,15 +98,21 @@ def cached_fields(config: str, profile: str, *, min_ttl: float | None) -> dict[s
         raw = read_private(record_path(folder, entry["cache_key"]))
         if raw is None:
             return None
-        fields = plain_token(raw, key=entry["cache_key"])
+        now = time.time()
+        fields = plain_token(raw, key=entry["cache_key"], now=now)
+        obtained_at, lifetime, stored_at = (
+            fields["obtained_at"],
+            fields["lifetime"],
+            fields["stored_at"],
+        )
+        age = token_age(obtained_at, now, stored_at)
+        if fresh_for(entry, obtained_at, lifetime, now, stored_at) <= 0:
+            return None
     except (CacheError, RecordError, KeyError, TypeError, ValueError, AttributeError):
-        return None
-    now = time.time()
-    if fresh_for(entry, fields["obtained_at"], fields["lifetime"], now) <= 0:
         return None
     if not _credential_holds(entry, salt, now, fields["lifetime"]):
         return None
-    if min_ttl is not None and fields["obtained_at"] + fields["lifetime"] - now < min_ttl:
+    if min_ttl is not None and fields["lifetime"] - age < min_ttl:
         return None
     fields["exec_drop"] = entry["exec_drop"]
     return fields

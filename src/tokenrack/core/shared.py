@@ -31,6 +31,7 @@ single-flight within the process). How a profile's ``cache`` option becomes one 
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import threading
 import time
@@ -269,12 +270,18 @@ class SharedRefresh:
                 error,
             )
             return None
-        if stored.expires_at <= now_wall:
+        # The record was checked against now_wall in decode_record, so age() cannot raise.
+        age = stored.age(now_wall)
+        if age >= stored.lifetime:
             (logger.info if first_look else logger.debug)(
                 "token cache %s: the record for %s has expired; treating it as a miss",
                 self.cache.describe(),
                 self.profile,
             )
+            # Nobody may serve it again, even after this host's clock steps back. Best
+            # effort: a backend's failure here (a plugin's too) must not fail the call.
+            with contextlib.suppress(Exception):
+                self.cache.backend().delete(self.key)
             return None
         rejected = self._slot.rejected
         if rejected is not None and hmac.compare_digest(
@@ -287,7 +294,6 @@ class SharedRefresh:
         ):
             return None  # the token this process already has and wants to replace
         now = self._clock.monotonic()
-        age = max(0.0, now_wall - stored.obtained_at)
         entry = self._windows.entry(stored.token, obtained_at=now - age, lifetime=stored.lifetime)
         # An early-window token is worth taking (callers get it at once, and one process
         # refreshes it); one in the mandatory window is not: refresh it now, under the lock.
@@ -296,7 +302,7 @@ class SharedRefresh:
                 "token for profile %s read from token cache %s (expires in %.0fs)",
                 self.profile,
                 self.cache.describe(),
-                stored.expires_at - now_wall,
+                stored.lifetime - age,
             )
             return entry
         return None

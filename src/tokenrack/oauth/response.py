@@ -364,15 +364,46 @@ def _json_segment(segment: str) -> Any:
         return None
 
 
-def _server_now(response: HttpResponse) -> float:
-    """The server's clock at the answer (its ``Date`` header), else ours at the request."""
+DATE_SKEW = 60.0
+"""Seconds a server's ``Date`` may differ from this host's clock and still be used."""
+
+
+def _server_now(response: HttpResponse) -> float | None:
+    """The server's clock at the answer (its ``Date`` header), or None when it has none.
+
+    A ``Date`` more than :data:`DATE_SKEW` from this host's clock is not used: it says
+    more about a gateway's clock than about the server's.
+    """
     date = response.header("date")
-    if date:
-        try:
-            return parsedate_to_datetime(date).timestamp()
-        except (TypeError, ValueError, IndexError, OverflowError):
-            pass
-    return response.sent_at
+    if not date:
+        return None
+    try:
+        server_now = parsedate_to_datetime(date).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if abs(server_now - response.sent_at) > DATE_SKEW:
+        logger.debug(
+            "the answer's Date is more than %.0fs from this host's clock; ignored", DATE_SKEW
+        )
+        return None
+    return server_now
+
+
+def _until(expiry: float, response: HttpResponse) -> float:
+    """Seconds from the request to the absolute ``expiry``, by this host's clock at most.
+
+    The server's ``Date`` (see :func:`_server_now`) may only shorten the lifetime, and
+    only when both readings are positive: a gateway whose ``Date`` is wrong can neither
+    stretch a token past its expiry by this host's clock nor make every answer expired
+    on arrival. ``Date`` has a 1-second resolution, which through the minimum cannot
+    lengthen a lifetime either.
+    """
+    local = expiry - response.sent_at
+    server_now = _server_now(response)
+    if server_now is None:
+        return local
+    by_server = expiry - server_now
+    return min(local, by_server) if local > 0 and by_server > 0 else local
 
 
 def _lifetime(
@@ -385,8 +416,9 @@ def _lifetime(
     """Seconds the token lives, counted from when the request was sent.
 
     ``expires_in`` is relative, so it is immune to clock skew. The absolute ``expires_on``
-    and JWT ``exp`` are measured against the server's own ``Date`` when it sends one, so a
-    host clock that is off by minutes does not shorten or stretch the lifetime.
+    and JWT ``exp`` are measured against this host's clock, shortened by the server's own
+    ``Date`` when it is within :data:`DATE_SKEW` and says less (see :func:`_until`): a token
+    is never believed to outlive its expiry by this host's clock.
     """
     raw = body.get(fields.expires_in)
     if raw is not None:
@@ -398,11 +430,11 @@ def _lifetime(
         return seconds
     expires_on = _number(body.get("expires_on"))
     if expires_on is not None:
-        return expires_on - _server_now(response)
+        return _until(expires_on, response)
     claims = jwt_claims(access_token)
     exp = _number(claims.get("exp")) if claims else None
     if exp is not None:
-        return exp - _server_now(response)
+        return _until(exp, response)
     logger.info("token response has no expiry; assuming default_ttl of %ss", default_ttl)
     return default_ttl
 

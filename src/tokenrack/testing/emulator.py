@@ -81,6 +81,9 @@ class TokenEmulator:
             authenticate, what is refused and how answers look. The default is plain
             RFC 6749, as checked by this class.
 
+    Set :attr:`date_offset` to seconds to add to the clock its ``Date`` header shows (a
+    gateway whose clock is wrong); the tokens' ``exp`` keeps the true clock.
+
     Metadata (RFC 8414 and OIDC discovery) is served once ``metadata`` is set to a dict of
     extra fields (``{}`` is enough; ``token_endpoint_auth_methods_supported``,
     ``mtls_endpoint_aliases`` …); ``metadata_flavours`` picks which well-known paths answer.
@@ -111,6 +114,7 @@ class TokenEmulator:
         self.basic_decoding = basic_decoding
         self.token_path = token_path
         self.latency = latency
+        self.date_offset = 0.0
         if personality is None:
             # Imported here: the personality module builds on this one's hooks.
             from tokenrack.testing.personality import Personality

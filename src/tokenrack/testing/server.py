@@ -108,6 +108,12 @@ class EmulatorHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
         """Say nothing: tests read the recorded requests instead."""
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header's value, off by the emulator's ``date_offset`` seconds."""
+        if timestamp is None:
+            timestamp = time.time() + self.server.emulator.date_offset
+        return super().date_time_string(timestamp)
+
     def do_GET(self) -> None:
         """Serve authorization server metadata (RFC 8414, OIDC discovery) if it is on."""
         document = self.server.emulator.serve_metadata(urlsplit(self.path).path)

@@ -71,21 +71,28 @@ def check_directory(path: str) -> None:
 def open_private(path: str, flags: int) -> int:
     """Open a file without following links, checking it is a regular file of ours alone.
 
+    The open cannot block: it is made with ``O_NONBLOCK`` (opening a named pipe for reading
+    would otherwise wait for a writer, for ever), and the descriptor is made blocking again
+    only once it is known to be a regular file.
+
     Raises:
         CacheError: It is a link, not a regular file, or not ours alone.
         OSError: It cannot be opened (FileNotFoundError when it does not exist).
     """
     try:
-        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o600)
     except OSError as error:
         if error.errno == errno.ELOOP:
             raise _refuse(path, "it is a symbolic link", "remove it") from None
+        if error.errno == errno.ENXIO:  # a named pipe opened for writing, with no reader
+            raise _refuse(path, "it is not a regular file", "remove it") from None
         raise
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise _refuse(path, "it is not a regular file", "remove it")
         check_owner_and_mode(path, info, "file")
+        os.set_blocking(fd, True)
     except BaseException:
         os.close(fd)
         raise
