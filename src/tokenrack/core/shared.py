@@ -32,6 +32,7 @@ single-flight within the process). How a profile's ``cache`` option becomes one 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import hmac
 import threading
 import time
@@ -244,14 +245,17 @@ class SharedRefresh:
     def _adopt(self, seen: set[bytes] | None = None) -> CachedToken | None:
         """A usable token another process stored, placed in this process's windows.
 
-        ``seen`` holds the records this call already found unusable (logged once only).
+        ``seen`` holds digests of the records this call already looked at (each is logged
+        once per call).
         """
         data = self.cache.get(self.key)
         if data is None:
             return None
-        first_look = seen is None or data not in seen
+        # A digest, not the record: ``seen`` lives in a frame a fetch error's traceback holds.
+        digest = hashlib.sha256(data).digest()
+        first_look = seen is None or digest not in seen
         if seen is not None:
-            seen.add(data)
+            seen.add(digest)
         log = logger.warning if first_look else logger.debug
         now_wall = self._clock.time()
         try:
