@@ -33,6 +33,9 @@ class CacheLock(Protocol):
     def release(self) -> None:
         """Give the lock up, if this holder still has it (never someone else's).
 
+        Called after every refresh that took the lock, even when the backend has just
+        failed (a write refused): it must not depend on the failed operation.
+
         Raises:
             CacheError: The backend could not be reached (the lease then ends it).
         """
@@ -76,8 +79,11 @@ class TokenCache(Protocol):
     def try_lock(self, key: str, *, lease: float) -> CacheLock | None:
         """Take the cross-process lock on ``key`` without waiting, or None if it is held.
 
+        The shared layer also locks ``<cache key>:takeover``, the lock one waiter takes
+        once the first lock has been held for its lease; a backend treats it as any key.
+
         Args:
-            key: The cache key.
+            key: The cache key (or its takeover name).
             lease: Seconds after which the lock ends by itself, even if its holder died
                 or hangs (a backend whose locks die with their process, like ``flock``,
                 may rely on that instead).

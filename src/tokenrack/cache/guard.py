@@ -5,6 +5,10 @@ backend fails (:class:`~tokenrack.errors.CacheError`, or anything else it raises
 logs one warning per outage, answers "no cache" at once (a miss, not stored, or
 :data:`LOCAL_LOCK` for a lock, so the caller fetches on its own, still single-flight within
 its process) and tries the backend again after a backoff, logging when it answers again.
+
+An outage ends when every operation that failed has worked again: a cache that reads but
+cannot write (a read-only or full disk) is one outage, not an "unavailable" and an "answers
+again" at every refresh. A held lock is always released, whatever the breaker says.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ class GuardedCache:
         self._backend: TokenCache | None = None
         self._lock = threading.Lock()
         self._down_since: float | None = None
+        self._failing: set[str] = set()
         self._failures = 0
         self._retry_at = 0.0
 
@@ -91,7 +96,7 @@ class GuardedCache:
             self._failed(operation, error)
             return failed
         if self._down_since is not None:
-            self._recovered()
+            self._worked(operation)
         return result
 
     def _failed(self, operation: str, error: Exception) -> None:
@@ -106,6 +111,7 @@ class GuardedCache:
             if first:
                 self._down_since = now
                 self._failures = 0
+            self._failing.add(operation)
             self._failures += 1
             wait = FAILURE_BACKOFF.after(self._failures)
             self._retry_at = now + wait
@@ -120,8 +126,12 @@ class GuardedCache:
         else:
             logger.debug("token cache %s still unavailable: %s", self.describe(), why)
 
-    def _recovered(self) -> None:
+    def _worked(self, operation: str) -> None:
+        """Close the breaker once every operation that failed during the outage has worked."""
         with self._lock:
+            self._failing.discard(operation)
+            if self._failing:
+                return
             since, self._down_since = self._down_since, None
             self._failures = 0
         if since is not None:
@@ -159,9 +169,21 @@ class GuardedCache:
         return lock
 
     def release(self, lock: CacheLock) -> None:
-        """Release a lock (a failure is left to the lease)."""
-        if lock is not LOCAL_LOCK:
-            self._call("unlock", lambda cache: lock.release(), None)
+        """Release a lock, even while the breaker is open (a failure is left to the lease).
+
+        A lock that is held must never outlive its refresh because a write failed just
+        before: a leaked ``flock`` would block every process until this one exits.
+        """
+        if lock is LOCAL_LOCK:
+            return
+        try:
+            lock.release()
+        except Exception as error:
+            logger.debug(
+                "token cache %s: releasing a lock failed (%s); its lease ends it",
+                self.describe(),
+                type(error).__name__,
+            )
 
     def close(self) -> None:
         """Close the backend, if it was built."""

@@ -10,6 +10,10 @@ if it still holds our owner value (compare-and-delete), so a holder whose lease 
 never release the lock of the process that took over. A lock whose value is not an owner
 value of that shape (32 hex digits) was not set by tokenrack and is treated as absent.
 
+A lock command that times out may still have run on the server (the client gave up, Redis
+did not): its owner value is kept, and later commands release that lock by compare-and-delete
+until its lease has passed, so a hiccup never leaves a lock that nobody holds for a lease.
+
 A record is read with ``GETRANGE`` up to one byte past
 :data:`~tokenrack.cache.envelope.MAX_RECORD_BYTES`, so a planted giant value costs a reader
 64 KiB, not its size; the shared layer refuses it as too large. ``rediss://`` connections
@@ -27,6 +31,8 @@ from __future__ import annotations
 import contextlib
 import re
 import secrets as _random
+import threading
+import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -174,6 +180,9 @@ class RedisCache:
                 kwargs["ssl_certfile"] = str(options["client_cert"])
             if options.get("client_key"):
                 kwargs["ssl_keyfile"] = str(options["client_key"])
+        # Locks whose SET timed out: (lock key, owner value, monotonic end of its lease).
+        self._orphans: list[tuple[str, str, float]] = []
+        self._orphans_lock = threading.Lock()
         try:
             self._client: redis.Redis = redis.Redis.from_url(url, **kwargs)
         except (ValueError, TypeError) as error:
@@ -218,6 +227,7 @@ class RedisCache:
         Raises:
             CacheError: Redis failed, timed out, or answered with something not bytes.
         """
+        self._release_orphans()
         value = self._call(
             lambda client: client.getrange(self._token_key(key), 0, MAX_RECORD_BYTES)
         )
@@ -254,16 +264,45 @@ class RedisCache:
         Raises:
             CacheError: Redis failed or timed out.
         """
+        self._release_orphans()
         name = self._lock_key(key)
         owner = _random.token_hex(16)
         milliseconds = max(1, int(lease * 1000))
-        taken = self._call(lambda client: client.set(name, owner, nx=True, px=milliseconds))
+        ends = time.monotonic() + lease
+        try:
+            taken = self._call(lambda client: client.set(name, owner, nx=True, px=milliseconds))
+        except CacheError:
+            # The SET may have run on the server after we gave up: release it by owner later.
+            with self._orphans_lock:
+                self._orphans.append((name, owner, ends))
+            raise
         if taken:
             return _RedisLock(self, name, owner)
         holder = self._call(lambda client: client.getrange(name, 0, 64))
         if isinstance(holder, bytes) and holder and not _OWNER.fullmatch(holder):
             return _RedisLock(self, name, owner)  # compare-and-delete: never theirs
         return None
+
+    def _release_orphans(self) -> None:
+        """Compare-and-delete the locks whose SET timed out, until their lease has passed."""
+        if not self._orphans:
+            return
+        with self._orphans_lock:
+            now = time.monotonic()
+            orphans = [orphan for orphan in self._orphans if orphan[2] > now]
+            self._orphans = []
+        kept = []
+        for name, owner, ends in orphans:
+            try:
+                released = self._call(
+                    lambda client, name=name, owner=owner: client.eval(_RELEASE, 1, name, owner)
+                )
+            except CacheError:
+                released = 0
+            if not released:
+                kept.append((name, owner, ends))  # not there (yet), or Redis did not answer
+        with self._orphans_lock:
+            self._orphans.extend(kept)
 
     def entries(self) -> Iterator[tuple[str, bytes]]:
         """Every record under this prefix (``SCAN``, then ``GETRANGE`` each, capped).

@@ -23,7 +23,7 @@ from tokenrack.cache.settings import (
     needs_plaintext_opt_in,
 )
 from tokenrack.core.endpoint import MetadataStore, SealedMetadata
-from tokenrack.core.shared import SharedRefresh
+from tokenrack.core.shared import Fetch, SharedRefresh
 from tokenrack.errors import CacheError, ConfigError, PluginError, SecretError
 
 TYPE_CHECKING = False
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from tokenrack.cache.record import RecordCipher
     from tokenrack.core.catalog import PluginCatalog
     from tokenrack.core.store import RefreshWindows, Slot
-    from tokenrack.oauth.flow import FetchResult
     from tokenrack.secret.value import Secret
     from tokenrack.util.clock import Clock
 
@@ -108,11 +107,12 @@ class SharedCaches:
         *,
         key: str,
         profile: str,
-        fetch: Callable[[str], FetchResult],
+        fetch: Fetch,
         windows: RefreshWindows,
         slot: Slot,
         resolve_secret: ResolveSecret,
         default_lease: float,
+        deadline: float | None = None,
     ) -> SharedRefresh:
         """The shared layer for a profile whose ``cache`` names a shared backend.
 
@@ -125,6 +125,7 @@ class SharedCaches:
             slot: The in-process slot for ``key``.
             resolve_secret: Resolves the profile's secrets (``cache.<option>``).
             default_lease: The lock lease when the option sets no ``lock_lease``.
+            deadline: The profile's ``deadline``: a call's lock wait and fetch share it.
         """
         settings = shared.settings
         return SharedRefresh(
@@ -136,6 +137,7 @@ class SharedCaches:
             slot=slot,
             clock=self._clock,
             lease=settings.lock_lease or default_lease,
+            deadline=deadline,
             cipher=_cipher_maker(settings, resolve_secret),
             plaintext=settings.encryption_key is None and settings.options.get("plaintext") is True,
         )

@@ -438,6 +438,7 @@ class Registry:
                         resolve_secret=secrets.resolve,
                         # By default a lock outlives one request at the profile's timeouts.
                         default_lease=transport.connect_timeout + transport.read_timeout,
+                        deadline=runtime.options.retry.deadline,
                     )
                     refresh = shared
                 refresh = with_cooldown(

@@ -320,8 +320,11 @@ class ProfileRuntime:
             result.token, obtained_at=result.obtained_at, lifetime=result.lifetime
         )
 
-    def fetch(self, reason: str) -> FetchResult:
+    def fetch(self, reason: str, *, started_at: float | None = None) -> FetchResult:
         """Fetch a new token from the endpoint (no caching), counted and traced.
+
+        ``started_at``: the monotonic time the caller's deadline started, when it waited
+        before fetching (for another process's refresh); None starts it now.
 
         Raises:
             TokenError: The token could not be obtained (the profile is named in it).
@@ -331,19 +334,19 @@ class ProfileRuntime:
         self.stats.fetched(reason)
         with fetch_record(self.name, self.config.provider, reason) as record:
             try:
-                return self._fetch_logged(reason)
+                return self._fetch_logged(reason, started_at)
             except Exception as error:
                 self.stats.failed(error)
                 record.failed(error)
                 raise
 
-    def _fetch_logged(self, reason: str) -> FetchResult:
+    def _fetch_logged(self, reason: str, started_at: float | None = None) -> FetchResult:
         """The fetch, logged, with every error placed under the profile."""
         started = self._clock.monotonic()
         where = self.cache_key_parts.get("token_url") or self.issuer or "?"
         logger.info("fetching token for profile %s from %s (reason: %s)", self.name, where, reason)
         try:
-            result = self._try_methods(self.endpoint(), self.secrets())
+            result = self._try_methods(self.endpoint(), self.secrets(), started_at)
         except TokenError as error:
             error.profile = self.name
             if is_refusal(error):
@@ -379,11 +382,17 @@ class ProfileRuntime:
         )
         return result
 
-    def _try_methods(self, endpoint: Endpoint, secrets: Mapping[str, Secret]) -> FetchResult:
+    def _try_methods(
+        self,
+        endpoint: Endpoint,
+        secrets: Mapping[str, Secret],
+        started_at: float | None = None,
+    ) -> FetchResult:
         """Try the planned methods: a second only after the first was refused as a client."""
         methods = self.plan(endpoint)
         first: tuple[str, TokenRequestError] | None = None
-        started = self._clock.monotonic()  # one deadline for every method tried
+        # One deadline for every method tried (and for a wait before the fetch).
+        started = self._clock.monotonic() if started_at is None else started_at
         for index, name in enumerate(methods):
             try:
                 result = self._send(self.method(name), endpoint, secrets, started)

@@ -12,9 +12,13 @@ calls a :class:`SharedRefresh` instead of fetching straight away, which:
    ``plaintext: true`` cache, a record whose ``extra`` holds a URL or a nested value is not
    adopted (anyone who can write the cache could point the caller elsewhere);
 2. otherwise takes the cross-process lock for the key, polling until it is free or a
-   usable token appears (bounded by the lease), reads again, and only then fetches and
-   stores the token with a TTL of its remaining lifetime;
-3. releases the lock.
+   usable token appears, reads again, and only then fetches and stores the token with a
+   TTL of its remaining lifetime. The wait is bounded: by the profile's ``deadline``,
+   which the wait and the fetch share; in the mandatory window by half the time the
+   process's token has left; and once the holder has held the lock for the lease, one
+   waiter (the one that gets the key's takeover lock) fetches while the others keep
+   waiting for its record;
+3. releases the lock, always (even when the write failed or the breaker is open).
 
 So in the early window exactly one process of the fleet refreshes while every other keeps
 serving its token; the others adopt the new token at their own (jittered) early refresh.
@@ -28,11 +32,12 @@ single-flight within the process). How a profile's ``cache`` option becomes one 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import hmac
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from tokenrack.cache.backend import CacheLock
 from tokenrack.cache.guard import LOCAL_LOCK, GuardedCache
@@ -51,12 +56,22 @@ from tokenrack.oauth.flow import FetchResult
 from tokenrack.util.clock import Clock
 from tokenrack.util.log import get_logger
 
-__all__ = ["SharedRefresh"]
+__all__ = ["Fetch", "SharedRefresh"]
 
 logger = get_logger(__name__)
 
 _POLL_FIRST = 0.005
 _POLL_MAX = 0.05
+_TAKEOVER = ":takeover"
+"""Suffix of the second lock of a key, taken by one waiter once the first one's lease passed."""
+
+
+class Fetch(Protocol):
+    """Fetches a token from the endpoint, its deadline counted from ``started_at``."""
+
+    def __call__(self, reason: str, *, started_at: float | None = None) -> FetchResult:
+        """The token (``started_at``: monotonic time the caller's deadline started)."""
+        ...
 
 
 class SharedRefresh:
@@ -70,8 +85,9 @@ class SharedRefresh:
         windows: The profile's refresh windows (this process's jitter included).
         slot: The in-process slot for ``key`` (its current and rejected tokens).
         clock: Time for the windows and the records (polls for a lock use real time).
-        lease: Seconds a lock lasts, and so the longest a caller waits for another
-            process's refresh before fetching itself.
+        lease: Seconds a lock lasts: after it, one waiter takes the refresh over.
+        deadline: Seconds a whole call may take, lock wait and fetch together (the
+            profile's ``deadline``); None: waits end at the lease.
         cipher: Makes the record cipher at first use, or returns None (no encryption).
             May raise SecretError (passed on) or CacheError (the cache is then bypassed).
         plaintext: The cache is a ``plaintext: true`` one: records are not authenticated
@@ -84,11 +100,12 @@ class SharedRefresh:
         key: str,
         profile: str,
         cache: GuardedCache,
-        fetch: Callable[[str], FetchResult],
+        fetch: Fetch,
         windows: RefreshWindows,
         slot: Slot,
         clock: Clock,
         lease: float,
+        deadline: float | None = None,
         cipher: Callable[[], RecordCipher | None] = lambda: None,
         plaintext: bool = False,
     ) -> None:
@@ -96,6 +113,7 @@ class SharedRefresh:
         self.profile = profile
         self.cache = cache
         self.lease = lease
+        self.deadline = deadline
         self._fetch = fetch
         self._windows = windows
         self._slot = slot
@@ -115,27 +133,35 @@ class SharedRefresh:
     def __call__(self, reason: str) -> CachedToken:
         """Obtain a token for the TokenStore: adopt another process's, or fetch under lock.
 
+        The profile's ``deadline`` covers the whole call: the wait for another process's
+        refresh and this process's own fetch share it.
+
         Raises:
             TokenError: The fetch failed (cache failures are never raised).
             SecretError: The profile's ``encryption_key`` cannot be read.
         """
+        started = time.monotonic()
         forced = reason == "forced"
+        # One unusable record is logged once per call, not at every look at it.
+        seen: set[bytes] = set()
         if self._usable() and not forced:
-            adopted = self._adopt()
+            adopted = self._adopt(seen)
             if adopted is not None:
                 return adopted
         lock: CacheLock | CachedToken = LOCAL_LOCK
         if self._usable():
-            lock = self._wait_for_lock(forced=forced)
+            lock = self._wait_for_lock(forced=forced, started=started, seen=seen)
         if isinstance(lock, CachedToken):
             return lock
         try:
             if lock is not LOCAL_LOCK and not forced:
                 # Whoever held the lock before us may have stored a token just now.
-                adopted = self._adopt()
+                adopted = self._adopt(seen)
                 if adopted is not None:
                     return adopted
-            result = self._fetch(reason)
+            # The fetch's deadline started when this call did (the lock wait counts).
+            waited = time.monotonic() - started
+            result = self._fetch(reason, started_at=self._clock.monotonic() - waited)
             if self._usable():
                 try:
                     self._store(result)
@@ -152,37 +178,85 @@ class SharedRefresh:
             result.token, obtained_at=result.obtained_at, lifetime=result.lifetime
         )
 
-    def _wait_for_lock(self, *, forced: bool) -> CacheLock | CachedToken:
-        """The lock, a token another process stored meanwhile, or LOCAL_LOCK at the lease."""
+    def _patience(self, started: float) -> float:
+        """Seconds (from ``started``) this call waits for another process before fetching.
+
+        The time left of the deadline, and while this process still holds a valid token (the
+        mandatory window) half the time that token has left: its callers are waiting, and a
+        stuck holder must not make them wait until it expires.
+        """
+        patience = self.deadline if self.deadline is not None else self.lease
+        entry = self._slot.entry
+        if entry is not None:
+            now = self._clock.monotonic()
+            if entry.state(now) == "mandatory":
+                patience = min(patience, (entry.expires_at - now) / 2)
+        return max(0.0, patience - (time.monotonic() - started))
+
+    def _wait_for_lock(
+        self, *, forced: bool, started: float, seen: set[bytes]
+    ) -> CacheLock | CachedToken:
+        """The lock, a token another process stored meanwhile, or LOCAL_LOCK when out of time.
+
+        Until the lease has passed, waits for the key's lock. After it, the holder is stale
+        (stuck, or its refresh is slower than the lease): waiters then compete for a second
+        lock, the takeover lock, so that one of them (not all) fetches, and the others wait
+        for the record it stores. A caller whose patience runs out fetches on its own.
+        """
         # Leases run on the backend's real clock (Redis PX, a process's life), so waiting
         # for one is measured in real time, whatever clock the windows use.
-        deadline = time.monotonic() + self.lease
+        now = time.monotonic()
+        give_up_at = now + self._patience(started)
+        stale_at = min(now + self.lease, give_up_at)
+        takeover = self.key + _TAKEOVER
         delay = _POLL_FIRST
         while True:
-            lock = self.cache.try_lock(self.key, lease=self.lease)
+            now = time.monotonic()
+            if now < stale_at:
+                lock = self.cache.try_lock(self.key, lease=self.lease)
+            else:
+                lock = self.cache.try_lock(takeover, lease=self.lease)
+                if lock is not None and lock is not LOCAL_LOCK:
+                    logger.warning(
+                        "token cache %s: another process held the refresh lock for %s for "
+                        "%.1fs; taking the refresh over",
+                        self.cache.describe(),
+                        self.profile,
+                        now - started,
+                    )
             if lock is not None:
                 return lock
             if not forced:
-                adopted = self._adopt()
+                adopted = self._adopt(seen)
                 if adopted is not None:
                     return adopted
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= give_up_at:
                 logger.warning(
                     "token cache %s: another process held the refresh lock for %s for "
-                    "%.1fs (the lease); fetching here",
+                    "%.1fs; fetching here",
                     self.cache.describe(),
                     self.profile,
-                    self.lease,
+                    time.monotonic() - started,
                 )
                 return LOCAL_LOCK
-            time.sleep(delay)
+            time.sleep(min(delay, max(0.0, give_up_at - time.monotonic())))
             delay = min(delay * 2, _POLL_MAX)
 
-    def _adopt(self) -> CachedToken | None:
-        """A usable token another process stored, placed in this process's windows."""
+    def _adopt(self, seen: set[bytes] | None = None) -> CachedToken | None:
+        """A usable token another process stored, placed in this process's windows.
+
+        ``seen`` holds digests of the records this call already looked at (each is logged
+        once per call).
+        """
         data = self.cache.get(self.key)
         if data is None:
             return None
+        # A digest, not the record: ``seen`` lives in a frame a fetch error's traceback holds.
+        digest = hashlib.sha256(data).digest()
+        first_look = seen is None or digest not in seen
+        if seen is not None:
+            seen.add(digest)
+        log = logger.warning if first_look else logger.debug
         now_wall = self._clock.time()
         try:
             stored = decode_record(data, key=self.key, now=now_wall, cipher=self._cipher_or_none())
@@ -192,7 +266,7 @@ class SharedRefresh:
                     "(not trusted from a plaintext cache)"
                 )
         except RecordError as error:
-            logger.warning(
+            log(
                 "token cache %s: the record for %s is unusable (%s); treating it as a miss; "
                 "it will be replaced",
                 self.cache.describe(),
@@ -203,7 +277,7 @@ class SharedRefresh:
         # The record was checked against now_wall in decode_record, so age() cannot raise.
         age = stored.age(now_wall)
         if age >= stored.lifetime:
-            logger.info(
+            (logger.info if first_look else logger.debug)(
                 "token cache %s: the record for %s has expired; treating it as a miss",
                 self.cache.describe(),
                 self.profile,
