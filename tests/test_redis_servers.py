@@ -187,6 +187,7 @@ def test_unix_socket_with_an_acl_user_and_a_password_from_a_secret_source(
         "~tokenrack:svc:*",
         "+get",
         "+getrange",
+        "+pttl",
         "+set",
         "+del",
         "+eval",

@@ -424,21 +424,40 @@ def test_a_squatted_lock_delays_a_fetch_by_at_most_the_lease(
     redis_url: str,
     redis_prefix: str,
     client: redis.Redis,
-    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """F19: a writer holds the refresh lock forever (an owner-shaped value, no TTL).
+    """F19: a writer holds the refresh lock and the takeover lock forever (owner-shaped
+    values, no TTL, as no tokenrack process sets them).
 
-    The caller fetches once the lease has passed, exactly once. (Bounded before this
-    change too; kept as a guard, with the lease made short.)
+    The caller fetches, exactly once, and is not held until its deadline (a lock that never
+    expires, or outlives the lease, was not set by tokenrack and is treated as absent).
     """
     cache = redis_cache(redis_url, redis_prefix, encryption_key=FLEET_KEY, lock_lease=0.3)
+    registry = make_registry({"a": generic(idp, cache=cache, deadline=5)})
+    lock = f"{redis_prefix}lock:{registry.runtime('a').cache_key}"
+    client.set(lock, "0" * 32)
+    client.set(f"{lock}:takeover", "1" * 32)
+    token = registry.get_token("a")
+    assert token.access_token in idp.issued_tokens
+    assert idp.request_count == 1
+
+
+def test_a_squatted_lock_with_a_lease_like_expiry_delays_a_fetch_by_at_most_the_lease(
+    idp: TokenEmulator,
+    make_registry: MakeRegistry,
+    redis_url: str,
+    redis_prefix: str,
+    client: redis.Redis,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """F19: a writer sets the refresh lock as tokenrack would (owner value, the lease's
+    expiry): the caller waits for it at most the lease, then fetches once."""
+    cache = redis_cache(redis_url, redis_prefix, encryption_key=FLEET_KEY, lock_lease=0.3)
     registry = make_registry({"a": generic(idp, cache=cache)})
-    client.set(f"{redis_prefix}lock:{registry.runtime('a').cache_key}", "0" * 32)
+    client.set(f"{redis_prefix}lock:{registry.runtime('a').cache_key}", "0" * 32, px=300)
     with caplog.at_level(logging.WARNING):
         token = registry.get_token("a")
     assert token.access_token in idp.issued_tokens
     assert idp.request_count == 1
-    assert "held the refresh lock" in caplog.text
 
 
 def test_a_lock_that_no_tokenrack_process_set_is_ignored(
@@ -463,7 +482,7 @@ def test_a_lock_that_no_tokenrack_process_set_is_ignored(
         assert lock is not None
         lock.release()
         assert client.get(lock_name) == b"squatted-by-a-writer"
-        client.set(lock_name, "ab" * 16)  # an owner's value: really held
+        client.set(lock_name, "ab" * 16, px=30_000)  # as an owner sets it: really held
         assert backend.try_lock("k", lease=30) is None
     finally:
         backend.close()

@@ -8,7 +8,8 @@ remaining lifetime; ``<key_prefix>lock:<cache key>`` is the refresh lock, taken 
 ``SET lock <random owner> NX PX <lease>`` and released by a Lua script that deletes it only
 if it still holds our owner value (compare-and-delete), so a holder whose lease ran out can
 never release the lock of the process that took over. A lock whose value is not an owner
-value of that shape (32 hex digits) was not set by tokenrack and is treated as absent.
+value of that shape (32 hex digits), or that never expires or outlives the lease, was not
+set by tokenrack and is treated as absent.
 
 A lock command that times out may still have run on the server (the client gave up, Redis
 did not): its owner value is kept, and later commands release that lock by compare-and-delete
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
 __all__ = ["RedisCache", "redact_url", "split_password"]
 
 _OWNER = re.compile(rb"[0-9a-f]{32}")
+# Milliseconds a lock may outlive the lease it was set with (clocks, rounding).
+_LEASE_SLACK_MS = 1000
 
 # KEYS[1] the lock; ARGV[1] our owner value. Deletes only our own lock.
 _RELEASE = """
@@ -278,9 +281,17 @@ class RedisCache:
             raise
         if taken:
             return _RedisLock(self, name, owner)
-        holder = self._call(lambda client: client.getrange(name, 0, 64))
+        holder, left = self._call(
+            lambda client: (
+                client.pipeline(transaction=False).getrange(name, 0, 64).pttl(name).execute()
+            )
+        )
         if isinstance(holder, bytes) and holder and not _OWNER.fullmatch(holder):
             return _RedisLock(self, name, owner)  # compare-and-delete: never theirs
+        if isinstance(left, int) and (left == -1 or left > milliseconds + _LEASE_SLACK_MS):
+            # tokenrack sets every lock with this lease: one that never expires, or outlives
+            # the lease, was set by someone else (a squatter), and is treated as absent.
+            return _RedisLock(self, name, owner)
         return None
 
     def _release_orphans(self) -> None:
