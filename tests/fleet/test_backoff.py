@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -196,4 +197,27 @@ def test_the_backoff_is_per_cache_key(
     assert registry.get_token("good").access_token in emulator.issued_tokens
     with pytest.raises(InvalidScopeError):
         registry.get_token("bad")
+    assert emulator.request_count == 2
+
+
+def test_a_process_in_its_backoff_uses_the_token_another_process_stored(
+    emulator: TokenEmulator, make_registry: MakeRegistry, tmp_path: Path
+) -> None:
+    """The backoff does not outlast the outage for a fleet: a process repeating its failure
+    looks at the shared cache (at most once a second) and takes the token another process
+    stored after the endpoint recovered, without a request of its own."""
+    shared = {"cache": {"backend": "file", "path": str(tmp_path / "cache")}}
+    emulator.fail_next(Fault.http(503, {"error": "temporarily_unavailable"}))
+    first = make_registry({"svc": profile(emulator, retries={"attempts": 1}, **shared)})
+    with pytest.raises(TokenEndpointUnavailableError):
+        first.get_token("svc")
+    assert emulator.request_count == 1
+    # The endpoint is back; another process (its own registry) fetches and stores.
+    other = make_registry({"svc": profile(emulator, **shared)})
+    stored = other.get_token("svc")
+    assert emulator.request_count == 2
+    # Still inside the first process's backoff (1 s; real clocks, as between processes the
+    # wall clock is what records carry): it takes the stored token instead of repeating
+    # the failure, and asks the endpoint nothing.
+    assert first.get_token("svc").access_token == stored.access_token
     assert emulator.request_count == 2

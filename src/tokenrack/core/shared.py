@@ -63,6 +63,8 @@ logger = get_logger(__name__)
 _POLL_FIRST = 0.005
 _POLL_MAX = 0.05
 _TAKEOVER = ":takeover"
+_PEEK_INTERVAL = 1.0
+"""Seconds between two looks at the shared cache while the store backs off a failure."""
 """Suffix of the second lock of a key, taken by one waiter once the first one's lease passed."""
 
 
@@ -124,6 +126,8 @@ class SharedRefresh:
         self._cipher_ready = False
         self._bypass = False
         self._cipher_lock = threading.Lock()
+        self._next_peek = 0.0
+        slot.peek = self.peek
 
     def __repr__(self) -> str:
         return f"SharedRefresh(profile={self.profile!r}, cache={self.cache.describe()!r})"
@@ -177,6 +181,23 @@ class SharedRefresh:
         return self._windows.entry(
             result.token, obtained_at=result.obtained_at, lifetime=result.lifetime
         )
+
+    def peek(self) -> CachedToken | None:
+        """Another process's token from the shared cache, without fetching or locking.
+
+        For the token store during a failure backoff, when this process has nothing valid
+        to serve: a token another process stored since is used instead of repeating the
+        failure. At most one look per :data:`_PEEK_INTERVAL` seconds; cache failures are
+        a miss.
+        """
+        now = time.monotonic()
+        if now < self._next_peek or not self._usable():
+            return None
+        self._next_peek = now + _PEEK_INTERVAL
+        try:
+            return self._adopt()
+        except Exception:  # a cache must never fail a caller
+            return None
 
     def _patience(self, started: float) -> float:
         """Seconds (from ``started``) this call waits for another process before fetching.

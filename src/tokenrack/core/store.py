@@ -194,6 +194,7 @@ class Slot:
         "last_error",
         "lock",
         "next_reason",
+        "peek",
         "refused",
         "refused_until",
         "rejected",
@@ -211,6 +212,9 @@ class Slot:
         # The last refresh's failure: repeated, until retry_not_before, to callers that
         # have no valid token to fall back on.
         self.last_error: Exception | None = None
+        # A look at a shared cache, without fetching (None: memory only): during a backoff,
+        # another process may have stored a token since this one failed.
+        self.peek: Callable[[], CachedToken | None] | None = None
         self.next_reason = "cold"
         # A refusal that asked for a cooldown (invalid_client …): repeated, not re-asked.
         self.refused: BaseException | None = None
@@ -252,7 +256,7 @@ class TokenStore:
         # nothing cached, so it is decided as if nothing were.
         entry = None if force else slot.entry
         now = self._clock.monotonic()
-        token = self._servable(slot, entry, refresh, now, label)
+        token = self._servable(slot, entry, refresh, now, label, force)
         if token is not None:
             on_hit()
             return token
@@ -260,7 +264,13 @@ class TokenStore:
         return _Wait(flight, leader, _reason(slot, entry, now, force))
 
     def _servable(
-        self, slot: Slot, entry: CachedToken | None, refresh: Refresh, now: float, label: str
+        self,
+        slot: Slot,
+        entry: CachedToken | None,
+        refresh: Refresh,
+        now: float,
+        label: str,
+        force: bool = False,
     ) -> Token | None:
         """The cached token if it may be served without waiting, else None.
 
@@ -289,6 +299,14 @@ class TokenStore:
             raise refused.with_traceback(None)
         failed = slot.last_error
         if failed is not None and now < slot.retry_not_before:
+            adopted = None if force or slot.peek is None else slot.peek()
+            if adopted is not None and now < adopted.expires_at:
+                # Another process got a token since this one failed: the outage is over.
+                slot.entry = adopted
+                slot.failures = 0
+                slot.retry_not_before = 0.0
+                slot.last_error = None
+                return adopted.token
             # Cold, expired or forced during a backoff: the last failure again, not a new
             # request (a lasting failure would otherwise be asked at the callers' rate).
             raise failed.with_traceback(None)
