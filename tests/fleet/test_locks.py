@@ -221,6 +221,64 @@ def test_redis_lock_whose_set_timed_out_is_released_by_its_owner(
         cache.close()
 
 
+def test_a_lock_set_on_a_paused_redis_after_the_client_gave_up_is_released_by_its_owner(
+    redis_url: str,
+) -> None:
+    """Defect 4 against a real server: a private redis-server is paused (SIGSTOP) while the
+    lock's ``SET NX PX`` is in flight, so the client times out; resumed, the server runs the
+    SET and holds a lock nobody took. The next command releases it by its owner value
+    instead of leaving it for the 15-s lease."""
+    import socket
+
+    import redis
+
+    from tests.conftest import start_redis_server
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    server = start_redis_server(port, daemonize=False)
+    if server is None:
+        pytest.skip("redis-server is not installed")
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    cache = RedisCache({"url": url, "timeout": 0.3, "plaintext": True}, secrets={})
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                assert time.monotonic() < deadline, "the private redis-server did not start"
+                time.sleep(0.05)
+        assert cache.get("k") is None  # connected before the pause
+        server.send_signal(signal.SIGSTOP)
+        try:
+            with pytest.raises(CacheError):
+                cache.try_lock("k", lease=15)
+        finally:
+            server.send_signal(signal.SIGCONT)
+        lock_key = None
+        waited_until = time.monotonic() + 5
+        while lock_key is None and time.monotonic() < waited_until:
+            lock_key = next(iter(client.scan_iter(match="*lock:k")), None)
+            time.sleep(0.02)
+        assert lock_key is not None  # the SET ran once the server resumed
+        assert 0 < client.pttl(lock_key) <= 15_000
+        # The next command releases it by its owner value, not the 15-s lease.
+        assert cache.get("k") is None
+        assert not client.exists(lock_key)
+        lock = cache.try_lock("k", lease=15)
+        assert lock is not None
+        lock.release()
+    finally:
+        cache.close()
+        client.close()
+        server.terminate()
+        server.wait(10)
+
+
 # -- defects 5 and 6: real processes, an endpoint that hangs ---------------------------------
 
 
