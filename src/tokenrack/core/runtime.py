@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from tokenrack.auth.material import MaterialFiles
+from tokenrack.auth.material import MaterialFiles, OptionMaterialError
 from tokenrack.auth.methods import ClientAuthMethod, ClientCredentials
 from tokenrack.cache.key import cache_key
 from tokenrack.core.auto_auth import AuthPins, AuthPlanner
@@ -120,6 +120,12 @@ class ProfileRuntime:
         self._secrets = secrets
         self._provider_class = catalog.provider(config.provider)
         self.provider: Provider = self._provider_class(config.options)
+        learned = self.provider.options_from_secrets(
+            {k: v for k, v in self.secrets().items() if k in self.provider.secret_options}
+        )
+        if learned:
+            # E.g. the token URL a key file names: shown, logged and keyed as it is used.
+            self.provider = self._provider_class({**config.options, **learned})
         self.issuer = options.issuer
         self.discovers = bool(options.issuer) and not options.token_url
         self.cache_key_parts = self._cache_key_parts()
@@ -294,16 +300,15 @@ class ProfileRuntime:
             raise
 
     def _client_certificate(self, secrets: Mapping[str, Secret]) -> ClientCertificate:
-        configured = self.options.secrets
-        return ClientCertificate(
-            cert_path=self._files.path_for(
-                "client_cert", configured.get("client_cert"), secrets["client_cert"]
-            ),
-            key_path=self._files.path_for(
-                "client_key", configured.get("client_key"), secrets["client_key"]
-            ),
-            key_password=secrets.get("client_key_passphrase"),
-        )
+        try:
+            return self._files.client_certificate(self.options.secrets, secrets)
+        except OptionMaterialError as error:
+            raise ConfigError(
+                str(error),
+                file=self.source,
+                profile=self.name,
+                path=f"profiles.{self.name}.{error.option}",
+            ) from None
 
     # -- fetching ------------------------------------------------------------------------
 
@@ -360,7 +365,7 @@ class ProfileRuntime:
             )
             raise
         except ConfigError as error:
-            if error.profile is None:
+            if error.profile is None or error.file is None:
                 raise self._located(error) from None
             raise
         except TokenrackError:
