@@ -285,7 +285,7 @@ def test_cache_keys_follow_the_account_scopes_and_subject(
             key_json(
                 private_key=f"-----BEGIN PRIVATE KEY-----\n{SECRET}\n-----END PRIVATE KEY-----"
             ),
-            "private_key is unusable: not a PEM private key",
+            "private_key is unusable: not a usable PEM private key",
         ),
         (key_json(private_key=private_pem("p256")), "signing_alg RS256 does not fit this key"),
         (key_json(token_uri=f"ftp://{SECRET}"), "token_uri is not an http(s) URL"),
@@ -390,4 +390,7 @@ def test_explain_shows_the_signed_grant_but_never_the_assertion(
     assert google.emulator.request_count == 0  # explaining sends nothing
     failed = run("explain", "broken", config=config)
     assert failed.returncode == 2
-    assert "profiles.broken.service_account_key: the key file has no client_email" in failed.stderr
+    assert (
+        f"profiles.broken.service_account_key: file {broken}: the key file has no client_email"
+        in failed.stderr
+    )

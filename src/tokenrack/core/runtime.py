@@ -50,7 +50,7 @@ from tokenrack.oauth.retry import RetryPolicy
 from tokenrack.oauth.transport import ClientCertificate, Transport, TransportOptions
 from tokenrack.secret.command import command_time_limit
 from tokenrack.secret.resolve import SecretResolver
-from tokenrack.secret.value import Secret
+from tokenrack.secret.value import Secret, SecretRef
 from tokenrack.util.clock import Clock
 from tokenrack.util.extras import extra_installed
 from tokenrack.util.log import get_logger
@@ -470,6 +470,17 @@ class ProfileRuntime:
                 return path
             return f"{base}.{path}" if path else base
 
-        problems = [ConfigProblem(under_profile(p.path), p.message) for p in error.problems]
+        def named(path: str, message: str) -> str:
+            # A secret option read from a file (a key file): say which file was read.
+            configured = self.options.secrets.get(path.removeprefix(f"{base}."))
+            if not isinstance(configured, SecretRef) or configured.source != "file":
+                return message
+            shown = str(configured.argument)
+            return message if shown in message else f"file {shown}: {message}"
+
+        problems = [
+            ConfigProblem(under_profile(p.path), named(under_profile(p.path), p.message))
+            for p in error.problems
+        ]
         located = SecretError if isinstance(error, SecretError) else ConfigError
         return located(problems=problems, file=self.source, profile=self.name)
