@@ -232,3 +232,22 @@ def test_a_readable_unencrypted_key_file_is_warned_about_with_its_key(
     assert "used by profiles.svc.private_key" in record.getMessage()
     assert "readable by its group and others" in record.getMessage()
     assert os.stat(key).st_mode & 0o777 == 0o644
+
+
+def test_explain_names_the_config_file_and_key_file_of_an_unusable_key(
+    signed: TokenEmulator, tmp_path: Path
+) -> None:
+    from tests.cli.test_cli import run
+
+    key = private_file(tmp_path / "key.pem", encrypted_pem("rsa"))
+    config = tmp_path / "tokenrack.yaml"
+    profiles = {"a": jwt_profile(signed, "rsa-client", private_key="key.pem")}
+    config.write_text(yaml.safe_dump({"version": 1, "profiles": profiles}))
+    config.chmod(0o600)
+    done = run("explain", "a", config=config)
+    assert done.returncode == 2
+    assert done.stderr.startswith(
+        f"tokenrack: {config}: profiles.a.private_key: key file {key}: the PEM key is "
+        "encrypted: set private_key_passphrase"
+    ), done.stderr
+    assert "Traceback" not in done.stderr

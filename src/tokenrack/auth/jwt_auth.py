@@ -82,7 +82,10 @@ def _key_error(
     without_frames(error)
     where = f"{origin}: " if origin else ""
     return ConfigError(
-        f"{where}{error}", profile=client.profile, path=f"profiles.{client.profile}.{key}"
+        f"{where}{error}",
+        file=client.source,
+        profile=client.profile,
+        path=f"profiles.{client.profile}.{key}",
     )
 
 

@@ -426,6 +426,7 @@ class ProfileRuntime:
             client_secret=secrets.get("client_secret"),
             options=self.config.options,
             secrets={k: v for k, v in secrets.items() if k in method.secret_options},
+            source=self.source,
         )
 
         def authenticate(request: TokenRequest) -> TokenRequest:
