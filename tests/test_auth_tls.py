@@ -365,3 +365,40 @@ def test_material_is_required(pki: dict[str, Any]) -> None:
     assert "profiles.a.client_key: required by auth method 'tls_client_auth', but missing" in str(
         caught.value
     )
+
+
+def test_relative_certificate_and_key_paths_are_the_config_files(
+    mtls: TokenEmulator,
+    pki: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A literal path and a ``{file: …}`` reference, both relative, from another cwd."""
+    import shutil
+
+    import yaml
+
+    home = tmp_path / "conf"
+    (home / "tls").mkdir(parents=True)
+    encrypted: ClientCertificateFiles = pki["encrypted"]
+    shutil.copy(encrypted.cert_path, home / "tls" / "client.pem")
+    shutil.copy(encrypted.key_path, home / "tls" / "client-key.pem")
+    (home / "tls" / "client-key.pem").chmod(0o600)
+    data = tls_profile(
+        mtls,
+        pki["certs"],
+        encrypted,
+        client_id="enc-svc",
+        client_key_passphrase="pa55 phrase",
+    )
+    data["client_cert"] = "tls/client.pem"
+    data["client_key"] = {"file": "tls/client-key.pem"}
+    config = home / "tokenrack.yaml"
+    config.write_text(yaml.safe_dump({"version": 1, "profiles": {"a": data}}))
+    config.chmod(0o600)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    with Registry.from_file(config) as registry:
+        assert registry.get_token("a").access_token in mtls.issued_tokens
+    assert mtls.requests[0].client_certificate == encrypted.thumbprint

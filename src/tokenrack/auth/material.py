@@ -228,7 +228,11 @@ class MaterialFiles:
             resolved: Its resolved value: PEM text, or a path.
         """
         if isinstance(configured, SecretRef) and configured.source == "file":
-            return os.path.expanduser(str(configured.argument))
+            path = os.path.expanduser(str(configured.argument))
+            if os.path.isabs(path):
+                return path
+            # A relative one is the config file's, which only its resolved content knows:
+            # that content is given to the TLS library like material from any other source.
         text = resolved.reveal()
         if not is_inline_material(text):
             path = os.path.expanduser(text.strip())
