@@ -164,6 +164,7 @@ def run_explain(args: argparse.Namespace) -> int:
             client_secret=secrets.get("client_secret"),
             options=options,
             secrets={k: v for k, v in secrets.items() if k in method.secret_options},
+            source=registry.source,
         )
         if request.authenticate:
             request = method.authenticate(request, client)
