@@ -4,6 +4,9 @@
   ``tokenrack.cli.main.build_parser()`` (every command, option and help text ``--help``
   shows) and the exit codes of ``tokenrack.cli.exit_codes``.
 - ``<!-- error-tree -->`` becomes a Mermaid drawing of the classes in ``tokenrack.errors``.
+- The benchmark charts (``benchmarks/results/*.svg``, drawn by ``benchmarks/charts.py``) are
+  published as ``charts/<name>.svg``, so docs/performance.md shows the files ``make bench``
+  wrote, not copies of them.
 """
 
 from __future__ import annotations
@@ -11,10 +14,27 @@ from __future__ import annotations
 import argparse
 import inspect
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.structure.files import File, Files
 
 CLI_MARKER = "<!-- cli-reference -->"
 ERROR_TREE_MARKER = "<!-- error-tree -->"
+
+
+def chart_sources(config: MkDocsConfig) -> list[Path]:
+    """The SVG charts of the benchmarks, beside their results JSON."""
+    root = Path(config.config_file_path).resolve().parent
+    return sorted((root / "benchmarks" / "results").glob("*.svg"))
+
+
+def on_files(files: Files, config: MkDocsConfig) -> Files:
+    """Publish the benchmark charts under ``charts/`` (the mkdocs ``on_files`` event)."""
+    for chart in chart_sources(config):
+        files.append(File.generated(config, f"charts/{chart.name}", abs_src_path=str(chart)))
+    return files
 
 
 def on_page_markdown(markdown: str, **_: Any) -> str:

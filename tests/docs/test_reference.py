@@ -8,6 +8,7 @@ import importlib
 import importlib.util
 import inspect
 import re
+import subprocess
 import sys
 import tomllib
 from collections.abc import Iterable
@@ -15,9 +16,12 @@ from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from xml.etree import ElementTree
 
 import griffe
 import pytest
+
+from tests.conftest import without_coverage
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -303,3 +307,114 @@ def test_each_page_has_its_diagram(page: str, marker: str, must_name: list[str])
     diagram = _mermaid_after((DOCS / page).read_text(), marker)
     for word in must_name:
         assert word.lower() in diagram.lower(), (page, word)
+
+
+# Benchmark charts ------------------------------------------------------------------------
+
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def _charts() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_charts", ROOT / "benchmarks" / "charts.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+CHARTS = _charts()
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _bars(svg: str) -> list[ElementTree.Element]:
+    root = ElementTree.fromstring(svg)
+    assert root.tag == f"{SVG}svg"
+    return [r for r in root.iter(f"{SVG}rect") if r.get("class") == "bar"]
+
+
+def test_a_bar_chart_draws_one_bar_per_value_to_scale() -> None:
+    svg = CHARTS.bar_chart(
+        "Requests <per> refresh & more", {"tokenrack": 1.0, "peer": 4.0, "other": 2.0}, unit="req"
+    )
+    bars = _bars(svg)
+    assert [float(b.get("data-value", "")) for b in bars] == [1.0, 4.0, 2.0]
+    widths = [float(b.get("width", "")) for b in bars]
+    assert widths[1] == pytest.approx(4 * widths[0]) and widths[2] == pytest.approx(2 * widths[0])
+    assert "Requests <per> refresh & more" in "".join(ElementTree.fromstring(svg).itertext())
+
+
+def test_a_chart_without_values_is_refused() -> None:
+    with pytest.raises(ValueError, match="no values"):
+        CHARTS.bar_chart("empty", {}, unit="ms")
+
+
+def test_the_committed_charts_are_drawn_from_the_committed_results(tmp_path: Path) -> None:
+    import json
+
+    for source in sorted(RESULTS.glob("*.json")):
+        results = json.loads(source.read_text())
+        for path in CHARTS.draw(source.stem, results, tmp_path):
+            committed = RESULTS / path.name
+            assert committed.exists(), f"{path.name}: run python benchmarks/charts.py"
+            assert committed.read_text() == path.read_text(), f"{path.name} is stale"
+            assert _bars(path.read_text())
+    drawn = {p.name for p in tmp_path.glob("*.svg")}
+    assert drawn == {p.name for p in RESULTS.glob("*.svg")}
+    # What the brief asks to see: peers, processes and cold start.
+    assert {
+        "compare-cache-hit.svg",
+        "fleet-requests-per-refresh.svg",
+        "cli-cold-start.svg",
+    } <= drawn
+    fleet = json.loads((RESULTS / "fleet.json").read_text())
+    assert len(_bars((RESULTS / "fleet-requests-per-refresh.svg").read_text())) == len(
+        fleet["requests_per_refresh"]
+    )
+
+
+def test_the_performance_page_shows_every_chart() -> None:
+    shown = set(re.findall(r"\]\(charts/([\w.-]+\.svg)\)", (DOCS / "performance.md").read_text()))
+    assert shown == {p.name for p in RESULTS.glob("*.svg")}
+
+
+def test_a_benchmark_records_its_charts_with_its_results() -> None:
+    # record() in benchmarks/core.py is what every benchmark calls to save its results.
+    core = (ROOT / "benchmarks" / "core.py").read_text()
+    record = core[core.index("def record(") :].split("\ndef ")[0]
+    assert "draw(name, results, RESULTS)" in record
+
+
+# The whole site --------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_site_builds_strictly_with_references_diagrams_and_charts(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("mkdocs")),
+            "build",
+            "--strict",
+            "--quiet",
+            "--site-dir",
+            str(site),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**without_coverage(), "NO_MKDOCS_2_WARNING": "1"},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    api = (site / "reference" / "tokenrack" / "index.html").read_text()
+    assert 'id="tokenrack.Registry"' in api and 'id="tokenrack.get_token"' in api
+    cli = (site / "reference" / "cli" / "index.html").read_text()
+    assert "tokenrack cache" in cli and "--force-refresh" in cli and "Exit codes" in cli
+    assert '<pre class="mermaid">' in (site / "reference" / "errors" / "index.html").read_text()
+    for page in ("refresh", "fleet", "security", "architecture"):
+        assert '<pre class="mermaid">' in (site / page / "index.html").read_text(), page
+    for chart in RESULTS.glob("*.svg"):
+        assert (site / "charts" / chart.name).read_bytes() == chart.read_bytes()
+    # Nothing the site needs is fetched at build time, and no web font is asked for.
+    assert "fonts.googleapis.com" not in (site / "index.html").read_text()
