@@ -4,6 +4,8 @@
   ``tokenrack.cli.main.build_parser()`` (every command, option and help text ``--help``
   shows) and the exit codes of ``tokenrack.cli.exit_codes``.
 - ``<!-- error-tree -->`` becomes a Mermaid drawing of the classes in ``tokenrack.errors``.
+- Sphinx roles in docstrings (``:meth:`get_token```) lose their role prefix, which
+  mkdocstrings would otherwise print as it is.
 - The benchmark charts (``benchmarks/results/*.svg``, drawn by ``benchmarks/charts.py``) are
   published as ``charts/<name>.svg``, so docs/performance.md shows the files ``make bench``
   wrote, not copies of them.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -44,6 +47,14 @@ def on_page_markdown(markdown: str, **_: Any) -> str:
     if ERROR_TREE_MARKER in markdown:
         markdown = markdown.replace(ERROR_TREE_MARKER, error_tree())
     return markdown
+
+
+_SPHINX_ROLE = re.compile(r":(?:attr|class|data|exc|func|meth|mod|obj):(?=<code>)")
+
+
+def on_page_content(html: str, **_: Any) -> str:
+    """Drop the Sphinx role prefixes of rendered docstrings (the ``on_page_content`` event)."""
+    return _SPHINX_ROLE.sub("", html)
 
 
 def commands(

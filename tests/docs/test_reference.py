@@ -235,6 +235,14 @@ def test_the_reference_page_is_filled_in_by_the_hook_mkdocs_runs() -> None:
     assert "## `tokenrack token`" in built
 
 
+def test_sphinx_roles_in_rendered_docstrings_lose_their_prefix() -> None:
+    html = "call :meth:<code>get_token</code>, see :class:<code>Token</code>; a :note: stays"
+    assert (
+        HOOK.on_page_content(html)
+        == "call <code>get_token</code>, see <code>Token</code>; a :note: stays"
+    )
+
+
 # Diagrams --------------------------------------------------------------------------------
 
 
@@ -409,6 +417,7 @@ def test_the_site_builds_strictly_with_references_diagrams_and_charts(tmp_path: 
     assert done.returncode == 0, done.stderr
     api = (site / "reference" / "tokenrack" / "index.html").read_text()
     assert 'id="tokenrack.Registry"' in api and 'id="tokenrack.get_token"' in api
+    assert ":meth:<code>" not in api
     cli = (site / "reference" / "cli" / "index.html").read_text()
     assert "tokenrack cache" in cli and "--force-refresh" in cli and "Exit codes" in cli
     assert '<pre class="mermaid">' in (site / "reference" / "errors" / "index.html").read_text()
