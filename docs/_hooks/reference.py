@@ -25,6 +25,7 @@ from mkdocs.structure.files import File, Files
 
 CLI_MARKER = "<!-- cli-reference -->"
 ERROR_TREE_MARKER = "<!-- error-tree -->"
+USAGE_WIDTH = 88
 
 
 def chart_sources(config: MkDocsConfig) -> list[Path]:
@@ -102,6 +103,16 @@ def _row(parser: argparse.ArgumentParser, action: argparse.Action) -> str:
     return f"| `{_cell(invocation)}` | {_cell(described)} |"
 
 
+def _usage(parser: argparse.ArgumentParser) -> str:
+    # A fixed width, so the page does not depend on the terminal that built it.
+    try:
+        formatter = parser.formatter_class(prog=parser.prog, width=USAGE_WIDTH)  # type: ignore[call-arg]
+    except TypeError:  # a formatter class that takes no width: the terminal's, then
+        formatter = parser._get_formatter()
+    formatter.add_usage(parser.usage, parser._actions, parser._mutually_exclusive_groups, "")
+    return formatter.format_help().strip()
+
+
 def _command_section(
     path: tuple[str, ...], parser: argparse.ArgumentParser, summary: str
 ) -> list[str]:
@@ -109,7 +120,7 @@ def _command_section(
     lines = [f"## `{title}`" if path else "## Global options", ""]
     if summary:
         lines += [summary[0].upper() + summary[1:] + ("" if summary.endswith(".") else "."), ""]
-    usage = parser.format_usage().removeprefix("usage: ").strip()
+    usage = _usage(parser)
     lines += ["```text", usage, "```", ""]
     actions = documented_actions(parser)
     if actions:

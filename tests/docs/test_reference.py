@@ -225,6 +225,15 @@ def test_the_cli_reference_follows_the_parser_it_is_built_from(
     _assert_documents(page, grown())
 
 
+def test_the_cli_reference_does_not_depend_on_the_terminal_that_built_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "40")
+    narrow = HOOK.cli_reference()
+    monkeypatch.setenv("COLUMNS", "200")
+    assert HOOK.cli_reference() == narrow
+
+
 def test_the_reference_page_is_filled_in_by_the_hook_mkdocs_runs() -> None:
     config = (ROOT / "mkdocs.yml").read_text()
     assert re.search(r"^hooks:\n  - docs/_hooks/reference\.py$", config, re.M)
