@@ -4,10 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-LINTED := src providers/src tests scripts benchmarks docs/examples
+LINTED := src providers/src tests scripts benchmarks docs/examples docs/_hooks
 BENCH_STAMP := $(VENV)/.bench-stamp
 
-.PHONY: install demo test test-fast lint typecheck imports unit unit-fast docs docs-check schema bench clean
+.PHONY: install demo test test-fast lint typecheck imports unit unit-fast docs docs-serve docs-check schema bench charts clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,8 +58,14 @@ unit-fast: install
 
 test-fast: lint typecheck imports unit-fast
 
+# The site (mkdocs-material): the API and CLI references are generated at build time
+# (mkdocstrings, docs/_hooks/reference.py). NO_MKDOCS_2_WARNING silences material's banner.
 docs: install
-	$(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
+
+# The same site, rebuilt on every edit, on http://127.0.0.1:8000 (loopback only).
+docs-serve: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict -a 127.0.0.1:8000
 
 test: lint typecheck imports unit docs
 
@@ -73,6 +79,11 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/compare.py
 	$(BIN)/python benchmarks/cli.py
 	$(BIN)/python benchmarks/redaction.py
+	$(BIN)/python benchmarks/charts.py
+
+# Redraws the SVG charts from benchmarks/results/*.json without running any benchmark.
+charts: install
+	$(BIN)/python benchmarks/charts.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
