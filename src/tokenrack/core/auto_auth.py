@@ -35,7 +35,7 @@ from tokenrack.util.log import get_logger
 if TYPE_CHECKING:
     from tokenrack.cache.record import RecordCipher
 
-__all__ = ["PIN_TTL", "AuthPins", "AuthPlanner", "PinBackend", "SharedPins"]
+__all__ = ["PIN_TTL", "AuthPins", "AuthPlanner", "PinBackend", "SharedPins", "pin_key"]
 
 logger = get_logger("tokenrack.fetch")
 
@@ -117,7 +117,7 @@ class SharedPins:
 
     def load(self, token_url: str, client_id: str) -> str | None:
         """The method another process pinned for this endpoint and client, or None."""
-        data = self._cache.get(_pin_key(token_url, client_id))
+        data = self._cache.get(pin_key(token_url, client_id))
         if data is None:
             return None
         sealed, cipher = self._mode()
@@ -162,11 +162,11 @@ class SharedPins:
             )
         else:
             record["method"] = method
-        self._cache.set(_pin_key(token_url, client_id), json.dumps(record).encode(), ttl=PIN_TTL)
+        self._cache.set(pin_key(token_url, client_id), json.dumps(record).encode(), ttl=PIN_TTL)
 
     def drop(self, token_url: str, client_id: str) -> None:
         """Delete the shared pin (its method was refused)."""
-        self._cache.delete(_pin_key(token_url, client_id))
+        self._cache.delete(pin_key(token_url, client_id))
 
     def _mode(self) -> tuple[bool, RecordCipher | None]:
         """Whether pins are sealed here, and the cipher (None when it cannot be made)."""
@@ -179,7 +179,8 @@ class SharedPins:
             return True, None
 
 
-def _pin_key(token_url: str, client_id: str) -> str:
+def pin_key(token_url: str, client_id: str) -> str:
+    """The shared cache key of the pin for this endpoint and client (not secret, digested)."""
     return "authpin:" + cache_key({"token_url": token_url, "client_id": client_id})
 
 
