@@ -416,3 +416,16 @@ def test_the_pin_is_sealed_in_redis_with_a_key(
     finally:
         client.close()
     assert stored is not None and b"sealed" in stored and b"client_secret_post" not in stored
+
+
+def test_an_outage_neither_drops_a_pin_nor_falls_back(
+    strict: TokenEmulator, make_registry: MakeRegistry, clock: FakeClock
+) -> None:
+    registry = make_registry({"a": profile(strict)}, clock=clock)
+    registry.get_token("a")  # basic refused, post pinned
+    strict.fail_next(*[Fault.http(503)] * 3)
+    with pytest.raises(TokenEndpointUnavailableError):
+        registry.get_token("a", force_refresh=True)
+    clock.advance(600)  # past the failure backoff
+    registry.get_token("a", force_refresh=True)
+    assert _records_sent(strict)[2:] == ["client_secret_post"] * 4
