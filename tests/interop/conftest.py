@@ -74,7 +74,7 @@ OidcProviderFactory = Callable[..., OidcProvider]
 
 
 @pytest.fixture
-def oidc_provider() -> Iterator[OidcProviderFactory]:
+def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProviderFactory]:
     """Start node oidc-provider servers; every one is stopped after the test."""
     node = shutil.which("node")
     if node is None:
@@ -82,10 +82,13 @@ def oidc_provider() -> Iterator[OidcProviderFactory]:
     if not (NODE_PROJECT / "node_modules" / "oidc-provider").is_dir():
         _unavailable("tests/interop/node has no node_modules: run make install (npm ci)")
     started: list[subprocess.Popen[str]] = []
+    logs = tmp_path_factory.mktemp("oidc-provider")
 
     def start(
         clients: Sequence[Mapping[str, Any]], configuration: Mapping[str, Any] | None = None
     ) -> OidcProvider:
+        # Its stderr goes to a file: a pipe nobody reads could fill up and stall the server.
+        log = (logs / f"{len(started)}.log").open("w")
         process = subprocess.Popen(
             [
                 str(node),
@@ -95,10 +98,11 @@ def oidc_provider() -> Iterator[OidcProviderFactory]:
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=log,
             text=True,
             cwd=NODE_PROJECT,
         )
+        log.close()
         started.append(process)
         first: list[str] = []
         reader = threading.Thread(target=lambda: first.append(process.stdout.readline()))
@@ -106,7 +110,8 @@ def oidc_provider() -> Iterator[OidcProviderFactory]:
         reader.join(START_TIMEOUT)
         if not first or not first[0].strip():
             process.kill()
-            _, errors = process.communicate(timeout=5)
+            process.communicate(timeout=5)
+            errors = (logs / f"{len(started) - 1}.log").read_text()
             pytest.fail(f"oidc-provider did not start: {errors[-2000:]}")
         ready = json.loads(first[0])
         return OidcProvider(issuer=ready["issuer"], process=process)
