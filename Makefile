@@ -6,6 +6,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 LINTED := src providers/src tests scripts benchmarks docs/examples docs/_hooks
 BENCH_STAMP := $(VENV)/.bench-stamp
+# node oidc-provider for tests/interop: installed when node and npm are on this machine.
+NODE_PROJECT := tests/interop/node
+NODE_STAMP := $(NODE_PROJECT)/node_modules/.installed-stamp
+HAVE_NODE := $(shell command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 && echo yes)
 
 .PHONY: install demo test test-fast lint typecheck imports unit unit-fast docs docs-serve docs-check schema bench charts clean
 
@@ -20,7 +24,12 @@ $(STAMP): $(BIN)/python pyproject.toml providers/pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]' -e ./providers
 	touch $(STAMP)
 
-install: $(STAMP)
+# npm ci installs exactly package-lock.json; again only when the lock file changes.
+$(NODE_STAMP): $(NODE_PROJECT)/package.json $(NODE_PROJECT)/package-lock.json
+	npm ci --prefix $(NODE_PROJECT) --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+install: $(STAMP) $(if $(HAVE_NODE),$(NODE_STAMP))
 
 # The peers benchmarks/compare.py measures tokenrack against (Authlib, requests-auth, MSAL).
 $(BENCH_STAMP): $(STAMP)

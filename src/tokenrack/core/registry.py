@@ -423,6 +423,7 @@ class Registry:
                     metadata=self._metadata,
                     shared_metadata=cache.metadata if cache is not None else None,
                     pins=self._pins,
+                    shared_pins=cache.pins if cache is not None else None,
                     fingerprint=_fingerprint_for(cache, secrets),
                     stats=self._stats.setdefault(profile, ProfileStats()),
                 )

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from tokenrack.auth.material import MaterialFiles, OptionMaterialError
 from tokenrack.auth.methods import ClientAuthMethod, ClientCredentials
 from tokenrack.cache.key import cache_key
-from tokenrack.core.auto_auth import AuthPins, AuthPlanner
+from tokenrack.core.auto_auth import AuthPins, AuthPlanner, SharedPins
 from tokenrack.core.credential import (
     CREDENTIAL_PART,
     Fingerprint,
@@ -80,6 +80,8 @@ class ProfileRuntime:
         shared_metadata: The profile's shared cache, through which discovered metadata is
             shared with other processes; None for an in-memory profile.
         pins: The registry's learned auth methods (for ``auth_method: auto``).
+        shared_pins: Where ``auto`` shares them through the profile's shared cache; None
+            for an in-memory profile.
         fingerprint: Digests the profile's credential into its cache key (see
             :mod:`tokenrack.core.credential`; the per-process key when omitted).
         stats: The profile's counters, kept across rebuilds (new ones when omitted).
@@ -104,6 +106,7 @@ class ProfileRuntime:
         metadata: MetadataCache,
         shared_metadata: MetadataStore | None,
         pins: AuthPins,
+        shared_pins: SharedPins | None = None,
         fingerprint: Fingerprint | None = None,
         stats: ProfileStats | None = None,
     ) -> None:
@@ -157,6 +160,7 @@ class ProfileRuntime:
             has_material=self._has_material,
             client_id=options.client_id,
             pins=pins,
+            shared=shared_pins,
         )
         self._methods: dict[str, ClientAuthMethod] = {}
         self._providers: dict[str, Provider] = {}
