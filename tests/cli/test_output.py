@@ -22,17 +22,17 @@ FIELDS = {
 
 
 def test_print_token_alone(capsys: pytest.CaptureFixture[str]) -> None:
-    assert print_token(FIELDS, as_json=False, as_header=False) == 0
+    assert print_token(FIELDS) == 0
     assert capsys.readouterr().out == "tok-123\n"
 
 
 def test_print_token_as_a_header(capsys: pytest.CaptureFixture[str]) -> None:
-    print_token(FIELDS, as_json=False, as_header=True)
+    print_token(FIELDS, "header")
     assert capsys.readouterr().out == "Authorization: Bearer tok-123\n"
 
 
 def test_print_token_as_json(capsys: pytest.CaptureFixture[str]) -> None:
-    print_token({**FIELDS, "expires_at": time.time() + 600}, as_json=True, as_header=False)
+    print_token({**FIELDS, "expires_at": time.time() + 600}, "json")
     document = json.loads(capsys.readouterr().out)
     assert set(document) == {
         "access_token",
