@@ -116,6 +116,7 @@ def test_every_option_in_the_tables_is_one_the_full_parser_knows() -> None:
     before = [word for option in _GLOBAL_OPTIONS for word in (option, "value")]
     for command, options in _COMMAND_OPTIONS.items():
         for option, read in options.items():
-            after = [option, "1"] if read is not None else [option]
+            value = {"--format": "json", "--env": "API_TOKEN"}.get(option, "1")
+            after = [option, value] if read is not None else [option]
             parsed = parser.parse_args([*before, command, "profile", *after])
             assert parsed.command == command, option

@@ -13,7 +13,13 @@ names the full path recorded (:func:`secret_variables`) in the CLI snapshot.
 
 from __future__ import annotations
 
-__all__ = ["RESERVED_VARIABLES", "child_environment", "secret_variables", "variable_problem"]
+__all__ = [
+    "RESERVED_PREFIXES",
+    "RESERVED_VARIABLES",
+    "child_environment",
+    "secret_variables",
+    "variable_problem",
+]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,22 +48,19 @@ def variable_problem(name: str) -> str | None:
     """Why ``name`` cannot hold the token for ``exec``, or None when it can.
 
     A name must be a POSIX variable name (letters, digits and ``_``, not starting with a
-    digit), and neither it nor its ``<NAME>_EXPIRES_AT`` companion may be a variable the
-    command or tokenrack itself relies on (:data:`RESERVED_VARIABLES`,
-    :data:`RESERVED_PREFIXES`).
+    digit), and not one the command or tokenrack itself relies on
+    (:data:`RESERVED_VARIABLES`, :data:`RESERVED_PREFIXES`, in any case). Its
+    ``<NAME>_EXPIRES_AT`` companion is then never one of those either.
     """
-    if not name or not name.isascii() or name[0].isdigit():
+    shape_ok = name.isascii() and all(c.isalnum() or c == "_" for c in name)
+    if not name or not shape_ok or name[0].isdigit():
         return f"{name!r} is not a variable name (letters, digits and _, not starting with a digit)"
-    if not all(c.isalnum() or c == "_" for c in name):
-        return f"{name!r} is not a variable name (letters, digits and _, not starting with a digit)"
-    companion = f"{name}_EXPIRES_AT"
-    for candidate in (name, companion):
-        upper = candidate.upper()
-        if upper in RESERVED_VARIABLES or upper.startswith(RESERVED_PREFIXES):
-            return (
-                f"{candidate} is needed by the command or by tokenrack and would be replaced; "
-                "choose another name, e.g. API_TOKEN"
-            )
+    upper = name.upper()  # zsh ties `path` to PATH; refuse every spelling
+    if upper in RESERVED_VARIABLES or upper.startswith(RESERVED_PREFIXES):
+        return (
+            f"{name} is needed by the command or by tokenrack and would be replaced; "
+            "choose another name, e.g. API_TOKEN"
+        )
     return None
 
 
