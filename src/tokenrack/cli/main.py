@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+import textwrap
 import traceback
 from collections.abc import Callable, Sequence
 
@@ -83,8 +84,6 @@ def _command_parser(
     usage: str | None = None,
 ) -> argparse.ArgumentParser:
     """A command's parser: a line for the command list, a description and examples."""
-    import textwrap
-
     return commands.add_parser(
         name,
         help=summary,
@@ -102,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tokenrack",
         description="OAuth 2.0 client-credentials tokens for shells, scripts and operators.",
-        epilog=epilog() + ".\n`tokenrack COMMAND --help` shows a command's options and examples.",
+        epilog=textwrap.fill(epilog() + ".", 79)
+        + "\n`tokenrack COMMAND --help` shows a command's options and examples.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--config", metavar="PATH", help="config file (default: discovered)")
