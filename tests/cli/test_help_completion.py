@@ -102,19 +102,23 @@ def test_the_model_follows_the_parser() -> None:
     assert cache.positionals[0].choices == ("list", "purge")
 
 
-@pytest.fixture
-def config(tmp_path: Path) -> Path:
+def _write(path: Path, *names: str) -> Path:
     profile = {
         "provider": "generic",
         "token_url": "http://127.0.0.1:9/oauth/token",
         "client_id": "c",
         "client_secret": {"env": "UNSET_FOR_COMPLETION"},
     }
-    path = tmp_path / "tokenrack.yaml"
-    path.write_text(
-        yaml.safe_dump({"version": 1, "profiles": {"billing": profile, "reporting": profile}})
-    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump({"version": 1, "profiles": dict.fromkeys(names, profile)}))
     return path
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    """``--config``'s file (alpha, beta); the one discovered in the directory has others."""
+    _write(tmp_path / "tokenrack.yaml", "billing", "reporting")
+    return _write(tmp_path / "elsewhere" / "team.yaml", "alpha", "beta")
 
 
 def _env() -> dict[str, str]:
@@ -128,8 +132,9 @@ BASH_CASES = [
     ("tokenrack cache ''", ["list", "purge"]),
     ("tokenrack cache list ''", ["billing", "reporting"]),
     ("tokenrack cache list --js", ["--json"]),
-    ("tokenrack --config CONFIG token ''", ["billing", "reporting"]),
-    ("tokenrack --config=CONFIG explain re", ["reporting"]),
+    ("tokenrack --config CONFIG token ''", ["alpha", "beta"]),
+    ("tokenrack --config=CONFIG explain b", ["beta"]),
+    ("tokenrack explain re", ["reporting"]),
     ("tokenrack --profile ''", ["billing", "reporting"]),
     ("tokenrack token --format ''", ["raw", "json", "env", "header", "exec-credential"]),
     ("tokenrack token --format env --m", ["--min-ttl"]),
@@ -220,7 +225,8 @@ def test_fish_completes_for_real(tmp_path: Path, config: Path) -> None:
         ("tokenrack ca", ["cache"]),
         ("tokenrack cache ", ["list", "purge"]),
         ("tokenrack cache list ", ["billing", "reporting"]),
-        (f"tokenrack --config {config} token ", ["billing", "reporting"]),
+        (f"tokenrack --config {config} token ", ["alpha", "beta"]),
+        (f"tokenrack --config={config} explain b", ["beta"]),
         ("tokenrack token --format ", ["env", "exec-credential", "header", "json", "raw"]),
         ("tokenrack exec --e", ["--env"]),
         ("tokenrack completion ", ["bash", "fish", "zsh"]),

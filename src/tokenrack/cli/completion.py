@@ -282,6 +282,8 @@ def _fish(global_options: tuple[Option, ...], commands: tuple[Command, ...]) -> 
         "    for i in (seq (count $words))",
         "        if test $words[$i] = --config; and test $i -lt (count $words)",
         "            set config --config $words[(math $i + 1)]",
+        "        else if string match -q -- '--config=*' $words[$i]",
+        "            set config $words[$i]",
         "        end",
         "    end",
         "    tokenrack $config profiles --names 2>/dev/null",
