@@ -246,3 +246,12 @@ def test_fish_completes_for_real(tmp_path: Path, config: Path) -> None:
     assert [line.split() for line in done.stdout.splitlines()] == [want for _, want in cases], (
         done.stderr
     )
+
+
+def test_an_unknown_shell_is_refused() -> None:
+    with pytest.raises(ValueError, match="expected one of bash, zsh, fish"):
+        script("powershell")
+    done = subprocess.run(
+        [TOKENRACK, "completion", "powershell"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 2 and "invalid choice: 'powershell'" in done.stderr

@@ -10,10 +10,17 @@ both shells when they are installed).
 from __future__ import annotations
 
 import argparse
-import shlex
 from dataclasses import dataclass
 
-__all__ = ["Command", "Option", "Positional", "command_line", "run_completion", "script"]
+__all__ = [
+    "SHELLS",
+    "Command",
+    "Option",
+    "Positional",
+    "command_line",
+    "run_completion",
+    "script",
+]
 
 SHELLS = ("bash", "zsh", "fish")
 """The shells a script is written for."""
@@ -97,7 +104,8 @@ def command_line(
 ) -> tuple[tuple[Option, ...], tuple[Command, ...]]:
     """The global options and the commands of ``parser``, as completion sees them.
 
-    Hidden options (``help=argparse.SUPPRESS``) are left out.
+    Hidden options (``help=argparse.SUPPRESS``) are left out. argparse has no public way
+    to walk a parser, so this reads its ``_actions`` (stable since Python 3.2).
     """
     global_options: list[Option] = []
     commands: list[Command] = []
@@ -329,7 +337,7 @@ def script(shell: str, parser: argparse.ArgumentParser | None = None) -> str:
         return header + _bash(global_options, commands)
     if shell == "fish":
         return _fish(global_options, commands)
-    raise ValueError(f"no completion for {shlex.quote(shell)}; expected one of {SHELLS}")
+    raise ValueError(f"no completion for {shell!r}; expected one of {', '.join(SHELLS)}")
 
 
 def run_completion(args: argparse.Namespace) -> int:
