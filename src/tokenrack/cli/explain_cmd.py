@@ -127,8 +127,8 @@ def _cache_line(cache: Any) -> str:
 
 def run_explain(args: argparse.Namespace) -> int:
     """Print the request (redacted), the auth method and why, the cache key and windows."""
-    name = profile_name(args)
     registry = load_registry(args)
+    name = profile_name(args, registry)
     try:
         runtime = registry.runtime(name)
     except SecretError as error:
