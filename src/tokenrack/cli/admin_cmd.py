@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from typing import TYPE_CHECKING, Any
 
 from tokenrack.cli.common import load_registry
-from tokenrack.cli.exit_codes import OK, exit_code
+from tokenrack.cli.exit_codes import OK
 from tokenrack.cli.output import table
 
 if TYPE_CHECKING:
@@ -139,51 +138,11 @@ def run_providers(args: argparse.Namespace) -> int:
     return OK
 
 
-def _plaintext_warning(registry: Registry, name: str) -> str | None:
-    """A warning for a profile whose shared cache stores tokens unencrypted by its own choice."""
-    from tokenrack.cache.settings import cache_settings
-
-    option = registry.config.profile(name).options.get("cache", registry.default_cache)
-    settings = cache_settings(option)
-    if settings.encryption_key is not None or settings.options.get("plaintext") is not True:
-        return None
-    return (
-        f"warning: {name}: its {settings.backend} cache says plaintext: true; anyone who can "
-        "write that cache can plant tokens for it, and anyone who can read it can use them "
-        "(set cache.encryption_key to seal them)"
-    )
-
-
 def run_check(args: argparse.Namespace) -> int:
-    """Validate the config, resolve secrets, optionally fetch; non-zero if anything fails.
+    """``tokenrack check``: see :mod:`tokenrack.cli.check_cmd`."""
+    from tokenrack.cli.check_cmd import run_check as check
 
-    A profile whose shared cache is a ``plaintext: true`` one gets a warning on stderr.
-    """
-    registry = load_registry(args)  # a ConfigError here exits 2 with every problem listed
-    names = args.profiles or registry.profiles()
-    print(f"config {registry.source}: ok ({len(registry.profiles())} profiles)")
-    worst = OK
-    for name in names:
-        started = time.monotonic()
-        try:
-            warning = _plaintext_warning(registry, name)
-            if warning is not None:
-                print(warning, file=sys.stderr)
-            runtime = registry.runtime(name)
-            runtime.secrets()
-            line = f"{name}: config ok, secrets ok"
-            if args.fetch:
-                token = registry.get_token(name, force_refresh=True)
-                elapsed = (time.monotonic() - started) * 1000
-                line += f", token ok in {elapsed:.0f} ms (expires in {token.expires_in():.0f}s)"
-            print(line)
-        except Exception as error:
-            code = exit_code(error)
-            worst = worst or code
-            print(f"{name}: FAILED: {error}")
-    if worst:
-        print("some profiles failed; see above", file=sys.stderr)
-    return worst
+    return check(args)
 
 
 def run_schema(args: argparse.Namespace) -> int:
