@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tokenrack.cli.common import load_registry
-from tokenrack.cli.exit_codes import OK, exit_code
+from tokenrack.cli.exit_codes import OK, describe, exit_code
 from tokenrack.errors import TokenrackError
 
 if TYPE_CHECKING:
@@ -217,7 +217,14 @@ def run_check(args: argparse.Namespace) -> int:
 
     A profile whose shared cache is a ``plaintext: true`` one gets a warning on stderr.
     """
-    registry = load_registry(args)  # a ConfigError here exits 2 with every problem listed
+    from tokenrack.errors import ConfigError
+
+    try:
+        registry = load_registry(args)
+    except ConfigError as error:
+        # Every problem is listed; "`tokenrack check` validates the config" would be circular.
+        print(describe(error, hint=False), file=sys.stderr)
+        return exit_code(error)
     for name in args.profiles:
         registry.config.profile(name)  # an unknown name is a ProfileNotFoundError
     names = args.profiles or registry.profiles()

@@ -139,13 +139,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class _WarningsToStderr(logging.Handler):
-    """WARNING and above, to whatever ``sys.stderr`` is at the time."""
+    """WARNING and above, one line each, to whatever ``sys.stderr`` is at the time."""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
         self.setFormatter(logging.Formatter("tokenrack: warning: %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
+        from tokenrack.util.log import RAISED
+
+        if getattr(record, RAISED, False):
+            return  # the error itself is printed when the command fails
         try:
             sys.stderr.write(self.format(record) + "\n")
         except Exception:
