@@ -6,52 +6,40 @@ them is fetched unless ``--fetch`` says so.
 
 from __future__ import annotations
 
-import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
-from tests.cli.test_cli import emu, private_cache_dir, run  # noqa: F401 (fixtures)
-from tests.conftest import CLIENT_ID, SECRET
+from tests.cli.diag_support import (
+    REDIS_PASSWORD,
+    closed_port,
+    emulator,
+    generic,
+    problems,
+    run,
+    use_private_cache,
+    write,
+)
+from tests.conftest import SECRET
 from tests.keys import private_pem
 from tokenrack.testing import TokenEmulator
 from tokenrack.testing.tls import make_client_certificate
 
-REDIS_PASSWORD = "CANARYSECRET-redis-password"
+
+@pytest.fixture
+def emu() -> Iterator[TokenEmulator]:
+    with emulator() as started:
+        yield started
 
 
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def generic(emulator: TokenEmulator, **options: Any) -> dict[str, Any]:
-    return {
-        "provider": "generic",
-        "token_url": emulator.token_url,
-        "client_id": CLIENT_ID,
-        "client_secret": {"env": "CANARY_SECRET"},
-        **options,
-    }
-
-
-def write(tmp_path: Path, profiles: dict[str, Any]) -> Path:
-    path = tmp_path / "tokenrack.yaml"
-    path.write_text(yaml.safe_dump({"version": 1, "profiles": profiles}))
-    path.chmod(0o600)
-    return path
-
-
-def problems(stdout: str) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for line in stdout.splitlines():
-        name, _, rest = line.partition(": FAILED: ")
-        if rest:
-            found.setdefault(name, []).append(rest)
-    return found
+@pytest.fixture(autouse=True)
+def private_cache_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    return use_private_cache(tmp_path_factory, monkeypatch)
 
 
 def test_check_names_every_unusable_thing_of_every_profile(
@@ -216,7 +204,9 @@ def test_a_good_shared_cache_is_read_and_nothing_is_fetched(
     # F6: without --fetch, the secret is read, not verified; check says so.
     assert "`tokenrack check --fetch` asks the server" in done.stdout
     assert emu.request_count == 0
-    fetched = run("check", "--fetch", config=write(tmp_path, {"billing": generic(emu, cache=cache)}))
+    fetched = run(
+        "check", "--fetch", config=write(tmp_path, {"billing": generic(emu, cache=cache)})
+    )
     assert fetched.returncode == 0 and "token ok in" in fetched.stdout
     assert emu.request_count == 1
 
@@ -243,9 +233,7 @@ def test_check_prints_config_errors_without_pointing_to_itself(tmp_path: Path) -
     """F25: the hint "`tokenrack check` validates the whole config" is not given by check."""
     config = tmp_path / "tokenrack.yaml"
     config.write_text(
-        yaml.safe_dump(
-            {"version": 1, "profiles": {"a": {"provider": "generic", "tokn_url": "x"}}}
-        )
+        yaml.safe_dump({"version": 1, "profiles": {"a": {"provider": "generic", "tokn_url": "x"}}})
     )
     checked = run("check", config=config)
     assert checked.returncode == 2 and "tokn_url" in checked.stderr
