@@ -143,7 +143,10 @@ class _WarningsToStderr(logging.Handler):
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
-        self.setFormatter(logging.Formatter("tokenrack: warning: %(message)s"))
+
+    def format(self, record: logging.LogRecord) -> str:
+        """``tokenrack: warning: MESSAGE`` on one line: no traceback (``-v`` shows those)."""
+        return "tokenrack: warning: " + " ".join(record.getMessage().splitlines())
 
     def emit(self, record: logging.LogRecord) -> None:
         from tokenrack.util.log import RAISED
