@@ -123,7 +123,7 @@ def test_one_cache_with_two_problems_shows_both(tmp_path: Path, emu: TokenEmulat
     assert "profiles.billing.cache.encryption_key" in found[1]
 
 
-def test_an_encrypted_private_key_without_its_passphrase_fails_check(
+def test_an_encrypted_private_key_is_read_with_its_passphrase(
     tmp_path: Path, emu: TokenEmulator
 ) -> None:
     """F5: the key is parsed the way a fetch parses it (through the auth method)."""
@@ -144,17 +144,25 @@ def test_an_encrypted_private_key_without_its_passphrase_fails_check(
     plain.write_text(private_pem("rsa"))
     plain.chmod(0o600)
     jwt = {"auth_method": "private_key_jwt"}
+    key = {"private_key": {"file": str(encrypted)}}
     profiles = {
-        "sealed": {**generic(emu, **jwt, private_key={"file": str(encrypted)})},
+        "sealed": {**generic(emu, **jwt, **key)},
         "open": {**generic(emu, **jwt, private_key={"file": str(plain)})},
+        # The passphrase key is the auth method's own: check reads it the way a fetch does.
+        "unsealed": {**generic(emu, **jwt, **key, private_key_passphrase="pa55 phrase")},
+        "wrongphrase": {**generic(emu, **jwt, **key, private_key_passphrase="not it")},
     }
     for profile in profiles.values():
         del profile["client_secret"]
     done = run("check", config=write(tmp_path, profiles))
     assert done.returncode == 2, done.stdout + done.stderr
-    assert "profiles.sealed.private_key" in problems(done.stdout)["sealed"][0]
+    found = problems(done.stdout)
+    assert set(found) == {"sealed", "wrongphrase"}, done.stdout
+    assert "profiles.sealed.private_key" in found["sealed"][0]
+    assert "profiles.wrongphrase.private_key" in found["wrongphrase"][0]
     assert "open: config ok, secrets ok, private_key_jwt assertion ok" in done.stdout
-    assert "pa55 phrase" not in done.stdout + done.stderr
+    assert "unsealed: config ok, secrets ok, private_key_jwt assertion ok" in done.stdout
+    assert "pa55 phrase" not in done.stdout + done.stderr and "not it" not in done.stdout
 
 
 def test_client_certificate_and_key_are_loaded_with_their_passphrase(
