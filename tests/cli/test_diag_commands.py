@@ -75,6 +75,9 @@ def test_providers_shows_a_plugin_whose_extra_is_missing_as_unusable() -> None:
     assert redis["encryption"] == "needs tokenrack[encryption]"
     # HMAC assertions need only the standard library.
     assert rows[("tokenrack.auth_methods", "client_secret_jwt")]["status"] == "ok"
+    # A vendor provider that signs its grant with PyJWT says so too.
+    google = rows[("tokenrack.providers", "google")]
+    assert google["needs"] == "tokenrack[jwt]" and google["status"].startswith("unusable")
     table = providers_without(["jwt", "redis", "cryptography"]).stdout
     line = next(row for row in table.splitlines() if row.split()[:1] == ["private_key_jwt"])
     assert "unusable: needs tokenrack[jwt]" in line
