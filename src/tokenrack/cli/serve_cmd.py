@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import logging
 import sys
 from typing import Any
@@ -54,9 +53,12 @@ def add_serve_parser(commands: Any) -> None:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Run the agent in the foreground until SIGTERM."""
-    if importlib.util.find_spec("aiohttp") is None:
-        raise UsageError("tokenrack serve needs aiohttp: pip install 'tokenrack[agent]'")
-    from tokenrack.agent.server import ServeOptions, serve
+    try:
+        from tokenrack.agent.server import ServeOptions, serve
+    except ModuleNotFoundError as error:
+        if (error.name or "").partition(".")[0] != "aiohttp":
+            raise
+        raise UsageError("tokenrack serve needs aiohttp: pip install 'tokenrack[agent]'") from None
 
     if args.verbose <= 0:
         # The agent's own lines (listening, one per request, reloads) even without -v.
