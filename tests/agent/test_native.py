@@ -165,11 +165,10 @@ def test_without_a_tcp_token_no_tcp_caller_gets_a_token(
     [
         {"Origin": "https://evil.example"},
         {"Origin": "null"},
-        {"Sec-Fetch-Mode": "cors"},
         {"Host": "evil.example"},
         {"Host": "rebound.evil.example:80"},
     ],
-    ids=["origin", "null-origin", "fetch-mode", "host", "host-port"],
+    ids=["origin", "null-origin", "host", "host-port"],
 )
 def test_browser_like_requests_are_refused(
     emulator: TokenEmulator, start_agent: StartAgent, headers: dict[str, str]

@@ -148,7 +148,8 @@ def browser_refusal(
         caller: Who asks (its listener's port, for TCP).
         bound: The TCP address the agent listens on, when not loopback.
     """
-    if "Origin" in headers or headers.get("Sec-Fetch-Mode", "") in {"cors", "navigate"}:
+    # Sec-Fetch-* says nothing: Node's fetch sends ``Sec-Fetch-Mode: cors`` too.
+    if "Origin" in headers:
         return RequestRefusedError(403, "browser_refused", "requests from web pages are refused")
     host = headers.get("Host", "").strip().lower()
     if host not in _allowed_hosts(caller, bound):
