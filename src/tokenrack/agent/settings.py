@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tokenrack.config.validate import validate
-from tokenrack.errors import ConfigError, ConfigProblem
+from tokenrack.errors import ConfigError, ConfigProblem, without_frames
 from tokenrack.secret.value import Secret, SecretRef, SecretValue
 
 __all__ = ["AGENT_SCHEMA", "AgentSettings", "ProfileAccess", "parse_agent_settings"]
@@ -142,6 +142,16 @@ def parse_agent_settings(
     Raises:
         ConfigError: The section is missing or invalid; each problem names its path.
     """
+    held = [section]
+    del section  # the section may hold a literal secret: no frame of the error keeps it
+    try:
+        return _parse(held.pop(), source=source, profiles=profiles)
+    except ConfigError as error:
+        failure = without_frames(error)
+    raise failure
+
+
+def _parse(section: Any, *, source: str, profiles: frozenset[str] | set[str]) -> AgentSettings:
     if section is None:
         raise ConfigError(
             "no `agent` section: list the profiles the agent serves (docs/agent.md)", file=source

@@ -21,7 +21,7 @@ from tokenrack.config.exposure import refuse_untrusted_commands, warn_if_exposed
 from tokenrack.config.template import TEMPLATE, TemplateSecretSource
 from tokenrack.core.catalog import PluginCatalog
 from tokenrack.core.registry import Registry
-from tokenrack.errors import SecretError
+from tokenrack.errors import SecretError, TokenrackError, without_frames
 from tokenrack.secret.value import Secret, SecretValue
 from tokenrack.util.environ import private_environ
 
@@ -54,7 +54,17 @@ def load(path: str | None) -> Loaded:
 
     Raises:
         ConfigError: The file, its profiles or its ``agent`` section are invalid.
+        SecretError: The agent's bearer or header secret cannot be read.
     """
+    try:
+        return _load(path)
+    except TokenrackError as error:
+        # The loader's frames hold the document, inline secrets included: not kept.
+        failure = without_frames(error)
+    raise failure
+
+
+def _load(path: str | None) -> Loaded:
     catalog = PluginCatalog()
     source, data = read_config_file(path if path is not None else discover_config_path())
     environ = private_environ(os.environ)
