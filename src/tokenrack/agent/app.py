@@ -40,15 +40,16 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         caller = caller_of(transport.get_extra_info("socket") if transport else None)
         caller_label = caller.label
         request["caller"] = caller
-        # Header names only: their values may be the bearer or the identity secret.
-        log.debug(
-            "caller=%s pid=%s %s %s headers=%s",
-            caller_label,
-            caller.pid if caller.pid is not None else "-",
-            request.method,
-            request.path,
-            ",".join(sorted(request.headers)),
-        )
+        if log.isEnabledFor(logging.DEBUG):
+            # Header names only: their values may be the bearer or the identity secret.
+            log.debug(
+                "caller=%s pid=%s %s %s headers=%s",
+                caller_label,
+                caller.pid if caller.pid is not None else "-",
+                request.method,
+                request.path,
+                ",".join(sorted(request.headers)),
+            )
         refusal = browser_refusal(request.headers, caller, bound=request.app[BOUND] or None)
         if refusal is not None:
             raise refusal
