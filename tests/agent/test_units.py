@@ -123,14 +123,18 @@ def test_secrets_compare_only_when_both_are_there() -> None:
 
 def test_hosts_accepted_per_listener() -> None:
     unix = Caller(tcp=False, uid=1)
-    tcp = Caller(tcp=True, port=8790)
+    tcp = Caller(tcp=True, port=8790, address="127.0.0.1")
     assert browser_refusal({}, unix) is None
     assert browser_refusal({"Host": "localhost"}, unix) is None
     assert browser_refusal({"Host": "127.0.0.1:8790"}, unix) is not None
     for host in ("127.0.0.1:8790", "LOCALHOST:8790", "[::1]:8790"):
         assert browser_refusal({"Host": host}, tcp) is None
     assert browser_refusal({"Host": "10.0.0.5:8790"}, tcp) is not None
-    assert browser_refusal({"Host": "10.0.0.5:8790"}, tcp, bound="10.0.0.5") is None
+    wide = Caller(tcp=True, port=8790, address="10.0.0.5")  # a non-loopback listener
+    assert browser_refusal({"Host": "10.0.0.5:8790"}, wide) is None
+    assert browser_refusal({"Host": "rebound.example:8790"}, wide) is not None
+    v6 = Caller(tcp=True, port=8790, address="fd00::5")
+    assert browser_refusal({"Host": "[fd00::5]:8790"}, v6) is None
     assert browser_refusal({"Host": "127.0.0.1"}, tcp) is not None
     assert browser_refusal({"Host": "127.0.0.1"}, Caller(tcp=True, port=80)) is None
     refusal = browser_refusal({"Host": "127.0.0.1:8790", "Origin": "null"}, tcp)

@@ -54,6 +54,7 @@ class Caller:
         gid: Its primary group id (unix socket).
         pid: Its process id (unix socket), for the log.
         port: The local TCP port it connected to, for the ``Host`` check.
+        address: The local IP address it connected to, for the ``Host`` check.
     """
 
     tcp: bool
@@ -61,6 +62,7 @@ class Caller:
     gid: int | None = None
     pid: int | None = None
     port: int | None = None
+    address: str | None = None
 
     @property
     def label(self) -> str:
@@ -86,7 +88,8 @@ def caller_of(sock: Any) -> Caller:
             raise RequestRefusedError(403, "forbidden", "the caller cannot be identified") from None
         pid, uid, gid = _PEERCRED.unpack(raw)
         return Caller(tcp=False, uid=uid, gid=gid, pid=pid)
-    return Caller(tcp=True, port=int(sock.getsockname()[1]))
+    local = sock.getsockname()
+    return Caller(tcp=True, port=int(local[1]), address=str(local[0]))
 
 
 def may_use(caller: Caller, access: ProfileAccess, *, authenticated: bool) -> bool:
@@ -121,38 +124,37 @@ def bearer_of(headers: Mapping[str, str]) -> str | None:
     return credentials.strip()
 
 
-def _allowed_hosts(caller: Caller, bound: str | None) -> set[str]:
+def _allowed_hosts(caller: Caller) -> set[str]:
     if not caller.tcp:
         return {"", "localhost"}
     names = {"127.0.0.1", "localhost", "[::1]"}
-    if bound:
-        names.add(f"[{bound}]" if ":" in bound else bound)
+    if caller.address:
+        # The address the connection arrived on (a non-loopback or wildcard listener).
+        names.add(f"[{caller.address}]" if ":" in caller.address else caller.address)
     hosts = {f"{name}:{caller.port}" for name in names}
     if caller.port == 80:
         hosts |= names
     return hosts
 
 
-def browser_refusal(
-    headers: Mapping[str, str], caller: Caller, *, bound: str | None = None
-) -> RequestRefusedError | None:
+def browser_refusal(headers: Mapping[str, str], caller: Caller) -> RequestRefusedError | None:
     """The refusal for a request a web page could have made, or None for a local client.
 
     A request with an ``Origin`` header comes from a browser (no local client sends one),
     and the agent answers no CORS preflight, so no page can read an answer. A ``Host``
-    that is not the listen address is a DNS-rebinding attempt: a page on a name its
-    attacker re-points at 127.0.0.1. Over a unix socket, ``Host`` is ``localhost`` or empty.
+    that is not the address the connection arrived on (or ``localhost``) is a DNS-rebinding
+    attempt: a page on a name its attacker re-points at 127.0.0.1. Over a unix socket,
+    ``Host`` is ``localhost`` or empty.
 
     Args:
         headers: The request's headers.
-        caller: Who asks (its listener's port, for TCP).
-        bound: The TCP address the agent listens on, when not loopback.
+        caller: Who asks (for TCP, the local address and port it connected to).
     """
     # Sec-Fetch-* says nothing: Node's fetch sends ``Sec-Fetch-Mode: cors`` too.
     if "Origin" in headers:
         return RequestRefusedError(403, "browser_refused", "requests from web pages are refused")
     host = headers.get("Host", "").strip().lower()
-    if host not in _allowed_hosts(caller, bound):
+    if host not in _allowed_hosts(caller):
         return RequestRefusedError(
             403, "bad_host", "the Host header is not this agent's address (DNS rebinding?)"
         )

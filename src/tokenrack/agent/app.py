@@ -14,12 +14,9 @@ from tokenrack.agent.fetch import METRICS, STATE
 from tokenrack.agent.metrics import AgentMetrics
 from tokenrack.agent.state import AgentState
 
-__all__ = ["BOUND", "build_app"]
+__all__ = ["build_app"]
 
 log = logging.getLogger("tokenrack.agent")
-
-BOUND = web.AppKey("bound", str)
-"""The non-loopback TCP address the agent listens on ('' when loopback only)."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -50,7 +47,7 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
                 request.path,
                 ",".join(sorted(request.headers)),
             )
-        refusal = browser_refusal(request.headers, caller, bound=request.app[BOUND] or None)
+        refusal = browser_refusal(request.headers, caller)
         if refusal is not None:
             raise refusal
         response = await handler(request)
@@ -78,17 +75,15 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     return response
 
 
-def build_app(state: AgentState, *, bound: str = "") -> web.Application:
+def build_app(state: AgentState) -> web.Application:
     """The application for ``state``: the native API and the compatible endpoints.
 
     Args:
         state: The config and registries in force.
-        bound: The non-loopback TCP address listened on, if any (for the ``Host`` check).
     """
     app = web.Application(middlewares=[_guard], client_max_size=8192)
     app[STATE] = state
     app[METRICS] = AgentMetrics()
-    app[BOUND] = bound
     app.add_routes(native.routes)
     app.add_routes(azure.routes)
     app.add_routes(google.routes)

@@ -102,12 +102,7 @@ def _reload(state: AgentState) -> None:
 async def _run(
     state: AgentState, sockets: list[tuple[Listener, socket.socket]], options: ServeOptions
 ) -> int:
-    bound = ",".join(
-        listener.host or ""
-        for listener, _ in sockets
-        if listener.host is not None and listener.host not in {"127.0.0.1", "::1"}
-    )
-    app = build_app(state, bound=bound)
+    app = build_app(state)
     runner = web.AppRunner(
         app, handle_signals=False, access_log=None, shutdown_timeout=options.drain_seconds
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,6 +123,7 @@ class AgentState:
         registry = Registry(loaded.config, catalog=loaded.catalog)
         self._registries: dict[str, Registry] = dict.fromkeys(loaded.settings.profiles, registry)
         self._all = [registry]
+        self._reloading = threading.Lock()
 
     @property
     def settings(self) -> AgentSettings:
@@ -156,6 +158,10 @@ class AgentState:
         Raises:
             ConfigError: The new file is invalid; the config in force stays.
         """
+        with self._reloading:
+            return self._reload()
+
+    def _reload(self) -> list[str]:
         loaded = load(self._path)
         new = Registry(loaded.config, catalog=loaded.catalog)
         old_profiles = self._loaded.config.profiles
