@@ -10,7 +10,7 @@ from aiohttp import web
 
 from tokenrack.agent import azure, google, native
 from tokenrack.agent.access import RequestRefusedError, browser_refusal, caller_of
-from tokenrack.agent.fetch import METRICS, STATE
+from tokenrack.agent.fetch import FORCED, METRICS, STATE
 from tokenrack.agent.metrics import AgentMetrics
 from tokenrack.agent.state import AgentState
 
@@ -84,6 +84,7 @@ def build_app(state: AgentState) -> web.Application:
     app = web.Application(middlewares=[_guard], client_max_size=8192)
     app[STATE] = state
     app[METRICS] = AgentMetrics()
+    app[FORCED] = {}
     app.add_routes(native.routes)
     app.add_routes(azure.routes)
     app.add_routes(google.routes)

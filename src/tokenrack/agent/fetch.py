@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from aiohttp import web
 
 from tokenrack.agent.access import Caller, RequestRefusedError, may_use
@@ -11,10 +13,19 @@ from tokenrack.agent.status import status_of
 from tokenrack.errors import TokenrackError
 from tokenrack.token import Token
 
-__all__ = ["METRICS", "STATE", "token_for"]
+__all__ = ["FORCED", "METRICS", "MIN_TTL_INTERVAL", "STATE", "token_for"]
 
 STATE = web.AppKey("state", AgentState)
 METRICS = web.AppKey("metrics", AgentMetrics)
+FORCED = web.AppKey("forced", dict[str, float])
+"""When (monotonic) each profile was last refreshed for a caller's ``min_ttl``."""
+
+MIN_TTL_INTERVAL = 5.0
+"""Seconds between two refreshes a caller's ``min_ttl`` may force, per profile.
+
+Without it, a caller asking for more time than the server's tokens ever have would send a
+token request per call: any allowed caller could turn the agent against the endpoint.
+"""
 
 
 async def token_for(
@@ -33,7 +44,8 @@ async def token_for(
         request: The request (its caller is ``request["caller"]``).
         profile: The profile asked for.
         authenticated: For a TCP caller, whether it presented the right secret.
-        min_ttl: Refresh first if the cached token has fewer seconds left.
+        min_ttl: Refresh first if the cached token has fewer seconds left (at most once
+            per :data:`MIN_TTL_INTERVAL` per profile; the token is then served as it is).
 
     Raises:
         RequestRefusedError: Not served, not allowed, or the token cannot be obtained.
@@ -57,7 +69,11 @@ async def token_for(
     try:
         token = await registry.aget_token(profile)
         if min_ttl is not None and token.expires_in() < min_ttl:
-            token = await registry.aget_token(profile, force_refresh=True)
+            forced = request.app[FORCED]
+            now = time.monotonic()
+            if now - forced.get(profile, -MIN_TTL_INTERVAL) >= MIN_TTL_INTERVAL:
+                forced[profile] = now
+                token = await registry.aget_token(profile, force_refresh=True)
     except TokenrackError as error:
         status, code = status_of(error)
         metrics.count(profile, code)
