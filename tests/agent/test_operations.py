@@ -198,7 +198,8 @@ def test_the_default_socket_is_private_and_a_second_agent_is_refused(
         _refused(_serve(config, env=env), "another agent is listening")
     finally:
         first.send_signal(signal.SIGTERM)
-        assert first.wait(timeout=30) == 0
+        first.communicate(timeout=30)  # waits, and closes the pipe
+        assert first.returncode == 0
     assert not sock.exists()
     # A stale socket (no agent behind it) is replaced.
     stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -212,7 +213,8 @@ def test_the_default_socket_is_private_and_a_second_agent_is_refused(
     assert again.stderr is not None
     assert "listening on" in _first_line_with(again, "listening on")
     again.send_signal(signal.SIGTERM)
-    assert again.wait(timeout=30) == 0
+    again.communicate(timeout=30)
+    assert again.returncode == 0
 
 
 def test_without_aiohttp_serve_names_the_extra(emulator: TokenEmulator, tmp_path: Path) -> None:
