@@ -144,8 +144,10 @@ def start_agent(short_dir: Path, tmp_path: Path) -> Iterator[StartAgent]:
         env: Mapping[str, str] | None = None,
         verbose: int = 0,
         expect_ready: bool = True,
+        socket_dir_mode: int = 0o700,
     ) -> Agent:
         index = len(started)
+        short_dir.chmod(socket_dir_mode)
         config_path = tmp_path / f"agent{index}.yaml"
         write_config(config_path, config)
         log_path = tmp_path / f"agent{index}.log"

@@ -138,6 +138,48 @@ def test_a_helper_process_with_another_group_is_authorised_by_gid(
     assert emulator.request_count == 1
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to start a helper as another user")
+def test_curl_as_another_user_gets_only_that_users_profiles(
+    emulator: TokenEmulator, start_agent: StartAgent
+) -> None:
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.skip("curl is not installed")
+    config = _config(emulator)
+    config["agent"]["profiles"] = {"billing": {"uids": [65534]}, "graph": {"uids": [UID]}}  # type: ignore[index]
+    # A socket directory others may enter (not write), and a socket our group may use: the
+    # helper runs as uid 65534 in our group, so only peer credentials tell it apart.
+    agent = start_agent(config, tcp=False, args=["--socket-mode", "660"], socket_dir_mode=0o711)
+
+    def ask(profile: str) -> str:
+        done = subprocess.run(
+            [
+                curl,
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--unix-socket",
+                str(agent.socket),
+                f"http://localhost/v1/token/{profile}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            user=65534,
+            group=os.getgid(),
+            extra_groups=[],
+        )
+        return done.stdout
+
+    assert ask("billing") == "200"
+    assert ask("graph") == "404"
+    assert agent.unix("/v1/token/billing").status == 404
+    assert agent.unix("/v1/token/graph").status == 200
+    assert emulator.request_count == 2
+
+
 def test_tcp_callers_need_the_bearer_and_a_tcp_profile(
     emulator: TokenEmulator, start_agent: StartAgent
 ) -> None:
