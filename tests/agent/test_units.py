@@ -190,7 +190,7 @@ def test_metrics_text() -> None:
         assert line.startswith("#") or re.match(r"^[a-z_]+\{.*\} [0-9.]+$", line), line
 
 
-def test_reload_keeps_unchanged_registries_and_closes_unused_ones(
+def test_reload_keeps_unchanged_registries_and_serves_changed_ones_from_a_new_one(
     emulator: TokenEmulator, tmp_path: Path
 ) -> None:
     path = tmp_path / "c.yaml"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,9 @@ from tokenrack.secret.value import Secret, SecretValue
 from tokenrack.util.environ import private_environ
 
 __all__ = ["AgentState", "Loaded", "load"]
+
+# Seconds a registry no profile uses any more stays open (a fetch may be in flight in it).
+_RETIRED_GRACE = 60.0
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +128,7 @@ class AgentState:
         self._registries: dict[str, Registry] = dict.fromkeys(loaded.settings.profiles, registry)
         self._all = [registry]
         self._reloading = threading.Lock()
+        self._retired: list[tuple[float, Registry]] = []
 
     @property
     def settings(self) -> AgentSettings:
@@ -177,10 +182,16 @@ class AgentState:
         self._loaded = loaded
         self._registries = registries
         in_use = {id(r) for r in registries.values()}
+        now = time.monotonic()
+        # A dropped registry may have a fetch in flight: it is closed a grace period later.
         for registry in [*self._all, new]:
             if id(registry) not in in_use:
-                registry.close()
+                self._retired.append((now, registry))
         self._all = [r for r in {id(r): r for r in [*self._all, new]}.values() if id(r) in in_use]
+        for retired_at, registry in list(self._retired):
+            if now - retired_at >= _RETIRED_GRACE:
+                registry.close()
+                self._retired.remove((retired_at, registry))
         return rebuilt
 
     def stats(self) -> dict[str, dict[str, Any]]:
@@ -192,9 +203,10 @@ class AgentState:
 
     def close(self) -> None:
         """Close every registry."""
-        for registry in self._all:
+        for registry in [*self._all, *(r for _, r in self._retired)]:
             registry.close()
         self._all = []
+        self._retired = []
 
 
 def _same(old: Any, new: Any) -> bool:
