@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from tokenrack.cli.common import UsageError
 from tokenrack.cli.emulator_cmd import PERSONALITIES as EMULATOR_PERSONALITIES
 from tokenrack.cli.exit_codes import USAGE, describe, epilog, exit_code
+from tokenrack.cli.serve_cmd import add_serve_parser
 
 __all__ = ["build_parser", "main"]
 
@@ -30,6 +31,7 @@ _COMMANDS = {
     "emulator": ("tokenrack.cli.emulator_cmd", "run_emulator"),
     "completion": ("tokenrack.cli.completion", "run_completion"),
     "cache": ("tokenrack.cli.cache_cmd", "run_cache"),
+    "serve": ("tokenrack.cli.serve_cmd", "run_serve"),
 }
 
 
@@ -327,6 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     completion.add_argument(
         "shell", choices=["bash", "zsh", "fish"], help="the shell: bash, zsh or fish"
     )
+    add_serve_parser(commands)
     return parser
 
 

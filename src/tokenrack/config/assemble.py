@@ -161,6 +161,8 @@ _TOP_SCHEMA: Mapping[str, Any] = {
         "version": {"const": 1, "description": "1 (the only config version so far)"},
         "defaults": {"type": "object"},
         "profiles": {"type": "object", "additionalProperties": {"type": "object"}},
+        # Read by `tokenrack serve` alone, which validates it (tokenrack.agent.settings).
+        "agent": {"type": "object"},
     },
     "additionalProperties": False,
 }
