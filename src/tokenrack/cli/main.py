@@ -10,7 +10,7 @@ import traceback
 from collections.abc import Callable, Sequence
 
 from tokenrack.cli.common import UsageError
-from tokenrack.cli.emulator_cmd import PERSONALITIES as EMULATOR_PERSONALITIES
+from tokenrack.cli.emulator_cmd import add_arguments as add_emulator_arguments
 from tokenrack.cli.exit_codes import USAGE, describe, epilog, exit_code
 
 __all__ = ["build_parser", "main"]
@@ -112,17 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("schema", help="print the composed JSON Schema")
 
     emulator = commands.add_parser("emulator", help="run the local token emulator")
-    emulator.add_argument("--port", type=int, default=0)
-    emulator.add_argument(
-        "--personality",
-        default="rfc6749",
-        choices=EMULATOR_PERSONALITIES,
-        metavar="NAME",
-        help="the dialect to speak: %(choices)s (default: rfc6749)",
-    )
-    emulator.add_argument("--client-id", default="test-client")
-    emulator.add_argument("--client-secret", default="test-secret")
-    emulator.add_argument("--expires-in", type=int, default=3600)
+    add_emulator_arguments(emulator)
 
     cache = commands.add_parser("cache", help="list or purge cached tokens (metadata only)")
     cache.add_argument("action", choices=["list", "purge"])
