@@ -184,11 +184,13 @@ def _key_dir(stack: ExitStack, wanted: Path | None) -> Path:
         raise UsageError(
             f"--key-dir {wanted}: writable by other users; use a private directory (chmod 700)"
         )
-    before = set(wanted.iterdir())
+    before = {path: path.stat().st_mtime_ns for path in wanted.iterdir()}
 
     def remove_written() -> None:
-        for path in set(wanted.iterdir()) - before:
-            path.unlink(missing_ok=True)
+        # New files, and old ones rewritten (left over by a run that was SIGKILLed).
+        for path in wanted.iterdir():
+            if before.get(path) != path.stat().st_mtime_ns:
+                path.unlink(missing_ok=True)
 
     stack.callback(remove_written)
     return wanted
@@ -261,12 +263,12 @@ def run_emulator(args: argparse.Namespace) -> int:
             prepared = [
                 f"  accepts client_id={args.client_id} client_secret={args.client_secret} "
                 f"({' or '.join(methods)})",
+                f"  scopes: {' '.join(sorted(args.scope)) if args.scope else 'any'}; "
+                f"audiences: {' '.join(sorted(args.audience)) if args.audience else 'any'}",
             ]
-        scopes = " ".join(sorted(args.scope)) if args.scope else "any"
-        audiences = " ".join(sorted(args.audience)) if args.audience else "any (or none)"
         lines += prepared
-        lines.append(f"  scopes: {scopes}; audiences: {audiences}; tokens: {args.token_format}")
-        lines.append("  Ctrl-C (or SIGTERM) stops it")
+        lines.append(f"  tokens: {args.token_format}, expires_in {args.expires_in}")
+        lines.append("  Ctrl-C stops it (SIGTERM too)")
         try:
             # Inside the try: a Ctrl-C right after the banner (as soon as a reader sees
             # it) still stops cleanly rather than escaping as an interrupt (exit 130).
