@@ -156,7 +156,7 @@ def test_without_log_requests_nothing_is_logged() -> None:
 def test_token_format_jwt_issues_jwt_shaped_tokens() -> None:
     with emulator("--token-format", "jwt", "--expires-in", "120") as (_, printed):
         answer = fetch(parse(printed.splitlines())["token endpoint"]).json()
-    header, claims, signature = answer["access_token"].split(".")
+    _header, claims, _signature = answer["access_token"].split(".")
     decoded = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))
     assert decoded["sub"] == "test-client"
     assert decoded["exp"] - decoded["iat"] == 120
