@@ -109,9 +109,12 @@ def page_setup(
         tokenrack.configure(None)
         if emulator is not None:
             emulator.stop()
+        # Forget the page's own modules (two pages may both define tokenrack_acme), and
+        # nothing else: a library imported for the first time by a sample stays.
         for name in set(sys.modules) - before:
-            if not name.startswith(("tokenrack", "_pytest", "pytest")):
-                sys.modules.pop(name, None)
+            where = getattr(sys.modules[name], "__file__", None) or ""
+            if where.startswith(str(tmp_path)):
+                del sys.modules[name]
 
 
 def _run_python(sample: Sample, tmp_path: Path, child_env: dict[str, str]) -> None:
