@@ -43,7 +43,8 @@ class Page:
         env: Environment variables set while its samples run (and for its yaml configs).
         clients: Clients an emulator accepts while its samples run; when given, the
             page's first whole config is written, its token URLs pointed at that emulator,
-            to ``tokenrack.yaml`` in the working directory and ``TOKENRACK_CONFIG``.
+            to ``tokenrack.yaml`` (also ``TOKENRACK_CONFIG``) and ``billing.yaml`` in the
+            working directory.
     """
 
     env: dict[str, str] = field(default_factory=dict)
@@ -98,7 +99,8 @@ def page_setup(
             for profile in config.get("profiles", {}).values():
                 if "token_url" in profile:
                     profile["token_url"] = emulator.token_url
-            (tmp_path / "tokenrack.yaml").write_text(yaml.safe_dump(config))
+            for name in ("tokenrack.yaml", "billing.yaml"):  # billing.yaml: getting-started
+                (tmp_path / name).write_text(yaml.safe_dump(config))
             monkeypatch.setenv("TOKENRACK_CONFIG", str(tmp_path / "tokenrack.yaml"))
         tokenrack.configure(None)
         yield lambda: {
