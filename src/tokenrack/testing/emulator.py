@@ -82,7 +82,8 @@ class TokenEmulator:
             RFC 6749, as checked by this class.
 
     Set :attr:`request_log` to a callable taking one line of text to hear of every request
-    as it is answered: method, path (without the query), the client id once authenticated,
+    as it is answered (a consumed fault gets its own line): method, path (without the
+    query), the client id once authenticated,
     and the outcome (``200 ok``, ``401 invalid_client``, ``fault reset`` …); never a secret.
     ``tokenrack emulator --log-requests`` prints these lines to stderr.
 

@@ -118,11 +118,11 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         """Serve authorization server metadata (RFC 8414, OIDC discovery) if it is on."""
         path = urlsplit(self.path).path
         document = self.server.emulator.serve_metadata(path)
+        self._log(path, None, "404 not_found" if document is None else "200 metadata")
         if document is None:
             self._send(404, {"error": "not_found"})
         else:
             self._send(200, document)
-        self._log(path, None, "404 not_found" if document is None else "200 metadata")
 
     def do_POST(self) -> None:
         """A token request: the personality decides, unless a queued fault does."""
@@ -131,8 +131,8 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         personality = emulator.personality
         if not personality.serves(emulator, exchange.path):
             missing = personality.not_found(emulator, exchange)
-            self._send(missing.status, missing.body, missing.headers)
             self._log(exchange.path, None, _outcome(missing.status, missing.body))
+            self._send(missing.status, missing.body, missing.headers)
             return
         # Authenticated once per request: a replayed assertion must be the client's
         # doing, never the emulator's own second look.
@@ -153,12 +153,14 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         )
         emulator.hold()
         known = client.client_id if client else None
-        if fault is not None and act_out(self, fault, emulator):
+        # Logged before answering, so a reader who has the answer has the line too.
+        if fault is not None:
             self._log(exchange.path, known, f"fault {fault.kind}")
-            return
+            if act_out(self, fault, emulator):
+                return
         answer = personality.answer(emulator, exchange, verdict)
-        self._send(answer.status, answer.body, answer.headers)
         self._log(exchange.path, known, _outcome(answer.status, answer.body))
+        self._send(answer.status, answer.body, answer.headers)
 
     def _log(self, path: str, client_id: str | None, outcome: str) -> None:
         """One line to the emulator's ``request_log``, if it has one.
