@@ -83,8 +83,8 @@ class TokenEmulator:
 
     Set :attr:`request_log` to a callable taking one line of text to hear of every request
     as it is answered (a consumed fault gets its own line): method, path (without the
-    query), the client id once authenticated,
-    and the outcome (``200 ok``, ``401 invalid_client``, ``fault reset`` …); never a secret.
+    query), the client id once authenticated, and the outcome (``200 ok``,
+    ``401 invalid_client``, ``fault reset`` …); never a secret.
     ``tokenrack emulator --log-requests`` prints these lines to stderr.
 
     Set :attr:`date_offset` to seconds to add to the clock its ``Date`` header shows (a
