@@ -8,6 +8,8 @@ A sample is a fenced ``python`` block, or a fenced ``yaml`` block that is a whol
   sample (a walkthrough told in several blocks).
 - ``<!-- sample: module NAME -->``: runs, and is importable as ``NAME`` by the page's
   later samples (``from tokenrack_acme import AcmeProvider``).
+- ``<!-- sample: raises NAME -->``: must raise an exception of a class called ``NAME``
+  (or a subclass); for an invalid config shown on purpose.
 
 Other fences (``sh``, ``toml``, ``text``, a yaml fragment) are not samples.
 """
@@ -24,6 +26,7 @@ MARKER = re.compile(r"^\s*<!--\s*sample:\s*(?P<body>.*?)\s*-->\s*$")
 COMMENT = re.compile(r"^\s*<!--.*-->\s*$")
 SKIP = re.compile(r"^skip\s*\((?P<reason>.+)\)$")
 MODULE = re.compile(r"^module\s+(?P<name>[A-Za-z_][\w.]*)$")
+RAISES = re.compile(r"^raises\s+(?P<name>[A-Za-z_]\w*)$")
 
 
 class MarkerError(ValueError):
@@ -41,6 +44,7 @@ class Block:
     skip: str | None = None
     continues: bool = False
     module: str | None = None
+    raises: str | None = None
 
     @property
     def is_sample(self) -> bool:
@@ -108,8 +112,10 @@ def read_blocks(path: Path) -> list[Block]:
             code=textwrap.dedent("\n".join(lines[index + 1 : end])) + "\n",
         )
         for body in _markers(lines, index):
-            skip, module = SKIP.match(body), MODULE.match(body)
-            if skip:
+            skip, module, raises = SKIP.match(body), MODULE.match(body), RAISES.match(body)
+            if raises:
+                block.raises = raises.group("name")
+            elif skip:
                 block.skip = skip.group("reason").strip()
             elif body == "continues":
                 block.continues = True
@@ -118,7 +124,7 @@ def read_blocks(path: Path) -> list[Block]:
             else:
                 raise MarkerError(
                     f"{block.where}: unknown marker <!-- sample: {body} --> (expected "
-                    "'skip (reason)', 'continues' or 'module NAME')"
+                    "'skip (reason)', 'continues', 'module NAME' or 'raises NAME')"
                 )
         blocks.append(block)
         index = end + 1

@@ -43,6 +43,12 @@ profiles: {}
 ```sh
 tokenrack token billing
 ```
+
+<!-- sample: raises ConfigError -->
+```yaml
+version: 1
+profiles: {billing: {provider: generic}}
+```
 """
 
 
@@ -50,8 +56,15 @@ def test_blocks_markers_and_whole_configs(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
     page.write_text(PAGE)
     found = samples(page)
-    assert [s.id for s in found] == ["page.md:3", "page.md:13", "page.md:18", "page.md:28"]
-    chained, skipped, module, config = found
+    assert [s.id for s in found] == [
+        "page.md:3",
+        "page.md:13",
+        "page.md:18",
+        "page.md:28",
+        "page.md:37",
+    ]
+    chained, skipped, module, config, invalid = found
+    assert invalid.first.raises == "ConfigError"
     assert [b.code for b in chained.blocks] == ["a = 1\n", "b = a + 1\n"]
     assert skipped.first.skip == "needs a real Okta tenant"
     assert module.first.module == "acme_mod"

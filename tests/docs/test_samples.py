@@ -5,7 +5,8 @@ of the one before); a block that defines tests (``def test_â€¦``, ``class Testâ€
 pytest in a subprocess, as its reader would run it; each yaml block that is a whole config
 (``version:``) is loaded with ``Registry.from_dict``. A block is left out only with
 ``<!-- sample: skip (reason) -->``; :func:`test_every_page_accounts_for_its_blocks` says
-how many each page runs and skips, and fails on a marker it does not know. The markers are
+how many each page runs and skips, and fails on a marker it does not know. A sample marked
+``raises NAME`` passes only if it raises that error (an invalid config shown on purpose). The markers are
 described in ``tests/docs/samples.py`` and in docs/testing.md.
 
 Each page gets what its samples assume (:data:`PAGES`): environment variables, the page's
@@ -175,11 +176,18 @@ def test_sample_runs(
         pytest.skip(f"{sample.id}: {sample.first.skip}")
     for block in _modules_before(page, sample):
         (tmp_path / "modules" / f"{block.module}.py").write_text(block.code)
-    if sample.first.lang == "yaml":
-        with Registry.from_dict(yaml.safe_load(sample.first.code)) as registry:
-            assert registry.profiles()
+    expected = sample.blocks[-1].raises or sample.first.raises
+    try:
+        if sample.first.lang == "yaml":
+            with Registry.from_dict(yaml.safe_load(sample.first.code)) as registry:
+                assert registry.profiles()
+        else:
+            _run_python(sample, tmp_path, page_setup())
+    except Exception as error:
+        if expected is None or expected not in {c.__name__ for c in type(error).__mro__}:
+            raise
         return
-    _run_python(sample, tmp_path, page_setup())
+    assert expected is None, f"{sample.id}: expected {expected}, but it ran"
 
 
 def test_every_page_accounts_for_its_blocks(capsys: pytest.CaptureFixture[str]) -> None:
