@@ -61,7 +61,7 @@ def test_blocks_markers_and_whole_configs(tmp_path: Path) -> None:
         "page.md:13",
         "page.md:18",
         "page.md:28",
-        "page.md:37",
+        "page.md:38",
     ]
     chained, skipped, module, config, invalid = found
     assert invalid.first.raises == "ConfigError"
