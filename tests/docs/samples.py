@@ -8,6 +8,8 @@ A sample is a fenced ``python`` block, or a fenced ``yaml`` block that is a whol
   sample (a walkthrough told in several blocks).
 - ``<!-- sample: module NAME -->``: runs, and is importable as ``NAME`` by the page's
   later samples (``from tokenrack_acme import AcmeProvider``).
+- ``<!-- sample: file NAME -->``: a yaml config that is also written to ``NAME`` in the
+  working directory, for the page's later samples (``Registry.from_file("tokenrack.yaml")``).
 - ``<!-- sample: raises NAME -->``: must raise an exception of a class called ``NAME``
   (or a subclass); for an invalid config shown on purpose.
 
@@ -27,6 +29,7 @@ COMMENT = re.compile(r"^\s*<!--.*-->\s*$")
 SKIP = re.compile(r"^skip\s*\((?P<reason>.+)\)$")
 MODULE = re.compile(r"^module\s+(?P<name>[A-Za-z_][\w.]*)$")
 RAISES = re.compile(r"^raises\s+(?P<name>[A-Za-z_]\w*)$")
+FILE = re.compile(r"^file\s+(?P<name>[\w.-]+)$")
 
 
 class MarkerError(ValueError):
@@ -45,6 +48,7 @@ class Block:
     continues: bool = False
     module: str | None = None
     raises: str | None = None
+    file: str | None = None
 
     @property
     def is_sample(self) -> bool:
@@ -113,8 +117,11 @@ def read_blocks(path: Path) -> list[Block]:
         )
         for body in _markers(lines, index):
             skip, module, raises = SKIP.match(body), MODULE.match(body), RAISES.match(body)
+            file = FILE.match(body)
             if raises:
                 block.raises = raises.group("name")
+            elif file:
+                block.file = file.group("name")
             elif skip:
                 block.skip = skip.group("reason").strip()
             elif body == "continues":
@@ -124,7 +131,7 @@ def read_blocks(path: Path) -> list[Block]:
             else:
                 raise MarkerError(
                     f"{block.where}: unknown marker <!-- sample: {body} --> (expected "
-                    "'skip (reason)', 'continues', 'module NAME' or 'raises NAME')"
+                    "'skip (reason)', 'continues', 'module NAME', 'file NAME' or 'raises NAME')"
                 )
         blocks.append(block)
         index = end + 1

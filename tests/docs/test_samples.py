@@ -3,15 +3,16 @@
 Each python block of the pages below is run (blocks marked ``continues`` in the namespace
 of the one before); a block that defines tests (``def test_…``, ``class Test…``) is run by
 pytest in a subprocess, as its reader would run it; each yaml block that is a whole config
-(``version:``) is loaded with ``Registry.from_dict``. A block is left out only with
-``<!-- sample: skip (reason) -->``; :func:`test_every_page_accounts_for_its_blocks` says
-how many each page runs and skips, and fails on a marker it does not know. A sample marked
-``raises NAME`` passes only if it raises that error (an invalid config shown on purpose). The markers are
-described in ``tests/docs/samples.py`` and in docs/testing.md.
+(``version:``) is loaded with ``Registry.from_file``, the loader a reader's file meets. A
+block is left out only with ``<!-- sample: skip (reason) -->``;
+:func:`test_every_page_accounts_for_its_blocks` says how many each page runs and skips,
+and fails on a marker it does not know. A sample marked ``raises NAME`` passes only if it
+raises that error (an invalid config shown on purpose). The markers are described in
+``tests/docs/samples.py`` and in docs/testing.md.
 
 Each page gets what its samples assume (:data:`PAGES`): environment variables, the page's
 config pointed at a running emulator (as ``TOKENRACK_CONFIG`` and ``./tokenrack.yaml``), and
-modules the page itself defines.
+modules and files the page itself defines.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import pytest
 import yaml
 
 import tokenrack
-from tests.docs.samples import Block, Sample, read_blocks, samples
+from tests.docs.samples import Sample, read_blocks, samples
 from tokenrack import Registry
 from tokenrack.testing import EmulatorClient, TokenEmulator
 
@@ -158,13 +159,15 @@ def _run_python(sample: Sample, tmp_path: Path, child_env: dict[str, str]) -> No
         exec(compile(block.code, block.where, "exec"), namespace)
 
 
-def _modules_before(page: str, sample: Sample) -> list[Block]:
-    """The page's ``module`` blocks above this sample (a later sample may import them)."""
-    return [
-        block
-        for block in read_blocks(DOCS / page)
-        if block.module and block.line < sample.first.line
-    ]
+def _provide_earlier(page: str, sample: Sample, tmp_path: Path) -> None:
+    """Write the page's ``module`` and ``file`` blocks above this sample where it finds them."""
+    for block in read_blocks(DOCS / page):
+        if block.line >= sample.first.line:
+            break
+        if block.module:
+            (tmp_path / "modules" / f"{block.module}.py").write_text(block.code)
+        if block.file:
+            (tmp_path / block.file).write_text(block.code)
 
 
 @pytest.mark.parametrize("case", ALL, ids=[sample.id for _, sample in ALL])
@@ -174,12 +177,14 @@ def test_sample_runs(
     page, sample = case
     if sample.first.skip:
         pytest.skip(f"{sample.id}: {sample.first.skip}")
-    for block in _modules_before(page, sample):
-        (tmp_path / "modules" / f"{block.module}.py").write_text(block.code)
+    _provide_earlier(page, sample, tmp_path)
     expected = sample.blocks[-1].raises or sample.first.raises
     try:
         if sample.first.lang == "yaml":
-            with Registry.from_dict(yaml.safe_load(sample.first.code)) as registry:
+            # Through the file loader, as a reader would use it (duplicate keys, line numbers).
+            config = tmp_path / "sample.yaml"
+            config.write_text(sample.first.code)
+            with Registry.from_file(config) as registry:
                 assert registry.profiles()
         else:
             _run_python(sample, tmp_path, page_setup())
