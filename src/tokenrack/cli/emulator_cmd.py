@@ -90,10 +90,6 @@ _ACCEPTED: Sequence[str] = _Accepted()
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``tokenrack emulator`` options (``cli.main`` builds the subcommand with them)."""
-    parser.description = (
-        "Serve a real OAuth 2.0 token endpoint on 127.0.0.1 until Ctrl-C or SIGTERM, for "
-        "local development and tests; a busy or invalid port is a usage error (exit 2)."
-    )
     parser.add_argument(
         "--port",
         type=_port,
