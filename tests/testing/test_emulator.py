@@ -196,3 +196,26 @@ def test_the_pytest_fixture_is_registered(token_emulator: TokenEmulator) -> None
         token_emulator, {"grant_type": "client_credentials"}, basic("test-client", "test-secret")
     )
     assert answer.status_code == 200
+
+
+def test_request_log_names_outcomes_faults_and_misses_without_secrets() -> None:
+    import contextlib
+    import urllib.error
+    import urllib.request
+
+    from tokenrack.testing import Fault, TokenEmulator
+
+    lines: list[str] = []
+    body = b"grant_type=client_credentials&client_id=test-client&client_secret=test-secret"
+    with TokenEmulator() as emulator:
+        emulator.request_log = lines.append
+        emulator.fail_next(Fault.http(503))
+        for url in (emulator.token_url, emulator.token_url, emulator.url + "/elsewhere?secret=x"):
+            with contextlib.suppress(urllib.error.HTTPError):
+                urllib.request.urlopen(url, data=body, timeout=10).close()
+    assert lines == [
+        "POST /oauth/token client=test-client -> fault http",
+        "POST /oauth/token client=test-client -> 200 ok",
+        "POST /elsewhere client=- -> 404 not_found",
+    ]
+    assert not any("test-secret" in line or "secret=x" in line for line in lines)

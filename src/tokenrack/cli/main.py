@@ -11,7 +11,7 @@ import traceback
 from collections.abc import Callable, Sequence
 
 from tokenrack.cli.common import UsageError
-from tokenrack.cli.emulator_cmd import PERSONALITIES as EMULATOR_PERSONALITIES
+from tokenrack.cli.emulator_cmd import add_arguments as add_emulator_arguments
 from tokenrack.cli.exit_codes import USAGE, describe, epilog, exit_code
 from tokenrack.cli.serve_cmd import add_serve_parser
 
@@ -272,34 +272,15 @@ def build_parser() -> argparse.ArgumentParser:
         "emulator",
         "run the local token emulator",
         description="Run the token emulator in the foreground on 127.0.0.1 for local "
-        "development; Ctrl-C stops it.",
-        examples=["tokenrack emulator --port 8080", "tokenrack emulator --personality azure"],
+        "development and tests; Ctrl-C or SIGTERM stops it. A busy or invalid port is a "
+        "usage error (exit 2).",
+        examples=[
+            "tokenrack emulator --port 8080",
+            "tokenrack emulator --personality azure --log-requests",
+            "tokenrack emulator --personality mypkg.testing:AcmePersonality",
+        ],
     )
-    emulator.add_argument(
-        "--port", type=int, default=0, help="the port to listen on (default: a free one)"
-    )
-    emulator.add_argument(
-        "--personality",
-        default="rfc6749",
-        choices=EMULATOR_PERSONALITIES,
-        metavar="NAME",
-        help="the dialect to speak: %(choices)s (default: rfc6749)",
-    )
-    emulator.add_argument(
-        "--client-id", default="test-client", help="the client id it accepts (test-client)"
-    )
-    emulator.add_argument(
-        "--client-secret",
-        default="test-secret",
-        help="the client secret it accepts (test-secret)",
-    )
-    emulator.add_argument(
-        "--expires-in",
-        type=int,
-        default=3600,
-        metavar="SECONDS",
-        help="the lifetime of the tokens it issues (3600)",
-    )
+    add_emulator_arguments(emulator)
 
     cache = _command_parser(
         commands,

@@ -34,6 +34,8 @@ __all__ = [
     "TokenEmulator",
 ]
 
+_NEEDS_PYTEST = frozenset({"ProviderContractTests", "TokenCacheContractTests"})
+
 _HOMES = {
     "EmulatorClient": "tokenrack.testing.values",
     "Exchange": "tokenrack.testing.personality",
@@ -52,7 +54,17 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'tokenrack.testing' has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(home), name)
+    try:
+        module = importlib.import_module(home)
+    except ModuleNotFoundError as missing:
+        if missing.name != "pytest" or name not in _NEEDS_PYTEST:
+            raise
+        raise ModuleNotFoundError(
+            f"tokenrack.testing.{name} is a pytest contract kit and needs pytest "
+            "(pip install pytest); the emulator (TokenEmulator, tokenrack emulator) does not",
+            name="pytest",
+        ) from None
+    value = getattr(module, name)
     globals()[name] = value
     return value
 

@@ -6,13 +6,18 @@ subclass ``BackendBasicTests``, and supply the provider class and a valid profil
     class TestAcme(ProviderContractTests):
         provider_class = AcmeProvider
         entry_point = "acme"
-        profile = {"client_id": "id", "client_secret": "s", "tenant": "t"}
+        profile = {"client_id": "id", "client_secret": "contract-secret", "tenant": "t"}
 
 Secrets in :attr:`ProviderContractTests.profile` (``client_secret`` and the provider's
 ``secret_options``) are plain strings; the kit wraps them as the core does, and hands the
 provider's own to :meth:`~tokenrack.oauth.provider.Provider.token_flow`, so a provider that
-signs its grant with one of them is checked on the request it really sends. The checks
-are sans-I/O: they build requests and parse canned answers, never a socket.
+signs its grant with one of them is checked on the request it really sends. The kit looks
+for each secret in what the provider builds, so a secret too short to search for (under 8
+characters, or part of the URL) is refused with a message, never a bare ``assert False``.
+The field that carries the grant type is not assumed: by default any form field whose
+value is the provider's ``grant_type`` will do; :attr:`ProviderContractTests.grant_type_field`
+names it exactly. The checks are sans-I/O: they build requests and parse canned answers,
+never a socket.
 """
 
 from __future__ import annotations
@@ -28,9 +33,12 @@ from tokenrack.oauth.message import HttpResponse, TokenRequest
 from tokenrack.oauth.provider import Provider
 from tokenrack.secret.value import Secret
 
-__all__ = ["ProviderContractTests"]
+__all__ = ["MIN_SECRET_LENGTH", "ProviderContractTests"]
 
 _NOW = 1_700_000_000.0
+
+MIN_SECRET_LENGTH = 8
+"""The shortest test secret the kit can search for without finding it by chance."""
 
 
 def _answer(status: int, body: Mapping[str, Any]) -> HttpResponse:
@@ -49,19 +57,41 @@ class ProviderContractTests:
     Attributes:
         provider_class: The class under test.
         entry_point: The name it is registered under.
-        profile: A valid profile's options for it (secrets as plain strings).
+        profile: A valid profile's options for it (secrets as plain strings, each at
+            least :data:`MIN_SECRET_LENGTH` characters and distinctive, e.g.
+            ``"contract-secret"``).
+        grant_type_field: The request field that carries the grant type, for a vendor
+            that does not call it ``grant_type`` (e.g. ``"grantType"``); None (the
+            default) accepts any form field whose value is the provider's ``grant_type``.
     """
 
     provider_class: ClassVar[type[Provider]]
     entry_point: ClassVar[str]
     profile: ClassVar[Mapping[str, Any]]
+    grant_type_field: ClassVar[str | None] = None
 
     def _secret_keys(self) -> frozenset[str]:
         return frozenset({"client_secret", *self.provider_class.secret_options})
 
-    def _secret_values(self) -> list[str]:
+    def _secret_values(self, provider: Provider) -> dict[str, str]:
+        """The profile's secrets by key, refused if too short to search for."""
         keys = self._secret_keys()
-        return [v for k, v in self.profile.items() if k in keys and isinstance(v, str) and v]
+        found = {k: v for k, v in self.profile.items() if k in keys and isinstance(v, str) and v}
+        url = f"{provider.build_token_request().url} https http"
+        for key, value in found.items():
+            problem = None
+            if len(value) < MIN_SECRET_LENGTH:
+                problem = f"is {len(value)} characters; use {MIN_SECRET_LENGTH} or more"
+            elif value in url:
+                problem = "occurs in the token URL, so it would be found there by chance"
+            if problem:
+                pytest.fail(
+                    f"{type(self).__name__}.profile[{key!r}] {problem}: the kit searches "
+                    "requests and cache keys for it; give a distinctive test secret such "
+                    "as 'contract-secret'",
+                    pytrace=False,
+                )
+        return found
 
     @pytest.fixture
     def provider(self) -> Provider:
@@ -111,34 +141,67 @@ class ProviderContractTests:
     def test_builds_a_request_to_an_https_or_loopback_url(
         self, provider: Provider, secrets: dict[str, Secret]
     ) -> None:
-        """The first request goes to https (or loopback) and names a grant type."""
+        """The first request goes to https (or loopback) and carries the grant type.
+
+        The grant type is the provider's ``grant_type``; the field is
+        :attr:`grant_type_field` if set, else any form field holding that value.
+        """
         from tokenrack.oauth.url_policy import insecure_url_problem
 
         request = next(provider.token_flow(secrets))
-        assert isinstance(request, TokenRequest)
-        assert insecure_url_problem(request.url, allow_insecure_http=False) is None
-        assert request.form_value("grant_type")
+        assert isinstance(request, TokenRequest), (
+            f"token_flow() yielded {type(request).__name__}, not a TokenRequest"
+        )
+        problem = insecure_url_problem(request.url, allow_insecure_http=False)
+        assert problem is None, f"the request's URL {request.url}: {problem}"
+        expected = self.provider_class.grant_type
+        fields = [name for name, _ in request.form]
+        if self.grant_type_field is not None:
+            sent = request.form_value(self.grant_type_field)
+            assert sent == expected, (
+                f"form field {self.grant_type_field!r} is {sent!r}, expected the provider's "
+                f"grant_type {expected!r} (fields sent: {fields})"
+            )
+        else:
+            carrying = [name for name, value in request.form if value == expected]
+            assert carrying, (
+                f"no form field carries the provider's grant_type {expected!r} (fields "
+                f"sent: {fields}); set grant_type_field if the vendor sends it otherwise"
+            )
 
     def test_request_holds_no_plain_secret(
         self, provider: Provider, secrets: dict[str, Secret]
     ) -> None:
         """No secret appears unwrapped in the requests the provider builds."""
-        for request in (provider.build_token_request(), next(provider.token_flow(secrets))):
-            plain = [
-                v
-                for _, v in (*request.form, *request.headers, ("url", request.url))
-                if not isinstance(v, Secret)
+        known = self._secret_values(provider)
+        built = (
+            ("build_token_request()", provider.build_token_request()),
+            ("token_flow()", next(provider.token_flow(secrets))),
+        )
+        for origin, request in built:
+            places = [
+                *((f"form field {k!r}", v) for k, v in request.form),
+                *((f"header {k!r}", v) for k, v in request.headers),
+                (f"the URL {request.url}", request.url),
             ]
-            for secret in self._secret_values():
-                assert all(secret not in value for value in plain)
+            for key, secret in known.items():
+                leaks = [
+                    where for where, v in places if not isinstance(v, Secret) and secret in str(v)
+                ]
+                assert not leaks, (
+                    f"profile[{key!r}] appears unwrapped in {origin}'s {', '.join(leaks)}; "
+                    "wrap it in Secret"
+                )
 
     def test_cache_key_parts_are_stable_and_never_secret(self, provider: Provider) -> None:
         """Cache key parts are deterministic strings without any secret."""
         parts = provider.cache_key_parts()
-        assert parts == provider.cache_key_parts()
-        assert all(isinstance(v, str) for v in parts.values())
-        for secret in self._secret_values():
-            assert all(secret not in v for v in parts.values())
+        assert parts == provider.cache_key_parts(), "cache_key_parts() changed between calls"
+        odd = {k: type(v).__name__ for k, v in parts.items() if not isinstance(v, str)}
+        assert not odd, f"cache_key_parts() values must be strings; not: {odd}"
+        for key, secret in self._secret_values(provider).items():
+            leaks = [part for part, v in parts.items() if secret in v]
+            assert not leaks, f"profile[{key!r}] appears in cache_key_parts() {leaks}"
 
     def test_cache_key_parts_separate_clients(self, provider: Provider) -> None:
         """Two client ids never share a cache key."""

@@ -26,7 +26,7 @@ import secrets
 import ssl
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -81,6 +81,12 @@ class TokenEmulator:
             authenticate, what is refused and how answers look. The default is plain
             RFC 6749, as checked by this class.
 
+    Set :attr:`request_log` to a callable taking one line of text to hear of every request
+    as it is answered (a consumed fault gets its own line): method, path (without the
+    query), the client id once authenticated, and the outcome (``200 ok``,
+    ``401 invalid_client``, ``fault reset`` …); never a secret.
+    ``tokenrack emulator --log-requests`` prints these lines to stderr.
+
     Set :attr:`date_offset` to seconds to add to the clock its ``Date`` header shows (a
     gateway whose clock is wrong); the tokens' ``exp`` keeps the true clock.
 
@@ -115,6 +121,7 @@ class TokenEmulator:
         self.token_path = token_path
         self.latency = latency
         self.date_offset = 0.0
+        self.request_log: Callable[[str], None] | None = None
         if personality is None:
             # Imported here: the personality module builds on this one's hooks.
             from tokenrack.testing.personality import Personality

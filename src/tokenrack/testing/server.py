@@ -116,7 +116,9 @@ class EmulatorHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         """Serve authorization server metadata (RFC 8414, OIDC discovery) if it is on."""
-        document = self.server.emulator.serve_metadata(urlsplit(self.path).path)
+        path = urlsplit(self.path).path
+        document = self.server.emulator.serve_metadata(path)
+        self._log(path, None, "404 not_found" if document is None else "200 metadata")
         if document is None:
             self._send(404, {"error": "not_found"})
         else:
@@ -129,6 +131,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         personality = emulator.personality
         if not personality.serves(emulator, exchange.path):
             missing = personality.not_found(emulator, exchange)
+            self._log(exchange.path, None, _outcome(missing.status, missing.body))
             self._send(missing.status, missing.body, missing.headers)
             return
         # Authenticated once per request: a replayed assertion must be the client's
@@ -149,10 +152,26 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             )
         )
         emulator.hold()
-        if fault is not None and act_out(self, fault, emulator):
-            return
+        known = client.client_id if client else None
+        # Logged before answering, so a reader who has the answer has the line too.
+        if fault is not None:
+            self._log(exchange.path, known, f"fault {fault.kind}")
+            if act_out(self, fault, emulator):
+                return
         answer = personality.answer(emulator, exchange, verdict)
+        self._log(exchange.path, known, _outcome(answer.status, answer.body))
         self._send(answer.status, answer.body, answer.headers)
+
+    def _log(self, path: str, client_id: str | None, outcome: str) -> None:
+        """One line to the emulator's ``request_log``, if it has one.
+
+        Only what cannot hold a secret: the method, the path without its query (vendors
+        put parameters there), the client id once authenticated (a claimed id may be a
+        secret pasted in the wrong place) and the outcome.
+        """
+        log = self.server.emulator.request_log
+        if log is not None:
+            log(f"{self.command} {path} client={client_id or '-'} -> {outcome}")
 
     def _exchange(self) -> Exchange:
         parts = urlsplit(self.path)
@@ -181,6 +200,14 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
+
+
+def _outcome(status: int, body: Mapping[str, Any]) -> str:
+    """``200 ok``, or the status and the answer's RFC 6749 ``error`` code if it has one."""
+    if status < 400:
+        return f"{status} ok"
+    error = body.get("error")
+    return f"{status} {error}" if isinstance(error, str) else str(status)
 
 
 def parse_body(raw: bytes, content_type: str) -> list[tuple[str, str]]:
