@@ -9,26 +9,16 @@ a secret key), and suggests the closest key for a typo.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from tokenrack.config.marks import join_path
 from tokenrack.errors import ConfigProblem
 
 __all__ = ["describe", "join_path", "validate"]
-
-
-def join_path(base: str, parts: Iterable[str | int]) -> str:
-    """``profiles.billing`` + ``["scopes", 0]`` → ``profiles.billing.scopes[0]``."""
-    path = base
-    for part in parts:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path = f"{path}.{part}" if path else str(part)
-    return path
 
 
 def _plural(schema: Mapping[str, Any]) -> str:
