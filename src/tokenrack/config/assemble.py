@@ -386,6 +386,7 @@ class _ProfileBuilder:
         before = len(self.problems)
         resolved = self._interpolate(merged, base, plugins.secret_keys)
         self.problems[before:] = _with_origins(self.problems[before:], base, name, origins)
+        unresolved = {problem.path for problem in self.problems[before:]}
         schema = profile_schema(
             provider_schema=plugins.provider.options_schema,
             auth_method_properties=[m.options_schema for m in plugins.methods],
@@ -395,6 +396,8 @@ class _ProfileBuilder:
         )
         hide = _hider(plugins.secret_keys, self.cache_secrets)
         found = validate(resolved, schema, base=base, hide=hide)
+        # A value whose ${VAR} is unset is said once, not again as "expected a URL".
+        found = [p for p in found if not _under(p.path, unresolved)]
         self.problems.extend(_with_origins(found, base, name, origins))
         self._check_material(base, plugins.auth_name, plugins.methods, resolved)
         return resolved
@@ -666,10 +669,22 @@ def _shown_secret(raw: Any) -> SecretValue:
     return Secret(str(raw))
 
 
+def _under(path: str, prefixes: set[str]) -> bool:
+    """Whether ``path`` is one of ``prefixes`` or inside one."""
+    return any(path == p or path.startswith((f"{p}.", f"{p}[")) for p in prefixes)
+
+
+# Scopes warned about in this process: a file loaded again does not repeat the warning.
+_WARNED_SCOPES: set[tuple[str, str, str]] = set()
+
+
 def _warn_about_scopes(source: str, name: str, resolved: Mapping[str, Any]) -> None:
     """A scope with a space in it is sent as two scopes (RFC 6749 §3.3): say so at load."""
     for scope in resolved.get("scopes") or ():
         if isinstance(scope, str) and " " in scope.strip():
+            if (source, name, scope) in _WARNED_SCOPES:
+                continue
+            _WARNED_SCOPES.add((source, name, scope))
             logger.warning(
                 "%s: profiles.%s.scopes: %r contains a space and will be sent as %d scopes "
                 "(scopes are separated by spaces); write them as separate items if you mean "

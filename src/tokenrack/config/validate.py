@@ -226,7 +226,24 @@ def _problems(error: ValidationError, base: str, hide: Hide) -> list[ConfigProbl
         return problems
     schema = error.schema if isinstance(error.schema, Mapping) else {}
     shown = _show(error.instance, hidden=hide(parts))
-    return [ConfigProblem(path, f"expected {describe(schema)}, got {shown}")]
+    hint = _quote_hint(error, schema)
+    return [ConfigProblem(path, f"expected {describe(schema)}, got {shown}{hint}")]
+
+
+def _wants_string(schema: Mapping[str, Any]) -> bool:
+    if schema.get("type") == "string":
+        return True
+    branches = schema.get("oneOf") or schema.get("anyOf") or ()
+    return any(isinstance(b, Mapping) and _wants_string(b) for b in branches)
+
+
+def _quote_hint(error: ValidationError, schema: Mapping[str, Any]) -> str:
+    """For a number where a string is needed: YAML read it as a number; quote it."""
+    value = error.instance
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not _wants_string(schema):
+        return ""
+    # Said without the number: it may be a secret, and 0123 was read as 83 anyway.
+    return "; YAML reads an unquoted number as a number (0123 as octal 83): put it in quotes"
 
 
 def validate(
