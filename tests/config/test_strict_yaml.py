@@ -10,7 +10,7 @@ import yaml
 from tokenrack.config import document
 from tokenrack.config.document import parse_document, parse_yaml
 from tokenrack.core.registry import Registry
-from tokenrack.errors import ConfigError
+from tokenrack.errors import ConfigError, SecretError
 
 PROFILE = """\
 version: 1
@@ -142,3 +142,32 @@ def test_a_dict_config_has_no_marks() -> None:
     ):
         registry.runtime("a")
     assert "[line" not in str(caught.value)
+
+
+def test_an_error_found_at_first_use_is_located_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("UNSET_SECRET_FOR_MARKS", raising=False)
+    path = tmp_path / "tokenrack.yaml"
+    path.write_text(
+        "version: 1\n"
+        "profiles:\n"
+        "  billing:\n"
+        "    provider: generic\n"
+        "    token_url: https://idp.example/oauth/token\n"
+        "    client_id: abc\n"
+        "    client_secret: {env: UNSET_SECRET_FOR_MARKS}\n"
+    )
+    with Registry.from_file(path) as registry, pytest.raises(SecretError) as caught:
+        registry.runtime("billing")
+    assert str(caught.value).startswith(f"{path}: profiles.billing.client_secret: ")
+    assert str(caught.value).endswith("[line 7, column 5]")
+    assert caught.value.profile == "billing"
+
+
+def test_a_loaded_config_keeps_no_yaml_nodes(tmp_path: Path) -> None:
+    path = tmp_path / "tokenrack.yaml"
+    path.write_text(PROFILE.replace("    client_id: prod-client\n", ""))
+    with Registry.from_file(path) as registry:
+        assert registry.config.marks._root is None  # the document, inline secrets and all
+        assert registry.config.marks.of("profiles.billing.client_id") == (6, 5)

@@ -139,6 +139,7 @@ class Config:
             :attr:`ProfileConfig.unusable`).
         default_profile: The ``default_profile`` key: the profile used when none is
             named (None when the file has no such key).
+        marks: Line and column of each path, for errors found after loading.
         environ: The environment its ``${VAR}`` references are read from: at load, and
             at the profile's first use for inline secrets (never shown: it may hold secrets).
     """
@@ -147,6 +148,7 @@ class Config:
     profiles: Mapping[str, ProfileConfig]
     environ: Mapping[str, str] = field(default_factory=_os_environ, repr=False, compare=False)
     default_profile: str | None = None
+    marks: Marks = field(default_factory=Marks, repr=False, compare=False)
 
     def problems(self) -> dict[str, ConfigError | PluginError]:
         """Each unusable profile's error, by name, in file order (empty: all are usable)."""
@@ -271,6 +273,7 @@ def load_config(
         profiles=MappingProxyType(profiles),
         environ=environ,
         default_profile=default_profile,
+        marks=marks.settle(),
     )
 
 

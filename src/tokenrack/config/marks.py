@@ -60,11 +60,22 @@ class Marks:
         self._root = root
         self._marks: dict[str, tuple[int, int]] | None = None
 
+    def settle(self) -> Marks:
+        """Compute the map now, and let go of the node tree.
+
+        The tree holds the whole document, inline secrets included, which a loaded config
+        must not keep alive.
+        """
+        if self._marks is None and self._root is not None:
+            self._marks = _collect(self._root)
+        self._root = None
+        return self
+
     def of(self, path: str) -> tuple[int, int] | None:
         """Line and column (from 1) of ``path``, or of its closest written ancestor."""
-        if self._root is None:
-            return None
         if self._marks is None:
+            if self._root is None:
+                return None
             self._marks = _collect(self._root)
         while True:
             found = self._marks.get(path)

@@ -448,52 +448,70 @@ class Registry:
                 if config.unusable is not None:
                     # The same error object each time: without the frames of earlier raises.
                     raise config.unusable.with_traceback(None)
-                secrets = self._secret_resolver(config)
-                option = config.parsed.cache
-                cache = self._shared.cache_for(
-                    self._default_cache if option is None else option, secrets.resolve
-                )
-                runtime = ProfileRuntime(
-                    config,
-                    source=self._config.source,
-                    catalog=self._catalog,
-                    secrets=secrets,
-                    transport=self._transport_instance(),
-                    clock=self._clock,
-                    rng=self._rng,
-                    jitter=self._jitter,
-                    metadata=self._metadata,
-                    shared_metadata=cache.metadata if cache is not None else None,
-                    pins=self._pins,
-                    fingerprint=_fingerprint_for(cache, secrets),
-                    stats=self._stats.setdefault(profile, ProfileStats()),
-                )
-                slot = self._store.slot(runtime.cache_key)
-                refresh: Refresh = runtime.refresh
-                shared: SharedRefresh | None = None
-                if cache is not None:
-                    transport = runtime.transport_options
-                    shared = self._shared.refresh(
-                        cache,
-                        key=runtime.cache_key,
-                        profile=runtime.name,
-                        fetch=runtime.fetch,
-                        windows=runtime.windows,
-                        slot=slot,
-                        resolve_secret=secrets.resolve,
-                        # By default a lock outlives one request at the profile's timeouts.
-                        default_lease=transport.connect_timeout + transport.read_timeout,
-                        deadline=runtime.options.retry.deadline,
+                try:
+                    secrets = self._secret_resolver(config)
+                    option = config.parsed.cache
+                    cache = self._shared.cache_for(
+                        self._default_cache if option is None else option, secrets.resolve
                     )
-                    refresh = shared
-                refresh = with_cooldown(
-                    refresh,
-                    runtime.options.refusal_cooldown,
-                    on_refusal=partial(self._retire, profile, runtime),
-                )
-                found = _Profile(runtime, slot, refresh, runtime.stats, shared, self._monotonic())
-                self._profiles[profile] = found
+                    runtime = ProfileRuntime(
+                        config,
+                        source=self._config.source,
+                        catalog=self._catalog,
+                        secrets=secrets,
+                        transport=self._transport_instance(),
+                        clock=self._clock,
+                        rng=self._rng,
+                        jitter=self._jitter,
+                        metadata=self._metadata,
+                        shared_metadata=cache.metadata if cache is not None else None,
+                        pins=self._pins,
+                        fingerprint=_fingerprint_for(cache, secrets),
+                        stats=self._stats.setdefault(profile, ProfileStats()),
+                    )
+                    slot = self._store.slot(runtime.cache_key)
+                    refresh: Refresh = runtime.refresh
+                    shared: SharedRefresh | None = None
+                    if cache is not None:
+                        transport = runtime.transport_options
+                        shared = self._shared.refresh(
+                            cache,
+                            key=runtime.cache_key,
+                            profile=runtime.name,
+                            fetch=runtime.fetch,
+                            windows=runtime.windows,
+                            slot=slot,
+                            resolve_secret=secrets.resolve,
+                            # By default a lock outlives one request at the profile's timeouts.
+                            default_lease=transport.connect_timeout + transport.read_timeout,
+                            deadline=runtime.options.retry.deadline,
+                        )
+                        refresh = shared
+                    refresh = with_cooldown(
+                        refresh,
+                        runtime.options.refusal_cooldown,
+                        on_refusal=partial(self._retire, profile, runtime),
+                    )
+                    found = _Profile(
+                        runtime, slot, refresh, runtime.stats, shared, self._monotonic()
+                    )
+                    self._profiles[profile] = found
+                except ConfigError as error:
+                    # Found while building (a secret, key material): placed in the file too.
+                    located = self._located(error)
+                    if located is error:
+                        raise
+                    raise located from None
             return found
+
+    def _located(self, error: ConfigError) -> ConfigError:
+        """``error`` with the line and column of each problem's path, where the file has one."""
+        if type(error) not in (ConfigError, SecretError):
+            return error  # a subclass with a constructor of its own: as it is
+        problems = self._config.marks.locate(error.problems)
+        if all(new is old for new, old in zip(problems, error.problems, strict=True)):
+            return error
+        return type(error)(problems=problems, file=error.file, profile=error.profile)
 
     def _reread_if_refused(self, profile: str, found: _Profile, error: BaseException) -> bool:
         """During a refusal's cooldown, build the profile again at most once a second.
