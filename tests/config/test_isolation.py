@@ -386,3 +386,45 @@ def test_a_scope_with_a_space_is_warned_about(caplog: pytest.LogCaptureFixture) 
         "will be sent as 2 scopes (scopes are separated by spaces); write them as separate "
         "items if you mean that"
     ]
+
+
+def test_a_bad_key_file_stops_only_its_profile(emulator: TokenEmulator, tmp_path: Path) -> None:
+    key = tmp_path / "payroll-key.pem"
+    key.write_text("not a key\n")
+    key.chmod(0o600)
+    payroll = {
+        **profile(emulator, auth_method="private_key_jwt", private_key=str(key)),
+    }
+    del payroll["client_secret"]
+    data = {"version": 1, "profiles": {"billing": profile(emulator), "payroll": payroll}}
+    with Registry.from_dict(data) as registry:
+        assert registry.problems() == {}  # found at the first use: the key is read then
+        with pytest.raises(ConfigError) as caught:
+            registry.get_token("payroll")
+        assert caught.value.path == "profiles.payroll.private_key"
+        assert registry.get_token("billing").access_token.startswith(TOKEN_MARK)
+
+
+def test_missing_redis_and_cryptography_stop_no_profile(emulator: TokenEmulator) -> None:
+    code = (
+        "import sys; sys.modules['redis'] = None; sys.modules['cryptography'] = None\n"
+        "from tokenrack import Registry\n"
+        "url, client, secret = sys.argv[1:]\n"
+        "base = {'provider': 'generic', 'token_url': url, 'client_id': client,\n"
+        "        'client_secret': secret}\n"
+        "shared = {'backend': 'redis', 'url': 'redis://127.0.0.1:1/0',\n"
+        "          'encryption_key': 'k' * 44}\n"
+        "registry = Registry.from_dict({'version': 1, 'profiles': {\n"
+        "    'billing': base, 'payroll': {**base, 'cache': shared}}})\n"
+        "print(registry.problems())\n"
+        "print(len(registry.get_token('billing').access_token) > 0)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, emulator.token_url, CLIENT_ID, SECRET],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["{}", "True"]
