@@ -4,10 +4,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-LINTED := src providers/src tests scripts benchmarks docs/examples
+LINTED := src providers/src tests scripts benchmarks docs/examples docs/_hooks
 BENCH_STAMP := $(VENV)/.bench-stamp
+# node oidc-provider for tests/interop: installed when node and npm are on this machine.
+NODE_PROJECT := tests/interop/node
+NODE_STAMP := $(NODE_PROJECT)/node_modules/.installed-stamp
+HAVE_NODE := $(shell command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 && echo yes)
 
-.PHONY: install demo test test-fast lint typecheck imports unit unit-fast docs docs-check schema bench clean
+.PHONY: install demo test test-fast lint typecheck imports unit unit-fast docs docs-serve docs-check schema bench charts clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +24,12 @@ $(STAMP): $(BIN)/python pyproject.toml providers/pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]' -e ./providers
 	touch $(STAMP)
 
-install: $(STAMP)
+# npm ci installs exactly package-lock.json; again only when the lock file changes.
+$(NODE_STAMP): $(NODE_PROJECT)/package.json $(NODE_PROJECT)/package-lock.json
+	npm ci --prefix $(NODE_PROJECT) --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+install: $(STAMP) $(if $(HAVE_NODE),$(NODE_STAMP))
 
 # The peers benchmarks/compare.py measures tokenrack against (Authlib, requests-auth, MSAL).
 $(BENCH_STAMP): $(STAMP)
@@ -58,8 +67,14 @@ unit-fast: install
 
 test-fast: lint typecheck imports unit-fast
 
+# The site (mkdocs-material): the API and CLI references are generated at build time
+# (mkdocstrings, docs/_hooks/reference.py). NO_MKDOCS_2_WARNING silences material's banner.
 docs: install
-	$(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
+
+# The same site, rebuilt on every edit, on http://127.0.0.1:8000 (loopback only).
+docs-serve: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict -a 127.0.0.1:8000
 
 test: lint typecheck imports unit docs
 
@@ -73,6 +88,11 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/compare.py
 	$(BIN)/python benchmarks/cli.py
 	$(BIN)/python benchmarks/redaction.py
+	$(BIN)/python benchmarks/charts.py
+
+# Redraws the SVG charts from benchmarks/results/*.json without running any benchmark.
+charts: install
+	$(BIN)/python benchmarks/charts.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

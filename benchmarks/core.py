@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from charts import draw
 
 from tokenrack import Registry
 from tokenrack.testing import TokenEmulator
@@ -38,10 +39,11 @@ def profile(emulator: TokenEmulator, **extra: Any) -> dict[str, Any]:
 
 
 def record(name: str, results: dict[str, Any], table: str) -> None:
-    """Keep a benchmark's results (JSON) and table (Markdown) in results/, and print the table."""
+    """Keep a benchmark's results (JSON), table (Markdown) and charts (SVG) in results/."""
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
     (RESULTS / f"{name}.md").write_text(table + "\n")
+    draw(name, results, RESULTS)
     print(table)
 
 

@@ -193,7 +193,8 @@ def test_key_that_does_not_fit_the_algorithm(tmp_path: Path) -> None:
     )
     with pytest.raises(
         ConfigError,
-        match=r"profiles.a.private_key: signing_alg RS256 does not fit this key \(use ES256\)",
+        match=r"profiles.a.private_key: key file \S+/k.pem: signing_alg RS256 does not fit "
+        r"this key \(use ES256\)",
     ):
         registry.get_token("a")
 

@@ -183,7 +183,7 @@ BUILT_IN_METHODS = {
     "client_secret_jwt": (("client_id", "client_secret"), frozenset(), None, False),
     "private_key_jwt": (
         ("client_id", "private_key"),
-        frozenset({"private_key", "certificate"}),
+        frozenset({"private_key", "private_key_passphrase", "certificate"}),
         "tokenrack[jwt]",
         False,
     ),

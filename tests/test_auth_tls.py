@@ -150,9 +150,69 @@ def test_wrong_passphrase_fails_without_showing_it(
             )
         }
     )
-    with pytest.raises(TokenEndpointUnavailableError) as caught:
+    with pytest.raises(ConfigError) as caught:
         registry.get_token("a")
-    assert "not the phrase" not in str(caught.value)
+    message = str(caught.value)
+    assert "not the phrase" not in message
+    assert message.startswith("<dict>: profiles.a.client_key: ")
+    assert f"key file {pki['encrypted'].key_path}" in message
+    assert "client_key_passphrase is wrong" in message
+    assert mtls.request_count == 0
+
+
+def test_encrypted_key_without_a_passphrase_says_which_key_to_set(
+    mtls: TokenEmulator, pki: dict[str, Any], make_registry: MakeRegistry
+) -> None:
+    """No OpenSSL prompt on the terminal, and no request: the missing key is named."""
+    registry = make_registry(
+        {"a": tls_profile(mtls, pki["certs"], pki["encrypted"], client_id="enc-svc")}
+    )
+    with pytest.raises(ConfigError) as caught:
+        registry.get_token("a")
+    assert caught.value.path == "profiles.a.client_key"
+    assert "encrypted: set client_key_passphrase" in str(caught.value)
+    assert str(pki["encrypted"].key_path) in str(caught.value)
+    assert mtls.request_count == 0
+
+
+@pytest.mark.parametrize(
+    ("swap", "path", "words"),
+    [
+        ("cert-as-key", "client_key", "expected a PEM private key, found a certificate"),
+        ("garbage-cert", "client_cert", "expected a PEM certificate"),
+        ("missing-key", "client_key", "cannot read the file (No such file or directory)"),
+        ("other-key", "client_key", "does not match the certificate"),
+    ],
+)
+def test_unusable_client_certificate_material_names_the_option_and_file(
+    swap: str,
+    path: str,
+    words: str,
+    mtls: TokenEmulator,
+    pki: dict[str, Any],
+    make_registry: MakeRegistry,
+    tmp_path: Path,
+) -> None:
+    issued: ClientCertificateFiles = pki["issued"]
+    cert, key = str(issued.cert_path), str(issued.key_path)
+    if swap == "cert-as-key":
+        key = cert
+    elif swap == "garbage-cert":
+        cert = str(tmp_path / "garbage.pem")
+        Path(cert).write_text("-----BEGIN NOTHING-----\nZm9v\n-----END NOTHING-----\n")
+    elif swap == "missing-key":
+        key = str(tmp_path / "absent.pem")
+    else:
+        key = str(pki["stranger"].key_path)
+    data = {**tls_profile(mtls, pki["certs"], issued), "client_cert": cert, "client_key": key}
+    registry = make_registry({"a": data})
+    with pytest.raises(ConfigError) as caught:
+        registry.get_token("a")
+    assert caught.value.path == f"profiles.a.{path}"
+    assert caught.value.file == "<dict>"
+    assert words in str(caught.value)
+    assert (key if path == "client_key" else cert) in str(caught.value)
+    assert "BEGIN" not in str(caught.value)
     assert mtls.request_count == 0
 
 
@@ -305,3 +365,40 @@ def test_material_is_required(pki: dict[str, Any]) -> None:
     assert "profiles.a.client_key: required by auth method 'tls_client_auth', but missing" in str(
         caught.value
     )
+
+
+def test_relative_certificate_and_key_paths_are_the_config_files(
+    mtls: TokenEmulator,
+    pki: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A literal path and a ``{file: …}`` reference, both relative, from another cwd."""
+    import shutil
+
+    import yaml
+
+    home = tmp_path / "conf"
+    (home / "tls").mkdir(parents=True)
+    encrypted: ClientCertificateFiles = pki["encrypted"]
+    shutil.copy(encrypted.cert_path, home / "tls" / "client.pem")
+    shutil.copy(encrypted.key_path, home / "tls" / "client-key.pem")
+    (home / "tls" / "client-key.pem").chmod(0o600)
+    data = tls_profile(
+        mtls,
+        pki["certs"],
+        encrypted,
+        client_id="enc-svc",
+        client_key_passphrase="pa55 phrase",
+    )
+    data["client_cert"] = "tls/client.pem"
+    data["client_key"] = {"file": "tls/client-key.pem"}
+    config = home / "tokenrack.yaml"
+    config.write_text(yaml.safe_dump({"version": 1, "profiles": {"a": data}}))
+    config.chmod(0o600)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    with Registry.from_file(config) as registry:
+        assert registry.get_token("a").access_token in mtls.issued_tokens
+    assert mtls.requests[0].client_certificate == encrypted.thumbprint

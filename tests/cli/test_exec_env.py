@@ -45,3 +45,21 @@ def test_the_child_gets_the_token_and_the_rest() -> None:
     environ = {"SECRET": "s", "PATH": "/bin", "T": "old"}
     child = child_environment(environ, variable="T", access_token="tok", drop=["SECRET"])
     assert child == {"PATH": "/bin", "T": "tok"}
+
+
+def test_variable_names_exec_accepts_and_refuses() -> None:
+    from tokenrack.cli.exec_env import variable_problem
+
+    for good in ("TOKENRACK_TOKEN", "API_TOKEN", "_t", "token2"):
+        assert variable_problem(good) is None, good
+    for bad in ("1BAD", "BAD-NAME", "A B", "", "TÖKEN", "X="):
+        assert "is not a variable name" in str(variable_problem(bad)), bad
+    for reserved in ("PATH", "path", "HOME", "LD_PRELOAD", "LC_ALL", "XDG_CONFIG_HOME", "IFS"):
+        assert "is needed by the command or by tokenrack" in str(variable_problem(reserved))
+
+
+def test_the_expiry_rides_along_in_whole_seconds() -> None:
+    environment = child_environment(
+        {"KEEP": "1"}, variable="T", access_token="tok", drop=(), expires_at=1800000000.9
+    )
+    assert environment == {"KEEP": "1", "T": "tok", "T_EXPIRES_AT": "1800000000"}

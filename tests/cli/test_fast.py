@@ -51,10 +51,15 @@ def test_plain_forms(
         ["-v", "token", "billing"],
         ["token", "billing", "--force-refresh"],
         ["token", "billing", "--json", "--header"],
+        ["token", "billing", "--json", "--format", "env"],
+        ["token", "billing", "--format", "yaml"],
+        ["token", "billing", "--min-ttl", "-5"],
+        ["token", "billing", "--min-ttl", "nan"],
+        ["exec", "billing", "--env", "PATH", "--", "cmd"],
+        ["exec", "billing", "--env", "1BAD", "--", "cmd"],
         ["token", "billing", "other"],
         ["token", "billing", "--min-ttl", "soon"],
         ["token", "billing", "--min-ttl"],
-        ["token"],
         ["exec", "billing"],
         ["exec", "billing", "--json", "--", "cmd"],
         ["exec", "billing", "--keep-env=yes", "--", "cmd"],
@@ -69,6 +74,29 @@ def test_everything_else_goes_to_the_full_command_line(
 ) -> None:
     monkeypatch.delenv("TOKENRACK_PROFILE", raising=False)
     assert _parse(argv) is None
+
+
+def test_no_profile_means_the_configs_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TOKENRACK_PROFILE", raising=False)
+    parsed = _parse(["token"])
+    assert parsed is not None and parsed["profile"] is None  # the snapshot's default_profile
+    parsed = _parse(["exec", "--", "cmd"])
+    assert parsed is not None and parsed["profile"] is None
+
+
+@pytest.mark.parametrize(
+    ("argv", "output"),
+    [
+        (["token", "b"], None),
+        (["token", "b", "--json"], "json"),
+        (["token", "b", "--header"], "header"),
+        (["token", "b", "--format", "env"], "env"),
+        (["token", "b", "--format=exec-credential"], "exec-credential"),
+    ],
+)
+def test_formats_and_their_aliases(argv: list[str], output: str | None) -> None:
+    parsed = _parse(argv)
+    assert parsed is not None and parsed.get("format") == output
 
 
 def test_profile_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -88,6 +116,7 @@ def test_every_option_in_the_tables_is_one_the_full_parser_knows() -> None:
     before = [word for option in _GLOBAL_OPTIONS for word in (option, "value")]
     for command, options in _COMMAND_OPTIONS.items():
         for option, read in options.items():
-            after = [option, "1"] if read is not None else [option]
+            value = {"--format": "json", "--env": "API_TOKEN"}.get(option, "1")
+            after = [option, value] if read is not None else [option]
             parsed = parser.parse_args([*before, command, "profile", *after])
             assert parsed.command == command, option

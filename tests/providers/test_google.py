@@ -161,6 +161,54 @@ def test_token_uri_of_the_key_file_is_used_and_token_url_wins(
     assert second.path == "/token"
 
 
+def test_the_key_files_token_uri_is_shown_logged_and_keyed(
+    google: Google,
+    make_registry: MakeRegistry,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """ux F15: the URL in ``profiles``, ``explain``, the INFO log and the cache key is the
+    one the request goes to: the key file's ``token_uri`` unless ``token_url`` is set."""
+    import logging
+
+    import yaml
+
+    from tests.cli.test_cli import run
+
+    legacy = f"{google.emulator.url}/o/oauth2/token"
+    key = write_service_account_key(
+        tmp_path / "legacy.json",
+        client_email=SA,
+        token_uri=legacy,
+        private_key=private_key("rsa"),
+        private_key_id=google.key.private_key_id,
+    )
+    key.path.chmod(0o600)
+    from_file = google.profile(service_account_key={"file": str(key.path)})
+    from_file.pop("token_url")
+    override = google.profile(service_account_key={"file": str(key.path)})
+    registry = make_registry({"from-file": from_file, "override": override})
+    assert registry.runtime("from-file").cache_key_parts["token_url"] == legacy
+    assert registry.runtime("override").cache_key_parts["token_url"] == google.token_url
+    with caplog.at_level(logging.INFO, logger="tokenrack.fetch"):
+        registry.get_token("from-file")
+    fetching = [r.getMessage() for r in caplog.records if "fetching token" in r.getMessage()]
+    assert fetching == [f"fetching token for profile from-file from {legacy} (reason: cold)"]
+    assert google.emulator.requests[0].path == "/o/oauth2/token"
+
+    config = tmp_path / "tokenrack.yaml"
+    config.write_text(yaml.safe_dump({"version": 1, "profiles": {"from-file": from_file}}))
+    config.chmod(0o600)
+    listed = run("profiles", "--json", config=config)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)[0]["token_url"] == legacy
+    explained = run("explain", "from-file", config=config)
+    assert explained.returncode == 0, explained.stderr
+    assert f"token URL: {legacy}\n" in explained.stdout
+    assert f"  token_url: {legacy}\n" in explained.stdout
+    assert "oauth2.googleapis.com" not in explained.stdout
+
+
 def test_a_key_that_is_not_the_accounts_gets_invalid_jwt_signature(
     google: Google, make_registry: MakeRegistry, tmp_path: Path
 ) -> None:
@@ -285,7 +333,7 @@ def test_cache_keys_follow_the_account_scopes_and_subject(
             key_json(
                 private_key=f"-----BEGIN PRIVATE KEY-----\n{SECRET}\n-----END PRIVATE KEY-----"
             ),
-            "private_key is unusable: not a PEM private key",
+            "private_key is unusable: not a usable PEM private key",
         ),
         (key_json(private_key=private_pem("p256")), "signing_alg RS256 does not fit this key"),
         (key_json(token_uri=f"ftp://{SECRET}"), "token_uri is not an http(s) URL"),
@@ -390,4 +438,7 @@ def test_explain_shows_the_signed_grant_but_never_the_assertion(
     assert google.emulator.request_count == 0  # explaining sends nothing
     failed = run("explain", "broken", config=config)
     assert failed.returncode == 2
-    assert "profiles.broken.service_account_key: the key file has no client_email" in failed.stderr
+    assert (
+        f"profiles.broken.service_account_key: file {broken}: the key file has no client_email"
+        in failed.stderr
+    )

@@ -82,7 +82,7 @@ def test_every_yaml_example_on_a_vendors_page_loads(
         monkeypatch.setenv(variable, "unused")
     # Building a profile reads its secrets (the cache key binds them); the pages' files
     # (/run/secrets/…) are not on this machine.
-    monkeypatch.setattr(FileSecretSource, "resolve", lambda self, argument: "unused")
+    monkeypatch.setattr(FileSecretSource, "resolve_in", lambda self, argument, context: "unused")
     for block in re.findall(r"```yaml\n(.*?)```", text, flags=re.S):
         document = yaml.safe_load(block)
         registry = Registry.from_dict(document)

@@ -206,6 +206,21 @@ class GoogleProvider(VendorProvider):
         """Google's token endpoint (a key file's ``token_uri`` is used when it names one)."""
         return DEFAULT_TOKEN_URL
 
+    def options_from_secrets(self, secrets: Mapping[str, Secret]) -> Mapping[str, Any]:
+        """The key file's ``token_uri`` as ``token_url``, unless the profile sets one.
+
+        So the URL shown, logged and in the cache key is the one :meth:`token_flow` posts
+        to. A key file that cannot be read learns nothing here: :meth:`token_flow` reports it.
+        """
+        secret = secrets.get(KEY_OPTION)
+        if secret is None or self.options.get("token_url"):
+            return {}
+        try:
+            key = ServiceAccountKey.from_json(secret.reveal())
+        except ConfigError:
+            return {}
+        return {"token_url": key.token_uri} if key.token_uri else {}
+
     def build_token_request(self) -> TokenRequest:
         """The grant without its assertion, which :meth:`token_flow` signs and adds.
 

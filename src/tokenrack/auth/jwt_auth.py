@@ -14,7 +14,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from tokenrack.auth.material import read_material
+from tokenrack.auth.material import material_origin, read_material
 from tokenrack.auth.methods import AuthMethod, ClientCredentials
 from tokenrack.auth.signing import (
     ASYMMETRIC_ALGORITHMS,
@@ -31,7 +31,7 @@ from tokenrack.errors import ConfigError, without_frames
 from tokenrack.oauth.message import TokenRequest
 from tokenrack.secret.value import Secret
 
-__all__ = ["ASSERTION_TYPE", "ClientSecretJwt", "PrivateKeyJwt"]
+__all__ = ["ASSERTION_TYPE", "PASSPHRASE_OPTION", "ClientSecretJwt", "PrivateKeyJwt"]
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
@@ -71,27 +71,57 @@ def _with_assertion(
     )
 
 
-def _key_error(client: ClientCredentials, key: str, error: Exception) -> ConfigError:
+PASSPHRASE_OPTION = "private_key_passphrase"
+
+
+def _key_error(
+    client: ClientCredentials, key: str, error: Exception, origin: str = ""
+) -> ConfigError:
     # The frames the error was raised through hold the key material (or the secret an HMAC
     # key is made of) as locals: the ConfigError is chained to the error without them.
     without_frames(error)
-    return ConfigError(str(error), profile=client.profile, path=f"profiles.{client.profile}.{key}")
+    where = f"{origin}: " if origin else ""
+    return ConfigError(
+        f"{where}{error}",
+        file=client.source,
+        profile=client.profile,
+        path=f"profiles.{client.profile}.{key}",
+    )
 
 
-def _load_key(secret: Secret, options: Mapping[str, Any]) -> SigningKey:
+def _passphrase_hint(error: KeyMaterialError) -> str:
+    """The error's message, with what to set when it is about a passphrase."""
+    message = str(error)
+    if "encrypted and no passphrase" in message:
+        return (
+            f"the PEM key is encrypted: set {PASSPHRASE_OPTION} "
+            "(a secret: {env: …}, {file: …} or {command: …})"
+        )
+    if "passphrase was given" in message:
+        return f"{PASSPHRASE_OPTION} is set, but the PEM key is not encrypted"
+    if "passphrase is wrong" in message:
+        return f"cannot decrypt the PEM key: {PASSPHRASE_OPTION} is wrong"
+    return message
+
+
+def _load_key(
+    secret: Secret, options: Mapping[str, Any], passphrase: Secret | None, used_by: str
+) -> SigningKey:
     """The signing key in ``secret``'s PEM or JWK (or the file it names).
 
-    The PEM text exists unwrapped only in this frame and those below it, whose locals
-    :func:`_key_error` drops from any error they raise.
+    The PEM text and the passphrase exist unwrapped only in this frame and those below it,
+    whose locals :func:`_key_error` drops from any error they raise.
 
     Raises:
-        KeyMaterialError: Not a usable private key, or one that does not fit ``signing_alg``.
+        KeyMaterialError: Not a usable private key, a missing or wrong passphrase, or a key
+            that does not fit ``signing_alg``.
         ValueError: Neither material nor a readable file.
     """
     return load_private_key(
-        read_material(secret.reveal(), what="private_key"),
+        read_material(secret.reveal(), what="private_key", used_by=used_by),
         algorithm=options.get("signing_alg"),
         key_id=options.get("key_id"),
+        passphrase=passphrase.reveal() if passphrase is not None else None,
     )
 
 
@@ -124,7 +154,8 @@ class PrivateKeyJwt(AuthMethod):
     """``private_key_jwt``: an assertion signed with the client's private key.
 
     Profile keys: ``private_key`` (PEM or JWK: a path, a secret reference, or inline),
-    ``key_id`` (else the JWK's ``kid``), ``signing_alg`` (else the key's natural one),
+    ``private_key_passphrase`` (a secret, for an encrypted PEM key), ``key_id`` (else the
+    JWK's ``kid``), ``signing_alg`` (else the key's natural one),
     ``certificate`` (adds ``x5t#S256``, for servers that identify the key by certificate,
     as Microsoft Entra does), ``thumbprint_header`` (``x5t#S256``, the default; ``x5t``,
     the SHA-1 thumbprint older servers key by; or ``both``), ``assertion_audience``,
@@ -135,12 +166,15 @@ class PrivateKeyJwt(AuthMethod):
     options_schema: ClassVar[Mapping[str, Any]] = {
         **_ASSERTION_OPTIONS,
         "private_key": {},
+        PASSPHRASE_OPTION: {},
         "certificate": {},
         "thumbprint_header": {"enum": sorted(_THUMBPRINT_HEADERS)},
         "key_id": {"type": "string", "minLength": 1},
     }
     required_options: ClassVar[tuple[str, ...]] = ("client_id", "private_key")
-    secret_options: ClassVar[frozenset[str]] = frozenset({"private_key", "certificate"})
+    secret_options: ClassVar[frozenset[str]] = frozenset(
+        {"private_key", PASSPHRASE_OPTION, "certificate"}
+    )
     requires_extra: ClassVar[str | None] = JWT_EXTRA
 
     def __init__(self) -> None:
@@ -154,10 +188,12 @@ class PrivateKeyJwt(AuthMethod):
                 "private_key_jwt needs private_key", profile=client.profile, path="private_key"
             )
         certificate = client.secrets.get("certificate")
+        passphrase = client.secrets.get(PASSPHRASE_OPTION)
         identity = hashlib.sha256(
             "\0".join(
                 [
                     secret.reveal(),
+                    passphrase.reveal() if passphrase else "",
                     certificate.reveal() if certificate else "",
                     str(client.options.get("signing_alg")),
                     str(client.options.get("key_id")),
@@ -169,9 +205,14 @@ class PrivateKeyJwt(AuthMethod):
             cached = self._loaded.get(identity)
         if cached is not None:
             return cached
+        used_by = f"profiles.{client.profile}.private_key"
         try:
-            key = _load_key(secret, client.options)
-        except (KeyMaterialError, ValueError) as error:
+            key = _load_key(secret, client.options, passphrase, used_by)
+        except KeyMaterialError as error:
+            origin = material_origin(client.options.get("private_key"), secret)
+            hinted = KeyMaterialError(_passphrase_hint(error))
+            raise _key_error(client, "private_key", hinted, origin) from None
+        except ValueError as error:
             raise _key_error(client, "private_key", error) from None
         headers: dict[str, Any] = {}
         if certificate is not None:
@@ -180,7 +221,10 @@ class PrivateKeyJwt(AuthMethod):
                 wanted = str(client.options.get("thumbprint_header", "x5t#S256"))
                 for header, digest in _THUMBPRINT_HEADERS[wanted]:
                     headers[header] = certificate_thumbprint(pem, digest=digest)
-            except (KeyMaterialError, ValueError) as error:
+            except KeyMaterialError as error:
+                origin = material_origin(client.options.get("certificate"), certificate)
+                raise _key_error(client, "certificate", error, origin) from None
+            except ValueError as error:
                 raise _key_error(client, "certificate", error) from None
         with self._lock:
             # Rotated material replaces the old entry rather than piling up.

@@ -11,7 +11,12 @@ libraries want files, so material that arrived as text is given to them as one:
   (``tokenrack-tls-<pid>-…``, yours, with that pid gone) are removed by the next process
   that writes material.
 
-A private key read from a file its group or others can read is used, with a warning.
+A private key read from a file its group or others can read or write is used, with a
+warning. An encrypted client-certificate key stays encrypted in its file: the TLS library
+decrypts it in memory with ``client_key_passphrase``, so no decrypted copy is ever written.
+
+Errors about material name the file read (or the secret reference it came from) and never
+quote the material; the core adds the config file, the profile and the option.
 """
 
 from __future__ import annotations
@@ -20,24 +25,50 @@ import contextlib
 import hashlib
 import os
 import shutil
+import ssl
 import tempfile
 import threading
 import weakref
+from collections.abc import Mapping
 from typing import Any
 
+from tokenrack.auth.signing import KeyMaterialError
+from tokenrack.oauth.transport import ClientCertificate
 from tokenrack.secret.value import Secret, SecretRef
-from tokenrack.util.file_mode import warn_if_readable
+from tokenrack.util.file_mode import warn_if_exposed
 from tokenrack.util.safe_file import write_private
 
 __all__ = [
     "DIRECTORY_PREFIX",
+    "PATH_OPTIONS",
     "MaterialFiles",
+    "OptionMaterialError",
+    "check_client_certificate",
     "holds_private_key",
+    "is_encrypted_key",
     "is_inline_material",
+    "material_origin",
     "memory_files_available",
     "read_material",
     "sweep_stale_directories",
 ]
+
+
+class OptionMaterialError(KeyMaterialError):
+    """Material is unusable, and it is the fault of one option.
+
+    Attributes:
+        option: The option at fault (``client_cert``, ``client_key``, …).
+    """
+
+    def __init__(self, message: str, option: str) -> None:
+        super().__init__(message)
+        self.option = option
+
+
+PATH_OPTIONS = frozenset({"private_key", "certificate", "client_cert", "client_key"})
+"""Options that hold material or the path of a file holding it (resolved against the config's
+directory when relative)."""
 
 DIRECTORY_PREFIX = "tokenrack-tls-"
 """Prefix of the private directories used where in-memory files are not available."""
@@ -111,8 +142,13 @@ def _shown_path(text: str) -> str:
     return f" {text}" if looks_like_path else ""
 
 
-def read_material(value: str, *, what: str) -> str:
+def read_material(value: str, *, what: str, used_by: str = "") -> str:
     """The PEM or JWK text in ``value``, or read from the file ``value`` names.
+
+    Args:
+        value: The material, or a path to it.
+        what: The option, for messages (``private_key``).
+        used_by: The config key, for the warning about a file others can open.
 
     Raises:
         ValueError: The value is neither material nor a readable file.
@@ -130,8 +166,34 @@ def read_material(value: str, *, what: str) -> str:
             f" ({reason})"
         ) from None
     if holds_private_key(text):
-        warn_if_readable(path, what="private key")
+        warn_if_exposed(path, what="private key", used_by=used_by)
     return text
+
+
+def material_origin(configured: Any, resolved: Secret | None) -> str:
+    """Where an option's material was read from, for messages: a file, or a reference.
+
+    ``key file /run/keys/billing.pem`` for a path or a ``{file: …}`` reference,
+    ``from env 'BILLING_KEY'`` for material given by another source, ``""`` for inline
+    material. Never the material.
+    """
+    if isinstance(configured, SecretRef):
+        if configured.source == "file":
+            return f"key file {os.path.expanduser(str(configured.argument))}"
+        text = resolved.reveal() if resolved is not None else ""
+        if text and not is_inline_material(text):
+            return f"key file {_shown_path(text.strip()).strip()} (from {configured.describe()})"
+        return f"from {configured.describe()}"
+    text = resolved.reveal() if resolved is not None else ""
+    if text and not is_inline_material(text):
+        shown = _shown_path(text.strip()).strip()
+        return f"key file {shown}" if shown else ""
+    return ""
+
+
+def is_encrypted_key(text: str) -> bool:
+    """True when PEM ``text`` holds an encrypted private key (PKCS#8 or legacy OpenSSL)."""
+    return "BEGIN ENCRYPTED PRIVATE KEY" in text or "Proc-Type: 4,ENCRYPTED" in text
 
 
 def holds_private_key(text: str) -> bool:
@@ -152,6 +214,7 @@ class MaterialFiles:
         self._in_memory = memory_files_available() if in_memory is None else in_memory
         self._directory: str | None = None
         self._paths: dict[str, str] = {}
+        self._checked: set[str] = set()
         self._descriptors: list[int] = []
         self._directories: list[str] = []
         self._finalizer: weakref.finalize[Any, MaterialFiles] | None = None
@@ -165,12 +228,16 @@ class MaterialFiles:
             resolved: Its resolved value: PEM text, or a path.
         """
         if isinstance(configured, SecretRef) and configured.source == "file":
-            return os.path.expanduser(str(configured.argument))
+            path = os.path.expanduser(str(configured.argument))
+            if os.path.isabs(path):
+                return path
+            # A relative one is the config file's, which only its resolved content knows:
+            # that content is given to the TLS library like material from any other source.
         text = resolved.reveal()
         if not is_inline_material(text):
             path = os.path.expanduser(text.strip())
             if name.endswith("key"):
-                warn_if_readable(path, what="private key")
+                warn_if_exposed(path, what="private key")
             return path
         digest = hashlib.sha256(text.encode()).hexdigest()[:16]
         label = f"{name}-{digest}"
@@ -188,6 +255,52 @@ class MaterialFiles:
                 else self._disk_file(label, text.encode())
             )
             return path
+
+    def client_certificate(
+        self,
+        configured: Mapping[str, Any],
+        secrets: Mapping[str, Secret],
+    ) -> ClientCertificate:
+        """The files of a mutual-TLS client certificate, checked once with its passphrase.
+
+        Args:
+            configured: The profile's secret options as loaded (references unresolved).
+            secrets: Their resolved values (``client_cert``, ``client_key``, maybe
+                ``client_key_passphrase``).
+
+        Raises:
+            OptionMaterialError: The certificate or key cannot be used; the message names
+                the file (or reference) and the option, never the material.
+        """
+        cert = ClientCertificate(
+            cert_path=self.path_for(
+                "client_cert", configured.get("client_cert"), secrets["client_cert"]
+            ),
+            key_path=self.path_for(
+                "client_key", configured.get("client_key"), secrets["client_key"]
+            ),
+            key_password=secrets.get("client_key_passphrase"),
+        )
+        password = cert.key_password.reveal() if cert.key_password else ""
+        identity = hashlib.sha256(
+            "\0".join([cert.cert_path, cert.key_path, password]).encode()
+        ).hexdigest()
+        with self._lock:
+            if identity in self._checked:
+                return cert
+        try:
+            check_client_certificate(cert.cert_path, cert.key_path, password)
+        except OptionMaterialError as error:
+            # Reported under the key a passphrase opens, and never described itself (its
+            # text might pass for a path).
+            named = "client_key" if error.option == "client_key_passphrase" else error.option
+            origin = material_origin(configured.get(named), secrets.get(named))
+            raise OptionMaterialError(
+                f"{origin}: {error}" if origin else str(error), named
+            ) from None
+        with self._lock:
+            self._checked.add(identity)
+        return cert
 
     def _memory_file(self, label: str, data: bytes) -> str:
         descriptor = os.memfd_create(f"tokenrack-{label}", os.MFD_CLOEXEC)
@@ -216,6 +329,68 @@ class MaterialFiles:
             self._paths = {}
         if finalizer is not None:
             finalizer()
+
+
+def _read_text(path: str, option: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as error:
+        raise OptionMaterialError(f"cannot read the file ({error.strerror})", option) from None
+    except UnicodeDecodeError:
+        raise OptionMaterialError("the file is not PEM text", option) from None
+
+
+def check_client_certificate(cert_path: str, key_path: str, passphrase: str = "") -> None:
+    """Load a client certificate and its key as the TLS library will, to fail early and clearly.
+
+    Never prompts for a passphrase (OpenSSL would, on a terminal, when none is given).
+
+    Raises:
+        OptionMaterialError: Unreadable files, no PEM certificate or key, an encrypted key
+            without a passphrase or with a wrong one, a key that does not match the
+            certificate; its ``option`` is the one at fault (``client_cert``,
+            ``client_key`` or ``client_key_passphrase``).
+    """
+    cert_text = _read_text(cert_path, "client_cert")
+    if "-----BEGIN CERTIFICATE-----" not in cert_text:
+        raise OptionMaterialError("expected a PEM certificate", "client_cert")
+    key_text = _read_text(key_path, "client_key")
+    if not holds_private_key(key_text) or key_text.lstrip().startswith("{"):
+        found = "a certificate" if "BEGIN CERTIFICATE" in key_text else "no PEM private key"
+        raise OptionMaterialError(f"expected a PEM private key, found {found}", "client_key")
+    encrypted = is_encrypted_key(key_text)
+    del key_text
+    if encrypted and not passphrase:
+        raise OptionMaterialError(
+            "the key is encrypted: set client_key_passphrase (a secret, e.g. {env: …})",
+            "client_key",
+        )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    secret = passphrase.encode()
+    try:
+        context.load_cert_chain(cert_path, key_path, password=lambda: secret)
+    except ssl.SSLError as error:
+        reason = str(getattr(error, "reason", "") or "")
+        if "MISMATCH" in reason.upper():
+            raise OptionMaterialError(
+                "the key does not match the certificate", "client_key"
+            ) from None
+        if encrypted:
+            raise OptionMaterialError(
+                "cannot decrypt the key: client_key_passphrase is wrong", "client_key_passphrase"
+            ) from None
+        raise OptionMaterialError(
+            f"the certificate or key does not load ({reason or 'invalid PEM'})", "client_key"
+        ) from None
+    except OSError as error:  # pragma: no cover - read just above
+        raise OptionMaterialError(
+            f"cannot read the file ({error.strerror})", "client_key"
+        ) from None
+    if passphrase and not encrypted:
+        raise OptionMaterialError(
+            "client_key_passphrase is set but the key is not encrypted", "client_key_passphrase"
+        )
 
 
 def _forget(descriptors: list[int], directories: list[str]) -> None:

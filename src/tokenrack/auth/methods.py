@@ -41,6 +41,7 @@ class ClientCredentials:
         client_secret: The resolved client secret, when the profile has one.
         options: The profile's options (e.g. ``basic_encoding``); secrets unresolved.
         secrets: Other resolved secret options the method declared it needs.
+        source: The config file the profile is in, for messages (None when unknown).
     """
 
     profile: str
@@ -48,6 +49,7 @@ class ClientCredentials:
     client_secret: Secret | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     secrets: Mapping[str, Secret] = field(default_factory=dict)
+    source: str | None = None
 
 
 class ClientAuthMethod(Protocol):

@@ -1,28 +1,44 @@
 """``auth_method: auto``: choosing a client authentication method safely (pure policy).
 
-With server metadata (RFC 8414 ``token_endpoint_auth_methods_supported``), the first method
-in :data:`PREFERENCE` that the server advertises and the profile has material for. Without
-metadata, ``client_secret_basic`` first and, only on a 401 or ``invalid_client``,
-``client_secret_post`` once — never on 5xx, timeouts or other errors (the flaw of
-golang/oauth2's auto-detection, which falls back on any error and so hides outages).
+A client is registered for ONE method; a server advertises every method it supports. So
+``auto`` does not pick "the strongest advertised method" (that would send a secret as a
+``client_secret_jwt`` assertion to a server whose registration says ``client_secret_basic``),
+it follows the profile's material:
+
+- a private key: ``private_key_jwt``;
+- a client certificate and key: ``tls_client_auth``;
+- a client secret: ``client_secret_basic`` (RFC 6749 §2.3.1 requires every server to
+  support it), then ``client_secret_post`` once, only after a 401 or ``invalid_client``:
+  never on a 5xx, a timeout or another error (the flaw of golang/oauth2's auto-detection,
+  which falls back on any error and so hides outages).
+
+``client_secret_jwt`` and ``self_signed_tls_client_auth`` (and third-party methods) are
+never chosen by ``auto``: a profile names them. Server metadata (RFC 8414
+``token_endpoint_auth_methods_supported``) only narrows these candidates, never adds one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 
-__all__ = ["AUTO", "PREFERENCE", "NoCommonMethodError", "ordered_candidates", "plan"]
+__all__ = [
+    "AUTO",
+    "AUTO_ORDER",
+    "NAMED_ONLY",
+    "SECRET_METHODS",
+    "NoCommonMethodError",
+    "ordered_candidates",
+    "plan",
+    "pinned_first",
+]
 
 AUTO = "auto"
-PREFERENCE = (
-    "private_key_jwt",
-    "tls_client_auth",
-    "self_signed_tls_client_auth",
-    "client_secret_jwt",
-    "client_secret_basic",
-    "client_secret_post",
-)
-"""Most secure first: asymmetric keys and certificates before shared secrets."""
+SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+"""The methods that send the client secret itself, in the order ``auto`` tries them."""
+AUTO_ORDER = ("private_key_jwt", "tls_client_auth", *SECRET_METHODS)
+"""Every method ``auto`` may use, asymmetric keys and certificates before shared secrets."""
+NAMED_ONLY = ("client_secret_jwt", "self_signed_tls_client_auth")
+"""Methods ``auto`` never picks, even when advertised: the registration must say so."""
 
 
 class NoCommonMethodError(ValueError):
@@ -32,14 +48,12 @@ class NoCommonMethodError(ValueError):
 def ordered_candidates(
     supported: Collection[str], has_material: Callable[[str], bool]
 ) -> list[str]:
-    """The provider's methods the profile has material for, most preferred first.
+    """The methods of :data:`AUTO_ORDER` the provider supports and the profile has material for.
 
-    Methods outside :data:`PREFERENCE` (third-party ones) follow it in name order; ``none``
-    is never a candidate here: a public client must say so.
+    Anything else (``client_secret_jwt``, ``self_signed_tls_client_auth``, third-party
+    methods, ``none``) is never a candidate: a profile names it.
     """
-    known = [m for m in PREFERENCE if m in supported]
-    others = sorted(m for m in supported if m not in PREFERENCE and m != "none")
-    return [m for m in (*known, *others) if has_material(m)]
+    return [m for m in AUTO_ORDER if m in supported and has_material(m)]
 
 
 def plan(
@@ -56,20 +70,40 @@ def plan(
     Raises:
         NoCommonMethodError: Nothing the server advertises can be used.
     """
-    if advertised is not None:
-        for method in candidates:
-            if method in advertised:
-                return [method]
-        if not candidates and public_allowed and "none" in advertised:
+    usable = list(candidates) if advertised is None else [m for m in candidates if m in advertised]
+    if not usable:
+        if advertised is not None and not candidates and public_allowed and "none" in advertised:
             return ["none"]
-        raise NoCommonMethodError(
-            f"the server supports {', '.join(sorted(advertised)) or 'no methods'}; "
-            f"the profile has material for {', '.join(candidates) or 'none of them'}"
+        raise NoCommonMethodError(_nothing_in_common(candidates, advertised))
+    if usable[0] in SECRET_METHODS:
+        # basic, then post after a refusal: whichever of the two the server allows.
+        return [m for m in usable if m in SECRET_METHODS]
+    return [usable[0]]
+
+
+def pinned_first(methods: Sequence[str], pinned: str | None) -> list[str]:
+    """``methods`` with ``pinned`` moved to the front, if it is one of them.
+
+    A pin (learned in this process, or read from a shared cache others can write) may only
+    reorder the planned methods: one that is not planned is ignored, and none is dropped,
+    so the fallback after a refusal stays.
+    """
+    if pinned is None or pinned not in methods:
+        return list(methods)
+    return [pinned, *(m for m in methods if m != pinned)]
+
+
+def _nothing_in_common(candidates: Sequence[str], advertised: Collection[str] | None) -> str:
+    if advertised is None:
+        return "the profile has no client credentials"
+    message = (
+        f"the server supports {', '.join(sorted(advertised)) or 'no methods'}; "
+        f"the profile has material for {', '.join(candidates) or 'none of them'}"
+    )
+    named = [m for m in NAMED_ONLY if m in advertised]
+    if named:
+        message += (
+            f" (auto never picks {' or '.join(named)}: name it as auth_method if the client "
+            "is registered for it)"
         )
-    if "client_secret_basic" in candidates:
-        if "client_secret_post" in candidates:
-            return ["client_secret_basic", "client_secret_post"]
-        return ["client_secret_basic"]
-    if candidates:
-        return [candidates[0]]
-    raise NoCommonMethodError("the profile has no client credentials")
+    return message

@@ -221,6 +221,10 @@ def _load_pem(text: str, *, passphrase: str | None) -> Any:
     """
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+    if "PRIVATE KEY-----" not in text:
+        found = "a certificate" if "BEGIN CERTIFICATE" in text else "other PEM"
+        raise KeyMaterialError(f"expected a PEM private key, found {found}")
+    encrypted = "BEGIN ENCRYPTED PRIVATE KEY" in text or "Proc-Type: 4,ENCRYPTED" in text
     try:
         return load_pem_private_key(
             text.encode(), password=passphrase.encode() if passphrase else None
@@ -232,7 +236,9 @@ def _load_pem(text: str, *, passphrase: str | None) -> Any:
             else "a passphrase was given but the PEM key is not encrypted"
         ) from None
     except ValueError:
-        raise KeyMaterialError("not a PEM private key, or the passphrase is wrong") from None
+        if encrypted and passphrase:
+            raise KeyMaterialError("cannot decrypt the PEM key: the passphrase is wrong") from None
+        raise KeyMaterialError("not a usable PEM private key") from None
 
 
 def certificate_thumbprint(pem: str, *, digest: str = "sha256") -> str:

@@ -22,10 +22,16 @@ def cli_cache() -> str | dict[str, str]:
 
     A CLI process lives for one call, so an in-memory cache would fetch on every call;
     ``TOKENRACK_CLI_CACHE=off`` (or a profile's own ``cache: memory``) turns that off.
-    """
-    from tokenrack.cli.warm import CLI_CACHE_VARIABLE
 
-    return "memory" if os.environ.get(CLI_CACHE_VARIABLE) == "off" else {"backend": "file"}
+    Raises:
+        UsageError: ``TOKENRACK_CLI_CACHE`` holds none of its allowed values.
+    """
+    from tokenrack.cli.warm import cli_cache_enabled
+
+    try:
+        return {"backend": "file"} if cli_cache_enabled(os.environ) else "memory"
+    except ValueError as error:
+        raise UsageError(str(error)) from None
 
 
 def load_registry(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Registry:
@@ -43,15 +49,24 @@ def load_registry(args: argparse.Namespace, environ: Mapping[str, str] | None = 
     return Registry.from_file(config_path(args), default_cache=cli_cache(), environ=environ)
 
 
-def profile_name(args: argparse.Namespace) -> str:
+def profile_name(args: argparse.Namespace, registry: Registry | None = None) -> str:
     """The profile the command is about.
+
+    The one named on the command line, else ``--profile`` or ``TOKENRACK_PROFILE``, else the
+    config's ``default_profile`` (when ``registry`` is given).
 
     Raises:
         UsageError: None was given.
     """
     name: str | None = getattr(args, "profile", None) or getattr(args, "default_profile", None)
+    if not name and registry is not None:
+        # Registry.default_profile comes with the config key of the same name (issue 11).
+        name = getattr(registry, "default_profile", None)
     if not name:
-        raise UsageError("no profile given: name one, or use --profile or TOKENRACK_PROFILE")
+        raise UsageError(
+            "no profile given: name one, use --profile or TOKENRACK_PROFILE, "
+            "or set default_profile in the config"
+        )
     return name
 
 

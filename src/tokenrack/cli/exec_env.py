@@ -13,12 +13,55 @@ names the full path recorded (:func:`secret_variables`) in the CLI snapshot.
 
 from __future__ import annotations
 
-__all__ = ["child_environment", "secret_variables"]
+__all__ = [
+    "RESERVED_PREFIXES",
+    "RESERVED_VARIABLES",
+    "child_environment",
+    "secret_variables",
+    "variable_problem",
+]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
     from typing import Any
+
+
+RESERVED_VARIABLES = frozenset(
+    {
+        # What a process, a shell or the C library relies on: replacing it with a token
+        # breaks the command (PATH lookup, $HOME, the locale, the shell's startup file…).
+        "PATH", "HOME", "USER", "LOGNAME", "SHELL", "PWD", "OLDPWD", "TERM", "TMPDIR",
+        "TZ", "LANG", "LANGUAGE", "IFS", "ENV", "BASH_ENV", "CDPATH", "PS1", "PS2", "PS4",
+        "SHLVL", "MAIL", "DISPLAY", "PYTHONPATH", "PYTHONHOME",
+        # tokenrack's own settings: a tokenrack run by the command would read the token.
+        "TOKENRACK_CONFIG", "TOKENRACK_PROFILE", "TOKENRACK_CLI_CACHE", "TOKENRACK_DEBUG",
+    }
+)  # fmt: skip
+"""Names ``exec --env`` refuses, besides the prefixes in :data:`RESERVED_PREFIXES`."""
+
+RESERVED_PREFIXES = ("LC_", "LD_", "DYLD_", "XDG_")
+"""Prefixes ``exec --env`` refuses: the locale, the dynamic loader, the XDG directories."""
+
+
+def variable_problem(name: str) -> str | None:
+    """Why ``name`` cannot hold the token for ``exec``, or None when it can.
+
+    A name must be a POSIX variable name (letters, digits and ``_``, not starting with a
+    digit), and not one the command or tokenrack itself relies on
+    (:data:`RESERVED_VARIABLES`, :data:`RESERVED_PREFIXES`, in any case). Its
+    ``<NAME>_EXPIRES_AT`` companion is then never one of those either.
+    """
+    shape_ok = name.isascii() and all(c.isalnum() or c == "_" for c in name)
+    if not name or not shape_ok or name[0].isdigit():
+        return f"{name!r} is not a variable name (letters, digits and _, not starting with a digit)"
+    upper = name.upper()  # zsh ties `path` to PATH; refuse every spelling
+    if upper in RESERVED_VARIABLES or upper.startswith(RESERVED_PREFIXES):
+        return (
+            f"{name} is needed by the command or by tokenrack and would be replaced; "
+            "choose another name, e.g. API_TOKEN"
+        )
+    return None
 
 
 def _template_names(text: str) -> set[str]:
@@ -81,10 +124,21 @@ def secret_variables(options: Mapping[str, Any], environ: Mapping[str, str]) -> 
 
 
 def child_environment(
-    environ: Mapping[str, str], *, variable: str, access_token: str, drop: Iterable[str]
+    environ: Mapping[str, str],
+    *,
+    variable: str,
+    access_token: str,
+    drop: Iterable[str],
+    expires_at: float | None = None,
 ) -> dict[str, str]:
-    """``environ`` without the variables in ``drop``, the token in ``variable``."""
+    """``environ`` without the variables in ``drop``, the token in ``variable``.
+
+    With ``expires_at``, ``<variable>_EXPIRES_AT`` holds it too, in whole epoch seconds
+    (for shell arithmetic against ``date +%s``).
+    """
     withheld = set(drop)
     kept = {name: value for name, value in environ.items() if name not in withheld}
     kept[variable] = access_token
+    if expires_at is not None:
+        kept[f"{variable}_EXPIRES_AT"] = str(int(expires_at))
     return kept

@@ -29,15 +29,15 @@ def _why(runtime: ProfileRuntime, endpoint: Endpoint, methods: list[str]) -> str
         )
     if len(methods) > 1:
         return (
-            "auto, no server metadata: tries client_secret_basic, and client_secret_post once "
-            "only if that is refused with 401/invalid_client (then keeps the one that worked)"
+            f"auto: tries {methods[0]}, and {methods[1]} once only if that is refused with "
+            "401/invalid_client (then keeps the one that worked, here and in a shared cache)"
         )
     if endpoint.advertised is not None:
         return (
-            f"auto: the strongest method the profile has material for among those the server "
+            f"auto: what the profile has material for, narrowed to what the server "
             f"advertises ({', '.join(endpoint.advertised)})"
         )
-    return "auto: learned earlier in this process, or the only method the profile has material for"
+    return "auto: the method the profile's material points to"
 
 
 def _assertion_note(name: str, value: Secret) -> str:
@@ -127,8 +127,8 @@ def _cache_line(cache: Any) -> str:
 
 def run_explain(args: argparse.Namespace) -> int:
     """Print the request (redacted), the auth method and why, the cache key and windows."""
-    name = profile_name(args)
     registry = load_registry(args)
+    name = profile_name(args, registry)
     try:
         runtime = registry.runtime(name)
     except SecretError as error:
@@ -164,6 +164,7 @@ def run_explain(args: argparse.Namespace) -> int:
             client_secret=secrets.get("client_secret"),
             options=options,
             secrets={k: v for k, v in secrets.items() if k in method.secret_options},
+            source=registry.source,
         )
         if request.authenticate:
             request = method.authenticate(request, client)

@@ -3,8 +3,12 @@
 Reads the command line by hand (argparse alone costs more than the rest), and only the
 plain forms::
 
-    tokenrack [--config PATH] [--profile NAME] token [PROFILE] [--json | --header] [--min-ttl S]
-    tokenrack [--config PATH] [--profile NAME] exec PROFILE [--env NAME] [--keep-env] -- CMD ARGS…
+    tokenrack [--config PATH] [--profile NAME] token [PROFILE] [--format F | --json | --header]
+        [--min-ttl S]
+    tokenrack [--config PATH] [--profile NAME] exec [PROFILE] [--env NAME] [--keep-env] -- CMD…
+
+With no profile named (nor ``TOKENRACK_PROFILE``), the config's ``default_profile`` as the
+last full-path call recorded it in the snapshot.
 
 When the file cache holds a fresh token (see :mod:`tokenrack.cli.warm`), it is printed or
 handed to the command; anything else — another command, another option, a cold cache —
@@ -14,21 +18,52 @@ returns None and :mod:`tokenrack.cli.main` runs the full command line.
 from __future__ import annotations
 
 import os
+import sys
 
 __all__ = ["serve"]
+
+_USAGE = 2  # exit_codes.USAGE, without importing tokenrack.errors on the warm path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from typing import Any
 
+
+def _seconds(text: str) -> float:
+    """``--min-ttl``'s value as the full command line reads it; ValueError otherwise."""
+    value = float(text)
+    if not 0 <= value < float("inf"):
+        raise ValueError(text)
+    return value
+
+
+def _format(text: str) -> str:
+    from tokenrack.cli.output import FORMATS
+
+    if text not in FORMATS:
+        raise ValueError(text)
+    return text
+
+
+def _variable(text: str) -> str:
+    from tokenrack.cli.exec_env import variable_problem
+
+    if variable_problem(text) is not None:
+        raise ValueError(text)
+    return text
+
+
 # What the fast path understands, as tables: an option maps to the function that reads its
-# value, or to None for a flag. Anything not here goes to the full command line.
+# value (ValueError: leave it to the full command line, which explains), or to None for a
+# flag. Anything not here goes to the full command line.
 _GLOBAL_OPTIONS: dict[str, Callable[[str], Any]] = {"--config": str, "--profile": str}
 _COMMAND_OPTIONS: dict[str, dict[str, Callable[[str], Any] | None]] = {
-    "token": {"--json": None, "--header": None, "--min-ttl": float},
-    "exec": {"--env": str, "--keep-env": None},
+    "token": {"--json": None, "--header": None, "--format": _format, "--min-ttl": _seconds},
+    "exec": {"--env": _variable, "--keep-env": None},
 }
+# Flags that are another option's value: --json is --format json.
+_FLAG_FORMATS = {"--json": "json", "--header": "header"}
 _TAKES_VALUE = set(_GLOBAL_OPTIONS) | {
     name
     for options in _COMMAND_OPTIONS.values()
@@ -98,7 +133,12 @@ def _command_options(
             return False
     if positionals:
         parsed["positional"] = positionals[0]
-    return len(positionals) <= 1 and len(parsed["flags"]) <= 1
+    formats = [_FLAG_FORMATS[flag] for flag in parsed["flags"] if flag in _FLAG_FORMATS]
+    if "format" in parsed:
+        formats.append(parsed["format"])
+    if formats:
+        parsed["format"] = formats[0]
+    return len(positionals) <= 1 and len(formats) <= 1
 
 
 def _parse(argv: Sequence[str]) -> dict[str, Any] | None:
@@ -122,8 +162,9 @@ def _parse(argv: Sequence[str]) -> dict[str, Any] | None:
     if bool(rest) != (parsed["command"] == "exec"):
         return None
     parsed["argv"] = rest
-    parsed["profile"] = parsed.pop("positional", None) or parsed["profile"]
-    return parsed if parsed["profile"] else None
+    # None: the config's default_profile, if the snapshot knows it.
+    parsed["profile"] = parsed.pop("positional", None) or parsed["profile"] or None
+    return parsed
 
 
 def serve(argv: Sequence[str]) -> int | None:
@@ -145,15 +186,23 @@ def serve(argv: Sequence[str]) -> int | None:
     fields = cached_fields(config, parsed["profile"], min_ttl=parsed.get("min_ttl"))
     if fields is None:
         return None
+    if "min_ttl_unmet" in fields:
+        from tokenrack.cli.output import min_ttl_unmet
+
+        message = min_ttl_unmet(fields["profile"], parsed["min_ttl"], fields["min_ttl_unmet"])
+        print(f"tokenrack: {message}", file=sys.stderr)
+        return _USAGE
     if parsed["command"] == "exec":
         from tokenrack.cli.token_cmd import exec_with
 
         drop = () if "--keep-env" in parsed["flags"] else fields["exec_drop"]
         return exec_with(
-            parsed["argv"], parsed.get("env", "TOKENRACK_TOKEN"), fields["access_token"], drop=drop
+            parsed["argv"],
+            parsed.get("env", "TOKENRACK_TOKEN"),
+            fields["access_token"],
+            drop=drop,
+            expires_at=fields["expires_at"],
         )
     from tokenrack.cli.output import print_token
 
-    return print_token(
-        fields, as_json="--json" in parsed["flags"], as_header="--header" in parsed["flags"]
-    )
+    return print_token(fields, parsed.get("format", "raw"))

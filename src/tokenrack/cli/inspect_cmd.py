@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from tokenrack.cli.common import UsageError, load_registry, profile_name
-from tokenrack.cli.output import iso8601
+from tokenrack.cli.output import rfc3339
 from tokenrack.oauth.response import decode_jws_parts
 
 __all__ = ["decode_jwt", "run_inspect"]
@@ -27,7 +27,20 @@ def _relative(seconds: float) -> str:
 def _when(value: Any, now: float) -> str:
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return "-"
-    return f"{iso8601(value)} ({_relative(value - now)})"
+    return f"{rfc3339(value)} ({_relative(value - now)})"
+
+
+def _json_time(value: Any) -> str | None:
+    """A time for ``--json``: RFC 3339 UTC, as every JSON output of the CLI shows times."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    return rfc3339(value)
+
+
+def _seconds_left(value: Any, now: float) -> int | None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    return int(value - now)
 
 
 def run_inspect(args: argparse.Namespace) -> int:
@@ -42,23 +55,37 @@ def run_inspect(args: argparse.Namespace) -> int:
         token = sys.stdin.read().strip()
         origin = "token from stdin"
     else:
-        name = profile_name(args)
-        fetched = load_registry(args).get_token(name)
+        registry = load_registry(args)
+        name = profile_name(args, registry)
+        fetched = registry.get_token(name)
         token, expires_at = fetched.access_token, fetched.expires_at
         origin = f"profile {name}"
     decoded = decode_jwt(token)
     if decoded is None:
         left = f", expires {_when(expires_at, now)} (from the token response)" if expires_at else ""
         if args.json:
-            print(json.dumps({"format": "opaque", "length": len(token), "expires_at": expires_at}))
+            document = {
+                "format": "opaque",
+                "length": len(token),
+                "expires_at": _json_time(expires_at),
+                "expires_in": _seconds_left(expires_at, now),
+            }
+            print(json.dumps(document, indent=2))
         else:
             print(f"{origin}: an opaque token ({len(token)} characters), not a JWT{left}")
         return 0
     header, claims = decoded
     exp = claims.get("exp")
     if args.json:
-        seconds_left = exp - now if isinstance(exp, (int, float)) else None
-        document = {"format": "jwt", "header": header, "claims": claims, "expires_in": seconds_left}
+        # The claims are the token's own (exp, iat and nbf in epoch seconds, as JWT says);
+        # expires_at is the CLI's one time format.
+        document = {
+            "format": "jwt",
+            "expires_at": _json_time(exp),
+            "expires_in": _seconds_left(exp, now),
+            "header": header,
+            "claims": claims,
+        }
         print(json.dumps(document, indent=2))
         return 0
     scopes = claims.get("scp", claims.get("scope", "-"))

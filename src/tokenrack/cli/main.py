@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+import textwrap
 import traceback
 from collections.abc import Callable, Sequence
 
@@ -38,21 +39,71 @@ def _version() -> str:
     return f"tokenrack {__version__}"
 
 
+def _seconds(text: str) -> float:
+    """``--min-ttl``'s value: seconds, zero or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected seconds, zero or more, got {text!r}")
+    return value
+
+
+def _variable_name(text: str) -> str:
+    """``exec --env``'s value: a variable name the command can do without."""
+    from tokenrack.cli.exec_env import variable_problem
+
+    problem = variable_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
 def _profile_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "profile",
         nargs="?",
         metavar="PROFILE",
-        help="the profile (default: --profile, or $TOKENRACK_PROFILE)",
+        help="the profile (default: --profile, $TOKENRACK_PROFILE, then the config's "
+        "default_profile)",
+    )
+
+
+def _json_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup, what: str) -> None:
+    parser.add_argument("--json", action="store_true", help=f"print {what} as JSON")
+
+
+def _command_parser(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    summary: str,
+    *,
+    description: str,
+    examples: Sequence[str],
+    usage: str | None = None,
+) -> argparse.ArgumentParser:
+    """A command's parser: a line for the command list, a description and examples."""
+    return commands.add_parser(
+        name,
+        help=summary,
+        description=textwrap.fill(description, 79),
+        epilog="examples:\n" + "\n".join(f"  {example}" for example in examples),
+        usage=usage,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``tokenrack`` argument parser."""
+    """The ``tokenrack`` argument parser (completion scripts and help are generated from it)."""
+    from tokenrack.cli.output import FORMATS
+
     parser = argparse.ArgumentParser(
         prog="tokenrack",
         description="OAuth 2.0 client-credentials tokens for shells, scripts and operators.",
-        epilog=epilog() + ".",
+        epilog=textwrap.fill(epilog() + ".", 79)
+        + "\n`tokenrack COMMAND --help` shows a command's options and examples.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--config", metavar="PATH", help="config file (default: discovered)")
     parser.add_argument(
@@ -60,59 +111,167 @@ def build_parser() -> argparse.ArgumentParser:
         dest="default_profile",
         metavar="NAME",
         default=os.environ.get("TOKENRACK_PROFILE"),
-        help="profile for commands that take one (default: $TOKENRACK_PROFILE)",
+        help="profile for commands that take one (default: $TOKENRACK_PROFILE, then the "
+        "config's default_profile)",
     )
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="log to stderr (-vv for debug)"
     )
     parser.add_argument("--version", action="version", version=_version())
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
 
-    token = commands.add_parser("token", help="print an access token")
+    token = _command_parser(
+        commands,
+        "token",
+        "print an access token",
+        description="Print the profile's access token (from the cache while it is fresh), "
+        "alone or in another --format.",
+        examples=[
+            "tokenrack token billing",
+            "tokenrack token billing --format exec-credential",
+            'eval "$(tokenrack token billing --format env)"',
+            "tokenrack token billing --min-ttl 300",
+        ],
+    )
     _profile_argument(token)
     shape = token.add_mutually_exclusive_group()
-    shape.add_argument("--json", action="store_true", help="print the token and its facts as JSON")
-    shape.add_argument("--header", action="store_true", help="print an Authorization header")
+    shape.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        metavar="FORMAT",
+        help="raw (the token alone, the default), json, env (shell lines for eval), header "
+        "(Authorization: ...) or exec-credential (kubectl's ExecCredential)",
+    )
+    shape.add_argument(
+        "--json", dest="format", action="store_const", const="json", help="--format json"
+    )
+    shape.add_argument(
+        "--header", dest="format", action="store_const", const="header", help="--format header"
+    )
     token.add_argument("--force-refresh", action="store_true", help="fetch a new token")
     token.add_argument(
-        "--min-ttl", type=float, metavar="SECONDS", help="refresh if less than this remains"
+        "--min-ttl",
+        type=_seconds,
+        metavar="SECONDS",
+        help="refresh first if less than this remains; an error (exit 2) if the server's "
+        "tokens never live this long",
     )
 
-    run = commands.add_parser("exec", help="run a command with the token in its environment")
-    run.add_argument("profile", metavar="PROFILE")
+    run = _command_parser(
+        commands,
+        "exec",
+        "run a command with the token in its environment",
+        description="Run CMD with the token in $TOKENRACK_TOKEN (or --env NAME) and its "
+        "expiry, in epoch seconds, in $TOKENRACK_TOKEN_EXPIRES_AT (NAME_EXPIRES_AT); "
+        "never through a shell. The variables the profile's secrets are read from are "
+        "withheld from CMD.",
+        examples=[
+            "tokenrack exec billing -- ./report.sh --month 11",
+            "tokenrack --profile billing exec --env API_TOKEN -- python sync.py",
+        ],
+        usage="tokenrack exec [options] [PROFILE] -- CMD [ARGS...]",
+    )
+    _profile_argument(run)
     run.add_argument(
-        "--env", default="TOKENRACK_TOKEN", metavar="NAME", help="variable (TOKENRACK_TOKEN)"
+        "--env",
+        default="TOKENRACK_TOKEN",
+        type=_variable_name,
+        metavar="NAME",
+        help="the variable for the token (default: TOKENRACK_TOKEN); NAME_EXPIRES_AT holds "
+        "its expiry; PATH, HOME and other variables the command needs are refused",
     )
     run.add_argument(
         "--keep-env",
         action="store_true",
         help="also pass the variables the profile's secrets are read from (withheld by default)",
     )
-    run.add_argument("-- CMD ARGS", nargs="?", help="the command, after --")
 
-    inspect = commands.add_parser("inspect", help="decode a JWT access token, unverified")
+    inspect = _command_parser(
+        commands,
+        "inspect",
+        "decode a JWT access token, unverified",
+        description="Show a JWT access token's header and claims, decoded WITHOUT verifying "
+        "its signature; never the token itself.",
+        examples=[
+            "tokenrack inspect billing",
+            "tokenrack token billing | tokenrack inspect --token -",
+        ],
+    )
     _profile_argument(inspect)
     inspect.add_argument("--token", metavar="-", help="read the token from stdin ('-')")
-    inspect.add_argument("--json", action="store_true")
+    _json_option(inspect, "the header, the claims and the expiry")
 
-    explain = commands.add_parser("explain", help="show exactly what would be sent, redacted")
+    explain = _command_parser(
+        commands,
+        "explain",
+        "show exactly what would be sent, redacted",
+        description="Show the request tokenrack would send for the profile (secrets as ***), "
+        "the auth method and why, the cache key and the refresh windows; sends no token "
+        "request.",
+        examples=["tokenrack explain billing"],
+    )
     _profile_argument(explain)
 
-    profiles = commands.add_parser("profiles", help="list profiles")
-    profiles.add_argument("--json", action="store_true")
-    profiles.add_argument("--names", action="store_true", help=argparse.SUPPRESS)
+    profiles = _command_parser(
+        commands,
+        "profiles",
+        "list profiles",
+        description="List the config's profiles with provider, auth method, cache state, "
+        "scopes and token URL.",
+        examples=["tokenrack profiles", "tokenrack profiles --names"],
+    )
+    _json_option(profiles, "the list")
+    profiles.add_argument(
+        "--names",
+        action="store_true",
+        help="print the profile names only, one a line, reading no secret (for scripts and "
+        "shell completion)",
+    )
 
-    providers = commands.add_parser("providers", help="list installed plugins and failures")
-    providers.add_argument("--json", action="store_true")
+    providers = _command_parser(
+        commands,
+        "providers",
+        "list installed plugins and failures",
+        description="List every installed plugin (providers, auth methods, caches, secret "
+        "sources, personalities) and why any fails to load.",
+        examples=["tokenrack providers"],
+    )
+    _json_option(providers, "the list")
 
-    check = commands.add_parser("check", help="validate the config, secrets and endpoints")
-    check.add_argument("profiles", nargs="*", metavar="PROFILE")
+    check = _command_parser(
+        commands,
+        "check",
+        "validate the config, secrets and endpoints",
+        description="Validate the config and read every profile's secrets; with --fetch, get "
+        "a token from each too. Exits non-zero when anything fails.",
+        examples=["tokenrack check", "tokenrack check billing --fetch"],
+    )
+    check.add_argument(
+        "profiles", nargs="*", metavar="PROFILE", help="the profiles to check (default: all)"
+    )
     check.add_argument("--fetch", action="store_true", help="also get a token from each")
 
-    commands.add_parser("schema", help="print the composed JSON Schema")
+    _command_parser(
+        commands,
+        "schema",
+        "print the composed JSON Schema",
+        description="Print the JSON Schema of a config file, composed from the installed "
+        "plugins (for editors).",
+        examples=["tokenrack schema > tokenrack.schema.json"],
+    )
 
-    emulator = commands.add_parser("emulator", help="run the local token emulator")
-    emulator.add_argument("--port", type=int, default=0)
+    emulator = _command_parser(
+        commands,
+        "emulator",
+        "run the local token emulator",
+        description="Run the token emulator in the foreground on 127.0.0.1 for local "
+        "development; Ctrl-C stops it.",
+        examples=["tokenrack emulator --port 8080", "tokenrack emulator --personality azure"],
+    )
+    emulator.add_argument(
+        "--port", type=int, default=0, help="the port to listen on (default: a free one)"
+    )
     emulator.add_argument(
         "--personality",
         default="rfc6749",
@@ -120,17 +279,50 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="the dialect to speak: %(choices)s (default: rfc6749)",
     )
-    emulator.add_argument("--client-id", default="test-client")
-    emulator.add_argument("--client-secret", default="test-secret")
-    emulator.add_argument("--expires-in", type=int, default=3600)
+    emulator.add_argument(
+        "--client-id", default="test-client", help="the client id it accepts (test-client)"
+    )
+    emulator.add_argument(
+        "--client-secret",
+        default="test-secret",
+        help="the client secret it accepts (test-secret)",
+    )
+    emulator.add_argument(
+        "--expires-in",
+        type=int,
+        default=3600,
+        metavar="SECONDS",
+        help="the lifetime of the tokens it issues (3600)",
+    )
 
-    cache = commands.add_parser("cache", help="list or purge cached tokens (metadata only)")
-    cache.add_argument("action", choices=["list", "purge"])
+    cache = _command_parser(
+        commands,
+        "cache",
+        "list or purge cached tokens (metadata only)",
+        description="list: every profile's cached token (backend, state, expiry, location), "
+        "never the token. purge: drop them, so the next call fetches.",
+        examples=["tokenrack cache list", "tokenrack cache purge billing"],
+    )
+    cache.add_argument(
+        "action", choices=["list", "purge"], help="list (show) or purge (delete) cached tokens"
+    )
     cache.add_argument("profile", nargs="?", metavar="PROFILE", help="one profile (default: all)")
-    cache.add_argument("--json", action="store_true")
+    _json_option(cache, "the list")
 
-    completion = commands.add_parser("completion", help="print a shell completion script")
-    completion.add_argument("shell", choices=["bash", "zsh"])
+    completion = _command_parser(
+        commands,
+        "completion",
+        "print a shell completion script",
+        description="Print a completion script for bash, zsh or fish: commands, options and "
+        "profile names.",
+        examples=[
+            'eval "$(tokenrack completion bash)"',
+            "tokenrack completion fish > ~/.config/fish/completions/tokenrack.fish",
+        ],
+    )
+    completion.add_argument(
+        "shell", choices=["bash", "zsh", "fish"], help="the shell: bash, zsh or fish"
+    )
     return parser
 
 
@@ -179,6 +371,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Everything after the first "--" is exec's command, verbatim (options included).
     command = words[words.index("--") + 1 :] if "--" in words else []
     args = parser.parse_args(words[: words.index("--")] if "--" in words else words)
+    if args.command is None:
+        # Like git: a bare `tokenrack` lists the commands, as a usage error (exit 2).
+        parser.print_help(sys.stderr)
+        return USAGE
     args.argv = command
     if (
         getattr(args, "profile", None) is None

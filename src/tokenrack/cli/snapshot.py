@@ -126,6 +126,7 @@ def save(
     *,
     profile: str,
     build: Callable[[str], tuple[Mapping[str, Any], Mapping[str, Any]]],
+    default: bool = False,
 ) -> None:
     """Add ``profile``'s entry to the snapshot for ``digest`` (atomic, 0600, best effort).
 
@@ -134,6 +135,8 @@ def save(
         profile: The profile's name.
         build: Given the snapshot's key (``salt``, hex), the profile's entry and the
             verifiers of the environment variables the config read.
+        default: ``profile`` is the config's ``default_profile``, served to a call that
+            names none.
     """
     from tokenrack.errors import CacheError
     from tokenrack.util.safe_file import check_directory, write_private
@@ -154,6 +157,8 @@ def save(
     }
     entry, env = build(document["salt"])
     document["profiles"][profile] = dict(entry)
+    if default:
+        document["default_profile"] = profile
     document["env"] = {**document.get("env", {}), **env}
     # Not durable: a snapshot lost to a crash is rebuilt by the next full-path call.
     with contextlib.suppress(OSError):

@@ -10,33 +10,88 @@ from typing import TYPE_CHECKING, Any
 from tokenrack.cli import snapshot
 from tokenrack.cli.common import UsageError, load_registry, profile_name
 from tokenrack.cli.exec_env import child_environment, secret_variables
-from tokenrack.cli.output import print_token
+from tokenrack.cli.output import min_ttl_unmet, print_token
 from tokenrack.cli.warm import remember
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
+    from tokenrack.core.registry import Registry
     from tokenrack.token import Token
 
-__all__ = ["exec_with", "run_exec", "run_token"]
+__all__ = ["MinTtlError", "exec_with", "run_exec", "run_token"]
 
-_EXEC_USAGE = "exec needs a command: tokenrack exec PROFILE [--env NAME] [--keep-env] -- CMD ARGS…"
+_EXEC_USAGE = "exec needs a command: tokenrack exec [options] [PROFILE] -- CMD [ARGS...]"
 
 
-def _token(args: argparse.Namespace) -> tuple[Token, list[str]]:
-    """The token, and the variables its profile's secrets are read from.
+class MinTtlError(UsageError):
+    """``--min-ttl`` asks for more than the server ever grants (exit code 2, usage)."""
+
+
+def _granted_lifetime(registry: Registry, name: str) -> float | None:
+    """The whole lifetime the server gave ``name``'s cached token (the shared record's).
+
+    None when no shared record knows it (a ``memory`` cache).
+    """
+    try:
+        shared = registry.shared_cache(name)
+        info = shared.record() if shared is not None else None
+    except Exception:  # the cache's health is `cache list`'s business; a refresh decides
+        return None
+    if info is None:
+        return None
+    return float(info.lifetime)
+
+
+def _fetched_here(registry: Registry, name: str) -> bool:
+    """Whether this process asked the token endpoint for ``name``'s token."""
+    fetches: dict[str, int] = registry.stats().get(name, {}).get("fetches", {})
+    return sum(fetches.values()) > 0
+
+
+def _meet_min_ttl(registry: Registry, name: str, token: Token, min_ttl: float) -> Token:
+    """``token``, or a new one, with at least ``min_ttl`` seconds left.
+
+    A token the server grants for less than ``min_ttl`` in all can never meet it: that is an
+    error, decided from the cached token's lifetime without asking the server again (so a
+    cron job asking ``--min-ttl 7200`` of a one-hour server does not fetch on every call).
+
+    Raises:
+        MinTtlError: The server's tokens live ``min_ttl`` seconds or less.
+    """
+    if token.expires_in() >= min_ttl:
+        return token
+    lifetime = _granted_lifetime(registry, name)
+    if lifetime is None and _fetched_here(registry, name):
+        lifetime = token.expires_in()  # just fetched: what is left is what was granted
+    if lifetime is not None and lifetime <= min_ttl:
+        raise MinTtlError(min_ttl_unmet(name, min_ttl, lifetime))
+    token = registry.get_token(name, force_refresh=True)
+    if token.expires_in() < min_ttl:
+        granted = _granted_lifetime(registry, name) or token.expires_in()
+        raise MinTtlError(min_ttl_unmet(name, min_ttl, granted))
+    return token
+
+
+def _token(args: argparse.Namespace) -> tuple[str, Token, list[str]]:
+    """The profile's name, its token, and the variables its secrets are read from.
 
     Through a full registry, which still finds a token in the file cache.
     """
-    name = profile_name(args)
     environ = snapshot.RecordingEnviron(os.environ)
     registry = load_registry(args, environ)
+    name = profile_name(args, registry)
+    default = not (getattr(args, "profile", None) or getattr(args, "default_profile", None))
     token = registry.get_token(name, force_refresh=bool(getattr(args, "force_refresh", False)))
     min_ttl = getattr(args, "min_ttl", None)
-    if min_ttl is not None and token.expires_in() < min_ttl:
-        token = registry.get_token(name, force_refresh=True)
-    remember(args, name, registry, environ)
-    return token, secret_variables(registry.runtime(name).config.options, os.environ)
+    try:
+        if min_ttl is not None:
+            token = _meet_min_ttl(registry, name, token, min_ttl)
+    finally:
+        # Also after a --min-ttl failure: the warm path then fails the same way, fetching
+        # nothing.
+        remember(args, name, registry, environ, default=default)
+    return name, token, secret_variables(registry.runtime(name).config.options, os.environ)
 
 
 def _fields(token: Token) -> dict[str, Any]:
@@ -50,17 +105,26 @@ def _fields(token: Token) -> dict[str, Any]:
 
 
 def exec_with(
-    argv: Sequence[str], variable: str, access_token: str, *, drop: Iterable[str] = ()
+    argv: Sequence[str],
+    variable: str,
+    access_token: str,
+    *,
+    drop: Iterable[str] = (),
+    expires_at: float | None = None,
 ) -> int:
     """Replace this process with ``argv``, the token in ``variable``; never through a shell.
 
     The variables named in ``drop`` (the profile's secrets' sources, unless ``--keep-env``)
-    are left out of the command's environment.
+    are left out of the command's environment; ``<variable>_EXPIRES_AT`` holds
+    ``expires_at`` (whole epoch seconds) when given.
+
+    Raises:
+        UsageError: ``argv`` is empty.
     """
     if not argv:
         raise UsageError(_EXEC_USAGE)
     environment = child_environment(
-        os.environ, variable=variable, access_token=access_token, drop=drop
+        os.environ, variable=variable, access_token=access_token, drop=drop, expires_at=expires_at
     )
     sys.stdout.flush()
     sys.stderr.flush()
@@ -73,15 +137,17 @@ def exec_with(
 
 
 def run_token(args: argparse.Namespace) -> int:
-    """Print the access token alone, as JSON, or as a header."""
-    token, _ = _token(args)
-    return print_token(_fields(token), as_json=args.json, as_header=args.header)
+    """Print the access token in the ``--format`` asked for (the token alone by default)."""
+    _, token, _ = _token(args)
+    return print_token(_fields(token), args.format or "raw")
 
 
 def run_exec(args: argparse.Namespace) -> int:
     """Run CMD with the token in its environment, and not the variables its secrets are in."""
     if not args.argv:
         raise UsageError(_EXEC_USAGE)
-    token, secret_names = _token(args)
+    _, token, secret_names = _token(args)
     drop = () if getattr(args, "keep_env", False) else secret_names
-    return exec_with(args.argv, args.env, token.access_token, drop=drop)
+    return exec_with(
+        args.argv, args.env, token.access_token, drop=drop, expires_at=token.expires_at
+    )

@@ -24,17 +24,49 @@ import time
 from tokenrack.cli import snapshot
 from tokenrack.util.windows import early_margin
 
-__all__ = ["CLI_CACHE_VARIABLE", "TRUST_INTERVAL", "cached_fields", "fresh_for", "remember"]
+__all__ = [
+    "CLI_CACHE_VALUES",
+    "CLI_CACHE_VARIABLE",
+    "TRUST_INTERVAL",
+    "cached_fields",
+    "cli_cache_enabled",
+    "fresh_for",
+    "remember",
+]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Mapping
     from typing import Any
 
     from tokenrack.core.registry import Registry
     from tokenrack.core.runtime import ProfileRuntime
 
 CLI_CACHE_VARIABLE = "TOKENRACK_CLI_CACHE"
+
+CLI_CACHE_VALUES = {"on": True, "1": True, "true": True, "off": False, "0": False, "false": False}
+"""What ``TOKENRACK_CLI_CACHE`` may be set to (any case); unset or empty means on."""
+
+
+def cli_cache_enabled(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the CLI keeps tokens in the file cache, by ``TOKENRACK_CLI_CACHE``.
+
+    Raises:
+        ValueError: The variable holds something else than :data:`CLI_CACHE_VALUES` (a typo
+            such as ``of`` must not quietly mean "on").
+    """
+    value = (os.environ if environ is None else environ).get(CLI_CACHE_VARIABLE, "").strip()
+    if not value:
+        return True
+    try:
+        return CLI_CACHE_VALUES[value.lower()]
+    except KeyError:
+        allowed = "/".join(CLI_CACHE_VALUES)
+        raise ValueError(
+            f"{CLI_CACHE_VARIABLE}={value!r} is not understood; expected one of {allowed}"
+        ) from None
+
 
 TRUST_INTERVAL = 300.0
 """Seconds a full-path check of a secret the warm path cannot re-read cheaply is trusted."""
@@ -67,9 +99,19 @@ def fresh_for(
     return lifetime - early_margin(lifetime, entry.get("refresh_before")) - age
 
 
-def cached_fields(config: str, profile: str, *, min_ttl: float | None) -> dict[str, Any] | None:
-    """The cached token's fields for ``profile`` of ``config``, or None for the full path."""
-    if os.environ.get(CLI_CACHE_VARIABLE) == "off":
+def cached_fields(
+    config: str, profile: str | None, *, min_ttl: float | None
+) -> dict[str, Any] | None:
+    """The cached token's fields for ``profile`` of ``config``, or None for the full path.
+
+    ``profile`` None means the config's ``default_profile``, as the snapshot recorded it.
+    When ``min_ttl`` is more than the cached token's whole lifetime (what the server grants),
+    the fields carry ``min_ttl_unmet`` (that lifetime): no new token could meet it either.
+    """
+    try:
+        if not cli_cache_enabled():
+            return None
+    except ValueError:  # the full path reports it
         return None
     try:
         with open(config, "rb") as handle:
@@ -79,6 +121,10 @@ def cached_fields(config: str, profile: str, *, min_ttl: float | None) -> dict[s
     document = snapshot.load(snapshot.config_digest(config, data))
     if document is None:
         return None
+    if profile is None:
+        profile = document.get("default_profile")
+        if not isinstance(profile, str):
+            return None
     entry = document["profiles"].get(profile)
     recorded = document.get("env", {})
     salt = document["salt"]
@@ -112,9 +158,12 @@ def cached_fields(config: str, profile: str, *, min_ttl: float | None) -> dict[s
         return None
     if not _credential_holds(entry, salt, now, fields["lifetime"]):
         return None
-    if min_ttl is not None and fields["lifetime"] - age < min_ttl:
-        return None
+    fields["profile"] = profile
     fields["exec_drop"] = entry["exec_drop"]
+    if min_ttl is not None and fields["lifetime"] - age < min_ttl:
+        if fields["lifetime"] > min_ttl:
+            return None  # a new token would meet it: the full path fetches one
+        fields["min_ttl_unmet"] = fields["lifetime"]
     return fields
 
 
@@ -174,11 +223,17 @@ def _secret_specs(runtime: ProfileRuntime, salt: str) -> dict[str, dict[str, Any
 
 
 def remember(
-    args: argparse.Namespace, profile: str, registry: Registry, environ: snapshot.RecordingEnviron
+    args: argparse.Namespace,
+    profile: str,
+    registry: Registry,
+    environ: snapshot.RecordingEnviron,
+    *,
+    default: bool = False,
 ) -> None:
     """After a full-path call, record what the warm path needs for ``profile`` (best effort).
 
     Only a profile whose tokens live unencrypted in the file cache can be served warm.
+    ``default``: ``profile`` is the config's ``default_profile`` (a call naming no profile).
     """
     from tokenrack.cache.settings import cache_settings
     from tokenrack.cli.common import config_path
@@ -209,6 +264,6 @@ def remember(
         return entry, snapshot.env_digests(environ.read, os.environ, salt)
 
     try:
-        snapshot.save(digest, profile=profile, build=build)
+        snapshot.save(digest, profile=profile, build=build, default=default)
     except Exception:  # remembering is an optimisation; the call itself succeeded
         return

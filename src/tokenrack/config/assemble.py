@@ -142,11 +142,14 @@ class Config:
         marks: Line and column of each path, for errors found after loading.
         environ: The environment its ``${VAR}`` references are read from: at load, and
             at the profile's first use for inline secrets (never shown: it may hold secrets).
+        directory: The directory relative secret and key file paths are resolved against:
+            the config file's; None (a config from a dict): the current directory.
     """
 
     source: str
     profiles: Mapping[str, ProfileConfig]
     environ: Mapping[str, str] = field(default_factory=_os_environ, repr=False, compare=False)
+    directory: str | None = None
     default_profile: str | None = None
     marks: Marks = field(default_factory=Marks, repr=False, compare=False)
 

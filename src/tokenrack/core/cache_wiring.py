@@ -6,7 +6,8 @@ name the same backend with the same options and secrets share one backend instan
 one circuit breaker; secrets (the backend's and the ``encryption_key``) are resolved at
 first use, through the profile, so a missing one names the profile that asked for it.
 Server metadata is shared only through a cache with an ``encryption_key``
-(:class:`~tokenrack.core.endpoint.SealedMetadata`).
+(:class:`~tokenrack.core.endpoint.SealedMetadata`); ``auth_method: auto``'s pins through any
+shared cache, sealed when it has a key (:class:`~tokenrack.core.auto_auth.SharedPins`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tokenrack.cache.settings import (
     cache_settings,
     needs_plaintext_opt_in,
 )
+from tokenrack.core.auto_auth import SharedPins
 from tokenrack.core.endpoint import MetadataStore, SealedMetadata
 from tokenrack.core.shared import Fetch, SharedRefresh
 from tokenrack.errors import CacheError, ConfigError, PluginError, SecretError
@@ -45,12 +47,14 @@ class SharedCache(NamedTuple):
     """A profile's shared backend: its parsed settings and the breaker in front of it.
 
     ``metadata`` is where the profile shares server metadata: sealed with its
-    ``encryption_key``, or None without one (then never shared).
+    ``encryption_key``, or None without one (then never shared). ``pins`` is where
+    ``auth_method: auto`` shares the method that worked.
     """
 
     settings: CacheSettings
     cache: GuardedCache
     metadata: MetadataStore | None = None
+    pins: SharedPins | None = None
 
 
 class SharedCaches:
@@ -97,9 +101,11 @@ class SharedCaches:
             )
         guarded = self._guarded(settings, resolve_secret)
         metadata = None
+        pins = SharedPins(guarded)
         if settings.encryption_key is not None:
             metadata = SealedMetadata(guarded, _cipher_maker(settings, resolve_secret))
-        return SharedCache(settings, guarded, metadata)
+            pins = SharedPins(guarded, _cipher_maker(settings, resolve_secret))
+        return SharedCache(settings, guarded, metadata, pins)
 
     def refresh(
         self,

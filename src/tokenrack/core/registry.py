@@ -6,10 +6,11 @@ import os
 import random
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from tokenrack.auth.material import PATH_OPTIONS
 from tokenrack.core.auto_auth import AuthPins
 from tokenrack.core.cache_wiring import SharedCache, SharedCaches
 from tokenrack.core.credential import (
@@ -181,6 +182,8 @@ class Registry:
                 environ=environ,
                 marks=document.marks,
             )
+            # Relative secret and key paths are the file's, wherever the process runs.
+            config = replace(config, directory=os.path.dirname(os.path.abspath(source)))
             refuse_untrusted_commands(source, config)
             warn_if_exposed(source, config)
             return config
@@ -466,6 +469,7 @@ class Registry:
                         metadata=self._metadata,
                         shared_metadata=cache.metadata if cache is not None else None,
                         pins=self._pins,
+                        shared_pins=cache.pins if cache is not None else None,
                         fingerprint=_fingerprint_for(cache, secrets),
                         stats=self._stats.setdefault(profile, ProfileStats()),
                     )
@@ -564,6 +568,9 @@ class Registry:
             source=self._config.source,
             values=config.parsed.secrets,
             sources=source,
+            environ=self._config.environ,
+            directory=self._config.directory,
+            path_options=PATH_OPTIONS,
         )
 
     def _transport_instance(self) -> Transport:

@@ -18,10 +18,10 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from tokenrack.auth.material import MaterialFiles
+from tokenrack.auth.material import MaterialFiles, OptionMaterialError
 from tokenrack.auth.methods import ClientAuthMethod, ClientCredentials
 from tokenrack.cache.key import cache_key
-from tokenrack.core.auto_auth import AuthPins, AuthPlanner
+from tokenrack.core.auto_auth import AuthPins, AuthPlanner, SharedPins
 from tokenrack.core.credential import (
     CREDENTIAL_PART,
     Fingerprint,
@@ -50,7 +50,7 @@ from tokenrack.oauth.retry import RetryPolicy
 from tokenrack.oauth.transport import ClientCertificate, Transport, TransportOptions
 from tokenrack.secret.command import command_time_limit
 from tokenrack.secret.resolve import SecretResolver
-from tokenrack.secret.value import Secret
+from tokenrack.secret.value import Secret, SecretRef
 from tokenrack.util.clock import Clock
 from tokenrack.util.extras import extra_installed
 from tokenrack.util.log import get_logger
@@ -80,6 +80,8 @@ class ProfileRuntime:
         shared_metadata: The profile's shared cache, through which discovered metadata is
             shared with other processes; None for an in-memory profile.
         pins: The registry's learned auth methods (for ``auth_method: auto``).
+        shared_pins: Where ``auto`` shares them through the profile's shared cache; None
+            for an in-memory profile.
         fingerprint: Digests the profile's credential into its cache key (see
             :mod:`tokenrack.core.credential`; the per-process key when omitted).
         stats: The profile's counters, kept across rebuilds (new ones when omitted).
@@ -104,6 +106,7 @@ class ProfileRuntime:
         metadata: MetadataCache,
         shared_metadata: MetadataStore | None,
         pins: AuthPins,
+        shared_pins: SharedPins | None = None,
         fingerprint: Fingerprint | None = None,
         stats: ProfileStats | None = None,
     ) -> None:
@@ -120,6 +123,12 @@ class ProfileRuntime:
         self._secrets = secrets
         self._provider_class = catalog.provider(config.provider)
         self.provider: Provider = self._provider_class(config.options)
+        learned = self.provider.options_from_secrets(
+            {k: v for k, v in self.secrets().items() if k in self.provider.secret_options}
+        )
+        if learned:
+            # E.g. the token URL a key file names: shown, logged and keyed as it is used.
+            self.provider = self._provider_class({**config.options, **learned})
         self.issuer = options.issuer
         self.discovers = bool(options.issuer) and not options.token_url
         self.cache_key_parts = self._cache_key_parts()
@@ -151,6 +160,7 @@ class ProfileRuntime:
             has_material=self._has_material,
             client_id=options.client_id,
             pins=pins,
+            shared=shared_pins,
         )
         self._methods: dict[str, ClientAuthMethod] = {}
         self._providers: dict[str, Provider] = {}
@@ -294,16 +304,15 @@ class ProfileRuntime:
             raise
 
     def _client_certificate(self, secrets: Mapping[str, Secret]) -> ClientCertificate:
-        configured = self.options.secrets
-        return ClientCertificate(
-            cert_path=self._files.path_for(
-                "client_cert", configured.get("client_cert"), secrets["client_cert"]
-            ),
-            key_path=self._files.path_for(
-                "client_key", configured.get("client_key"), secrets["client_key"]
-            ),
-            key_password=secrets.get("client_key_passphrase"),
-        )
+        try:
+            return self._files.client_certificate(self.options.secrets, secrets)
+        except OptionMaterialError as error:
+            raise ConfigError(
+                str(error),
+                file=self.source,
+                profile=self.name,
+                path=f"profiles.{self.name}.{error.option}",
+            ) from None
 
     # -- fetching ------------------------------------------------------------------------
 
@@ -360,7 +369,7 @@ class ProfileRuntime:
             )
             raise
         except ConfigError as error:
-            if error.profile is None:
+            if error.profile is None or error.file is None:
                 raise self._located(error) from None
             raise
         except TokenrackError:
@@ -421,6 +430,7 @@ class ProfileRuntime:
             client_secret=secrets.get("client_secret"),
             options=self.config.options,
             secrets={k: v for k, v in secrets.items() if k in method.secret_options},
+            source=self.source,
         )
 
         def authenticate(request: TokenRequest) -> TokenRequest:
@@ -465,6 +475,17 @@ class ProfileRuntime:
                 return path
             return f"{base}.{path}" if path else base
 
-        problems = [ConfigProblem(under_profile(p.path), p.message) for p in error.problems]
+        def named(path: str, message: str) -> str:
+            # A secret option read from a file (a key file): say which file was read.
+            configured = self.options.secrets.get(path.removeprefix(f"{base}."))
+            if not isinstance(configured, SecretRef) or configured.source != "file":
+                return message
+            shown = str(configured.argument)
+            return message if shown in message else f"file {shown}: {message}"
+
+        problems = [
+            ConfigProblem(under_profile(p.path), named(under_profile(p.path), p.message))
+            for p in error.problems
+        ]
         located = SecretError if isinstance(error, SecretError) else ConfigError
         return located(problems=problems, file=self.source, profile=self.name)

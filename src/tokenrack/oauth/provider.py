@@ -98,6 +98,17 @@ class Provider:
 
     # -- hooks -------------------------------------------------------------------------
 
+    def options_from_secrets(self, secrets: Mapping[str, Secret]) -> Mapping[str, Any]:
+        """Options the provider learns from its ``secret_options`` once they are resolved.
+
+        The core calls it when the profile is built, and builds the provider again with
+        these options added, so that what is shown (``tokenrack profiles``/``explain``),
+        logged and put in the cache key is what :meth:`token_flow` uses: e.g. a key file
+        that names its own token URL. Never return a secret, nor anything derived from
+        one. The default learns nothing.
+        """
+        return {}
+
     def token_url(self) -> str:
         """The token endpoint. The base reads ``token_url``; vendors build it from a template.
 

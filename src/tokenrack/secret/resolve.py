@@ -5,6 +5,12 @@ A profile's secret options hold a literal :class:`~tokenrack.secret.value.Secret
 core's ``template``, …). :class:`SecretResolver` asks the named source, keeps the values
 until told to forget them (the server refused the client: the secret may have been
 rotated), and reports any failure under the file, profile and option it came from.
+
+The built-in ``env`` and ``file`` sources are given the context the reference was written
+in (:class:`~tokenrack.secret.sources.SecretContext`): the registry's ``environ=`` mapping,
+and the config file's directory, against which a relative ``{file: …}`` path is resolved.
+The same directory anchors a relative path written literally in a key-material option
+(``private_key: keys/billing.pem``).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from tokenrack.errors import PluginError, SecretError
-from tokenrack.secret.sources import SecretSource
+from tokenrack.secret.sources import SecretContext, SecretSource, anchored_path
 from tokenrack.secret.value import Secret, SecretRef, SecretValue
 
 __all__ = ["SecretResolver", "SourceLookup"]
@@ -33,6 +39,12 @@ class SecretResolver:
         source: The config file, for messages.
         values: The profile's secret options as loaded (``client_secret``, …).
         sources: Finds a secret source by name.
+        environ: The environment ``{env: …}`` reads (``os.environ`` when None).
+        directory: The directory relative paths are resolved against (the config file's;
+            None: the current directory).
+        path_options: Options whose literal value may be a file path rather than the
+            material itself (``private_key``, ``client_cert``, …): a relative one is
+            resolved against ``directory``.
     """
 
     def __init__(
@@ -42,11 +54,17 @@ class SecretResolver:
         source: str,
         values: Mapping[str, SecretValue],
         sources: SourceLookup,
+        environ: Mapping[str, str] | None = None,
+        directory: str | None = None,
+        path_options: frozenset[str] = frozenset(),
     ) -> None:
         self.profile = profile
         self.source = source
         self._values = dict(values)
         self._sources = sources
+        self._environ = environ
+        self._directory = directory
+        self._path_options = path_options
         self._lock = threading.Lock()
         self._resolved: dict[str, Secret] | None = None
 
@@ -84,17 +102,35 @@ class SecretResolver:
             SecretError: It cannot be read; names the file, profile and key.
         """
         if isinstance(value, Secret):
-            return value
+            return self._anchored(key, value)
         if not isinstance(value, SecretRef):  # pragma: no cover - the loader guarantees it
             raise self._error(key, "not a secret value")
         try:
-            return Secret(self._sources(value.source).resolve(value.argument))
+            found = self._sources(value.source)
+            resolve_in = getattr(found, "resolve_in", None)
+            if resolve_in is None:
+                return Secret(found.resolve(value.argument))
+            context = SecretContext(
+                environ=self._environ,
+                directory=self._directory,
+                location=f"profiles.{self.profile}.{key}",
+            )
+            return Secret(resolve_in(value.argument, context))
         except SecretError as error:
             raise self._error(key, error.problems[0].message) from None
         except PluginError as error:
             raise self._error(
                 key, f"secret source {value.source!r} is unavailable: {error}"
             ) from None
+
+    def _anchored(self, key: str, value: Secret) -> Secret:
+        """A literal path in a key-material option, made absolute against the config's directory."""
+        if key not in self._path_options or self._directory is None:
+            return value
+        text = value.reveal().strip()
+        if not text or text.startswith("{") or "-----BEGIN" in text:
+            return value  # the material itself (PEM or JWK), not a path
+        return Secret(anchored_path(text, self._directory))
 
     def _error(self, key: str, message: str) -> SecretError:
         return SecretError(

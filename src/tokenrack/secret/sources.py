@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from tokenrack.errors import SecretError
@@ -19,15 +20,46 @@ from tokenrack.secret.command import (
     CommandSpec,
     run_secret_command,
 )
-from tokenrack.util.file_mode import warn_if_readable
+from tokenrack.util.file_mode import warn_if_exposed
 
 __all__ = [
     "COMMAND_TIMEOUT",
     "CommandSecretSource",
     "EnvSecretSource",
     "FileSecretSource",
+    "SecretContext",
     "SecretSource",
+    "anchored_path",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class SecretContext:
+    """Where a secret reference was written, for the built-in sources that care.
+
+    Attributes:
+        environ: The environment ``{env: NAME}`` reads: the ``environ=`` given to
+            ``Registry.from_file``/``from_dict``; None: ``os.environ``.
+        directory: The directory a relative ``{file: PATH}`` is resolved against: the
+            config file's; None: the current directory (``Registry.from_dict``).
+        location: The key that holds the reference (``profiles.billing.client_secret``),
+            for warnings.
+    """
+
+    environ: Mapping[str, str] | None = field(default=None, repr=False)
+    directory: str | None = None
+    location: str = ""
+
+
+def anchored_path(path: str, directory: str | None) -> str:
+    """``path`` with ``~`` expanded, and made absolute against ``directory`` if relative.
+
+    With no ``directory``, a relative path stays relative (to the current directory).
+    """
+    expanded = os.path.expanduser(path)
+    if directory is None or os.path.isabs(expanded):
+        return expanded
+    return os.path.join(directory, expanded)
 
 
 class SecretSource(Protocol):
@@ -62,8 +94,17 @@ class EnvSecretSource:
     argument_schema: ClassVar[Mapping[str, Any]] = {"type": "string", "minLength": 1}
 
     def resolve(self, argument: Any) -> str:
-        """Read the variable; a missing or empty one is an error."""
-        value = os.environ.get(str(argument))
+        """Read the variable from ``os.environ``; a missing or empty one is an error."""
+        return self.resolve_in(argument, SecretContext())
+
+    def resolve_in(self, argument: Any, context: SecretContext) -> str:
+        """Read the variable from the registry's environment (``environ=``, else ``os.environ``).
+
+        Raises:
+            SecretError: The variable is not set, or is empty.
+        """
+        environ = os.environ if context.environ is None else context.environ
+        value = environ.get(str(argument))
         if not value:
             state = "is empty" if value == "" else "is not set"
             raise SecretError(f"environment variable {argument} {state}")
@@ -71,18 +112,29 @@ class EnvSecretSource:
 
 
 class FileSecretSource:
-    """``{file: PATH}``: the file's contents, less one trailing newline (``~`` expanded)."""
+    """``{file: PATH}``: the file's contents, less one trailing newline (``~`` expanded).
+
+    A relative path is resolved against the directory of the config file that holds it.
+    """
 
     name: ClassVar[str] = "file"
     argument_schema: ClassVar[Mapping[str, Any]] = {"type": "string", "minLength": 1}
 
     def resolve(self, argument: Any) -> str:
-        """Read the file; unreadable or empty is an error.
+        """Read the file (a relative path: from the current directory)."""
+        return self.resolve_in(argument, SecretContext())
 
-        A file its group or others can read is used, with a warning (once per file).
+    def resolve_in(self, argument: Any, context: SecretContext) -> str:
+        """Read the file (relative: from ``context.directory``); unreadable or empty is an error.
+
+        A file its group or others can write or read is used, with a warning (once per
+        file) naming the file and the key that refers to it, never its content.
+
+        Raises:
+            SecretError: The file cannot be read, is not UTF-8, or is empty.
         """
-        path = os.path.expanduser(str(argument))
-        warn_if_readable(path, what="secret")
+        path = anchored_path(str(argument), context.directory)
+        warn_if_exposed(path, what="secret", used_by=context.location)
         try:
             with open(path, encoding="utf-8") as handle:
                 value = _strip_newline(handle.read())
