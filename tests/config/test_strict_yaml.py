@@ -171,3 +171,33 @@ def test_a_loaded_config_keeps_no_yaml_nodes(tmp_path: Path) -> None:
     with Registry.from_file(path) as registry:
         assert registry.config.marks._root is None  # the document, inline secrets and all
         assert registry.config.marks.of("profiles.billing.client_id") == (6, 5)
+
+
+def test_the_cli_names_both_lines_without_a_traceback(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "tokenrack.yaml"
+    path.write_text(PROFILE)
+    path.chmod(0o600)
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env.pop("TOKENRACK_PROFILE", None)
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("tokenrack")),
+            "--config",
+            str(path),
+            "token",
+            "billing",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "the key 'client_id' is written twice" in done.stderr
+    assert "line 6, column 5 and line 8, column 5" in done.stderr
+    assert "Traceback" not in done.stderr
