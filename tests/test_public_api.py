@@ -19,6 +19,7 @@ PROMISED = {
     "get_token",
     "aget_token",
     "configure",
+    "default_registry",
     "Registry",
     "BearerAuth",
     "Token",

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from tokenrack.core.bearer_auth import BearerAuth
-    from tokenrack.core.default import aget_token, configure, get_token
+    from tokenrack.core.default import aget_token, configure, default_registry, get_token
     from tokenrack.core.registry import Registry
     from tokenrack.errors import (
         CacheError,
@@ -64,6 +64,7 @@ __all__ = [
     "__version__",
     "aget_token",
     "configure",
+    "default_registry",
     "get_token",
 ]
 
@@ -75,6 +76,7 @@ _HOMES = {
     "Token": "tokenrack.token",
     "aget_token": "tokenrack.core.default",
     "configure": "tokenrack.core.default",
+    "default_registry": "tokenrack.core.default",
     "get_token": "tokenrack.core.default",
 }
 

@@ -28,6 +28,10 @@ class BearerAuth(httpx.Auth):
     Args:
         profile: The profile whose token to use.
         registry: The registry to use; the default registry when omitted.
+
+    Raises:
+        ProfileNotFoundError: The registry given, or the default one if already loaded, has
+            no such profile.
     """
 
     # The body is read before the first send, so the request can be sent a second time.

@@ -143,6 +143,8 @@ class GoogleProvider(VendorProvider):
 
     name: ClassVar[str] = "google"
     grant_type: ClassVar[str] = JWT_BEARER
+    # Read by `tokenrack providers`: without PyJWT the provider is listed as unusable.
+    requires_extra: ClassVar[str | None] = JWT_EXTRA
     # The signed assertion is the credential (RFC 7521 §4.1): no client authentication,
     # and no client_id or client_secret to ask the profile for.
     default_auth_method: ClassVar[str] = "none"

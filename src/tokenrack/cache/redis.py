@@ -141,6 +141,8 @@ class RedisCache:
         },
     }
     secret_options: ClassVar[frozenset[str]] = frozenset({"password"})
+    # Read by `tokenrack providers` to show the backend unusable without the package.
+    requires_extra: ClassVar[str | None] = "tokenrack[redis]"
 
     DEFAULT_PREFIX: ClassVar[str] = "tokenrack:"
     DEFAULT_TIMEOUT: ClassVar[float] = 1.0

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from typing import TYPE_CHECKING, Any
 
 from tokenrack.cli.common import load_registry
-from tokenrack.cli.exit_codes import OK, exit_code
+from tokenrack.cli.exit_codes import OK
 from tokenrack.cli.output import table
 
 if TYPE_CHECKING:
@@ -84,35 +83,59 @@ def _profile_cells(row: dict[str, Any]) -> tuple[str, ...]:
     )
 
 
+ENCRYPTION_EXTRA = "tokenrack[encryption]"
+"""What a cache's ``encryption_key`` needs installed."""
+
+
+def _missing_extra(plugin: Any) -> str | None:
+    """The optional extra a loaded plugin declares (``requires_extra``) when it is missing."""
+    from tokenrack.util.extras import extra_installed
+
+    extra = getattr(plugin, "requires_extra", None)
+    if isinstance(extra, str) and extra and not extra_installed(extra):
+        return extra
+    return None
+
+
 def _plugin_rows() -> list[dict[str, Any]]:
-    """Every installed plugin of every group, loaded once to learn whether it works."""
-    from tokenrack.core.catalog import GROUPS, PluginCatalog
+    """Every installed plugin of every group, loaded once to learn whether it works.
+
+    A plugin that loads but declares an optional extra that is not installed is
+    ``unusable`` (``needs`` names the extra); a cache backend also says whether its
+    records can be encrypted here (``encryption``).
+    """
+    from tokenrack.core.catalog import CACHES, GROUPS, PluginCatalog
     from tokenrack.errors import PluginError
+    from tokenrack.util.extras import extra_installed
 
     catalog = PluginCatalog()
+    encryption = "ok" if extra_installed(ENCRYPTION_EXTRA) else f"needs {ENCRYPTION_EXTRA}"
     rows = []
     for group in GROUPS:
         for plugin in catalog.installed(group):
+            needs = None
             try:
-                catalog.load(group, plugin.name)
-                status = "ok"
+                needs = _missing_extra(catalog.load(group, plugin.name))
+                status = f"unusable: needs {needs} (pip install '{needs}')" if needs else "ok"
             except PluginError as error:
                 status = f"failed: {error}"
-            rows.append(
-                {
-                    "group": group,
-                    "name": plugin.name,
-                    "distribution": plugin.distribution,
-                    "version": plugin.version,
-                    "target": plugin.value,
-                    "status": status,
-                }
-            )
+            row = {
+                "group": group,
+                "name": plugin.name,
+                "distribution": plugin.distribution,
+                "version": plugin.version,
+                "target": plugin.value,
+                "status": status,
+                "needs": needs,
+            }
+            if group == CACHES and plugin.name != "memory":
+                row["encryption"] = encryption
+            rows.append(row)
     return rows
 
 
 def _render_plugins(rows: list[dict[str, Any]]) -> None:
-    """Print the plugins group by group, then how many failed to load."""
+    """Print the plugins group by group, then how many cannot be used."""
     from tokenrack.core.catalog import GROUPS
 
     for group in GROUPS:
@@ -121,12 +144,19 @@ def _render_plugins(rows: list[dict[str, Any]]) -> None:
         if not members:
             print("  (none installed)")
         for r in members:
-            print(
-                f"  {r['name']:<30} {r['distribution'] or '?'} {r['version'] or '?'}  {r['status']}"
-            )
-    failed = [r for r in rows if r["status"] != "ok"]
+            status = r["status"]
+            if r.get("encryption", "ok") != "ok":
+                status += f" (encryption_key {r['encryption']})"
+            print(f"  {r['name']:<30} {r['distribution'] or '?'} {r['version'] or '?'}  {status}")
+    failed = [r for r in rows if r["status"].startswith("failed")]
+    unusable = [r for r in rows if r["status"].startswith("unusable")]
     if failed:
         print(f"\n{len(failed)} plugin(s) failed to load; profiles using them will fail.")
+    if unusable:
+        print(
+            f"\n{len(unusable)} plugin(s) need an extra that is not installed; "
+            "profiles using them will fail (or, for a cache, run without it)."
+        )
 
 
 def run_providers(args: argparse.Namespace) -> int:
@@ -139,51 +169,11 @@ def run_providers(args: argparse.Namespace) -> int:
     return OK
 
 
-def _plaintext_warning(registry: Registry, name: str) -> str | None:
-    """A warning for a profile whose shared cache stores tokens unencrypted by its own choice."""
-    from tokenrack.cache.settings import cache_settings
-
-    option = registry.config.profile(name).options.get("cache", registry.default_cache)
-    settings = cache_settings(option)
-    if settings.encryption_key is not None or settings.options.get("plaintext") is not True:
-        return None
-    return (
-        f"warning: {name}: its {settings.backend} cache says plaintext: true; anyone who can "
-        "write that cache can plant tokens for it, and anyone who can read it can use them "
-        "(set cache.encryption_key to seal them)"
-    )
-
-
 def run_check(args: argparse.Namespace) -> int:
-    """Validate the config, resolve secrets, optionally fetch; non-zero if anything fails.
+    """``tokenrack check``: see :mod:`tokenrack.cli.check_cmd`."""
+    from tokenrack.cli.check_cmd import run_check as check
 
-    A profile whose shared cache is a ``plaintext: true`` one gets a warning on stderr.
-    """
-    registry = load_registry(args)  # a ConfigError here exits 2 with every problem listed
-    names = args.profiles or registry.profiles()
-    print(f"config {registry.source}: ok ({len(registry.profiles())} profiles)")
-    worst = OK
-    for name in names:
-        started = time.monotonic()
-        try:
-            warning = _plaintext_warning(registry, name)
-            if warning is not None:
-                print(warning, file=sys.stderr)
-            runtime = registry.runtime(name)
-            runtime.secrets()
-            line = f"{name}: config ok, secrets ok"
-            if args.fetch:
-                token = registry.get_token(name, force_refresh=True)
-                elapsed = (time.monotonic() - started) * 1000
-                line += f", token ok in {elapsed:.0f} ms (expires in {token.expires_in():.0f}s)"
-            print(line)
-        except Exception as error:
-            code = exit_code(error)
-            worst = worst or code
-            print(f"{name}: FAILED: {error}")
-    if worst:
-        print("some profiles failed; see above", file=sys.stderr)
-    return worst
+    return check(args)
 
 
 def run_schema(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import TYPE_CHECKING, Any
 
 from tokenrack.cli.common import load_registry
@@ -14,7 +15,10 @@ if TYPE_CHECKING:
     from tokenrack.cache_admin import CacheEntry
     from tokenrack.core.registry import Registry
 
-__all__ = ["run_cache"]
+__all__ = ["UNUSABLE", "run_cache"]
+
+UNUSABLE = "unusable"
+"""The state shown for a profile that cannot be built (its provider is not installed, …)."""
 
 
 def _purge(args: argparse.Namespace, registry: Registry) -> int:
@@ -31,16 +35,48 @@ def _purge(args: argparse.Namespace, registry: Registry) -> int:
     return CACHE_OR_SECRET if result.failed else OK
 
 
-def _list(args: argparse.Namespace, registry: Registry) -> int:
-    """Describe the cache entries of every profile (or one), as JSON or a table."""
-    from tokenrack.cache_admin import list_cache_entries
+def _entries(args: argparse.Namespace, registry: Registry) -> list[CacheEntry]:
+    """The entries of every profile (or one); a profile that cannot be built is one entry.
 
-    entries = list_cache_entries(registry, profile=args.profile)
+    A profile whose provider or auth method is missing is listed ``unusable`` (its cache key
+    cannot be known) instead of failing the listing of every other profile.
+    """
+    from tokenrack.cache_admin import CacheEntry, list_cache_entries
+    from tokenrack.errors import ProfileNotFoundError, TokenrackError
+
+    names = [args.profile] if args.profile else registry.profiles()
+    entries: list[CacheEntry] = []
+    for name in names:
+        try:
+            entries.extend(list_cache_entries(registry, profile=name))
+        except ProfileNotFoundError:
+            raise
+        except TokenrackError as error:
+            entries.append(CacheEntry(name, "-", "-", UNUSABLE, detail=str(error)))
+    return entries
+
+
+def _list(args: argparse.Namespace, registry: Registry) -> int:
+    """Describe the cache entries of every profile (or one), as JSON or a table.
+
+    Returns:
+        0, or 5 when a profile's cache (or a secret its cache key needs) is unavailable:
+        what is listed is then not all there is.
+    """
+    entries = _entries(args, registry)
     if args.json:
         print(json.dumps([_document(e) for e in entries], indent=2))
-        return OK
-    header = ("PROFILE", "BACKEND", "STATE", "EXPIRES IN", "ENCRYPTED", "LOCATION")
-    print(table(header, [_cells(e) for e in entries]))
+    else:
+        header = ("PROFILE", "BACKEND", "STATE", "EXPIRES IN", "ENCRYPTED", "LOCATION")
+        print(table(header, [_cells(e) for e in entries]))
+    unavailable = sorted({e.profile for e in entries if e.state == "unavailable"})
+    if unavailable:
+        print(
+            f"tokenrack: the cache of {', '.join(unavailable)} is unavailable (see LOCATION); "
+            "`tokenrack check` says what to fix",
+            file=sys.stderr,
+        )
+        return CACHE_OR_SECRET
     return OK
 
 
@@ -72,7 +108,7 @@ def run_cache(args: argparse.Namespace) -> int:
     """List the cache entries of every profile (or one), or purge them.
 
     Returns:
-        0, or 5 when a purge failed for some profile.
+        0, or 5 when a cache was unavailable (``list``) or a purge failed for some profile.
     """
     registry = load_registry(args)
     return _purge(args, registry) if args.action == "purge" else _list(args, registry)

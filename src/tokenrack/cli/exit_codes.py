@@ -22,6 +22,7 @@ __all__ = [
     "MEANINGS",
     "OK",
     "REJECTED",
+    "TINY_DEADLINE",
     "UNAVAILABLE",
     "USAGE",
     "describe",
@@ -65,14 +66,40 @@ def exit_code(error: BaseException) -> int:
     return FAILED
 
 
+TINY_DEADLINE = 1.0
+"""A ``deadline`` (seconds) below this is more likely the cause of a timeout than the network."""
+
+
+def _config_hint(error: ConfigError) -> str | None:
+    """Point to ``check`` only when it would say more: the file was read and found wrong.
+
+    No config file, an unreadable one or broken YAML: ``check`` would stop at the same line.
+    """
+    if any(problem.path for problem in error.problems):
+        return "`tokenrack check` validates the whole config"
+    return None
+
+
+def _unavailable_hint(error: TokenEndpointUnavailableError) -> str:
+    deadline = error.deadline
+    if deadline is not None and deadline < TINY_DEADLINE:
+        return (
+            f"the profile's deadline of {deadline:g}s is shorter than a token request "
+            "usually takes; raise `deadline` in the profile (or remove it)"
+        )
+    return "check the network, proxy and CA bundle; `tokenrack check --fetch` tries again"
+
+
 def _hint(error: BaseException) -> str | None:
     profile = getattr(error, "profile", None) or "PROFILE"
     if isinstance(error, ProfileNotFoundError):
         return "`tokenrack profiles` lists them"
     if isinstance(error, SecretError):
         return "provide the secret (the path above names the key), then try again"
-    if isinstance(error, (ConfigError, PluginError)):
-        return "`tokenrack check` validates the whole config"
+    if isinstance(error, ConfigError):
+        return _config_hint(error)
+    if isinstance(error, PluginError):
+        return "`tokenrack providers` lists the installed plugins and why one cannot load"
     if isinstance(error, (InvalidClientError, UnauthorizedClientError)):
         return (
             "check the client id, secret and auth method; "
@@ -83,16 +110,16 @@ def _hint(error: BaseException) -> str | None:
     if isinstance(error, TokenRequestError):
         return f"`tokenrack explain {profile}` shows exactly what is sent"
     if isinstance(error, TokenEndpointUnavailableError):
-        return "check the network, proxy and CA bundle; `tokenrack check --fetch` tries again"
+        return _unavailable_hint(error)
     if isinstance(error, TokenResponseError):
         return "the token URL answered with something else; check token_url or issuer"
     return None
 
 
-def describe(error: BaseException) -> str:
-    """What to print on stderr: the error, then what to do about it."""
+def describe(error: BaseException, *, hint: bool = True) -> str:
+    """What to print on stderr: the error, then (unless ``hint`` is False) what to do about it."""
     lines = [f"tokenrack: {error}"]
-    hint = _hint(error)
-    if hint:
-        lines.append(f"tokenrack: {hint}")
+    advice = _hint(error) if hint else None
+    if advice:
+        lines.append(f"tokenrack: {advice}")
     return "\n".join(lines)

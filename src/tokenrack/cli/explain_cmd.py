@@ -13,6 +13,7 @@ from tokenrack.secret.value import Secret
 from tokenrack.token import Token
 
 if TYPE_CHECKING:
+    from tokenrack.core.registry import Registry
     from tokenrack.core.runtime import Endpoint, ProfileRuntime
     from tokenrack.oauth.message import TokenRequest
 
@@ -125,6 +126,30 @@ def _cache_line(cache: Any) -> str:
     return json.dumps(shown, default=str)
 
 
+def _backend_line(registry: Registry, name: str, configured: Any) -> str:
+    """The cache that will really be used, where it is, and why (the CLI's own default too)."""
+    from tokenrack.errors import CacheError
+
+    shared = registry.shared_cache(name)
+    why = ""
+    if configured is None:
+        why = (
+            " (no cache key: the CLI's default; TOKENRACK_CLI_CACHE=off makes it memory)"
+            if registry.default_cache != "memory"
+            else " (no cache key)"
+        )
+    if shared is None:
+        return f"cache backend: memory, this process only{why}"
+    try:
+        location = shared.cache.backend().describe()
+    except CacheError as error:
+        return (
+            f"cache backend: {shared.cache.name}, unavailable ({error}); "
+            f"tokens would be fetched without it{why}"
+        )
+    return f"cache backend: {shared.cache.name} at {location}{why}"
+
+
 def run_explain(args: argparse.Namespace) -> int:
     """Print the request (redacted), the auth method and why, the cache key and windows."""
     registry = load_registry(args)
@@ -172,6 +197,9 @@ def run_explain(args: argparse.Namespace) -> int:
     except SecretError as error:
         out.append(f"secrets: NOT resolved: {error}")
         out.append("  (the request below lacks client authentication)")
+    if request.url != endpoint.token_url:
+        # The provider's own URL (e.g. a key file's token_uri): where the request really goes.
+        out.append(f"  sent to: {request.redacted_url()} (the provider's URL for this request)")
     out.append("request:")
     out.extend(_request_lines(request))
     out.append(f"cache key: {runtime.cache_key}")
@@ -186,6 +214,9 @@ def run_explain(args: argparse.Namespace) -> int:
         f"{3600 - example.refresh_at:.0f}s before expiry (this process's jitter included); "
         f"callers wait for a refresh from {3600 - example.must_refresh_at:.0f}s before"
     )
-    out.append(f"cache backend: {_cache_line(options.get('cache', 'memory'))}")
+    configured = options.get("cache")
+    out.append(_backend_line(registry, name, configured))
+    if configured is not None:
+        out.append(f"cache options: {_cache_line(configured)}")
     print("\n".join(out))
     return 0

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from tokenrack.cli.common import UsageError
 from tokenrack.cli.emulator_cmd import PERSONALITIES as EMULATOR_PERSONALITIES
 from tokenrack.cli.exit_codes import USAGE, describe, epilog, exit_code
+from tokenrack.cli.serve_cmd import add_serve_parser
 
 __all__ = ["build_parser", "main"]
 
@@ -30,6 +31,7 @@ _COMMANDS = {
     "emulator": ("tokenrack.cli.emulator_cmd", "run_emulator"),
     "completion": ("tokenrack.cli.completion", "run_completion"),
     "cache": ("tokenrack.cli.cache_cmd", "run_cache"),
+    "serve": ("tokenrack.cli.serve_cmd", "run_serve"),
 }
 
 
@@ -114,8 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="profile for commands that take one (default: $TOKENRACK_PROFILE, then the "
         "config's default_profile)",
     )
-    parser.add_argument(
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument(
         "-v", "--verbose", action="count", default=0, help="log to stderr (-vv for debug)"
+    )
+    loudness.add_argument(
+        "-q", "--quiet", action="store_true", help="no warnings on stderr (errors still shown)"
     )
     parser.add_argument("--version", action="version", version=_version())
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
@@ -323,35 +329,45 @@ def build_parser() -> argparse.ArgumentParser:
     completion.add_argument(
         "shell", choices=["bash", "zsh", "fish"], help="the shell: bash, zsh or fish"
     )
+    add_serve_parser(commands)
     return parser
 
 
 class _WarningsToStderr(logging.Handler):
-    """WARNING and above, to whatever ``sys.stderr`` is at the time."""
+    """WARNING and above, one line each, to whatever ``sys.stderr`` is at the time."""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
-        self.setFormatter(logging.Formatter("tokenrack: warning: %(message)s"))
+
+    def format(self, record: logging.LogRecord) -> str:
+        """``tokenrack: warning: MESSAGE`` on one line: no traceback (``-v`` shows those)."""
+        return "tokenrack: warning: " + " ".join(record.getMessage().splitlines())
 
     def emit(self, record: logging.LogRecord) -> None:
+        from tokenrack.util.log import RAISED
+
+        if getattr(record, RAISED, False):
+            return  # the error itself is printed when the command fails
         try:
             sys.stderr.write(self.format(record) + "\n")
         except Exception:
             self.handleError(record)
 
 
-def _configure_logging(verbosity: int) -> None:
+def _configure_logging(verbosity: int, *, quiet: bool = False) -> None:
+    """Warnings to stderr unless ``quiet``; every record from INFO (-v) or DEBUG (-vv).
+
+    A CLI user has no logging set up of their own, so without this a degraded run (a shared
+    cache down, a secret file others can read) would look healthy: tokenrack's loggers
+    otherwise end in a ``NullHandler``.
+    """
+    logger = logging.getLogger("tokenrack")
     if verbosity <= 0:
-        # Without -v, still say which files were skipped or are exposed (config discovery,
-        # key and secret file modes): the user must not be surprised by which config ran.
-        for name in ("tokenrack.config", "tokenrack.secret"):
-            logger = logging.getLogger(name)
-            if not any(isinstance(h, _WarningsToStderr) for h in logger.handlers):
-                logger.addHandler(_WarningsToStderr())
+        if not quiet and not any(isinstance(h, _WarningsToStderr) for h in logger.handlers):
+            logger.addHandler(_WarningsToStderr())
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logger = logging.getLogger("tokenrack")
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG if verbosity > 1 else logging.INFO)
 
@@ -382,7 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         and args.command != "cache"
     ):
         args.profile = args.default_profile
-    _configure_logging(args.verbose)
+    _configure_logging(args.verbose, quiet=args.quiet)
     debug = args.verbose > 0 or os.environ.get("TOKENRACK_DEBUG") == "1"
     try:
         return _command(args.command)(args)

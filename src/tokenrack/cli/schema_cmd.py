@@ -6,6 +6,7 @@ copy for editors (a test checks that copy is current).
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ def composed_schema(catalog: PluginCatalog | None = None) -> dict[str, Any]:
 
     Plugins that fail to load are left out (``tokenrack providers`` reports them).
     """
+    from tokenrack.agent.settings import AGENT_SCHEMA
     from tokenrack.config.schema import document_schema
     from tokenrack.core.catalog import AUTH_METHODS, PROVIDERS, PluginCatalog
     from tokenrack.errors import PluginError
@@ -38,12 +40,14 @@ def composed_schema(catalog: PluginCatalog | None = None) -> dict[str, Any]:
             auth_properties.append(catalog.auth_method(name).options_schema)
         except PluginError:
             continue
-    return document_schema(
+    schema = document_schema(
         providers=providers,
         auth_method_properties=auth_properties,
         sources=catalog.secret_source_schemas(),
         caches=catalog.cache_schemas(),
     )
+    schema["properties"]["agent"] = copy.deepcopy(dict(AGENT_SCHEMA))
+    return schema
 
 
 def render(schema: dict[str, Any]) -> str:

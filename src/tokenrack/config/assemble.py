@@ -188,6 +188,8 @@ _TOP_SCHEMA: Mapping[str, Any] = {
         "default_profile": {"type": "string", "minLength": 1},
         "defaults": {"type": "object"},
         "profiles": {"type": "object", "additionalProperties": {"type": "object"}},
+        # Read by `tokenrack serve` alone, which validates it (tokenrack.agent.settings).
+        "agent": {"type": "object"},
     },
     "additionalProperties": False,
 }

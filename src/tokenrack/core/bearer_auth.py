@@ -26,10 +26,17 @@ _RETRIED = "_tokenrack_retried"
 class TokenSource:
     """A profile's tokens for a bearer auth: from a given registry, or the default one.
 
+    A misspelled profile is refused at construction when the registry is at hand: the one
+    given, or the default one once it is loaded. Otherwise (no config read yet, and none is
+    read here) the first request raises the same error.
+
     Args:
         profile: The profile whose token to use.
         registry: The registry to use; the default registry (looked up at each use, so
             :func:`tokenrack.configure` takes effect) when omitted.
+
+    Raises:
+        ProfileNotFoundError: The registry at hand has no such profile ("did you mean").
     """
 
     __slots__ = ("_registry", "profile")
@@ -37,6 +44,12 @@ class TokenSource:
     def __init__(self, profile: str, registry: Registry | None = None) -> None:
         self.profile = profile
         self._registry = registry
+        if registry is None:
+            from tokenrack.core.default import loaded_registry
+
+            registry = loaded_registry()
+        if registry is not None:
+            registry.config.profile(profile)  # raises ProfileNotFoundError, with a suggestion
 
     def __repr__(self) -> str:
         return f"TokenSource(profile={self.profile!r})"
@@ -103,6 +116,10 @@ class BearerAuth:
     Args:
         profile: The profile whose token to use.
         registry: The registry to use; the default registry when omitted.
+
+    Raises:
+        ProfileNotFoundError: The registry given, or the default one if already loaded, has
+            no such profile (see :class:`TokenSource`).
     """
 
     def __init__(self, profile: str, *, registry: Registry | None = None) -> None:

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from tokenrack.core.registry import Registry
     from tokenrack.token import Token
 
-__all__ = ["aget_token", "configure", "default_registry", "get_token"]
+__all__ = ["aget_token", "configure", "default_registry", "get_token", "loaded_registry"]
 
 _lock = threading.Lock()
 _registry: Registry | None = None
@@ -45,6 +45,9 @@ def configure(target: str | os.PathLike[str] | Registry | None) -> Registry | No
 def default_registry() -> Registry:
     """The default registry, built from the discovered config at the first call.
 
+    The one behind :func:`get_token`, :func:`aget_token` and ``BearerAuth(profile)``:
+    ``tokenrack.default_registry().stats()`` reports what they did (docs/observability.md).
+
     Raises:
         ConfigError: No config was found, or it is invalid.
     """
@@ -58,6 +61,11 @@ def default_registry() -> Registry:
 
             _registry = Registry.from_file()
         return _registry
+
+
+def loaded_registry() -> Registry | None:
+    """The default registry if it is built already, else None (never reads a config)."""
+    return _registry
 
 
 def get_token(profile: str, *, force_refresh: bool = False) -> Token:

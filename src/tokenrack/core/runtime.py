@@ -53,7 +53,7 @@ from tokenrack.secret.resolve import SecretResolver
 from tokenrack.secret.value import Secret, SecretRef
 from tokenrack.util.clock import Clock
 from tokenrack.util.extras import extra_installed
-from tokenrack.util.log import get_logger
+from tokenrack.util.log import RAISED, get_logger
 
 if TYPE_CHECKING:
     from tokenrack.config.assemble import ProfileConfig
@@ -366,6 +366,7 @@ class ProfileRuntime:
                 self.name,
                 (self._clock.monotonic() - started) * 1000,
                 error,
+                extra={RAISED: True},  # the caller gets this error itself
             )
             raise
         except ConfigError as error:

@@ -384,6 +384,21 @@ class SharedRefresh:
         data = self.cache.backend().get(self.key)
         return record_info(data) if data is not None else None
 
+    def check(self) -> None:
+        """Read now what this layer will need (``tokenrack check``), raising what fails.
+
+        Makes the record cipher (the ``encryption_key`` and the cryptography package), builds
+        the backend (its package and its secrets, e.g. a Redis ``password``) and reads this
+        key's record once (the cache answers). Nothing is written.
+
+        Raises:
+            CacheError: The backend cannot be built or does not answer, or encryption is
+                unavailable.
+            SecretError: The ``encryption_key`` cannot be read.
+        """
+        self._make_cipher()
+        self.cache.backend().get(self.key)
+
     def purge(self) -> bool:
         """Delete the shared record for this key.
 

@@ -8,6 +8,8 @@ __all__ = ["EXTRA_MODULES", "extra_installed"]
 
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "tokenrack[jwt]": ("jwt", "cryptography"),
+    "tokenrack[redis]": ("redis",),
+    "tokenrack[encryption]": ("cryptography",),
 }
 
 

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import logging
 
-__all__ = ["get_logger"]
+__all__ = ["RAISED", "get_logger"]
+
+RAISED = "tokenrack_raised"
+"""A record attribute (``extra={RAISED: True}``): the record repeats an error that is raised
+to the caller too, so a program that prints errors itself (the CLI) may leave it out."""
 
 _ROOT = logging.getLogger("tokenrack")
 if not any(isinstance(handler, logging.NullHandler) for handler in _ROOT.handlers):

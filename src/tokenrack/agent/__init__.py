@@ -1,0 +1,1 @@
+"""The token agent, ``tokenrack serve``: a config's profiles served to local processes."""
