@@ -29,6 +29,7 @@ from hypothesis import HealthCheck, settings
 
 import tokenrack.errors
 from tokenrack.core.registry import Registry
+from tokenrack.errors import ConfigError
 from tokenrack.testing import EmulatorClient, TokenEmulator
 
 # Property tests and fuzzers: bounded in `make test`; `HYPOTHESIS_PROFILE=long` runs more.
@@ -269,6 +270,11 @@ def make_registry() -> Iterator[Callable[..., Registry]]:
             data["defaults"] = defaults
         registry = Registry.from_dict(data, **kwargs)
         made.append(registry)
+        # A profile's own problems no longer stop loading (issue 11); tests of a profile's
+        # validation see them here, as its first use would raise them.
+        for problem in registry.problems().values():
+            if isinstance(problem, ConfigError):
+                raise problem
         return registry
 
     yield build

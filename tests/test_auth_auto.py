@@ -207,7 +207,7 @@ def test_auto_needs_some_credentials() -> None:
                     "a": {"provider": "generic", "token_url": "https://x/t", "client_id": "c"}
                 },
             }
-        )
+        ).runtime("a")
 
 
 # -- the rule with metadata ------------------------------------------------------------------

@@ -183,7 +183,7 @@ def test_thumbprint_header_is_checked_by_the_schema(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"profiles\.a\.thumbprint_header"):
         registry_for(
             auth_method="private_key_jwt", private_key="/k.pem", thumbprint_header="x5t#S1"
-        )
+        ).runtime("a")
 
 
 def test_key_that_does_not_fit_the_algorithm(tmp_path: Path) -> None:
@@ -213,7 +213,7 @@ def test_material_is_required_by_the_schema() -> None:
         ConfigError,
         match="profiles.a.private_key: required by auth method 'private_key_jwt', but missing",
     ):
-        registry_for(auth_method="private_key_jwt")
+        registry_for(auth_method="private_key_jwt").runtime("a")
 
 
 def test_missing_jwt_extra_names_it(tmp_path: Path) -> None:
@@ -223,7 +223,7 @@ def test_missing_jwt_extra_names_it(tmp_path: Path) -> None:
         "try:\n"
         "    Registry.from_dict({'version': 1, 'profiles': {'a': {'provider': 'generic',\n"
         "        'token_url': 'https://idp.test/t', 'client_id': 'c', 'private_key': '/k.pem',\n"
-        "        'auth_method': 'private_key_jwt'}}})\n"
+        "        'auth_method': 'private_key_jwt'}}}).runtime('a')\n"
         "except ConfigError as error:\n"
         "    print(error)\n"
     )

@@ -361,7 +361,7 @@ def test_material_is_required(pki: dict[str, Any]) -> None:
                     }
                 },
             }
-        )
+        ).runtime("a")
     assert "profiles.a.client_key: required by auth method 'tls_client_auth', but missing" in str(
         caught.value
     )

@@ -127,7 +127,7 @@ def test_issuer_or_token_url_is_required() -> None:
                 "version": 1,
                 "profiles": {"a": {"provider": "generic", "client_id": "c", "client_secret": "s"}},
             }
-        )
+        ).runtime("a")
 
 
 def test_cache_key_is_the_issuer_before_discovery(

@@ -86,7 +86,7 @@ def test_another_auth_method_is_refused_at_load(grant: None) -> None:
     with pytest.raises(
         ConfigError, match="provider 'grant' does not support 'client_secret_basic'"
     ):
-        registry(auth_method="client_secret_basic", client_id="c", client_secret="s")
+        registry(auth_method="client_secret_basic", client_id="c", client_secret="s").runtime("a")
 
 
 def test_the_providers_fetch_time_config_error_is_placed_in_file_and_profile(grant: None) -> None:
@@ -107,7 +107,7 @@ def test_a_public_client_still_needs_its_client_id() -> None:
                     "a": {"provider": "generic", "token_url": TOKEN_URL, "auth_method": "none"}
                 },
             }
-        )
+        ).runtime("a")
 
 
 def test_none_without_a_client_id_refuses_to_send_an_anonymous_request() -> None:

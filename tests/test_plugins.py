@@ -112,7 +112,7 @@ def test_third_party_schema_rejects_typos(install: Install) -> None:
                     }
                 },
             }
-        )
+        ).runtime("a")
     message = str(caught.value)
     assert "profiles.a.tenantt: unknown key (did you mean 'tenant'?)" in message
     assert "profiles.a.tenant: required, but missing" in message
@@ -408,7 +408,7 @@ def test_foreign_auth_method_options_are_validated(
         group=AUTH_METHODS,
     )
     with pytest.raises(ConfigError, match=r"profiles\.a\.acme_tag"):
-        Registry.from_dict(_config(("a", profile(emulator, provider="acme"))))
+        Registry.from_dict(_config(("a", profile(emulator, provider="acme")))).runtime("a")
 
 
 def test_broken_foreign_auth_method_is_refused_by_name(

@@ -50,7 +50,7 @@ def test_problems_are_reported_with_file_profile_and_path(install: Install) -> N
         },
     }
     with pytest.raises(ConfigError) as caught:
-        Registry.from_dict(data, source="tokenrack.yaml")
+        Registry.from_dict(data, source="tokenrack.yaml").runtime("a")
     error = caught.value
     assert str(error) == "tokenrack.yaml: profiles.a.mode: mode bad is refused"
     assert error.profile == "a" and error.path == "profiles.a.mode"

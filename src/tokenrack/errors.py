@@ -181,21 +181,45 @@ class PluginError(TokenrackError):
         super().__init__(message)
 
 
+_INSTALL_HINT = "install the package that provides it, e.g. pip install 'tokenrack[vendors]'"
+
+
 class ProviderNotFoundError(PluginError):
     """No provider of that name is installed.
 
     Attributes:
         installed: The provider names that are installed.
+        profile: The profile that names it, when known.
+        file: The config file that names it, when known.
+        suggestion: An installed name close enough to be a likely typo, if any.
+        hint: What to install, when installing something would help (None: nothing would).
     """
 
-    def __init__(self, name: str, *, installed: Sequence[str], profile: str | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        installed: Sequence[str],
+        profile: str | None = None,
+        file: str | None = None,
+        suggestion: str | None = None,
+        hint: str | None = _INSTALL_HINT,
+    ) -> None:
         self.installed = tuple(installed)
         self.profile = profile
-        where = f"profile {profile!r}: " if profile else ""
+        self.file = file
+        self.suggestion = suggestion
+        self.hint = hint
+        where = f"{file}: " if file else ""
+        if profile:
+            where += f"profiles.{profile}.provider: "
+        close = f" (did you mean {suggestion!r}?)" if suggestion else ""
         listing = ", ".join(self.installed) or "none"
+        text = (
+            f"{where}no provider named {name!r} is installed{close}; installed providers: {listing}"
+        )
         super().__init__(
-            f"{where}no provider named {name!r} is installed (installed providers: {listing}); "
-            f"install the package that provides it, e.g. pip install 'tokenrack[vendors]'",
+            f"{text}; {hint}" if hint else text,
             group="tokenrack.providers",
             name=name,
         )

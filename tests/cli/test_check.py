@@ -244,7 +244,8 @@ def test_check_prints_config_errors_without_pointing_to_itself(tmp_path: Path) -
         yaml.safe_dump({"version": 1, "profiles": {"a": {"provider": "generic", "tokn_url": "x"}}})
     )
     checked = run("check", config=config)
-    assert checked.returncode == 2 and "tokn_url" in checked.stderr
+    # A profile's own problem is reported under that profile (issue 11 isolation).
+    assert checked.returncode == 2 and "tokn_url" in checked.stdout + checked.stderr
     assert "validates the whole config" not in checked.stderr
     token = run("token", "a", config=config)
     assert token.returncode == 2 and "validates the whole config" in token.stderr

@@ -42,6 +42,11 @@ def load(data: dict[str, Any]) -> Registry:
     return Registry.from_dict({"version": 1, **data})
 
 
+def use(data: dict[str, Any], name: str = "a") -> None:
+    """Load, then use profile ``name``: where a profile's own problems are raised."""
+    load(data).runtime(name)
+
+
 def options(registry: Registry, name: str) -> dict[str, Any]:
     # The loaded profile: building its runtime reads its secrets (its cache key binds them).
     return dict(registry.config.profile(name).options)
@@ -136,10 +141,10 @@ def test_top_level_problems(tmp_path: Path, text: str, expected: str) -> None:
 def test_the_issue_example_message(tmp_path: Path) -> None:
     path = write(tmp_path, BASE.replace("scopes: [read]", "scopes: read"))
     with pytest.raises(ConfigError) as caught:
-        Registry.from_file(path)
-    assert (
-        str(caught.value)
-        == f"{path}: profiles.billing.scopes: expected a list of strings, got 'read'"
+        Registry.from_file(path).get_token("billing")
+    assert str(caught.value) == (
+        f"{path}: profiles.billing.scopes: expected a list of strings, got 'read' "
+        "[line 9, column 5]"
     )
     assert caught.value.profile == "billing"
     assert caught.value.path == "profiles.billing.scopes"
@@ -148,30 +153,33 @@ def test_the_issue_example_message(tmp_path: Path) -> None:
 
 def test_unknown_key_suggests_the_closest() -> None:
     with pytest.raises(ConfigError) as caught:
-        load({"profiles": {"a": generic(scoeps=["x"])}})
+        use({"profiles": {"a": generic(scoeps=["x"])}})
     assert "profiles.a.scoeps: unknown key (did you mean 'scopes'?)" in str(caught.value)
 
 
 def test_every_problem_is_reported_at_once() -> None:
-    with pytest.raises(ConfigError) as caught:
-        load(
-            {
-                "profiles": {
-                    "a": generic(timeout={"read": -1}),
-                    "b": generic(retries={"attempts": "many"}, default_ttl=0),
-                }
+    registry = load(
+        {
+            "profiles": {
+                "a": generic(timeout={"read": -1}),
+                "b": generic(retries={"attempts": "many"}, default_ttl=0),
             }
-        )
-    message = str(caught.value)
-    assert "3 problems" in message
-    assert "profiles.a.timeout.read: expected a number greater than 0, got -1" in message
+        }
+    )
+    found = registry.problems()
+    assert list(found) == ["a", "b"]
+    assert str(found["a"]) == (
+        "<dict>: profiles.a.timeout.read: expected a number greater than 0, got -1"
+    )
+    message = str(found["b"])
+    assert "2 problems" in message
     assert "profiles.b.retries.attempts: expected an integer from 1 to 20, got 'many'" in message
     assert "profiles.b.default_ttl: expected a number greater than 0, got 0" in message
 
 
 def test_missing_required_keys_are_named() -> None:
     with pytest.raises(ConfigError) as caught:
-        load({"profiles": {"a": {"provider": "generic", "client_secret": "s"}}})
+        use({"profiles": {"a": {"provider": "generic", "client_secret": "s"}}})
     message = str(caught.value)
     assert "profiles.a: needs one of token_url, issuer, but has none" in message
     assert "profiles.a.client_id: required, but missing" in message
@@ -179,12 +187,12 @@ def test_missing_required_keys_are_named() -> None:
 
 def test_missing_provider_is_named() -> None:
     with pytest.raises(ConfigError, match="profiles.a.provider: required, but missing"):
-        load({"profiles": {"a": {"client_id": "x"}}})
+        use({"profiles": {"a": {"client_id": "x"}}})
 
 
 def test_secret_values_are_never_quoted_in_errors() -> None:
     with pytest.raises(ConfigError) as caught:
-        load({"profiles": {"a": generic(client_secret=987654321)}})
+        use({"profiles": {"a": generic(client_secret=987654321)}})
     message = str(caught.value)
     assert "987654321" not in message
     assert "profiles.a.client_secret: expected a non-empty string or a mapping" in message
@@ -193,7 +201,7 @@ def test_secret_values_are_never_quoted_in_errors() -> None:
 
 def test_bad_secret_reference_names_the_sources() -> None:
     with pytest.raises(ConfigError) as caught:
-        load({"profiles": {"a": generic(client_secret={"vault": "x"})}})
+        use({"profiles": {"a": generic(client_secret={"vault": "x"})}})
     message = str(caught.value)
     assert (
         "profiles.a.client_secret.vault: unknown key (allowed here: command, env, file)" in message
@@ -204,7 +212,7 @@ def test_insecure_http_refused_unless_loopback_or_allowed() -> None:
     with pytest.raises(
         ConfigError, match="profiles.a.token_url: refusing to send credentials over plain http"
     ):
-        load({"profiles": {"a": generic(token_url="http://idp.example/t")}})
+        use({"profiles": {"a": generic(token_url="http://idp.example/t")}})
     load({"profiles": {"a": generic(token_url="http://127.0.0.1:9/t")}})
     load({"profiles": {"a": generic(token_url="http://localhost/t")}})
     load({"profiles": {"a": generic(token_url="http://idp.example/t", allow_insecure_http=True)}})
@@ -212,7 +220,7 @@ def test_insecure_http_refused_unless_loopback_or_allowed() -> None:
 
 def test_token_url_must_be_http_or_https() -> None:
     with pytest.raises(ConfigError, match="profiles.a.token_url: expected an http"):
-        load({"profiles": {"a": generic(token_url="ftp://idp.example/t")}})
+        use({"profiles": {"a": generic(token_url="ftp://idp.example/t")}})
 
 
 # -- defaults and extends ----------------------------------------------------------------
@@ -243,12 +251,12 @@ def test_defaults_merge_under_profiles_and_profile_wins() -> None:
 
 def test_defaults_accept_only_shared_settings() -> None:
     with pytest.raises(ConfigError, match="defaults.client_id: unknown key"):
-        load({"defaults": {"client_id": "x"}, "profiles": {"a": generic()}})
+        use({"defaults": {"client_id": "x"}, "profiles": {"a": generic()}})
 
 
 def test_problem_in_defaults_says_where_it_was_set() -> None:
     with pytest.raises(ConfigError) as caught:
-        load(
+        use(
             {
                 "defaults": {"default_ttl": 60},
                 "profiles": {"a": generic(extends=None) | {"timeout": {"read": 0}}},
@@ -276,7 +284,7 @@ def test_extends_inherits_then_overrides() -> None:
 
 def test_inherited_problem_names_its_origin() -> None:
     with pytest.raises(ConfigError) as caught:
-        load({"profiles": {"base": generic(scopes="x"), "child": {"extends": "base"}}})
+        use({"profiles": {"base": generic(scopes="x"), "child": {"extends": "base"}}}, "child")
     assert (
         "profiles.child.scopes: expected a list of strings, got 'x' (set in profiles.base)"
         in str(caught.value)
@@ -285,7 +293,7 @@ def test_inherited_problem_names_its_origin() -> None:
 
 def test_extends_cycle_is_detected() -> None:
     with pytest.raises(ConfigError) as caught:
-        load({"profiles": {"a": {"extends": "b"}, "b": {"extends": "c"}, "c": {"extends": "a"}}})
+        use({"profiles": {"a": {"extends": "b"}, "b": {"extends": "c"}, "c": {"extends": "a"}}})
     assert "extends forms a cycle: a -> b -> c -> a" in str(caught.value)
 
 
@@ -294,7 +302,7 @@ def test_extends_unknown_profile_suggests() -> None:
         ConfigError,
         match="profiles.child.extends: no profile named 'biling' \\(did you mean 'billing'\\?\\)",
     ):
-        load({"profiles": {"billing": generic(), "child": {"extends": "biling"}}})
+        use({"profiles": {"billing": generic(), "child": {"extends": "biling"}}}, "child")
 
 
 # -- interpolation and secrets -----------------------------------------------------------
@@ -321,7 +329,7 @@ def test_missing_variable_in_a_setting_fails_at_load(monkeypatch: pytest.MonkeyP
     with pytest.raises(
         ConfigError, match=r"profiles.a.token_url: environment variable IDP_HOST is not set"
     ):
-        load({"profiles": {"a": generic(token_url="https://${IDP_HOST}/t")}})
+        use({"profiles": {"a": generic(token_url="https://${IDP_HOST}/t")}})
 
 
 def test_secrets_are_resolved_lazily(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -410,7 +418,7 @@ def test_unknown_provider_is_deferred_to_first_use_and_lists_installed() -> None
 
 def test_auth_method_must_be_supported_by_the_provider() -> None:
     with pytest.raises(ConfigError) as caught:
-        load({"profiles": {"a": generic(auth_method="private_key_jwt_typo")}})
+        use({"profiles": {"a": generic(auth_method="private_key_jwt_typo")}})
     assert (
         "profiles.a.auth_method: provider 'generic' does not support 'private_key_jwt_typo'"
         in str(caught.value)
@@ -422,7 +430,7 @@ def test_basic_encoding_only_valid_values() -> None:
         ConfigError,
         match="profiles.a.basic_encoding: expected one of 'rfc6749', 'raw', got 'base64'",
     ):
-        load({"profiles": {"a": generic(basic_encoding="base64")}})
+        use({"profiles": {"a": generic(basic_encoding="base64")}})
 
 
 def test_profile_not_found_lists_known_closest_first() -> None:

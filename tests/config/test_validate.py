@@ -9,6 +9,8 @@ import pytest
 from tokenrack.config.validate import describe, validate
 from tokenrack.errors import ConfigProblem
 
+QUOTE = "; YAML reads an unquoted number as a number (0123 as octal 83): put it in quotes"
+
 
 @pytest.mark.parametrize(
     ("schema", "words"),
@@ -90,9 +92,10 @@ def problems(instance: dict[str, Any]) -> list[ConfigProblem]:
             [
                 ConfigProblem(
                     "p.secret",
-                    "expected a string, got an integer (value hidden: this key holds a secret)",
+                    "expected a string, got an integer (value hidden: this key holds a secret)"
+                    + QUOTE,
                 ),
-                ConfigProblem("p.token_url", "expected a string, got 3"),
+                ConfigProblem("p.token_url", "expected a string, got 3" + QUOTE),
             ],
         ),
     ],

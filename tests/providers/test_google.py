@@ -402,7 +402,7 @@ def test_missing_jwt_extra_is_named_at_load() -> None:
         "try:\n"
         "    Registry.from_dict({'version': 1, 'profiles': {'g': {'provider': 'google',\n"
         "        'service_account': 'a@b.iam.gserviceaccount.com', 'scopes': ['s'],\n"
-        "        'service_account_key': {'file': '/sa.json'}}}})\n"
+        "        'service_account_key': {'file': '/sa.json'}}}}).runtime('g')\n"
         "except ConfigError as error:\n"
         "    print(error)\n"
     )

@@ -515,10 +515,9 @@ def test_config_error_at_load_keeps_the_document_and_environment_out_of_frame_lo
         "    token_url: https://idp.example/token\n"
         f"    client_id: {CLIENT_ID}\n"
         f"    client_secret: {SECRET}\n"
-        "  broken:\n"
-        "    provider: generic\n"
-        "    token_url: https://idp.example/token\n"
-        "    no_such_key: 1\n"
+        # A file-level problem (issue 11: a profile's own is raised at its use).
+        "defaults:\n"
+        "  no_such_key: 1\n"
     )
     config.chmod(0o600)
     error = failure(lambda: Registry.from_file(str(config)))

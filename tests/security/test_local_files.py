@@ -463,7 +463,7 @@ def test_vendor_host_pattern_cannot_be_bypassed_with_a_reference(
         },
     )
     with pytest.raises(ConfigError) as caught:
-        Registry.from_file(path, environ={"TENANT": evil})
+        Registry.from_file(path, environ={"TENANT": evil}).runtime("a")
     assert "profiles.a.domain" in str(caught.value)
     if source == "variable":
         # A plain host through the same variable still loads.

@@ -161,7 +161,7 @@ def test_a_name_under_localhost_is_not_loopback_and_is_never_resolved(
         "client_secret": SECRET,
     }
     with pytest.raises(ConfigError) as caught:
-        Registry.from_dict({"version": 1, "profiles": {"sidecar": settings}})
+        Registry.from_dict({"version": 1, "profiles": {"sidecar": settings}}).runtime("sidecar")
     assert "profiles.sidecar.token_url" in str(caught.value)
     assert "plain http" in str(caught.value)
     assert looked_up == []

@@ -1,8 +1,12 @@
 """From parsed YAML to validated profiles: defaults, ``extends``, ``${VAR}``, secrets, schema.
 
-Every problem found is collected and reported together, each with the file, the JSON path
-and what was expected. A profile whose provider plugin is missing or broken does not stop
-the others from loading: the plugin error is kept and raised when that profile is used.
+Every problem found is collected, each with the file, the JSON path, the line and column
+(for YAML) and what was expected. Profiles are isolated from each other's mistakes: a
+problem scoped to one profile (a schema error, an unset ``${VAR}``, a missing extra, a
+missing or broken provider) makes that profile unusable, and its error is raised when it is
+used; the other profiles load. Only file-level problems stop the whole file: the top-level
+keys, ``version``, ``default_profile`` and ``defaults``; an error in ``defaults`` is
+reported together with every profile's problems, in one error.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from tokenrack.auth.selection import AUTO
 from tokenrack.cache.redis import split_password
 from tokenrack.cache.settings import PLAINTEXT_PROBLEM, cache_settings, needs_plaintext_opt_in
 from tokenrack.config.interpolate import InterpolationError, has_reference, interpolate
+from tokenrack.config.marks import Marks
 from tokenrack.config.options import ProfileOptions, parse_options
 from tokenrack.config.schema import (
     CACHE_SECRET_OPTIONS,
@@ -37,16 +42,20 @@ from tokenrack.errors import (
     PluginError,
     PluginLoadError,
     ProfileNotFoundError,
+    ProviderNotFoundError,
 )
 from tokenrack.oauth.url_policy import insecure_url_problem, userinfo_problem
 from tokenrack.secret.value import Secret, SecretRef, SecretValue
 from tokenrack.util.extras import extra_installed
+from tokenrack.util.log import get_logger
 
 if TYPE_CHECKING:
     from tokenrack.auth.methods import ClientAuthMethod
     from tokenrack.oauth.provider import Provider
 
 __all__ = ["Config", "PluginSchemas", "ProfileConfig", "load_config"]
+
+logger = get_logger("tokenrack.config")
 
 
 class PluginSchemas(Protocol):
@@ -87,7 +96,10 @@ class ProfileConfig:
             resolved by the cache layer at its first use.
         secret_keys: The keys that hold secrets.
         origins: For each key, the section it came from (``defaults``, ``profiles.x``).
-        unusable: The plugin error that makes this profile unusable, raised at first use.
+        unusable: What makes this profile unusable, raised at its first use: its own
+            :class:`~tokenrack.errors.ConfigError` (every problem of the profile, with file,
+            path and line) or a :class:`~tokenrack.errors.PluginError` (its provider or auth
+            method is missing or broken).
         parsed: The core's options, typed, parsed once here (defaults for an unusable
             profile, which is never run).
     """
@@ -98,7 +110,7 @@ class ProfileConfig:
     options: Mapping[str, Any]
     secret_keys: frozenset[str] = frozenset(CORE_SECRET_OPTIONS)
     origins: Mapping[str, str] = field(default_factory=dict)
-    unusable: PluginError | None = None
+    unusable: ConfigError | PluginError | None = None
     parsed: ProfileOptions = field(default_factory=ProfileOptions)
 
 
@@ -123,7 +135,11 @@ class Config:
 
     Attributes:
         source: The file it came from, or ``<dict>``.
-        profiles: The profiles by name, in file order.
+        profiles: The profiles by name, in file order, usable or not (see
+            :attr:`ProfileConfig.unusable`).
+        default_profile: The ``default_profile`` key: the profile used when none is
+            named (None when the file has no such key).
+        marks: Line and column of each path, for errors found after loading.
         environ: The environment its ``${VAR}`` references are read from: at load, and
             at the profile's first use for inline secrets (never shown: it may hold secrets).
         directory: The directory relative secret and key file paths are resolved against:
@@ -134,6 +150,16 @@ class Config:
     profiles: Mapping[str, ProfileConfig]
     environ: Mapping[str, str] = field(default_factory=_os_environ, repr=False, compare=False)
     directory: str | None = None
+    default_profile: str | None = None
+    marks: Marks = field(default_factory=Marks, repr=False, compare=False)
+
+    def problems(self) -> dict[str, ConfigError | PluginError]:
+        """Each unusable profile's error, by name, in file order (empty: all are usable)."""
+        return {
+            name: profile.unusable
+            for name, profile in self.profiles.items()
+            if profile.unusable is not None
+        }
 
     def profile(self, name: str) -> ProfileConfig:
         """The profile called ``name``.
@@ -159,6 +185,7 @@ _TOP_SCHEMA: Mapping[str, Any] = {
     "required": ["version", "profiles"],
     "properties": {
         "version": {"const": 1, "description": "1 (the only config version so far)"},
+        "default_profile": {"type": "string", "minLength": 1},
         "defaults": {"type": "object"},
         "profiles": {"type": "object", "additionalProperties": {"type": "object"}},
         # Read by `tokenrack serve` alone, which validates it (tokenrack.agent.settings).
@@ -174,56 +201,85 @@ def load_config(
     source: str,
     plugins: PluginSchemas,
     environ: Mapping[str, str],
+    marks: Marks | None = None,
 ) -> Config:
     """Assemble and validate a parsed config document.
+
+    A profile with problems is kept, marked unusable with its own error (see
+    :attr:`ProfileConfig.unusable`); the others load.
 
     Args:
         data: What ``yaml.safe_load`` returned (or a dict built in code).
         source: The file name for messages, or ``<dict>``.
         plugins: The installed plugins' schemas.
         environ: The environment ``${VAR}`` references read.
+        marks: Where each value was written, for line and column in messages.
 
     Raises:
-        ConfigError: With every problem found, each naming its JSON path.
+        ConfigError: A file-level problem: the document's shape, ``version``, unknown
+            top-level keys, ``default_profile``, or ``defaults`` (reported together with
+            every profile's problems); each problem names its JSON path.
     """
+    marks = marks or Marks()
     if not isinstance(data, Mapping):
         found = "an empty file" if data is None else type(data).__name__
         raise ConfigError(f"expected a mapping with version and profiles, got {found}", file=source)
     problems = validate(data, _TOP_SCHEMA, base="")
     if problems:
-        raise ConfigError(problems=problems, file=source)
+        raise ConfigError(problems=marks.locate(problems), file=source)
     sources = plugins.secret_source_schemas()
     caches = plugins.cache_schemas()
     cache_secrets = frozenset(CACHE_SECRET_OPTIONS.union(*(s for _, s in caches.values())))
     defaults = dict(data.get("defaults") or {})
-    problems = validate(
+    file_problems = validate(
         defaults,
         defaults_schema(sources, caches),
         base="defaults",
         hide=_hider(frozenset(), cache_secrets),
     )
-    if problems:
-        raise ConfigError(problems=problems, file=source)
     raw_profiles: Mapping[Any, Any] = data["profiles"]
     builder = _ProfileBuilder(raw_profiles, defaults, plugins, sources, environ, caches)
+    builder.source, builder.marks = source, marks
     profiles: dict[str, ProfileConfig] = {}
     for name in raw_profiles:
         if not isinstance(name, str):
-            builder.problems.append(
-                ConfigProblem(f"profiles.{name}", "profile names must be strings")
-            )
+            file_problems.append(ConfigProblem(f"profiles.{name}", "profile names must be strings"))
             continue
-        profile = builder.build(name)
-        if profile is not None:
-            profiles[name] = profile
-    if builder.problems:
-        names = {p.path.split(".")[1] for p in builder.problems if p.path.startswith("profiles.")}
-        raise ConfigError(
-            problems=builder.problems,
-            file=source,
-            profile=names.pop() if len(names) == 1 else None,
+        profiles[name] = builder.build(name)
+    default_profile = data.get("default_profile")
+    if default_profile is not None and default_profile not in profiles:
+        close = difflib.get_close_matches(str(default_profile), list(profiles), n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        listing = ", ".join(profiles) or "none are defined"
+        file_problems.append(
+            ConfigProblem(
+                "default_profile",
+                f"no profile named {default_profile!r}{hint}; known profiles: {listing}",
+            )
         )
-    return Config(source=source, profiles=MappingProxyType(profiles), environ=environ)
+    if file_problems:
+        # Reported with every profile's problems: a fix of ``defaults`` alone would only
+        # lead to the next error.
+        # A value of ``defaults`` that is wrong is said once, at ``defaults.…``, not again
+        # for every profile that inherits it.
+        said = {p.path for p in file_problems if p.path.startswith("defaults.")}
+        for name, profile in profiles.items():
+            if isinstance(profile.unusable, ConfigError):
+                file_problems.extend(
+                    p
+                    for p in profile.unusable.problems
+                    if "defaults" + p.path[len(f"profiles.{name}") :] not in said
+                )
+        raise ConfigError(problems=marks.locate(file_problems), file=source)
+    if not profiles:
+        logger.warning("%s: profiles is empty; no profile can be used", source)
+    return Config(
+        source=source,
+        profiles=MappingProxyType(profiles),
+        environ=environ,
+        default_profile=default_profile,
+        marks=marks.settle(),
+    )
 
 
 class _ProfileBuilder:
@@ -250,37 +306,48 @@ class _ProfileBuilder:
             CACHE_SECRET_OPTIONS.union(*(secret for _, secret in caches.values()))
         )
         self.problems: list[ConfigProblem] = []
+        self.source = "<dict>"
+        self.marks = Marks()
         self._url_passwords: dict[str, Secret] = {}
 
-    def build(self, name: str) -> ProfileConfig | None:
-        """One profile, or None when it has problems (appended to :attr:`problems`).
+    def build(self, name: str) -> ProfileConfig:
+        """One profile: usable, or marked unusable with what is wrong with it.
 
-        A profile whose provider (or its ``check_options``) fails as a plugin is returned
-        marked unusable instead, so the other profiles still load.
+        Problems are collected in :attr:`problems` while the profile is built; any makes
+        it unusable, with a ConfigError naming each of them. A provider (or its
+        ``check_options``) that fails as a plugin makes it unusable with that error.
         """
+        self.problems = []
+        raw = self.raw_profiles[name]
         assembled = self._assemble(name)
         if assembled is None:
-            return None
+            return self._unusable(name, raw, {}, self._error(name))
         merged, origins = assembled
-        before = len(self.problems)
         plugins = self._resolve_plugins(name, merged)
         if plugins is None:
-            return None
+            return self._unusable(name, merged, origins, self._error(name))
         if isinstance(plugins, PluginError):
             return self._unusable(name, merged, origins, plugins)
         resolved = self._validate(name, merged, origins, plugins)
         self._check_urls(name, resolved)
         self._check_cache(name, resolved)
-        if len(self.problems) > before:
-            return None
+        if self.problems:
+            return self._unusable(name, merged, origins, self._error(name))
         options = self._wrap_secrets(resolved, plugins.secret_keys)
         try:
             self.problems.extend(_provider_problems(plugins.provider, options, f"profiles.{name}"))
         except PluginError as error:
             return self._unusable(name, merged, origins, error)
-        if len(self.problems) > before:
-            return None
+        if self.problems:
+            return self._unusable(name, merged, origins, self._error(name))
+        _warn_about_scopes(self.source, name, resolved)
         return self._freeze_options(name, plugins, options, origins)
+
+    def _error(self, name: str) -> ConfigError:
+        """The profile's own error: every problem found in it, located in the file."""
+        return ConfigError(
+            problems=self.marks.locate(self.problems), file=self.source, profile=name
+        )
 
     def _resolve_plugins(
         self, name: str, merged: Mapping[str, Any]
@@ -293,6 +360,16 @@ class _ProfileBuilder:
             return None
         try:
             provider = self.plugins.provider(provider_name)
+        except ProviderNotFoundError as error:
+            # Said again with where it was written: the catalog knows only the name.
+            return ProviderNotFoundError(
+                provider_name,
+                installed=error.installed,
+                profile=name,
+                file=self.source,
+                suggestion=error.suggestion,
+                hint=error.hint,
+            )
         except PluginError as error:
             return error
         auth_name = str(merged.get("auth_method") or provider.default_auth_method)
@@ -314,7 +391,10 @@ class _ProfileBuilder:
     ) -> dict[str, Any]:
         """Interpolate, then check against the composed schema and the methods' material."""
         base = f"profiles.{name}"
+        before = len(self.problems)
         resolved = self._interpolate(merged, base, plugins.secret_keys)
+        self.problems[before:] = _with_origins(self.problems[before:], base, name, origins)
+        unresolved = {problem.path for problem in self.problems[before:]}
         schema = profile_schema(
             provider_schema=plugins.provider.options_schema,
             auth_method_properties=[m.options_schema for m in plugins.methods],
@@ -324,6 +404,8 @@ class _ProfileBuilder:
         )
         hide = _hider(plugins.secret_keys, self.cache_secrets)
         found = validate(resolved, schema, base=base, hide=hide)
+        # A value whose ${VAR} is unset is said once, not again as "expected a URL".
+        found = [p for p in found if not _under(p.path, unresolved)]
         self.problems.extend(_with_origins(found, base, name, origins))
         self._check_material(base, plugins.auth_name, plugins.methods, resolved)
         return resolved
@@ -388,10 +470,13 @@ class _ProfileBuilder:
         name: str,
         merged: Mapping[str, Any],
         origins: Mapping[str, str],
-        error: PluginError,
+        error: ConfigError | PluginError,
     ) -> ProfileConfig:
+        """The profile as written, for listings, marked with the error raised at its use."""
+        if not isinstance(merged, Mapping):
+            merged = {}
         options = {
-            k: (_secret_value(v) if k in CORE_SECRET_OPTIONS else v) for k, v in merged.items()
+            k: (_shown_secret(v) if k in CORE_SECRET_OPTIONS else v) for k, v in merged.items()
         }
         if "cache" in options:
             options["cache"] = _cache_value(
@@ -399,7 +484,7 @@ class _ProfileBuilder:
             )
         return ProfileConfig(
             name=name,
-            provider=str(merged["provider"]),
+            provider=str(merged.get("provider", "")),
             auth_method=str(merged.get("auth_method", "")),
             options=MappingProxyType(options),
             origins=MappingProxyType(dict(origins)),
@@ -585,6 +670,40 @@ def _provider_problems(
     return []
 
 
+def _shown_secret(raw: Any) -> SecretValue:
+    """A secret of an unusable profile, masked whatever its shape (it is never used)."""
+    if isinstance(raw, str) or (isinstance(raw, Mapping) and len(raw) == 1):
+        return _secret_value(raw)
+    return Secret(str(raw))
+
+
+def _under(path: str, prefixes: set[str]) -> bool:
+    """Whether ``path`` is one of ``prefixes`` or inside one."""
+    return any(path == p or path.startswith((f"{p}.", f"{p}[")) for p in prefixes)
+
+
+# Scopes warned about in this process: a file loaded again does not repeat the warning.
+_WARNED_SCOPES: set[tuple[str, str, str]] = set()
+
+
+def _warn_about_scopes(source: str, name: str, resolved: Mapping[str, Any]) -> None:
+    """A scope with a space in it is sent as two scopes (RFC 6749 §3.3): say so at load."""
+    for scope in resolved.get("scopes") or ():
+        if isinstance(scope, str) and " " in scope.strip():
+            if (source, name, scope) in _WARNED_SCOPES:
+                continue
+            _WARNED_SCOPES.add((source, name, scope))
+            logger.warning(
+                "%s: profiles.%s.scopes: %r contains a space and will be sent as %d scopes "
+                "(scopes are separated by spaces); write them as separate items if you mean "
+                "that",
+                source,
+                name,
+                scope,
+                len(scope.split()),
+            )
+
+
 def _secret_value(raw: Any) -> SecretValue:
     """An inline secret becomes a Secret; ``${VAR}`` text and ``{source: arg}`` references."""
     if isinstance(raw, str):
@@ -609,7 +728,7 @@ def _cache_value(
     if not isinstance(raw, Mapping):
         return raw
     value = {
-        k: (_secret_value(v) if k in secret_names and isinstance(v, (str, Mapping)) else v)
+        k: (_shown_secret(v) if k in secret_names and isinstance(v, (str, Mapping)) else v)
         for k, v in raw.items()
     }
     url = value.get("url")

@@ -5,24 +5,34 @@ Two bounds keep a hostile file from costing the reader its memory: a config larg
 the document to at most :data:`MAX_EXPANDED_NODES` nodes, counted over the node graph
 before anything is built (a "billion laughs" file of a few hundred bytes is refused at
 once, while ordinary anchors for shared blocks work as before).
+
+A key written twice in one mapping (a repeated ``client_id:``, a profile written twice) is
+an error naming both lines: PyYAML keeps the last one silently. The check runs over the
+node tree in the same walk as the alias bound, so it costs no second parse; the C parser
+(libyaml) is used when it is installed, as it is several times faster.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from tokenrack.config.discover import discover_config_path, search_paths
+from tokenrack.config.marks import Marks, join_path, where
 from tokenrack.errors import ConfigError
 from tokenrack.util.log import get_logger
 
 __all__ = [
     "MAX_CONFIG_BYTES",
     "MAX_EXPANDED_NODES",
+    "ConfigDocument",
     "discover_config_path",
+    "parse_document",
     "parse_yaml",
+    "read_config_document",
     "read_config_file",
     "search_paths",
 ]
@@ -35,56 +45,103 @@ MAX_EXPANDED_NODES = 100_000
 
 logger = get_logger("tokenrack.config")
 
+# The C parser when libyaml is there: the same nodes and marks, built much faster.
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_MERGE = "tag:yaml.org,2002:merge"
 
-def _expanded_size(root: yaml.Node) -> int:
+
+@dataclass(frozen=True, slots=True)
+class ConfigDocument:
+    """A parsed config file: its data, and where each value was written.
+
+    Attributes:
+        source: The file name, for messages.
+        data: What the safe loader built.
+        marks: Line and column of each path's key, for messages (empty for no YAML).
+    """
+
+    source: str
+    data: Any
+    marks: Marks = field(default_factory=Marks, repr=False)
+
+
+def _duplicate(node: yaml.MappingNode, path: str, source: str) -> None:
+    """Refuse a key written twice in one mapping, naming the key and both lines."""
+    seen: dict[tuple[str, str], yaml.Node] = {}
+    for key, _ in node.value:
+        if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE:
+            continue  # a key that is itself a collection, or ``<<``: not a written twin
+        first = seen.setdefault((key.tag, key.value), key)
+        if first is not key:
+            at = join_path(path, [str(key.value)])
+            raise ConfigError(
+                f"the key {key.value!r} is written twice in one mapping, at "
+                f"{where(first.start_mark)} and {where(key.start_mark)}; "
+                "YAML would keep only the last one: remove one of them",
+                file=source,
+                path=at,
+            )
+
+
+def _walk(root: yaml.Node, source: str) -> int:
     """The node count of ``root`` with every alias expanded, computed without expanding.
 
-    An alias is the same node object reused, so each node's expanded size is computed
-    once; a node that contains itself (a recursive alias) counts as over the bound.
+    The same walk refuses a mapping that repeats a key. An alias is the same node object
+    reused, so each node's expanded size is computed once; a node that contains itself (a
+    recursive alias) counts as over the bound.
+
+    Raises:
+        ConfigError: A mapping repeats a key.
     """
     sizes: dict[int, int] = {}
     # Iterative post-order walk: a deep document must not exhaust Python's stack.
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    stack: list[tuple[yaml.Node, bool, str]] = [(root, False, "")]
     visiting: set[int] = set()
     while stack:
-        node, children_done = stack.pop()
+        node, children_done, path = stack.pop()
         key = id(node)
         if key in sizes:
             continue
-        children: list[yaml.Node] = []
+        children: list[tuple[yaml.Node, str]] = []
         if isinstance(node, yaml.SequenceNode):
-            children = list(node.value)
+            children = [(item, join_path(path, [i])) for i, item in enumerate(node.value)]
         elif isinstance(node, yaml.MappingNode):
-            children = [part for pair in node.value for part in pair]
+            if not children_done:
+                _duplicate(node, path, source)
+            for name, value in node.value:
+                inner = path
+                if isinstance(name, yaml.ScalarNode):
+                    inner = join_path(path, [str(name.value)])
+                children += [(name, inner), (value, inner)]
         if children_done:
             visiting.discard(key)
-            total = 1 + sum(sizes[id(child)] for child in children)
+            total = 1 + sum(sizes[id(child)] for child, _ in children)
             sizes[key] = min(total, MAX_EXPANDED_NODES + 1)
             continue
         if key in visiting:
             return MAX_EXPANDED_NODES + 1
         visiting.add(key)
-        stack.append((node, True))
-        for child in children:
+        stack.append((node, True, path))
+        for child, inner in children:
             if id(child) in visiting:
                 return MAX_EXPANDED_NODES + 1
-            stack.append((child, False))
+            stack.append((child, False, inner))
     return sizes[id(root)]
 
 
-def _load(text: str, *, source: str) -> Any:
-    loader = yaml.SafeLoader(text)
+def _load(text: str, *, source: str) -> ConfigDocument:
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
-            return None
-        if _expanded_size(node) > MAX_EXPANDED_NODES:
+            return ConfigDocument(source, None)
+        if _walk(node, source) > MAX_EXPANDED_NODES:
             raise ConfigError(
                 f"the YAML expands to more than {MAX_EXPANDED_NODES} nodes through its aliases "
                 "(*name); write the shared parts once, or use defaults or extends",
                 file=source,
             )
-        return loader.construct_document(node)
+        return ConfigDocument(source, loader.construct_document(node), Marks(node))
     finally:
         loader.dispose()
 
@@ -94,8 +151,17 @@ def parse_yaml(text: str, *, source: str) -> Any:
 
     Raises:
         ConfigError: The text is not valid YAML (the message gives line and column), is
-            larger than :data:`MAX_CONFIG_BYTES`, or its aliases expand past
-            :data:`MAX_EXPANDED_NODES`.
+            larger than :data:`MAX_CONFIG_BYTES`, repeats a key in a mapping (both lines
+            named), or its aliases expand past :data:`MAX_EXPANDED_NODES`.
+    """
+    return parse_document(text, source=source).data
+
+
+def parse_document(text: str, *, source: str) -> ConfigDocument:
+    """:func:`parse_yaml`, keeping where each value was written (for messages).
+
+    Raises:
+        ConfigError: As :func:`parse_yaml`.
     """
     if len(text) > MAX_CONFIG_BYTES:
         raise ConfigError(_too_large(), file=source)
@@ -117,11 +183,22 @@ def _too_large() -> str:
 def read_config_file(path: str | os.PathLike[str]) -> tuple[str, Any]:
     """Read and parse a config file; return its name for messages and its data.
 
+    Raises:
+        ConfigError: As :func:`read_config_document`.
+    """
+    document = read_config_document(path)
+    return document.source, document.data
+
+
+def read_config_document(path: str | os.PathLike[str]) -> ConfigDocument:
+    """Read and parse a config file, keeping where each value was written.
+
     Logs the file used at INFO. Reads at most :data:`MAX_CONFIG_BYTES` (and one byte more,
     to know it is too large).
 
     Raises:
-        ConfigError: The file cannot be read, is too large or is not valid YAML.
+        ConfigError: The file cannot be read, is too large, is not valid YAML or repeats
+            a key in a mapping.
     """
     name = os.fspath(path)
     try:
@@ -136,4 +213,4 @@ def read_config_file(path: str | os.PathLike[str]) -> tuple[str, Any]:
     except UnicodeDecodeError:
         raise ConfigError("config file is not UTF-8 text", file=name) from None
     logger.info("using config %s", name)
-    return name, parse_yaml(text, source=name)
+    return parse_document(text, source=name)

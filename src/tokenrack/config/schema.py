@@ -354,6 +354,11 @@ def document_schema(
         "required": ["version", "profiles"],
         "properties": {
             "version": {"const": 1},
+            "default_profile": {
+                "type": "string",
+                "minLength": 1,
+                "description": "the profile used when none is named (must be one of profiles)",
+            },
             "defaults": defaults_schema(sources, caches),
             "profiles": {
                 "type": "object",

@@ -9,26 +9,16 @@ a secret key), and suggests the closest key for a typo.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from tokenrack.config.marks import join_path
 from tokenrack.errors import ConfigProblem
 
 __all__ = ["describe", "join_path", "validate"]
-
-
-def join_path(base: str, parts: Iterable[str | int]) -> str:
-    """``profiles.billing`` + ``["scopes", 0]`` → ``profiles.billing.scopes[0]``."""
-    path = base
-    for part in parts:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path = f"{path}.{part}" if path else str(part)
-    return path
 
 
 def _plural(schema: Mapping[str, Any]) -> str:
@@ -236,7 +226,24 @@ def _problems(error: ValidationError, base: str, hide: Hide) -> list[ConfigProbl
         return problems
     schema = error.schema if isinstance(error.schema, Mapping) else {}
     shown = _show(error.instance, hidden=hide(parts))
-    return [ConfigProblem(path, f"expected {describe(schema)}, got {shown}")]
+    hint = _quote_hint(error, schema)
+    return [ConfigProblem(path, f"expected {describe(schema)}, got {shown}{hint}")]
+
+
+def _wants_string(schema: Mapping[str, Any]) -> bool:
+    if schema.get("type") == "string":
+        return True
+    branches = schema.get("oneOf") or schema.get("anyOf") or ()
+    return any(isinstance(b, Mapping) and _wants_string(b) for b in branches)
+
+
+def _quote_hint(error: ValidationError, schema: Mapping[str, Any]) -> str:
+    """For a number where a string is needed: YAML read it as a number; quote it."""
+    value = error.instance
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not _wants_string(schema):
+        return ""
+    # Said without the number: it may be a secret, and 0123 was read as 83 anyway.
+    return "; YAML reads an unquoted number as a number (0123 as octal 83): put it in quotes"
 
 
 def validate(

@@ -16,7 +16,9 @@ an installed entry point already uses is refused rather than silently shadowed.
 
 from __future__ import annotations
 
+import difflib
 import importlib.metadata
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,6 +39,8 @@ __all__ = [
     "GROUPS",
     "PROVIDERS",
     "SECRETS",
+    "VENDOR_PACK",
+    "VENDOR_PACK_PROVIDERS",
     "InstalledPlugin",
     "PluginCatalog",
     "Plugins",
@@ -52,6 +56,27 @@ Plugins = Mapping[str, Mapping[str, Any]]
 """In-process plugins: entry-point group -> name -> what an entry point would point to."""
 
 _REGISTERED = "registered in-process"
+
+VENDOR_PACK = "tokenrack-providers"
+"""The vendor pack's distribution name (``pip install 'tokenrack[vendors]'``)."""
+
+VENDOR_PACK_PROVIDERS = frozenset(
+    {
+        "apigee",
+        "auth0",
+        "azure",
+        "cognito",
+        "google",
+        "keycloak",
+        "okta",
+        "ping",
+        "salesforce",
+        "zoom",
+    }
+)
+"""The provider names the vendor pack installs: only so that a missing one gets the right
+install hint when the pack is not installed (a test keeps it equal to the pack's entry
+points; the core knows nothing else of them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +253,7 @@ class PluginCatalog:
         candidates = [p for p in self.installed(group) if p.name == name]
         if not candidates:
             if group == PROVIDERS:
-                raise ProviderNotFoundError(name, installed=self.names(group))
+                raise self._provider_not_found(name)
             installed = ", ".join(self.names(group)) or "none"
             raise PluginError(
                 f"no plugin named {name!r} in {group} (installed: {installed})",
@@ -256,6 +281,22 @@ class PluginCatalog:
                 distribution=found.distribution,
             )
         return plugin
+
+    def _provider_not_found(self, name: str) -> ProviderNotFoundError:
+        """No such provider: the closest name, and an install hint only where one helps."""
+        installed = self.names(PROVIDERS)
+        pack = any(_same_dist(p.distribution, VENDOR_PACK) for p in self.installed(PROVIDERS))
+        known = installed if pack else sorted(set(installed) | VENDOR_PACK_PROVIDERS)
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        suggestion = close[0] if close else None
+        if pack:
+            hint = None  # the pack is here: a name it lacks is a typo or another package's
+        elif name in VENDOR_PACK_PROVIDERS or suggestion in VENDOR_PACK_PROVIDERS:
+            pick = name if name in VENDOR_PACK_PROVIDERS else suggestion
+            hint = f"{pick!r} is in the vendor pack: pip install 'tokenrack[vendors]'"
+        else:
+            hint = "install the plugin package that provides it"
+        return ProviderNotFoundError(name, installed=installed, suggestion=suggestion, hint=hint)
 
     def provider(self, name: str) -> type[Provider]:
         """The provider class registered as ``name``, checked to be a Provider named so."""
@@ -303,6 +344,13 @@ class PluginCatalog:
             except PluginError:
                 schemas[name] = {}
         return schemas
+
+
+def _same_dist(found: str | None, wanted: str) -> bool:
+    """Distribution names compared as pip does (PEP 503: case, ``-``, ``_`` and ``.``)."""
+    if found is None:
+        return False
+    return re.sub(r"[-_.]+", "-", found).lower() == wanted
 
 
 def _driver(group: str, name: str, plugin: InstalledPlugin) -> Any:

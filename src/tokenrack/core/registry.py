@@ -25,7 +25,7 @@ from tokenrack.core.runtime import ProfileRuntime
 from tokenrack.core.shared import SharedRefresh
 from tokenrack.core.stats import ProfileStats
 from tokenrack.core.store import CachedToken, Refresh, Slot, TokenStore, fresh_token
-from tokenrack.errors import ConfigError, SecretError, without_frames
+from tokenrack.errors import ConfigError, PluginError, SecretError, without_frames
 from tokenrack.http.deferred import DeferredTransport
 from tokenrack.oauth.discovery import MetadataCache
 from tokenrack.secret.resolve import SecretResolver
@@ -148,14 +148,21 @@ class Registry:
         (``os.environ`` when omitted), and ``plugins``: plugins without an entry point,
         by group and name (see docs/plugins.md).
 
+        A problem scoped to one profile (a schema error, an unset ``${VAR}``, a missing
+        extra or provider) does not stop the others: that profile's error is raised when it
+        is used (see :meth:`problems`).
+
         Raises:
-            ConfigError: The file is missing, unreadable or invalid.
+            ConfigError: The file is missing or unreadable, is not valid YAML, repeats a
+                key, or has a file-level problem (``version``, ``defaults``,
+                ``default_profile``, an unknown top-level key), reported with every
+                profile's problems.
             PluginError: A name in ``plugins`` is already an installed entry point.
             PluginLoadError: An object in ``plugins`` does not keep its group's contract.
         """
         from tokenrack.config.assemble import load_config
         from tokenrack.config.discover import discover_config_path
-        from tokenrack.config.document import read_config_file
+        from tokenrack.config.document import read_config_document
         from tokenrack.config.exposure import refuse_untrusted_commands, warn_if_exposed
         from tokenrack.core.catalog import PluginCatalog
 
@@ -166,8 +173,15 @@ class Registry:
         del given  # only the private view stays in this frame
 
         def load() -> Config:
-            source, data = read_config_file(path if path is not None else discover_config_path())
-            config = load_config(data, source=source, plugins=catalog, environ=environ)
+            document = read_config_document(path if path is not None else discover_config_path())
+            source = document.source
+            config = load_config(
+                document.data,
+                source=source,
+                plugins=catalog,
+                environ=environ,
+                marks=document.marks,
+            )
             # Relative secret and key paths are the file's, wherever the process runs.
             config = replace(config, directory=os.path.dirname(os.path.abspath(source)))
             refuse_untrusted_commands(source, config)
@@ -192,8 +206,10 @@ class Registry:
         and for inline secrets at the profile's first use (``os.environ`` when omitted), and
         ``plugins`` as in :meth:`from_file`.
 
+        Profiles are isolated from each other's problems, as in :meth:`from_file`.
+
         Raises:
-            ConfigError: The config is invalid.
+            ConfigError: The config has a file-level problem, as in :meth:`from_file`.
             PluginError: A name in ``plugins`` is already an installed entry point.
             PluginLoadError: An object in ``plugins`` does not keep its group's contract.
         """
@@ -230,8 +246,27 @@ class Registry:
         return self._config.source
 
     def profiles(self) -> list[str]:
-        """The profile names, in file order."""
+        """Every profile name of the config, in file order, usable or not."""
         return list(self._config.profiles)
+
+    @property
+    def default_profile(self) -> str | None:
+        """The config's ``default_profile`` (a profile of the file), or None when unset.
+
+        Nothing here uses it on its own: callers that take a profile name choose the
+        explicit name first, then ``--profile`` / ``TOKENRACK_PROFILE``, then this.
+        """
+        return self._config.default_profile
+
+    def problems(self) -> dict[str, ConfigError | PluginError]:
+        """Every profile that loading found unusable, with the error its use raises.
+
+        In file order; empty when every profile loaded. These are the problems found
+        without running anything: the profile's schema, its ``${VAR}`` references, its
+        provider and auth method and their extras. What only building the profile finds
+        (its secrets, key material) is raised by :meth:`runtime` and :meth:`get_token`.
+        """
+        return self._config.problems()
 
     def get_token(self, profile: str, *, force_refresh: bool = False) -> Token:
         """A valid token for ``profile``.
@@ -372,7 +407,16 @@ class Registry:
         return self._profile(profile).shared
 
     def runtime(self, profile: str) -> ProfileRuntime:
-        """The assembled profile (provider, auth method, cache key) for diagnostics."""
+        """The assembled profile (provider, auth method, cache key) for diagnostics.
+
+        Building it reads the profile's secrets and key material.
+
+        Raises:
+            ProfileNotFoundError: No such profile.
+            ConfigError: The profile is unusable (its own problems, with file, path and
+                line), or its secrets or key material are.
+            PluginError: Its provider or auth method cannot be loaded.
+        """
         return self._profile(profile).runtime
 
     def close(self) -> None:
@@ -405,54 +449,73 @@ class Registry:
             found = self._profiles.get(profile)
             if found is None:
                 if config.unusable is not None:
-                    raise config.unusable
-                secrets = self._secret_resolver(config)
-                option = config.parsed.cache
-                cache = self._shared.cache_for(
-                    self._default_cache if option is None else option, secrets.resolve
-                )
-                runtime = ProfileRuntime(
-                    config,
-                    source=self._config.source,
-                    catalog=self._catalog,
-                    secrets=secrets,
-                    transport=self._transport_instance(),
-                    clock=self._clock,
-                    rng=self._rng,
-                    jitter=self._jitter,
-                    metadata=self._metadata,
-                    shared_metadata=cache.metadata if cache is not None else None,
-                    pins=self._pins,
-                    shared_pins=cache.pins if cache is not None else None,
-                    fingerprint=_fingerprint_for(cache, secrets),
-                    stats=self._stats.setdefault(profile, ProfileStats()),
-                )
-                slot = self._store.slot(runtime.cache_key)
-                refresh: Refresh = runtime.refresh
-                shared: SharedRefresh | None = None
-                if cache is not None:
-                    transport = runtime.transport_options
-                    shared = self._shared.refresh(
-                        cache,
-                        key=runtime.cache_key,
-                        profile=runtime.name,
-                        fetch=runtime.fetch,
-                        windows=runtime.windows,
-                        slot=slot,
-                        resolve_secret=secrets.resolve,
-                        # By default a lock outlives one request at the profile's timeouts.
-                        default_lease=transport.connect_timeout + transport.read_timeout,
-                        deadline=runtime.options.retry.deadline,
+                    # The same error object each time: without the frames of earlier raises.
+                    raise config.unusable.with_traceback(None)
+                try:
+                    secrets = self._secret_resolver(config)
+                    option = config.parsed.cache
+                    cache = self._shared.cache_for(
+                        self._default_cache if option is None else option, secrets.resolve
                     )
-                    refresh = shared
-                refresh = with_cooldown(
-                    refresh,
-                    runtime.options.refusal_cooldown,
-                    on_refusal=partial(self._retire, profile, runtime),
-                )
-                found = _Profile(runtime, slot, refresh, runtime.stats, shared, self._monotonic())
-                self._profiles[profile] = found
+                    runtime = ProfileRuntime(
+                        config,
+                        source=self._config.source,
+                        catalog=self._catalog,
+                        secrets=secrets,
+                        transport=self._transport_instance(),
+                        clock=self._clock,
+                        rng=self._rng,
+                        jitter=self._jitter,
+                        metadata=self._metadata,
+                        shared_metadata=cache.metadata if cache is not None else None,
+                        pins=self._pins,
+                        shared_pins=cache.pins if cache is not None else None,
+                        fingerprint=_fingerprint_for(cache, secrets),
+                        stats=self._stats.setdefault(profile, ProfileStats()),
+                    )
+                    slot = self._store.slot(runtime.cache_key)
+                    refresh: Refresh = runtime.refresh
+                    shared: SharedRefresh | None = None
+                    if cache is not None:
+                        transport = runtime.transport_options
+                        shared = self._shared.refresh(
+                            cache,
+                            key=runtime.cache_key,
+                            profile=runtime.name,
+                            fetch=runtime.fetch,
+                            windows=runtime.windows,
+                            slot=slot,
+                            resolve_secret=secrets.resolve,
+                            # By default a lock outlives one request at the profile's timeouts.
+                            default_lease=transport.connect_timeout + transport.read_timeout,
+                            deadline=runtime.options.retry.deadline,
+                        )
+                        refresh = shared
+                    refresh = with_cooldown(
+                        refresh,
+                        runtime.options.refusal_cooldown,
+                        on_refusal=partial(self._retire, profile, runtime),
+                    )
+                    found = _Profile(
+                        runtime, slot, refresh, runtime.stats, shared, self._monotonic()
+                    )
+                    self._profiles[profile] = found
+                except ConfigError as error:
+                    # Found while building (a secret, key material): placed in the file too.
+                    located = self._located(error)
+                    if located is error:
+                        raise
+                    raise located from None
             return found
+
+    def _located(self, error: ConfigError) -> ConfigError:
+        """``error`` with the line and column of each problem's path, where the file has one."""
+        if type(error) not in (ConfigError, SecretError):
+            return error  # a subclass with a constructor of its own: as it is
+        problems = self._config.marks.locate(error.problems)
+        if all(new is old for new, old in zip(problems, error.problems, strict=True)):
+            return error
+        return type(error)(problems=problems, file=error.file, profile=error.profile)
 
     def _reread_if_refused(self, profile: str, found: _Profile, error: BaseException) -> bool:
         """During a refusal's cooldown, build the profile again at most once a second.
