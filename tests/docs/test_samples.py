@@ -54,7 +54,9 @@ class Page:
 
 
 PAGES = {
-    "configuration.md": Page(env={"TOKENRACK_CACHE_KEY": "a" * 44}),
+    "configuration.md": Page(
+        env={"TOKENRACK_CACHE_KEY": "a" * 44, "BILLING_CLIENT_SECRET": "billing-secret-value"}
+    ),
     "cli.md": Page(),
     "plugins.md": Page(env={"ACME_SECRET": "example-secret"}),
     "testing.md": Page(),
