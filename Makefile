@@ -88,6 +88,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/compare.py
 	$(BIN)/python benchmarks/cli.py
 	$(BIN)/python benchmarks/redaction.py
+	$(BIN)/python benchmarks/agent.py
 	$(BIN)/python benchmarks/charts.py
 
 # Redraws the SVG charts from benchmarks/results/*.json without running any benchmark.
