@@ -157,6 +157,12 @@ def parse_yaml(text: str, *, source: str) -> Any:
     return parse_document(text, source=source).data
 
 
+def _char_at(text: str, line: int, column: int) -> str:
+    """The character at a zero-based line and column of ``text``, or "" past its end."""
+    lines = text.splitlines()
+    return lines[line][column : column + 1] if line < len(lines) else ""
+
+
 def parse_document(text: str, *, source: str) -> ConfigDocument:
     """:func:`parse_yaml`, keeping where each value was written (for messages).
 
@@ -171,6 +177,8 @@ def parse_document(text: str, *, source: str) -> ConfigDocument:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         what = exc.problem or exc.context or "invalid YAML"
+        if mark and _char_at(text, mark.line, mark.column) == "\t":
+            what += " (a tab: YAML indents with spaces, never tabs)"
         raise ConfigError(f"{where}{what} (not valid YAML)", file=source) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"not valid YAML: {exc}", file=source) from None

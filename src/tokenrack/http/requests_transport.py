@@ -334,7 +334,11 @@ class RequestsTransport:
                 stream=True,
             )
         except requests.exceptions.SSLError as error:
-            raise TransportError("tls", f"TLS failure: {_reason(error)}", retryable=False) from None
+            reason = _reason(error)
+            if "WRONG_VERSION_NUMBER" in reason:
+                # What an https:// URL meets when the server speaks plain HTTP on that port.
+                reason += " (does the server speak plain http on this port? check the URL's scheme)"
+            raise TransportError("tls", f"TLS failure: {reason}", retryable=False) from None
         except requests.exceptions.ConnectTimeout:
             raise TransportError("timeout", "connect timed out", retryable=True) from None
         except requests.exceptions.ReadTimeout:
