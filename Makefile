@@ -69,11 +69,27 @@ test-fast: lint typecheck imports unit-fast
 
 # The site (mkdocs-material): the API and CLI references are generated at build time
 # (mkdocstrings, docs/_hooks/reference.py). NO_MKDOCS_2_WARNING silences material's banner.
-docs: install
+# Mermaid for the diagrams, served with the site so they draw without the internet
+# (material would otherwise load it from unpkg.com in the reader's browser). Fetched with
+# npm, which checks the registry's integrity hash; without npm the site still builds and
+# the diagrams fall back to the CDN (docs/_hooks/mermaid.py).
+MERMAID_VERSION := 11.12.0
+MERMAID := $(VENV)/share/mermaid/$(MERMAID_VERSION)/mermaid.min.js
+
+$(MERMAID): $(STAMP)
+	@if command -v npm >/dev/null 2>&1; then \
+		tmp=$$(mktemp -d) && \
+		(cd $$tmp && npm pack --silent mermaid@$(MERMAID_VERSION) >/dev/null && \
+			tar -xzf mermaid-$(MERMAID_VERSION).tgz package/dist/mermaid.min.js) && \
+		mkdir -p $(dir $(MERMAID)) && mv $$tmp/package/dist/mermaid.min.js $(MERMAID); \
+		rm -rf $$tmp; \
+	else echo "npm not found: the site's diagrams will load Mermaid from its CDN"; fi
+
+docs: install $(MERMAID)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
 
 # The same site, rebuilt on every edit, on http://127.0.0.1:8000 (loopback only).
-docs-serve: install
+docs-serve: install $(MERMAID)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict -a 127.0.0.1:8000
 
 test: lint typecheck imports unit docs
