@@ -115,14 +115,6 @@ class Block:
         return "\n".join(prompts) + "\n" if prompts else self.code
 
     @property
-    def shows_output(self) -> bool:
-        """A shell block in prompt form with lines that are not commands (their output)."""
-        lines = [line for line in self.code.splitlines() if line.strip()]
-        return any(line.startswith("$ ") for line in lines) and not all(
-            line.startswith("$ ") for line in lines
-        )
-
-    @property
     def where(self) -> str:
         """``page:line`` of the opening fence."""
         return f"{self.page}:{self.line}"
