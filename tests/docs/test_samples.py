@@ -416,7 +416,7 @@ def test_every_page_accounts_for_its_blocks(capsys: pytest.CaptureFixture[str]) 
         }
         report.append(
             f"{page}: {len(found) - len(skipped) - len(others)} run "
-            f"({', '.join(f'{n} {kind}' for kind, n in run.items())}), "
+            f"({', '.join(f'{n} {kind}' for kind, n in run.items() if n)}), "
             f"{len(skipped)} skipped, {len(others)} other"
         )
         for sample in skipped:
