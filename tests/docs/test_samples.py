@@ -24,6 +24,7 @@ modules and files the page itself defines.
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import re
 import shutil
@@ -227,7 +228,7 @@ def page_setup(
     try:
         if emulator is not None:
             emulator.start()
-            config = page.config or _whole_config(page_name)
+            config = copy.deepcopy(page.config) or _whole_config(page_name)
             assert config is not None, f"{page_name} has clients but no whole config"
             for profile in config.get("profiles", {}).values():
                 if "token_url" in profile:
