@@ -431,3 +431,27 @@ def test_every_page_accounts_for_its_blocks(capsys: pytest.CaptureFixture[str]) 
     assert {page for page, _ in ALL} >= {"plugins.md", "testing.md", "getting-started.md"}
     assert any(s.kind == "shell" for s in page_samples("cli.md"))
     assert any(s.kind == "fragment" for s in page_samples("configuration.md"))
+
+
+@pytest.mark.parametrize(
+    ("page", "passes"),
+    [
+        ("```sh\ntrue\nfalse\ntrue\n```\n", False),  # bash -e: a failing line fails the block
+        ("<!-- sample: exit 3 -->\n```sh\n(exit 3)\n```\n", True),
+        ("<!-- sample: exit 3 -->\n```sh\ntrue\n```\n", False),
+        ("```sh\nfalse | true\n```\n", False),  # pipefail
+        ("```console\n$ true\nsome output\n```\n", True),  # the output line is not run
+    ],
+)
+def test_a_shell_sample_must_end_with_the_status_it_implies(
+    tmp_path: Path, page: str, passes: bool
+) -> None:
+    path = tmp_path / "page.md"
+    path.write_text(page)
+    (sample,) = samples(path, shell=True)
+    setup = Setup(env=lambda: dict(os.environ))
+    if passes:
+        _run_shell(sample, tmp_path, setup)
+    else:
+        with pytest.raises(AssertionError, match="exit status"):
+            _run_shell(sample, tmp_path, setup)
