@@ -18,7 +18,7 @@ from typing import Any
 from tokenrack.agent.settings import AgentSettings, parse_agent_settings
 from tokenrack.config.assemble import Config, load_config
 from tokenrack.config.discover import discover_config_path
-from tokenrack.config.document import read_config_file
+from tokenrack.config.document import read_config_document
 from tokenrack.config.exposure import refuse_untrusted_commands, warn_if_exposed
 from tokenrack.config.template import TEMPLATE, TemplateSecretSource
 from tokenrack.core.catalog import PluginCatalog
@@ -71,13 +71,16 @@ def load(path: str | None) -> Loaded:
 
 def _load(path: str | None) -> Loaded:
     catalog = PluginCatalog()
-    source, data = read_config_file(path if path is not None else discover_config_path())
+    document = read_config_document(path if path is not None else discover_config_path())
+    source, data = document.source, document.data
     environ = private_environ(os.environ)
-    config = load_config(data, source=source, plugins=catalog, environ=environ)
+    config = load_config(
+        data, source=source, plugins=catalog, environ=environ, marks=document.marks
+    )
     refuse_untrusted_commands(source, config)
     warn_if_exposed(source, config)
     settings = parse_agent_settings(
-        data.get("agent"), source=source, profiles=frozenset(config.profiles)
+        data.get("agent"), source=source, profiles=frozenset(config.profiles), marks=config.marks
     )
     tcp_token = azure_header = None
     if settings.tcp_token is not None:
