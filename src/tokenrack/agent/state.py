@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tokenrack.agent.settings import AgentSettings, parse_agent_settings
@@ -77,6 +77,8 @@ def _load(path: str | None) -> Loaded:
     config = load_config(
         data, source=source, plugins=catalog, environ=environ, marks=document.marks
     )
+    # Relative secret, key, ca_bundle and cache paths are the file's, as for Registry.from_file.
+    config = replace(config, directory=os.path.dirname(os.path.abspath(source)))
     refuse_untrusted_commands(source, config)
     warn_if_exposed(source, config)
     settings = parse_agent_settings(
