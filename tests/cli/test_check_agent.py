@@ -124,3 +124,26 @@ def test_serve_points_to_check_for_its_section_and_check_finds_the_same(
     checked = run("check", config=config)
     assert checked.returncode == 2
     assert "agent.google.default: 'x' is not a profile of this file" in checked.stdout
+
+
+def test_check_reads_the_agents_own_secrets(tmp_path: Path, emu: TokenEmulator) -> None:
+    """tcp_token and azure.header_secret are read as serve reads them; a relative {file:}
+    is the config file's."""
+    (tmp_path / "bearer.txt").write_text(SECRET)
+    (tmp_path / "bearer.txt").chmod(0o600)
+    agent = {
+        "profiles": {"billing": {"tcp": True}},
+        "tcp_token": {"file": "bearer.txt"},
+        "azure": {"header_secret": {"env": "TR_CHECK_NO_HEADER"}, "resources": {"r": "billing"}},
+    }
+    config = _config(tmp_path, emu, agent)
+    done = run("check", config=config)
+    assert done.returncode == 5, done.stdout + done.stderr
+    (report,) = problems(done.stdout)["agent"]
+    assert "agent.azure.header_secret" in report and "TR_CHECK_NO_HEADER" in report
+    assert "tcp_token" not in report  # read next to the config, whatever the cwd
+    del agent["azure"]
+    done = run("check", config=_config(tmp_path, emu, agent))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "agent: agent section ok, agent secrets ok" in done.stdout.splitlines()
+    assert SECRET not in done.stdout

@@ -24,6 +24,7 @@ from tokenrack.errors import TokenrackError
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from tokenrack.agent.settings import AgentSettings
     from tokenrack.core.registry import Registry
     from tokenrack.core.runtime import ProfileRuntime
     from tokenrack.secret.value import Secret
@@ -209,7 +210,7 @@ def check_agent(registry: Registry) -> ProfileReport | None:
     section = [data["agent"]]
     del data  # the document may hold inline secrets: no frame keeps more than it needs
     try:
-        parse_agent_settings(
+        settings = parse_agent_settings(
             section.pop(),
             source=registry.source,
             profiles=frozenset(registry.profiles()),
@@ -217,9 +218,36 @@ def check_agent(registry: Registry) -> ProfileReport | None:
         )
     except ConfigError as error:
         report.failed(error)
-    else:
-        report.checked.append("agent section ok")
+        return report
+    report.checked.append("agent section ok")
+    _agent_secrets(registry, settings, report)
     return report
+
+
+def _agent_secrets(registry: Registry, settings: AgentSettings, report: ProfileReport) -> None:
+    """Read the agent's own secrets (``tcp_token``, ``azure.header_secret``) as serve will."""
+    from tokenrack.agent.state import resolve_agent_secret
+    from tokenrack.core.catalog import PluginCatalog
+
+    wanted = [
+        (key, value)
+        for key, value in (
+            ("tcp_token", settings.tcp_token),
+            ("azure.header_secret", settings.azure_header_secret),
+        )
+        if value is not None
+    ]
+    if not wanted:
+        return
+    catalog = PluginCatalog()
+    before = len(report.problems)
+    for key, value in wanted:
+        try:
+            resolve_agent_secret(value, key, registry.config, catalog)
+        except TokenrackError as error:
+            report.failed(error)
+    if len(report.problems) == before:
+        report.checked.append("agent secrets ok")
 
 
 def _plaintext_warning(registry: Registry, name: str) -> str | None:
