@@ -103,3 +103,59 @@ def test_relative_redis_tls_files_are_the_config_files(
         shared = registry.shared_cache("a")
         assert shared is not None
         assert shared.record() is not None  # read back from Redis, over TLS with its client cert
+
+
+def test_the_cli_serves_a_relative_file_cache_and_secret_file_warm_from_elsewhere(
+    tmp_path: Path, emulator: TokenEmulator
+) -> None:
+    """The warm path reads the cache directory and the {file:} secret the full path used."""
+    import subprocess
+    import sys
+
+    from tests.conftest import CLIENT_ID, SECRET, without_coverage
+
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "secret.txt").write_text(SECRET)
+    (conf / "secret.txt").chmod(0o600)
+    document = {
+        "version": 1,
+        "profiles": {
+            "a": {
+                "provider": "generic",
+                "token_url": emulator.token_url,
+                "client_id": CLIENT_ID,
+                "client_secret": {"file": "secret.txt"},
+                "cache": {"backend": "file", "path": "tokens"},
+            }
+        },
+    }
+    config = conf / "tokenrack.yaml"
+    config.write_text(yaml.safe_dump(document))
+    config.chmod(0o600)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    environment = without_coverage({**os.environ, "XDG_CACHE_HOME": str(tmp_path / "xdg")})
+    command = [str(Path(sys.executable).with_name("tokenrack")), "--config", str(config)]
+
+    def call(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*extra, *command, "token", "a"],
+            cwd=elsewhere,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+
+    cold = call()
+    warm = call(sys.executable, "-X", "importtime")
+    assert cold.stdout == warm.stdout and emulator.request_count == 1
+    imported = {
+        line.rsplit("|", 1)[1].strip()
+        for line in warm.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "tokenrack.cli.main" not in imported  # served warm, from conf/tokens
+    assert any((conf / "tokens").iterdir())
