@@ -18,7 +18,6 @@ import pytest
 from tokenrack import Registry
 from tokenrack.config import validated
 from tokenrack.config.validate import validate
-from tokenrack.errors import ConfigError
 from tokenrack.oauth.generic import GenericProvider
 from tokenrack.testing import TokenEmulator
 
