@@ -399,27 +399,45 @@ def _same_dist(found: str | None, wanted: str) -> bool:
     return re.sub(r"[-_.]+", "-", found).lower() == wanted
 
 
+_driver_class: Any = None
+
+
+def _chosen_driver() -> Any:
+    """The ``DriverManager`` subclass told which entry point to load (made once)."""
+    global _driver_class
+    if _driver_class is None:
+        from stevedore import DriverManager
+
+        class _ChosenDriver(DriverManager[Any]):
+            # The catalog already listed the group with importlib.metadata and refused
+            # conflicts; handing stevedore the one entry point chosen keeps it from scanning
+            # again, from memoising the group for the life of the process (a plugin
+            # installed since would stay invisible) and from writing its cache under
+            # $XDG_CACHE_HOME.
+            def __init__(self, chosen: list[importlib.metadata.EntryPoint], **kwargs: Any):
+                self._chosen = chosen
+                super().__init__(**kwargs)
+
+            def list_entry_points(self) -> list[importlib.metadata.EntryPoint]:
+                return self._chosen
+
+        # Made once per process: a generic subclass per plugin cost more than its import.
+        _driver_class = _ChosenDriver
+    return _driver_class
+
+
 def _driver(group: str, name: str, plugin: InstalledPlugin) -> Any:
     """Import one plugin with stevedore, translating its errors into tokenrack's own."""
-    from stevedore import DriverManager
-
     # The entry point the catalog listed: asking importlib.metadata again would scan
     # every installed distribution once per plugin (about 10 ms each, on every start).
     chosen = [plugin.entry_point] if plugin.entry_point is not None else []
-
-    class _ChosenDriver(DriverManager[Any]):
-        # The catalog already listed the group with importlib.metadata and refused
-        # conflicts; handing stevedore the one entry point chosen keeps it from scanning
-        # again, from memoising the group for the life of the process (a plugin installed
-        # since would stay invisible) and from writing its cache under $XDG_CACHE_HOME.
-        def list_entry_points(self) -> list[importlib.metadata.EntryPoint]:
-            return chosen
 
     def fail(manager: Any, entry_point: Any, error: BaseException) -> None:
         raise error
 
     try:
-        return _ChosenDriver(
+        return _chosen_driver()(
+            chosen,
             namespace=group,
             name=name,
             invoke_on_load=False,
