@@ -101,6 +101,16 @@ def _versions() -> tuple[str, str]:
     return _versions_found
 
 
+def _schema_text(schema: Mapping[str, Any]) -> str:
+    """The schema as canonical JSON text (the C encoder first: it is most of the cost)."""
+    try:
+        return json.dumps(schema, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    except (TypeError, ValueError):
+        # Another Mapping than dict somewhere: said as plain JSON data, or refused.
+        exact = _exact(schema, strict=False)
+        return json.dumps(exact, sort_keys=True, separators=(",", ":"), allow_nan=True)
+
+
 def digest_of(key: bytes, instance: Any, schema: Mapping[str, Any], base: str) -> str | None:
     """The record's digest of validating ``instance`` against ``schema`` at ``base``.
 
@@ -111,7 +121,7 @@ def digest_of(key: bytes, instance: Any, schema: Mapping[str, Any], base: str) -
         document = {
             "base": base,
             "instance": _exact(instance, strict=True),
-            "schema": _exact(schema, strict=False),
+            "schema": _schema_text(schema),
             "versions": _versions(),
         }
         text = json.dumps(document, sort_keys=True, separators=(",", ":"), allow_nan=True)
