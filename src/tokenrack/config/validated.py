@@ -8,7 +8,8 @@ validation is remembered, per user, as a digest of everything its outcome depend
   environment variable, a changed default all change it);
 - the schema it was checked against, which is composed from the installed plugins' schemas
   (a plugin added, removed or upgraded with another schema changes it);
-- tokenrack's version and the installed jsonschema's version;
+- tokenrack's version and the installed jsonschema (its dist-info, which names its
+  version, its location and its files' modification time);
 - the JSON path the value was validated at.
 
 Only successes are recorded, so an invalid value is validated (and its problems reported)
@@ -86,19 +87,37 @@ _versions_found: tuple[str, str] | None = None
 
 
 def _versions() -> tuple[str, str]:
-    """The versions of tokenrack and of the installed jsonschema (looked up once)."""
+    """The version of tokenrack and which jsonschema is installed (looked up once)."""
     global _versions_found
     if _versions_found is None:
-        from importlib.metadata import PackageNotFoundError, version
-
         from tokenrack import __version__
 
-        try:
-            checker = version("jsonschema")
-        except PackageNotFoundError:  # pragma: no cover - a dependency
-            checker = "unknown"
-        _versions_found = (__version__, checker)
+        _versions_found = (__version__, _installed_jsonschema())
     return _versions_found
+
+
+def _installed_jsonschema() -> str:
+    """The installed jsonschema: its dist-info's name (with the version) and file's mtime.
+
+    Read from the file system without importing it: ``importlib.metadata.version`` would
+    search every ``sys.path`` entry and parse the metadata, about ten times the cost.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("jsonschema")
+    if spec is None or spec.origin is None:  # pragma: no cover - a dependency
+        return "missing"
+    site = os.path.dirname(os.path.dirname(spec.origin))
+    try:
+        infos = sorted(
+            name
+            for name in os.listdir(site)
+            if name.startswith("jsonschema-") and name.endswith((".dist-info", ".egg-info"))
+        )
+        changed = os.stat(spec.origin).st_mtime_ns
+    except OSError:  # pragma: no cover - it was just found
+        return spec.origin
+    return f"{spec.origin}|{','.join(infos)}|{changed}"
 
 
 def _schema_text(schema: Mapping[str, Any]) -> str:
