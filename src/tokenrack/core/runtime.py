@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from tokenrack.auth.jwt_bearer import with_grant
 from tokenrack.auth.material import MaterialFiles, OptionMaterialError
 from tokenrack.auth.methods import ClientAuthMethod, ClientCredentials
 from tokenrack.cache.key import cache_key
@@ -121,7 +122,7 @@ class ProfileRuntime:
         self._clock = clock
         self._rng = rng
         self._secrets = secrets
-        self._provider_class = catalog.provider(config.provider)
+        self._provider_class = with_grant(catalog.provider(config.provider), config.options.get("grant"))
         self.provider: Provider = self._provider_class(config.options)
         learned = self.provider.options_from_secrets(
             {k: v for k, v in self.secrets().items() if k in self.provider.secret_options}
