@@ -281,4 +281,3 @@ def test_an_unreadable_key_is_named_not_quoted(
         registry.get_token("p")
     assert "profiles.p.private_key" in str(raised.value)
     assert "a key" not in str(raised.value)  # the file is named, never quoted
-    print(raised.value)
