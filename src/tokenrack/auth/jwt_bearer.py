@@ -88,9 +88,16 @@ class JwtBearerGrant(Provider):
 
     @property
     def settings(self) -> Mapping[str, Any]:
-        """The profile's ``jwt_bearer`` mapping (empty when not written)."""
+        """The profile's ``jwt_bearer`` mapping over the provider's preset, if it has one.
+
+        A vendor provider presets what its service requires (e.g. Salesforce's ``aud`` and
+        3-minute lifetime) with a ``jwt_bearer_defaults()`` method; the profile overrides it.
+        """
+        preset = getattr(super(), "jwt_bearer_defaults", None)
         value = self.options.get(OPTION)
-        return value if isinstance(value, Mapping) else {}
+        merged = dict(preset()) if callable(preset) else {}
+        merged.update(value if isinstance(value, Mapping) else {})
+        return merged
 
     @property
     def issuer(self) -> str:
