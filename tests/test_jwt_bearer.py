@@ -139,9 +139,7 @@ def test_an_encrypted_key_with_its_passphrase(
         )
     )
     path.chmod(0o600)
-    registry = make_registry(
-        {"p": profile(strict, path, private_key_passphrase="open sesame")}
-    )
+    registry = make_registry({"p": profile(strict, path, private_key_passphrase="open sesame")})
     assert registry.get_token("p").access_token
 
 
@@ -265,9 +263,9 @@ def test_config_errors_name_the_key(
     ]:
         with pytest.raises(ConfigError) as raised:
             make_registry({"p": options}).get_token("p")
-        assert any(
-            p.path == path and words in p.message for p in raised.value.problems
-        ), raised.value.problems
+        assert any(p.path == path and words in p.message for p in raised.value.problems), (
+            raised.value.problems
+        )
 
 
 def test_an_unreadable_key_is_named_not_quoted(

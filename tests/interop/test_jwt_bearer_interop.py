@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from tests.keys import private_pem, public_pem
 from tokenrack.core.registry import Registry
 from tokenrack.errors import TokenRequestError
-from tests.keys import private_pem, public_pem
 
 pytest.importorskip("authlib", reason="the dev extra installs authlib")
 
@@ -29,7 +29,11 @@ def authlib_jwt_bearer(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[...
 
     def start(kind: str = "rsa", audiences: list[str] | None = None) -> Any:
         server = RunningJwtBearer(
-            [Issuer(ISSUER, public_pem(kind), "EC" if kind == "p256" else "RSA", frozenset({USER}))],
+            [
+                Issuer(
+                    ISSUER, public_pem(kind), "EC" if kind == "p256" else "RSA", frozenset({USER})
+                )
+            ],
             audiences,
         )
         running.append(server)

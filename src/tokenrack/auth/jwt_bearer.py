@@ -184,7 +184,11 @@ class JwtBearerGrant(Provider):
         return parts
 
     def assertion_claims(self, token_url: str, now: int) -> dict[str, Any]:
-        """The claims: extra ``claims``, then ``iss``, ``sub``, ``aud``, ``iat``, ``exp``, ``jti``."""
+        """The assertion's claims: the extra ``claims``, then the registered ones.
+
+        ``iss``, ``sub``, ``aud``, ``iat``, ``exp``, ``jti``, and ``scope`` when ``scopes_in`` is
+        ``claim`` or ``both``.
+        """
         lifetime = int(self.settings.get("lifetime", DEFAULT_LIFETIME))
         claims: dict[str, Any] = dict(self.settings.get("claims") or {})
         claims.update(

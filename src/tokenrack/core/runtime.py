@@ -122,7 +122,9 @@ class ProfileRuntime:
         self._clock = clock
         self._rng = rng
         self._secrets = secrets
-        self._provider_class = with_grant(catalog.provider(config.provider), config.options.get("grant"))
+        self._provider_class = with_grant(
+            catalog.provider(config.provider), config.options.get("grant")
+        )
         self.provider: Provider = self._provider_class(config.options)
         learned = self.provider.options_from_secrets(
             {k: v for k, v in self.secrets().items() if k in self.provider.secret_options}

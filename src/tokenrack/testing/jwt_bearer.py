@@ -136,12 +136,22 @@ class JwtBearerPersonality(Personality):
         params = self.parameters(exchange)
         grant_type = exchange.param("grant_type", params)
         if grant_type != JWT_BEARER:
-            return None, None, self.refusal(
-                400, "unsupported_grant_type", f"grant_type {grant_type or ''!r} is not supported"
+            return (
+                None,
+                None,
+                self.refusal(
+                    400,
+                    "unsupported_grant_type",
+                    f"grant_type {grant_type or ''!r} is not supported",
+                ),
             )
         decoded = unverified(exchange.param("assertion", params) or "")
         if decoded is None:
-            return None, None, self.refusal(400, "invalid_request", "assertion missing or malformed")
+            return (
+                None,
+                None,
+                self.refusal(400, "invalid_request", "assertion missing or malformed"),
+            )
         issuer = str(decoded[1].get("iss"))
         authenticated = "authorization" in exchange.headers or any(
             exchange.param(name, params) is not None

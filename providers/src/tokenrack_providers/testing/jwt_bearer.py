@@ -77,7 +77,7 @@ class SalesforceJwtPersonality(JwtBearerPersonality):
     def success(
         self, emulator: TokenEmulator, exchange: Exchange, body: dict[str, Any]
     ) -> dict[str, Any]:
-        """``access_token``, ``instance_url``, ``id``, ``token_type``, ``issued_at``: no lifetime."""
+        """Salesforce's answer: ``instance_url``, ``id``, ``issued_at``, and no lifetime."""
         return {
             "access_token": body["access_token"],
             "scope": body.get("scope", "api"),
