@@ -279,3 +279,18 @@ def test_an_unreadable_key_is_named_not_quoted(
         registry.get_token("p")
     assert "profiles.p.private_key" in str(raised.value)
     assert "a key" not in str(raised.value)  # the file is named, never quoted
+
+
+def test_a_key_rotated_after_invalid_grant_is_read_again(
+    tmp_path: Path, make_registry: Callable[..., Registry], clock: Any
+) -> None:
+    path = tmp_path / "rotating.pem"
+    path.write_text(private_pem("rsa-other"))  # not the key the server knows
+    path.chmod(0o600)
+    with start(JwtBearerPersonality(subjects={ISSUER: [USER]})) as emulator:
+        registry = make_registry({"p": profile(emulator, path)}, clock=clock)
+        with pytest.raises(InvalidGrantError):
+            registry.get_token("p")
+        path.write_text(private_pem("rsa"))  # rotated under the same file
+        clock.advance(120)  # past the failure backoff
+        assert registry.get_token("p").access_token

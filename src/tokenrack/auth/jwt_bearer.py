@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 from tokenrack.auth.material import material_origin, read_material
 from tokenrack.auth.signing import KeyMaterialError, load_private_key, sign_jwt
-from tokenrack.errors import ConfigError, ConfigProblem, without_frames
+from tokenrack.errors import ConfigError, ConfigProblem, InvalidGrantError, without_frames
 from tokenrack.oauth.message import TokenRequest
 from tokenrack.oauth.provider import Provider, TokenFlow
 from tokenrack.secret.value import Secret
@@ -34,6 +34,7 @@ __all__ = [
     "JWT_BEARER_GRANT_TYPE",
     "JWT_BEARER_SCHEMA",
     "JwtBearerGrant",
+    "key_refused",
     "with_grant",
 ]
 
@@ -293,3 +294,13 @@ def grant_problem(cls: type[Provider], options: Mapping[str, Any]) -> ConfigProb
     if OPTION in options and grant != JWT_BEARER:
         return ConfigProblem(OPTION, "only used with grant: jwt_bearer")
     return None
+
+
+def key_refused(provider: Provider, error: BaseException) -> bool:
+    """Whether ``error`` is the server refusing the JWT-bearer assertion (``invalid_grant``).
+
+    For this grant the key is the credential, so such a refusal is read as a refusal of
+    the client is: the core reads the key again before the next fetch (it may have been
+    rotated under the same file or variable).
+    """
+    return isinstance(provider, JwtBearerGrant) and isinstance(error, InvalidGrantError)
