@@ -294,3 +294,26 @@ def test_a_key_rotated_after_invalid_grant_is_read_again(
         path.write_text(private_pem("rsa"))  # rotated under the same file
         clock.advance(120)  # past the failure backoff
         assert registry.get_token("p").access_token
+
+
+def test_a_shared_file_cache_serves_the_token_only_to_holders_of_the_key(
+    strict: TokenEmulator, key_file: Path, tmp_path: Path, make_registry: Callable[..., Registry]
+) -> None:
+    other = tmp_path / "other.pem"
+    other.write_text(private_pem("rsa-other"))
+    other.chmod(0o600)
+    cache = {"backend": "file", "path": str(tmp_path / "cache")}
+    first = make_registry({"p": profile(strict, key_file, cache=cache)})
+    token = first.get_token("p")
+    assert strict.request_count == 1
+
+    # Another process with the same key: served from the file cache, no request.
+    same = make_registry({"p": profile(strict, key_file, cache=cache)})
+    assert same.get_token("p").access_token == token.access_token
+    assert strict.request_count == 1
+
+    # A profile alike in every claim but holding another key is not served that token.
+    foreign = make_registry({"p": profile(strict, other, cache=cache)})
+    with pytest.raises(InvalidGrantError):
+        foreign.get_token("p")
+    assert strict.request_count == 2
