@@ -317,3 +317,36 @@ def test_a_shared_file_cache_serves_the_token_only_to_holders_of_the_key(
     with pytest.raises(InvalidGrantError):
         foreign.get_token("p")
     assert strict.request_count == 2
+
+
+def test_the_cli_gets_a_token_and_explains_the_grant_without_the_key(
+    strict: TokenEmulator, key_file: Path, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    import yaml
+
+    config = tmp_path / "tokenrack.yaml"
+    config.write_text(yaml.safe_dump({"version": 1, "profiles": {"p": profile(strict, key_file)}}))
+    tokenrack = str(Path(sys.executable).parent / "tokenrack")
+    env = {"XDG_CACHE_HOME": str(tmp_path / "xdg"), "PATH": "/usr/bin:/bin"}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [tokenrack, "--config", str(config), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+
+    token = run("token", "p")
+    assert token.returncode == 0, token.stderr
+    assert token.stdout.strip() == strict.issued_tokens[-1]
+    explained = run("explain", "p")
+    assert "auth method: none (the default of grant: jwt_bearer)" in explained.stdout
+    assert "assertion=***" in explained.stdout
+    key_body = private_pem("rsa").splitlines()[1]
+    assert key_body not in explained.stdout + explained.stderr
