@@ -147,6 +147,8 @@ def core_profile_properties(
         "client_id": {"type": "string", "minLength": 1},
         "client_secret": secret_schema(sources),
         "auth_method": {"type": "string", "minLength": 1},
+        "grant": {"enum": ["client_credentials", "jwt_bearer"]},
+        "jwt_bearer": {"type": "object"},
         "issuer": {
             "type": "string",
             "pattern": "^([Hh][Tt][Tt][Pp][Ss]?://[^/?#\\s]+|.*\\$\\{)",

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from tokenrack.auth.jwt_bearer import key_refused, with_grant
 from tokenrack.auth.material import MaterialFiles, OptionMaterialError
 from tokenrack.auth.methods import ClientAuthMethod, ClientCredentials
 from tokenrack.cache.key import cache_key
@@ -121,7 +122,9 @@ class ProfileRuntime:
         self._clock = clock
         self._rng = rng
         self._secrets = secrets
-        self._provider_class = catalog.provider(config.provider)
+        self._provider_class = with_grant(
+            catalog.provider(config.provider), config.options.get("grant")
+        )
         self.provider: Provider = self._provider_class(config.options)
         learned = self.provider.options_from_secrets(
             {k: v for k, v in self.secrets().items() if k in self.provider.secret_options}
@@ -358,7 +361,7 @@ class ProfileRuntime:
             result = self._try_methods(self.endpoint(), self.secrets(), started_at)
         except TokenError as error:
             error.profile = self.name
-            if is_refusal(error):
+            if is_refusal(error) or key_refused(self.provider, error):
                 # Read the secret again before the next try: it may have been rotated.
                 self.forget_secrets()
             logger.warning(
