@@ -52,9 +52,7 @@ def sts() -> Iterator[TokenEmulator]:
         audiences=frozenset({"https://api.example"}),
         subject_audiences=frozenset({"sts.example"}),
     )
-    with TokenEmulator(
-        [client], token_prefix=f"{TOKEN_MARK}-", personality=personality
-    ) as running:
+    with TokenEmulator([client], token_prefix=f"{TOKEN_MARK}-", personality=personality) as running:
         yield running
 
 
@@ -157,7 +155,11 @@ def test_an_answer_without_issued_token_type_is_refused(
     (tmp_path / "subject").write_text(jwt())
     with TokenEmulator([client], token_prefix=f"{TOKEN_MARK}-") as plain:
         registry = make_registry(
-            {"x": profile(plain, grant="token_exchange", subject_token={"file": str(tmp_path / "subject")})}
+            {
+                "x": profile(
+                    plain, grant="token_exchange", subject_token={"file": str(tmp_path / "subject")}
+                )
+            }
         )
         with pytest.raises(TokenResponseError, match="no issued_token_type"):
             registry.get_token("x")
@@ -187,8 +189,18 @@ def test_another_issued_type_than_requested_is_refused(
         (jwt(aud="sts.example", exp=int(time.time()) - 10), {}, InvalidGrantError, "expired"),
         (jwt(aud="elsewhere"), {}, InvalidGrantError, "not issued for this server"),
         ("not-a-jwt", {}, InvalidRequestError, "not a JWT"),
-        (jwt(aud="sts.example"), {"audience": "https://other.example"}, TokenRequestError, "not served"),
-        (jwt(aud="sts.example"), {"subject_token_type": "urn:x:unknown"}, InvalidRequestError, "not supported"),
+        (
+            jwt(aud="sts.example"),
+            {"audience": "https://other.example"},
+            TokenRequestError,
+            "not served",
+        ),
+        (
+            jwt(aud="sts.example"),
+            {"subject_token_type": "urn:x:unknown"},
+            InvalidRequestError,
+            "not supported",
+        ),
     ],
     ids=["expired", "wrong-aud", "not-jwt", "wrong-audience", "unknown-type"],
 )
@@ -238,7 +250,13 @@ def test_a_client_without_the_grant_may_not_exchange(
         [canary_client()], token_prefix=f"{TOKEN_MARK}-", personality=personality
     ) as server:
         registry = make_registry(
-            {"x": profile(server, grant="token_exchange", subject_token={"file": str(tmp_path / "subject")})}
+            {
+                "x": profile(
+                    server,
+                    grant="token_exchange",
+                    subject_token={"file": str(tmp_path / "subject")},
+                )
+            }
         )
         with pytest.raises(TokenRequestError, match="unsupported_grant_type"):
             registry.get_token("x")

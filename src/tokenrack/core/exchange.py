@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tokenrack.errors import ConfigError, TokenError, TokenrackError
+from tokenrack.oauth.message import TokenRequest
 from tokenrack.oauth.provider import Provider, TokenFlow
 from tokenrack.oauth.token_exchange import (
     ACCESS_TOKEN,
@@ -31,7 +32,6 @@ from tokenrack.oauth.token_exchange import (
     exchange_request,
     token_type_uri,
 )
-from tokenrack.oauth.message import TokenRequest
 from tokenrack.secret.value import Secret, SecretRef
 from tokenrack.token import Token
 
@@ -104,9 +104,12 @@ class TokenSource:
         return f"{self.reference.source}:{argument}"
 
     def default_type(self) -> str:
-        """RFC 8693 §3 type when the profile names none: a profile's token is an access token;
-        a token read from a file, a variable or a command is taken to be a JWT (a projected
-        service-account token, an OIDC ID token, a SPIFFE JWT-SVID)."""
+        """The RFC 8693 §3 type when the profile names none.
+
+        A profile's token is an access token; a token read from a file, a variable or a
+        command is taken to be a JWT (a projected service-account token, an OIDC ID token,
+        a SPIFFE JWT-SVID).
+        """
         return ACCESS_TOKEN if self.profile is not None else JWT
 
 

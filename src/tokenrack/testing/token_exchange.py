@@ -133,7 +133,9 @@ class TokenExchangePersonality(Personality):
     ) -> Answer | None:
         """A subject or actor token this server would not accept as ``kind``."""
         if kind not in _KNOWN_TYPES:
-            return error_answer(400, "invalid_request", f"{role}_token_type {kind} is not supported")
+            return error_answer(
+                400, "invalid_request", f"{role}_token_type {kind} is not supported"
+            )
         claims = jwt_claims(token)
         if kind == _ACCESS_TOKEN:
             if token not in emulator.issued_tokens:
