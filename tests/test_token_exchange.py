@@ -410,3 +410,20 @@ def test_explain_shows_the_exchange_without_reading_the_tokens(
     assert request.form_value("grant_type") == TOKEN_EXCHANGE
     assert request.form_value("subject_token_type") == ACCESS_TYPE
     assert sts.request_count == 0
+
+
+def test_the_pages_configs_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import yaml
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "token-exchange.md"
+    blocks = [block.split("```", 1)[0] for block in page.read_text().split("```yaml\n")[1:]]
+    assert len(blocks) == 3
+    for env in ("ORDERS_CLIENT_SECRET", "GATEWAY_SECRET"):
+        monkeypatch.setenv(env, "x")
+    for block in blocks:
+        registry = Registry.from_dict(yaml.safe_load(block))
+        assert registry.problems() == {}
+        for name in registry.profiles():
+            if "subject_token" in registry.config.profile(name).options:
+                runtime = registry.runtime(name)
+                assert runtime.exchange is not None
