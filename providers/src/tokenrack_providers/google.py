@@ -37,6 +37,7 @@ from tokenrack.plugin import (
 from tokenrack_providers._vendor import VendorProvider, string
 from tokenrack_providers.google_wif import (
     EXTERNAL_OPTION,
+    STS_URL,
     TOKEN_EXCHANGE,
     ExternalAccount,
     external_account_flow,
@@ -240,8 +241,11 @@ class GoogleProvider(VendorProvider):
     # -- hooks -------------------------------------------------------------------------
 
     def template_url(self) -> str:
-        """Google's token endpoint (a key file's ``token_uri`` is used when it names one)."""
-        return DEFAULT_TOKEN_URL
+        """Google's token endpoint (a key file's ``token_uri`` is used when it names one).
+
+        With ``external_account``: Google's STS (the file's ``token_url`` when it names one).
+        """
+        return STS_URL if self.external else DEFAULT_TOKEN_URL
 
     def options_from_secrets(self, secrets: Mapping[str, Secret]) -> Mapping[str, Any]:
         """The key file's ``token_uri`` as ``token_url``, unless the profile sets one.
