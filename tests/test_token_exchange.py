@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CLIENT_ID, SECRET, TOKEN_MARK, canary_client, profile
+from tests.conftest import CLIENT_ID, SECRET, TOKEN_MARK, FakeClock, canary_client, profile
 from tokenrack.core.registry import Registry
 from tokenrack.errors import (
     ConfigError,
@@ -427,3 +427,20 @@ def test_the_pages_configs_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
             if "subject_token" in registry.config.profile(name).options:
                 runtime = registry.runtime(name)
                 assert runtime.exchange is not None
+
+
+def test_a_refused_upstream_token_is_refreshed_at_the_next_fetch(
+    sts: TokenEmulator, make_registry: Callable[..., Registry], clock: FakeClock
+) -> None:
+    registry = make_registry(
+        {"up": profile(sts), "x": exchange(sts, subject_token={"profile": "up"})}, clock=clock
+    )
+    registry.get_token("x")
+    first = registry.get_token("up")
+    sts.reset()  # the server forgets (revokes) every token it issued
+    with pytest.raises(InvalidGrantError, match="not issued here"):
+        registry.get_token("x", force_refresh=True)
+    clock.advance(2)  # past the store's first failure backoff
+    registry.get_token("x", force_refresh=True)
+    assert registry.get_token("up").access_token != first.access_token
+    assert dict(sts.requests[-1].form)["subject_token"] == registry.get_token("up").access_token

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from tokenrack.errors import ConfigError, TokenError, TokenrackError
+from tokenrack.errors import ConfigError, InvalidGrantError, TokenError, TokenrackError
 from tokenrack.oauth.message import TokenRequest
 from tokenrack.oauth.provider import Provider, TokenFlow
 from tokenrack.oauth.token_exchange import (
@@ -63,8 +63,8 @@ PROFILE_SOURCE = "profile"
 class ProfileTokens(Protocol):
     """What the registry lends a token exchange: other profiles' tokens and cache keys."""
 
-    def get_token(self, profile: str) -> Token:
-        """A valid token for ``profile`` (cached and refreshed as usual)."""
+    def get_token(self, profile: str, *, force_refresh: bool = False) -> Token:
+        """A valid token for ``profile`` (cached and refreshed as usual; now if forced)."""
 
     def cache_key_of(self, profile: str) -> str:
         """``profile``'s cache key (its runtime is built if need be)."""
@@ -141,6 +141,9 @@ class TokenExchange:
         self._source = source
         self._resolve = resolve
         self._tokens = tokens
+        # Set when the server refused a subject token taken from another profile: that
+        # profile's cached token may have been revoked, so the next fetch asks for a new one.
+        self._refresh_upstream = False
         if "subject_token" not in options:
             raise self._problem("subject_token", "grant: token_exchange needs a subject_token")
         self.subject = TokenSource.parse("subject_token", options["subject_token"])
@@ -239,8 +242,9 @@ class TokenExchange:
         if found.reference is not None:
             return self._resolve(found.key, found.reference)
         assert found.profile is not None
+        force, self._refresh_upstream = self._refresh_upstream, False
         try:
-            token = self._tokens.get_token(found.profile)
+            token = self._tokens.get_token(found.profile, force_refresh=force)
         except TokenrackError as error:
             raise TokenError(
                 f"{found.key}: profile {found.profile!r} could not get its token: {error}"
@@ -248,8 +252,16 @@ class TokenExchange:
         return Secret(token.access_token)
 
     def flow(self, provider: Provider, tokens: ExchangeTokens) -> TokenFlow:
-        """The exchange for ``provider``'s endpoint, with ``tokens`` read for this fetch."""
-        return exchange_flow(provider, tokens)
+        """The exchange for ``provider``'s endpoint, with ``tokens`` read for this fetch.
+
+        An ``invalid_grant`` (the server refused the subject or actor token) makes the next
+        fetch refresh a ``{profile:}`` source's token rather than send the cached one again.
+        """
+        try:
+            return (yield from exchange_flow(provider, tokens))
+        except InvalidGrantError:
+            self._refresh_upstream = True
+            raise
 
 
 def token_exchange_for(

@@ -606,9 +606,9 @@ class _OtherProfiles:
     def __init__(self, registry: Registry) -> None:
         self._registry = registry
 
-    def get_token(self, profile: str) -> Token:
-        """``profile``'s token, cached and refreshed as its own."""
-        return self._registry.get_token(profile)
+    def get_token(self, profile: str, *, force_refresh: bool = False) -> Token:
+        """``profile``'s token, cached and refreshed as its own (now, if forced)."""
+        return self._registry.get_token(profile, force_refresh=force_refresh)
 
     def cache_key_of(self, profile: str) -> str:
         """``profile``'s cache key, building it if need be."""
