@@ -15,7 +15,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,8 +84,11 @@ class Servers:
         workdir = self.directory / str(port)
         workdir.mkdir()
         process = subprocess.Popen(
-            [self.binary, *args, "--port", str(port), "--bind", "127.0.0.1"]
-            + ["--save", "", "--appendonly", "no", "--dir", str(workdir)],
+            [
+                *(self.binary, *args, "--port", str(port), "--bind", "127.0.0.1"),
+                *("--save", "", "--appendonly", "no", "--dir", str(workdir)),
+                *("--logfile", str(workdir / "redis.log")),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -210,10 +213,10 @@ class ClusterSetup:
                 continue
             probe = client(port, None)
             try:
-                slot = int(probe.cluster_keyslot(key))
-                for (start, end), owners in probe.cluster_slots().items():
+                slot = int(probe.execute_command("CLUSTER", "KEYSLOT", key))
+                for start, end, owner, *_ in probe.execute_command("CLUSTER", "SLOTS"):
                     if int(start) <= slot <= int(end):
-                        return int(owners["primary"][1])
+                        return int(owner[1])
             except redis.RedisError:
                 continue
             finally:
@@ -229,7 +232,7 @@ class ClusterSetup:
                 continue
             probe = client(port, None)
             try:
-                if probe.cluster_info().get("cluster_state") != "ok":
+                if b"cluster_state:ok" not in probe.execute_command("CLUSTER", "INFO"):
                     return False
             except redis.RedisError:
                 return False
@@ -251,17 +254,29 @@ def cluster_setup(servers: Servers) -> ClusterSetup:
             f"nodes-{port}.conf",
             "--cluster-node-timeout",
             "1000",
+            "--repl-diskless-sync-delay",
+            "0",
             password=None,
         )
     subprocess.run(
-        ["redis-cli", "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports)]
-        + ["--cluster-replicas", "1", "--cluster-yes"],
+        [
+            *("redis-cli", "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports)),
+            *("--cluster-replicas", "1", "--cluster-yes"),
+        ],
         check=True,
         capture_output=True,
         timeout=120,
     )
     setup = ClusterSetup(ports, servers)
     wait_until(setup.healthy, timeout=60)
+
+    def replicas_synced() -> bool:
+        # A replica that never synced may not take over: wait for all three links.
+        links = [client(port, None).info("replication") for port in ports]
+        up = [link for link in links if link.get("master_link_status") == "up"]
+        return len(up) == 3
+
+    wait_until(replicas_synced, timeout=60)
     return setup
 
 

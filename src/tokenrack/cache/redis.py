@@ -323,10 +323,11 @@ class RedisCache:
             return command(self._connected())
         except self._errors as error:
             # redis-py's messages name host and port at most; never the password.
-            raise CacheError(
-                f"redis at {self.url}: {type(error).__name__}: {error}",
-                backend=self.name,
-            ) from None
+            failure = f"redis at {self.url}: {type(error).__name__}: {error}"
+        # Raised outside the handler, so that redis-py's error is not kept as its context:
+        # that error's frames hold the command's arguments (a record: the token, when
+        # the cache is plaintext).
+        raise CacheError(failure, backend=self.name)
 
     def _name(self, kind: str, key: str) -> str:
         if not self.hash_tags:
