@@ -99,9 +99,13 @@ def _build_client(
 
     ``connection`` holds the per-connection options (timeouts, credentials, TLS files,
     no retries). Sentinels get the same timeouts and TLS, but their own password
-    (``sentinel_password``) and no user name. Cluster clients do not retry either: the
-    circuit breaker of the shared layer decides when to ask again, and the client then
-    rediscovers the slots' owners.
+    (``sentinel_password``) and no user name.
+
+    Behind a sentinel or in a cluster, a connection refused or dropped is what a failover
+    looks like to a client that has not seen it yet: such a command is tried once more at
+    once (the sentinel client asks the sentinels for the primary again, the cluster client
+    its nodes for the slots' owners), so that each process does not pay for the failover
+    with an outage of its own. Timeouts are never retried (the command may have run).
 
     Raises:
         ValueError, TypeError: redis-py refused the options.
@@ -110,9 +114,12 @@ def _build_client(
     import redis
     import redis.cluster
     import redis.sentinel
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
     if topology.kind == "server":
         return redis.Redis.from_url(topology.url, **connection)
+    once = Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,))
     if topology.kind == "sentinel":
         sentinel_kwargs = {
             k: v for k, v in connection.items() if k.startswith(("socket_", "ssl")) or k == "retry"
@@ -122,25 +129,24 @@ def _build_client(
         if sentinel_password is not None:
             sentinel_kwargs["password"] = sentinel_password
         manager = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
-            list(topology.nodes), sentinel_kwargs=sentinel_kwargs, **connection
+            list(topology.nodes),
+            sentinel_kwargs=sentinel_kwargs,
+            **{k: v for k, v in connection.items() if k != "retry"},
         )
-        extra: dict[str, Any] = {"db": topology.db}
+        extra: dict[str, Any] = {"db": topology.db, "retry": once}
         if topology.tls:
             extra["ssl"] = True
         return manager.master_for(topology.service_name, **extra)  # type: ignore[no-untyped-call]
     options = {k: v for k, v in connection.items() if k not in ("retry", "retry_on_timeout")}
     if topology.tls:
         options["ssl"] = True
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
     nodes = [
         redis.cluster.ClusterNode(host, port)  # type: ignore[no-untyped-call]
         for host, port in topology.nodes
     ]
     return redis.cluster.RedisCluster(
         startup_nodes=nodes,
-        retry=Retry(NoBackoff(), 0),
+        retry=once,
         require_full_coverage=False,
         **options,
     )
@@ -324,6 +330,12 @@ class RedisCache:
         except self._errors as error:
             # redis-py's messages name host and port at most; never the password.
             failure = f"redis at {self.url}: {type(error).__name__}: {error}"
+            if self.topology.kind == "sentinel" and self._client is not None:
+                # After a failover every idle connection still points at the old primary:
+                # drop them all now, so that the next command asks the sentinels once,
+                # rather than each stale connection failing (and reopening the breaker).
+                with contextlib.suppress(Exception):
+                    self._client.connection_pool.disconnect(inuse_connections=False)
         # Raised outside the handler, so that redis-py's error is not kept as its context:
         # that error's frames hold the command's arguments (a record: the token, when
         # the cache is plaintext).
