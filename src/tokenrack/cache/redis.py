@@ -21,8 +21,15 @@ A record is read with ``GETRANGE`` up to one byte past
 check the server's certificate and host name (set explicitly, whatever redis-py's default).
 A password in the URL is taken out of it at once: the object keeps only the redacted URL.
 
+Topologies (:mod:`tokenrack.cache.redis_topology`): one server, a primary found by Redis
+Sentinels (``redis+sentinel://``) or a Redis Cluster (``redis+cluster://``, or
+``cluster: true``). In a cluster, the cache key is each key's hash tag
+(``<prefix>token:{<cache key>}``, ``<prefix>lock:{<cache key>}[:takeover]``), so a token's
+record and locks share one slot; the other topologies keep the names without braces.
+
 Every command runs with the configured ``timeout`` on connect and on each read, with no
-client-side retries: a slow or dead Redis costs a caller at most that long before the
+client-side retries (but one, on a refused or dropped connection, behind Sentinels or in a
+Cluster, to follow a failover): a slow or dead Redis costs a caller at most that long before the
 shared layer gives up on it (and its circuit breaker stops asking for a while). Redis
 errors become :class:`~tokenrack.errors.CacheError` naming the server, never its password.
 """
