@@ -119,6 +119,7 @@ def test_cluster_keys_of_one_token_carry_its_cache_key_as_hash_tag() -> None:
     assert single._lock_key("k1:takeover") == "p:lock:k1:takeover"
 
 
+@pytest.mark.slow
 def test_a_profile_takes_a_sentinel_url_and_both_passwords_as_secrets(
     emulator: TokenEmulator,
     make_registry: MakeRegistry,
@@ -144,6 +145,7 @@ def test_a_profile_takes_a_sentinel_url_and_both_passwords_as_secrets(
     assert TOKEN_MARK.encode() in client(sentinel_setup.primary).get(key)
 
 
+@pytest.mark.slow
 def test_a_wrong_sentinel_password_costs_callers_nothing(
     emulator: TokenEmulator,
     make_registry: MakeRegistry,
