@@ -80,6 +80,7 @@ def test_each_url_form_names_its_topology(url: str, cluster: bool, expected: Top
         ("redis+cluster://a:1,:2", False, "needs a name"),
         ("redis+cluster://a:99999", False, "bad port"),
         ("unix:///s.sock", True, "not a socket"),
+        ("redis+sentinel://a:1/tokens", True, "does not go with"),
     ],
 )
 def test_a_bad_url_is_refused_with_what_is_wrong(url: str, cluster: bool, problem: str) -> None:

@@ -79,6 +79,8 @@ def parse_topology(url: str, *, cluster: bool = False) -> Topology:
         raise ValueError(f"scheme must be one of {', '.join(s + '://' for s in SCHEMES)}")
     base, _, variant = scheme.partition("+")
     tls = base == "rediss"
+    if cluster and variant == "sentinel":
+        raise ValueError("cluster: true does not go with a redis+sentinel:// url")
     if cluster and not variant:
         if scheme == "unix":
             raise ValueError("cluster: true needs a redis:// or rediss:// node, not a socket")
