@@ -1,7 +1,8 @@
 """Real Redis topologies of a test's own, and a fleet of callers to run against them.
 
 Every server is a ``redis-server`` process on a free loopback port (never 6379), with its
-files in the test's tmp_path; all of them are killed after the test, whatever happened.
+files in a temporary directory; all of them are killed and the directory removed after the
+test, whatever happened.
 Without redis-server a test is skipped, or fails when CI=true.
 """
 
@@ -13,6 +14,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -110,8 +112,8 @@ class Servers:
 
 
 @pytest.fixture
-def servers(tmp_path: Path) -> Iterator[Servers]:
-    """Start redis-server processes on demand; all are killed after the test."""
+def servers() -> Iterator[Servers]:
+    """Start redis-server processes on demand; all are killed, their files removed, after."""
     pytest.importorskip("redis")
     binary = shutil.which("redis-server")
     if binary is None or shutil.which("redis-cli") is None:
@@ -119,11 +121,12 @@ def servers(tmp_path: Path) -> Iterator[Servers]:
         if os.environ.get("CI") == "true":
             pytest.fail(why)
         pytest.skip(why)
-    started = Servers(binary, tmp_path)
+    started = Servers(binary, Path(tempfile.mkdtemp(prefix="tokenrack-redis-ha-")))
     try:
         yield started
     finally:
         started.stop_all()
+        shutil.rmtree(started.directory, ignore_errors=True)
 
 
 @dataclass
@@ -156,7 +159,7 @@ class SentinelSetup:
 
 
 @pytest.fixture
-def sentinel_setup(servers: Servers, tmp_path: Path) -> SentinelSetup:
+def sentinel_setup(servers: Servers) -> SentinelSetup:
     """A password-protected primary/replica pair and three password-protected sentinels."""
     auth = ["--requirepass", REDIS_PASSWORD, "--masterauth", REDIS_PASSWORD]
     primary, replica = free_port(), free_port()
@@ -168,7 +171,7 @@ def sentinel_setup(servers: Servers, tmp_path: Path) -> SentinelSetup:
     )
     sentinels = [free_port() for _ in range(3)]
     for port in sentinels:
-        config = tmp_path / f"sentinel-{port}.conf"
+        config = servers.directory / f"sentinel-{port}.conf"
         config.write_text(
             f"sentinel monitor {SERVICE} 127.0.0.1 {primary} 2\n"
             f"sentinel auth-pass {SERVICE} {REDIS_PASSWORD}\n"
