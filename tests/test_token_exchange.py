@@ -324,6 +324,29 @@ def test_the_cache_key_binds_the_source_not_the_rotating_value(
     assert registry.runtime("a").cache_key == before
 
 
+def test_a_relative_file_source_is_keyed_by_the_file_it_reads(
+    sts: TokenEmulator, tmp_path: Path
+) -> None:
+    """Two config files in different directories, both saying ``{file: ./token}``."""
+    import yaml
+
+    keys = []
+    for name in ("one", "two"):
+        directory = tmp_path / name
+        directory.mkdir()
+        (directory / "token").write_text(jwt(aud="sts.example"))
+        config = {
+            "version": 1,
+            "profiles": {"x": exchange(sts, subject_token={"file": "./token"})},
+        }
+        (directory / "tokenrack.yaml").write_text(yaml.safe_dump(config))
+        with Registry.from_file(directory / "tokenrack.yaml") as registry:
+            runtime = registry.runtime("x")
+            assert runtime.cache_key_parts["subject_token"] == f'file:"{directory / "token"}"'
+            keys.append(runtime.cache_key)
+    assert keys[0] != keys[1]
+
+
 def test_a_profile_subject_carries_that_profiles_cache_key(
     sts: TokenEmulator, make_registry: Callable[..., Registry]
 ) -> None:

@@ -16,6 +16,7 @@ credential fingerprint. A cycle of ``{profile:}`` references is a
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -32,6 +33,7 @@ from tokenrack.oauth.token_exchange import (
     exchange_request,
     token_type_uri,
 )
+from tokenrack.secret.sources import anchored_path
 from tokenrack.secret.value import Secret, SecretRef
 from tokenrack.token import Token
 
@@ -95,12 +97,20 @@ class TokenSource:
             return cls(key, profile=str(argument))
         return cls(key, reference=SecretRef(name, argument))
 
-    def identity(self, cache_key_of: Callable[[str], str]) -> str:
-        """What the cache key holds for this source: its kind and argument, never a token."""
+    def identity(self, cache_key_of: Callable[[str], str], directory: str) -> str:
+        """What the cache key holds for this source: its kind and argument, never a token.
+
+        A relative ``{file:}`` path is keyed as the absolute path it is read from
+        (``directory``: the config file's), so two configs in different directories that
+        both say ``{file: ./token}`` never share an exchanged token.
+        """
         if self.profile is not None:
             return f"profile:{self.profile}:{cache_key_of(self.profile)}"
         assert self.reference is not None
-        argument = json.dumps(self.reference.argument, sort_keys=True)
+        argument: Any = self.reference.argument
+        if self.reference.source == "file" and isinstance(argument, str):
+            argument = os.path.normpath(anchored_path(argument, directory))
+        argument = json.dumps(argument, sort_keys=True)
         return f"{self.reference.source}:{argument}"
 
     def default_type(self) -> str:
@@ -139,6 +149,11 @@ class TokenExchange:
     ) -> None:
         self.profile = profile
         self._source = source
+        # Where relative {file:} paths are read from: the config file's directory, or the
+        # current one for a config that has no file.
+        self._directory = (
+            os.path.dirname(os.path.abspath(source)) if os.path.isfile(source) else os.getcwd()
+        )
         self._resolve = resolve
         self._tokens = tokens
         # Set when the server refused a subject token taken from another profile: that
@@ -202,11 +217,11 @@ class TokenExchange:
         """The grant, each source's identity and the token types (nothing secret)."""
         parts = {
             "grant_type": TOKEN_EXCHANGE,
-            "subject_token": self.subject.identity(self._tokens.cache_key_of),
+            "subject_token": self.subject.identity(self._tokens.cache_key_of, self._directory),
             "subject_token_type": self.subject_type,
         }
         if self.actor is not None and self.actor_type is not None:
-            parts["actor_token"] = self.actor.identity(self._tokens.cache_key_of)
+            parts["actor_token"] = self.actor.identity(self._tokens.cache_key_of, self._directory)
             parts["actor_token_type"] = self.actor_type
         if self.requested_type:
             parts["requested_token_type"] = self.requested_type
