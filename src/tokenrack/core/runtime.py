@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from tokenrack.auth.dpop import DPoP
 from tokenrack.auth.material import MaterialFiles, OptionMaterialError
 from tokenrack.auth.methods import ClientAuthMethod, ClientCredentials
 from tokenrack.cache.key import cache_key
@@ -28,6 +29,7 @@ from tokenrack.core.credential import (
     credential_material,
     process_fingerprint,
 )
+from tokenrack.core.dpop_setup import DPOP_PART, profile_dpop
 from tokenrack.core.endpoint import Endpoint, EndpointResolver, MetadataStore
 from tokenrack.core.refusal import is_refusal
 from tokenrack.core.stats import ProfileStats
@@ -132,6 +134,10 @@ class ProfileRuntime:
         self.issuer = options.issuer
         self.discovers = bool(options.issuer) and not options.token_url
         self.cache_key_parts = self._cache_key_parts()
+        self.dpop: DPoP | None = profile_dpop(config, source, self.secrets())
+        if self.dpop is not None:
+            # A DPoP-bound token is of use only to a holder of its key (RFC 9449 §6).
+            self.cache_key_parts[DPOP_PART] = self.dpop.key.thumbprint
         self.cache_key_parts[CREDENTIAL_PART] = self._fingerprint(
             fingerprint or process_fingerprint()
         )
@@ -453,10 +459,14 @@ class ProfileRuntime:
             source=self.source,
             known_secrets=tuple(secrets.values()),
             started_at=started_at,
+            sender_constraint=self.dpop.sign_request if self.dpop else None,
         )
         provider_secrets = {k: v for k, v in secrets.items() if k in provider.secret_options}
+        flow = provider.token_flow(provider_secrets)
+        if self.dpop is not None:
+            flow = self.dpop.flow(flow)
         return drive(
-            fetch_steps(provider.token_flow(provider_secrets), settings),
+            fetch_steps(flow, settings),
             transport=self._transport,
             options=transport,
             clock=self._clock,
