@@ -284,15 +284,10 @@ class DPoPResourceServer:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 return
 
-            def do_GET(self) -> None:
-                self._answer()
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(length)
-                self._answer()
-
             def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
                 status, body, headers = server.decide(
                     self.command, server.url + self.path, dict(self.headers.items())
                 )
@@ -304,6 +299,8 @@ class DPoPResourceServer:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer  # noqa: N815
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
