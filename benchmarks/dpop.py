@@ -55,7 +55,6 @@ class OkServer:
 
     def __enter__(self) -> OkServer:
         class Handler(BaseHTTPRequestHandler):
-
             def log_message(self, *args: Any) -> None:
                 return
 
