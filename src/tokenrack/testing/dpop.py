@@ -200,7 +200,7 @@ class DPoPPersonality(Personality):
             jkt = self.verifier.verify(
                 exchange.headers.get("dpop"),
                 method="POST",
-                url=emulator.token_url,
+                url=emulator.url + exchange.path,
                 require_nonce=self.require_nonce,
             )
         except ProofError as error:
