@@ -48,9 +48,7 @@ def test_okta_rules_still_apply_before_the_proof(
     start: StartEmulator, certs: TestCertificates, make_registry: Any
 ) -> None:
     emulator = start(OktaPersonality(require_dpop=True))
-    profile = vendor_profile(
-        certs, "okta", domain=host(emulator), scopes=["okta.users.read"], dpop=True
-    )
-    registry = make_registry({"o": profile})
-    with pytest.raises(TokenRequestError, match="not allowed"):
+    registry = make_registry({"o": okta(certs, emulator, authorization_server="org")})
+    with pytest.raises(TokenRequestError) as refused:
         registry.get_token("o")
+    assert refused.value.error == "invalid_scope"  # not invalid_dpop_proof: scopes first
