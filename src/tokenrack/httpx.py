@@ -59,9 +59,8 @@ class BearerAuth(httpx.Auth):
                 self._source.rejected(token)
                 token = self._source.get()
             request.headers.update(self._headers(token, request))
-            yield request
-        else:
-            self._challenge(token, request, response)
+            response = yield request
+        self._challenge(token, request, response)  # learn a nonce the answer carries
 
     async def async_auth_flow(
         self, request: httpx.Request
@@ -75,9 +74,8 @@ class BearerAuth(httpx.Auth):
                 self._source.rejected(token)
                 token = await self._source.aget()
             request.headers.update(self._headers(token, request))
-            yield request
-        else:
-            self._challenge(token, request, response)
+            response = yield request
+        self._challenge(token, request, response)  # learn a nonce the answer carries
 
     def _headers(self, token: Token, request: httpx.Request) -> dict[str, str]:
         return self._source.headers(token, request.method, str(request.url))
