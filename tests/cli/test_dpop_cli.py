@@ -172,3 +172,15 @@ def test_dpop_proof_errors_are_one_line_without_a_traceback(
     assert missing.returncode != 0 and "Traceback" not in missing.stderr
     # Forgetting dpop: true against a server that requires it: the server's refusal, named.
     assert "invalid_dpop_proof" in missing.stderr, missing.stderr
+
+
+def test_explain_says_each_attempt_carries_a_proof(
+    tmp_path: Path, emu: TokenEmulator, environment: dict[str, str]
+) -> None:
+    config = write_config(tmp_path, emu)
+    done = run(config, environment, "explain", "api")
+    assert done.returncode == 0, done.stderr
+    assert "DPoP: a fresh proof on every attempt (ES256, key generated in this process" in (
+        done.stdout
+    )
+    assert "dpop_jkt: " in done.stdout
