@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from tokenrack.auth.jwt_bearer import key_refused, with_grant
 from tokenrack.auth.dpop import DPoP
+from tokenrack.auth.jwt_bearer import key_refused, with_grant
 from tokenrack.auth.material import MaterialFiles, OptionMaterialError
 from tokenrack.auth.methods import ClientAuthMethod, ClientCredentials
 from tokenrack.cache.key import cache_key
