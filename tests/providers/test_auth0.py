@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from tokenrack_providers.auth0 import Auth0Provider
 from tokenrack_providers.testing.personalities import Auth0Personality
 
-from tests.conftest import CLIENT_ID, SECRET
+from tests.conftest import CLIENT_ID, SECRET, FakeClock
 from tests.providers.conftest import StartEmulator, host, vendor_profile
-from tokenrack.errors import ConfigError, TokenRequestError
+from tokenrack.errors import ConfigError, InvalidClientError, TokenRequestError
 from tokenrack.testing import EmulatorClient, ProviderContractTests
 from tokenrack.testing.tls import TestCertificates
 
@@ -84,6 +85,36 @@ def test_bad_secret_is_auth0s_unauthorized(
         make_registry({"billing": profile}).get_token("billing")
     assert (caught.value.status, caught.value.error) == (401, "access_denied")
     assert caught.value.error_description == "Unauthorized"
+
+
+def test_bad_secret_is_a_refusal_cooled_down_and_the_secret_read_again(
+    start: StartEmulator,
+    certs: TestCertificates,
+    make_registry: Any,
+    clock: FakeClock,
+    tmp_path: Path,
+) -> None:
+    # Auth0's 401 access_denied means "wrong client id or secret" (issue 13, vendors #6).
+    emulator = start(Auth0Personality())
+    secret_file = tmp_path / "secret"
+    secret_file.write_text("rotated-away")
+    profile = vendor_profile(
+        certs,
+        "auth0",
+        domain=host(emulator),
+        audience=API,
+        client_secret={"file": str(secret_file)},
+    )
+    registry = make_registry({"billing": profile}, clock=clock)
+    for _ in range(3):
+        with pytest.raises(InvalidClientError) as caught:
+            registry.get_token("billing")
+        assert (caught.value.status, caught.value.error) == (401, "access_denied")
+    assert emulator.request_count == 1  # the cooldown repeats the refusal
+    secret_file.write_text(SECRET)
+    clock.advance(1.5)  # within the cooldown the secret is read again, once a second
+    assert registry.get_token("billing").access_token in emulator.issued_tokens
+    assert [r.form_value("client_secret") for r in emulator.requests] == ["rotated-away", SECRET]
 
 
 def test_personality_refuses_a_request_without_audience(
