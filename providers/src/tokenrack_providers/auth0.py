@@ -7,7 +7,10 @@ Resource Parameter Compatibility Profile, RFC 8707 ``resource`` may stand in for
 the credentials in the body. Auth0 answers bad client credentials with 401
 ``access_denied`` (``Unauthorized``), not ``invalid_client``: it is raised as
 :class:`~tokenrack.errors.InvalidClientError`, so the refusal cooldown applies and the
-secret is read again (auth0/node-auth0 #682, auth0/laravel-auth0 #42).
+secret is read again (auth0/node-auth0 #682, auth0/laravel-auth0 #42). A
+``private_key_jwt`` assertion's ``aud`` is the tenant, ``https://{domain}/``, as Auth0's
+private-key-JWT guide and auth0-python say (not the token URL): the provider's ``preset``
+sets ``assertion_audience`` to it unless the profile does.
 """
 
 from __future__ import annotations
@@ -49,6 +52,21 @@ class Auth0Provider(VendorProvider):
             "organization": {"type": "string", "minLength": 1},
         },
     }
+
+    @classmethod
+    def preset(cls, options: Mapping[str, Any], environ: Mapping[str, str]) -> Mapping[str, Any]:
+        """``assertion_audience: https://{domain}/`` for a ``private_key_jwt`` profile.
+
+        Placed under the profile's own keys (an explicit ``assertion_audience`` wins).
+        """
+        domain = options.get("domain")
+        method = options.get("auth_method")
+        signs = method == "private_key_jwt" or (
+            method in (None, "auto") and "private_key" in options
+        )
+        if not signs or not isinstance(domain, str) or not domain:
+            return {}
+        return {"assertion_audience": f"https://{domain}/"}
 
     def check_options(self) -> None:
         """Exactly one of ``audience`` and ``resource``.
