@@ -143,3 +143,12 @@ def test_throttle_keeps_the_longer_hold_and_forgets_a_passed_one(clock: FakeCloc
     assert throttle.remaining("https://other/token") is None
     clock.advance(100)
     assert throttle.remaining("https://idp/token") is None
+
+
+def test_the_cli_hint_says_when_to_try_again() -> None:
+    from tokenrack.cli.exit_codes import describe
+
+    error = TokenEndpointUnavailableError("HTTP 429", attempts=1, last_status=429, retry_after=90)
+    assert "it asked for no request for 90s; try again after that" in describe(error)
+    plain = TokenEndpointUnavailableError("HTTP 503", attempts=4, last_status=503)
+    assert "check the network" in describe(plain)
