@@ -152,3 +152,27 @@ def test_the_cli_hint_says_when_to_try_again() -> None:
     assert "it asked for no request for 90s; try again after that" in describe(error)
     plain = TokenEndpointUnavailableError("HTTP 503", attempts=4, last_status=503)
     assert "check the network" in describe(plain)
+
+
+def test_a_rate_limit_reset_on_a_503_does_not_hold_the_endpoint(
+    emulator: TokenEmulator, make_registry: MakeRegistry, clock: FakeClock
+) -> None:
+    # Okta sends X-RateLimit-Reset on every answer; on a 503 it is no request to wait.
+    reset = str(int(clock.time()) + 50)
+    emulator.fail_next(Fault.http(503, headers={"X-Rate-Limit-Reset": reset}))
+    registry = make_registry({"a": _profile(emulator)}, clock=clock)
+    assert registry.get_token("a").access_token
+    assert emulator.request_count == 2
+    assert clock.slept == [5.0]  # capped, as before
+
+
+def test_a_rate_limit_reset_on_a_429_holds_the_endpoint(
+    emulator: TokenEmulator, make_registry: MakeRegistry, clock: FakeClock
+) -> None:
+    reset = str(int(clock.time()) + 50)
+    emulator.fail_next(Fault.http(429, headers={"X-Rate-Limit-Reset": reset}))
+    registry = make_registry({"a": _profile(emulator)}, clock=clock)
+    with pytest.raises(TokenEndpointUnavailableError) as raised:
+        registry.get_token("a")
+    assert raised.value.retry_after == pytest.approx(50)
+    assert emulator.request_count == 1

@@ -238,7 +238,10 @@ def _classify(
         return None
     why = f"HTTP {outcome.status} {transient}" if transient else f"HTTP {outcome.status}"
     server_wait = server_wait_seconds(outcome, now=settings.clock.time())
-    if server_wait is not None and server_wait > policy.max_backoff:
+    # Okta and others send X-RateLimit-Reset on every answer: only a 429 makes it a request
+    # to wait, while a Retry-After always is one.
+    asked = outcome.status == 429 or outcome.header("retry-after") is not None
+    if asked and server_wait is not None and server_wait > policy.max_backoff:
         # Retrying sooner than asked only costs the server (and the client's rate limit).
         if settings.throttle is not None:
             settings.throttle.hold(url, server_wait)
