@@ -1,8 +1,8 @@
 """A server's ``Retry-After``, remembered per token endpoint: pure bookkeeping, no I/O.
 
 When a token endpoint answers 429 or 503 with a ``Retry-After`` (or a 429 with
-``X-RateLimit-Reset``) longer than the profile's ``max_backoff``, waiting inside the fetch would be capped and
-the next request would come too early; and a caller with nothing cached would send one
+``X-RateLimit-Reset``) longer than the profile's ``max_backoff``, waiting inside the
+fetch would be capped and the next request would come too early; and a caller with nothing cached would send one
 more request each. MSAL's throttled HTTP client does the same: it remembers the answer
 until the time the server named has passed.
 
