@@ -2,9 +2,9 @@
 
 When a token endpoint answers 429 or 503 with a ``Retry-After`` (or a 429 with
 ``X-RateLimit-Reset``) longer than the profile's ``max_backoff``, waiting inside the
-fetch would be capped and the next request would come too early; and a caller with nothing cached would send one
-more request each. MSAL's throttled HTTP client does the same: it remembers the answer
-until the time the server named has passed.
+fetch would be capped and the next request would come too early; and a caller with
+nothing cached would send one more request each. MSAL's throttled HTTP client does the
+same: it remembers the answer until the time the server named has passed.
 
 :class:`EndpointThrottle` holds, per token URL, the monotonic time before which no request
 is sent. The registry keeps one for all its profiles, so every profile that uses that
