@@ -60,3 +60,21 @@ def test_verbose_shows_each_agent_line_once(
     log = agent.log()
     assert log.count("stopping: draining requests in flight") == 1, log
     assert len([line for line in log.splitlines() if "profile=a path=" in line]) == 1, log
+
+
+def test_an_unusable_served_profile_is_named_at_start_and_the_others_are_served(
+    emulator: TokenEmulator, start_agent: StartAgent
+) -> None:
+    broken = {**profile(emulator), "provider": "no-such-provider"}
+    config = agent_config(
+        {"a": profile(emulator), "broken": broken},
+        {"profiles": {"a": {"uids": [UID]}, "broken": {"uids": [UID]}}},
+    )
+    agent = start_agent(config, tcp=False)
+    assert agent.unix("/v1/token/a").status == 200
+    assert agent.unix("/v1/token/broken").status >= 500
+    assert agent.stop() == 0
+    log = agent.log()
+    assert log.count("profile broken is served but unusable") == 1, log
+    assert "no-such-provider" in log
+    assert "profile a is served but unusable" not in log
