@@ -189,13 +189,16 @@ def test_retries_honour_retry_after(
     assert clock.slept[1] == pytest.approx(3.0, abs=0.01)
 
 
-def test_retry_after_is_capped_by_max_backoff(
+def test_retry_after_beyond_max_backoff_is_not_waited_for_but_honoured(
     emulator: TokenEmulator, make_registry: MakeRegistry, clock: FakeClock
 ) -> None:
+    # Issue 13: a capped wait would send the next request too early (tests/test_retry_after.py).
     emulator.fail_next(Fault.http(503, headers={"Retry-After": "3600"}))
     registry = make_registry({"a": profile(emulator, retries={"max_backoff": 1.5})}, clock=clock)
-    registry.get_token("a")
-    assert clock.slept == [1.5]
+    with pytest.raises(TokenEndpointUnavailableError) as caught:
+        registry.get_token("a")
+    assert caught.value.retry_after == 3600
+    assert clock.slept == [] and emulator.request_count == 1
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504, 429])

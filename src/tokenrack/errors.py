@@ -366,6 +366,9 @@ class TokenEndpointUnavailableError(TokenError):
         reason: What went wrong on the last attempt.
         deadline: The fetch's deadline in seconds when it ran out before a usable answer
             (the reason then starts ``deadline of …s exceeded``); None otherwise.
+        retry_after: Seconds the server asked to wait (``Retry-After``) that are still to
+            run when the error was raised: no request goes to this endpoint before then.
+            None when the server named no wait longer than the profile's ``max_backoff``.
     """
 
     def __init__(
@@ -376,12 +379,14 @@ class TokenEndpointUnavailableError(TokenError):
         last_status: int | None = None,
         url: str | None = None,
         deadline: float | None = None,
+        retry_after: float | None = None,
     ) -> None:
         self.reason = reason
         self.attempts = attempts
         self.last_status = last_status
         self.url = url
         self.deadline = deadline
+        self.retry_after = retry_after
         target = f" {url}" if url else ""
         plural = "s" if attempts != 1 else ""
         super().__init__(

@@ -50,7 +50,7 @@ def apigee(certs: TestCertificates, emulator: Any, **options: Any) -> dict[str, 
 def test_bearertoken_string_lifetime_and_product_fields(
     start: StartEmulator, certs: TestCertificates, make_registry: Any
 ) -> None:
-    emulator = start(ApigeePersonality())
+    emulator = start(ApigeePersonality(grant_type_in="query"))
     token = make_registry({"a": apigee(certs, emulator, grant_type_in="query")}).get_token("a")
     sent = emulator.requests[0]
     assert dict(sent.query) == {"grant_type": "client_credentials"}
@@ -60,12 +60,33 @@ def test_bearertoken_string_lifetime_and_product_fields(
     assert len(token.extra["issued_at"]) == 13  # epoch milliseconds, kept as sent
 
 
+@pytest.mark.parametrize("proxy_reads", ["body", "query"])
+def test_by_default_grant_type_is_where_either_proxy_style_reads_it(
+    proxy_reads: str, start: StartEmulator, certs: TestCertificates, make_registry: Any
+) -> None:
+    # issue 13, vendors #19: the policy reads the form body by default, the classic sample
+    # the query; unless told, both get it.
+    emulator = start(ApigeePersonality(grant_type_in=proxy_reads))
+    assert make_registry({"a": apigee(certs, emulator)}).get_token("a").access_token
+    sent = emulator.requests[0]
+    assert dict(sent.query) == {"grant_type": "client_credentials"}
+    assert sent.form_value("grant_type") == "client_credentials"
+
+
+def test_personality_reads_the_body_as_the_policy_does_by_default(
+    start: StartEmulator, certs: TestCertificates, make_registry: Any
+) -> None:
+    emulator = start(ApigeePersonality())
+    with pytest.raises(TokenRequestError, match="Invalid grant_type"):
+        make_registry({"a": apigee(certs, emulator, grant_type_in="query")}).get_token("a")
+
+
 def test_grant_type_in_the_body_is_missed_by_a_query_proxy(
     start: StartEmulator, certs: TestCertificates, make_registry: Any
 ) -> None:
     emulator = start(ApigeePersonality(grant_type_in="query"))
     with pytest.raises(TokenRequestError) as caught:
-        make_registry({"a": apigee(certs, emulator)}).get_token("a")
+        make_registry({"a": apigee(certs, emulator, grant_type_in="body")}).get_token("a")
     assert (caught.value.error, caught.value.error_description) == (
         "invalid_request",
         "Invalid grant_type",

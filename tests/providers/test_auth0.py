@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from tokenrack_providers.auth0 import Auth0Provider
 from tokenrack_providers.testing.personalities import Auth0Personality
 
-from tests.conftest import CLIENT_ID, SECRET
+from tests.conftest import CLIENT_ID, SECRET, FakeClock
+from tests.keys import private_pem, public_pem
 from tests.providers.conftest import StartEmulator, host, vendor_profile
-from tokenrack.errors import ConfigError, TokenRequestError
+from tokenrack.errors import ConfigError, InvalidClientError, TokenRequestError
+from tokenrack.plugin import Provider
 from tokenrack.testing import EmulatorClient, ProviderContractTests
 from tokenrack.testing.tls import TestCertificates
 
@@ -86,6 +89,36 @@ def test_bad_secret_is_auth0s_unauthorized(
     assert caught.value.error_description == "Unauthorized"
 
 
+def test_bad_secret_is_a_refusal_cooled_down_and_the_secret_read_again(
+    start: StartEmulator,
+    certs: TestCertificates,
+    make_registry: Any,
+    clock: FakeClock,
+    tmp_path: Path,
+) -> None:
+    # Auth0's 401 access_denied means "wrong client id or secret" (issue 13, vendors #6).
+    emulator = start(Auth0Personality())
+    secret_file = tmp_path / "secret"
+    secret_file.write_text("rotated-away")
+    profile = vendor_profile(
+        certs,
+        "auth0",
+        domain=host(emulator),
+        audience=API,
+        client_secret={"file": str(secret_file)},
+    )
+    registry = make_registry({"billing": profile}, clock=clock)
+    for _ in range(3):
+        with pytest.raises(InvalidClientError) as caught:
+            registry.get_token("billing")
+        assert (caught.value.status, caught.value.error) == (401, "access_denied")
+    assert emulator.request_count == 1  # the cooldown repeats the refusal
+    secret_file.write_text(SECRET)
+    clock.advance(1.5)  # within the cooldown the secret is read again, once a second
+    assert registry.get_token("billing").access_token in emulator.issued_tokens
+    assert [r.form_value("client_secret") for r in emulator.requests] == ["rotated-away", SECRET]
+
+
 def test_personality_refuses_a_request_without_audience(
     start: StartEmulator, certs: TestCertificates, make_registry: Any
 ) -> None:
@@ -108,3 +141,61 @@ def test_audience_rules_at_load(options: dict[str, Any], path: str, make_registr
     profile = {"provider": "auth0", "domain": "a.auth0.com", "client_id": "c", "client_secret": "s"}
     with pytest.raises(ConfigError, match=rf"profiles\.b\.{path}"):
         make_registry({"b": {**profile, **options}})
+
+
+def test_preset_names_the_tenant_as_the_assertion_audience() -> None:
+    domain = {"domain": "acme.eu.auth0.com", "client_id": "c", "audience": API}
+    assert Auth0Provider.preset({**domain, "auth_method": "private_key_jwt"}, {}) == {
+        "assertion_audience": "https://acme.eu.auth0.com/"
+    }
+    assert Auth0Provider.preset({**domain, "private_key": "/k.pem"}, {}) == {
+        "assertion_audience": "https://acme.eu.auth0.com/"
+    }
+    assert Auth0Provider.preset(domain, {}) == {}
+    assert Auth0Provider.preset({**domain, "auth_method": "client_secret_basic"}, {}) == {}
+
+
+def _key_client() -> EmulatorClient:
+    return EmulatorClient(
+        CLIENT_ID, public_key=public_pem("rsa"), auth_methods=frozenset({"private_key_jwt"})
+    )
+
+
+def _key_profile(certs: TestCertificates, emulator: Any, tmp_path: Path, **options: Any) -> Any:
+    key_file = tmp_path / "key.pem"
+    key_file.write_text(private_pem("rsa"))
+    profile = vendor_profile(
+        certs,
+        "auth0",
+        domain=host(emulator),
+        audience=API,
+        auth_method="private_key_jwt",
+        private_key=str(key_file),
+        **options,
+    )
+    del profile["client_secret"]
+    return profile
+
+
+def test_personality_refuses_an_assertion_for_the_token_url(
+    start: StartEmulator, certs: TestCertificates, make_registry: Any, tmp_path: Path
+) -> None:
+    emulator = start(Auth0Personality(), [_key_client()])
+    profile = _key_profile(
+        certs, emulator, tmp_path, assertion_audience=f"{emulator.url}/oauth/token"
+    )
+    with pytest.raises(InvalidClientError):
+        make_registry({"billing": profile}).get_token("billing")
+    tenant = _key_profile(certs, emulator, tmp_path, assertion_audience=f"{emulator.url}/")
+    assert make_registry({"billing": tenant}).get_token("billing").access_token
+
+
+@pytest.mark.skipif(
+    not hasattr(Provider, "preset"), reason="the provider preset hook comes with issue 13's Q1"
+)
+def test_private_key_jwt_signs_for_the_tenant_by_default(
+    start: StartEmulator, certs: TestCertificates, make_registry: Any, tmp_path: Path
+) -> None:
+    emulator = start(Auth0Personality(), [_key_client()])
+    profile = _key_profile(certs, emulator, tmp_path)
+    assert make_registry({"billing": profile}).get_token("billing").access_token

@@ -9,6 +9,7 @@ import pytest
 from tokenrack_providers.azure import AzureProvider
 from tokenrack_providers.testing.personalities import EntraPersonality
 
+from tests.conftest import canary_client
 from tests.providers.conftest import StartEmulator, vendor_profile
 from tokenrack.core.registry import Registry
 from tokenrack.errors import ConfigError, InvalidClientError, InvalidScopeError
@@ -52,7 +53,7 @@ def test_templates_for_each_cloud_version_and_b2c() -> None:
 
 
 def test_resource_becomes_one_default_scope_on_v2_and_a_parameter_on_v1() -> None:
-    v2 = AzureProvider({"tenant": "t", "client_id": "c", "resource": f"{GRAPH}/"})
+    v2 = AzureProvider({"tenant": "t", "client_id": "c", "resource": GRAPH})
     assert v2.build_token_request().form_value("scope") == f"{GRAPH}/.default"
     assert v2.build_token_request().form_value("resource") is None
     v1 = AzureProvider({"tenant": "t", "client_id": "c", "resource": GRAPH, "api_version": 1})
@@ -89,6 +90,28 @@ def test_v2_token_with_secret_in_the_body(entra: Any, make_registry: Any) -> Non
     assert token.token_type == "Bearer"
     assert token.expires_in() > 3000
     assert "ext_expires_in" in token.extra
+
+
+def test_a_resource_ending_in_a_slash_keeps_it(
+    start: StartEmulator, certs: TestCertificates, make_registry: Any
+) -> None:
+    # Azure SQL's application ID URI ends in "/": Entra wants the scope with a double
+    # slash, and this app is only granted that one (issue 13).
+    sql = "https://database.windows.net/"
+    emulator = start(EntraPersonality(), [canary_client(scopes=frozenset({f"{sql}/.default"}))])
+    registry = make_registry(
+        {
+            "sql": vendor_profile(
+                certs,
+                "azure",
+                tenant="contoso.onmicrosoft.com",
+                authority_host=f"https://127.0.0.1:{emulator.port}",
+                resource=sql,
+            )
+        }
+    )
+    assert registry.get_token("sql").access_token
+    assert emulator.requests[0].form_value("scope") == "https://database.windows.net//.default"
 
 
 def test_v1_token_with_string_lifetimes(entra: Any, make_registry: Any) -> None:

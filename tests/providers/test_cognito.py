@@ -101,9 +101,56 @@ def test_json_body_is_refused(
         ({"domain": "acme"}, "region"),
         ({"domain": "auth.acme.example", "region": "eu-west-1"}, "region"),
         ({"domain": "acme", "region": "europe"}, "region"),
+        ({"domain": "auth.acme.example", "fips": True}, "fips"),
+        ({"domain": "acme", "region": "us-gov-west-1", "fips": False}, "fips"),
+        ({"domain": "acme", "region": "eu-west-1", "extra_params": {"scope": "x"}}, "extra_params"),
     ],
 )
 def test_domain_and_region(options: dict[str, Any], path: str, make_registry: Any) -> None:
     profile = {"provider": "cognito", "client_id": "c", "client_secret": "s", **options}
     with pytest.raises(ConfigError, match=rf"profiles\.c\.{path}"):
         make_registry({"c": profile})
+
+
+def test_fips_and_govcloud_hosts() -> None:
+    def url(**options: Any) -> str:
+        return CognitoProvider({"domain": "acme", "client_id": "c", **options}).token_url()
+
+    assert url(region="us-east-1", fips=True) == (
+        "https://acme.auth-fips.us-east-1.amazoncognito.com/oauth2/token"
+    )
+    # GovCloud has FIPS endpoints only (issue 13, vendors #12).
+    assert url(region="us-gov-west-1") == (
+        "https://acme.auth-fips.us-gov-west-1.amazoncognito.com/oauth2/token"
+    )
+    assert url(region="us-east-1") == "https://acme.auth.us-east-1.amazoncognito.com/oauth2/token"
+
+
+def test_extra_params_reach_the_pre_token_generation_trigger(
+    start: StartEmulator, certs: TestCertificates, make_registry: Any
+) -> None:
+    personality = CognitoPersonality()
+    emulator = start(personality, [EmulatorClient(CLIENT_ID, SECRET)])
+    metadata = '{"tenant": "acme", "tier": "gold"}'
+    profile = vendor_profile(
+        certs,
+        "cognito",
+        domain=host(emulator),
+        resource_server=RS,
+        scopes=["read"],
+        extra_params={"aws_client_metadata": metadata},
+    )
+    registry = make_registry({"c": profile})
+    assert registry.get_token("c").access_token
+    assert personality.client_metadata == {"tenant": "acme", "tier": "gold"}
+    assert emulator.requests[0].form_value("aws_client_metadata") == metadata
+
+
+def test_extra_params_are_part_of_the_cache_key() -> None:
+    # Different metadata can mean different claims in the token: never the same entry.
+    def parts(metadata: str) -> Any:
+        options = {"domain": "acme", "region": "eu-west-1", "client_id": "c"}
+        extra = {"extra_params": {"aws_client_metadata": metadata}}
+        return CognitoProvider({**options, **extra}).cache_key_parts()
+
+    assert parts('{"tenant": "a"}') != parts('{"tenant": "b"}')

@@ -65,6 +65,20 @@ def test_raw_basic_fails_as_keycloak_fails(
     assert "Invalid client or Invalid client credentials" in str(caught.value)
 
 
+def test_keycloak_before_20_needs_raw_basic(
+    start: StartEmulator, certs: TestCertificates, make_registry: Any
+) -> None:
+    # Keycloak 19 and earlier do not form-decode Basic credentials (keycloak #11908, PR
+    # #14347): the canary secret (: + / % & = and a space) passes only unencoded, as
+    # docs/providers/keycloak.md says.
+    emulator = start(KeycloakPersonality(legacy=True), basic_decoding="raw")
+    with pytest.raises(UnauthorizedClientError):
+        make_registry({"k": keycloak(certs, emulator, legacy_auth_path=True)}).get_token("k")
+    raw = keycloak(certs, emulator, legacy_auth_path=True, basic_encoding="raw")
+    assert make_registry({"k": raw}).get_token("k").access_token
+    assert emulator.request_count == 2
+
+
 def test_legacy_auth_path(
     start: StartEmulator, certs: TestCertificates, make_registry: Any
 ) -> None:

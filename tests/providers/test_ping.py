@@ -53,6 +53,9 @@ def test_templates() -> None:
     [
         ("pingfederate", {}, "/as/token.oauth2"),
         ("forgerock", {"realm": "alpha"}, "/am/oauth2/realms/root/realms/alpha/access_token"),
+        # The top-level realm (issue 13, vendors #13): not a sub-realm called root.
+        ("forgerock", {"realm": "root"}, "/am/oauth2/realms/root/access_token"),
+        ("forgerock", {"realm": "root/alpha"}, "/am/oauth2/realms/root/realms/alpha/access_token"),
     ],
 )
 def test_token_from_each_self_hosted_product(

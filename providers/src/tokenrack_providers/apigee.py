@@ -53,9 +53,10 @@ def apigee_error(body: Any) -> tuple[str, str | None] | None:
 class ApigeeProvider(VendorProvider):
     """Client credentials through an Apigee API proxy.
 
-    Profile keys: ``token_url`` (required: the proxy's endpoint), ``grant_type_in``
-    (``body``, or ``query`` for proxies that read it from the URL as the classic sample
-    does).
+    Profile keys: ``token_url`` (required: the proxy's endpoint), ``grant_type_in``:
+    ``both`` (the default: in the form body, where the OAuthV2 policy reads it unless told
+    otherwise, and in the query, where proxies built from the classic sample read it),
+    ``body`` or ``query`` (only there).
     """
 
     name: ClassVar[str] = "apigee"
@@ -63,7 +64,7 @@ class ApigeeProvider(VendorProvider):
     options_schema: ClassVar[Mapping[str, Any]] = {
         "type": "object",
         "required": ["token_url", "client_id"],
-        "properties": {"grant_type_in": {"enum": ["body", "query"]}},
+        "properties": {"grant_type_in": {"enum": ["both", "body", "query"]}},
     }
 
     def template_url(self) -> str:
@@ -71,13 +72,14 @@ class ApigeeProvider(VendorProvider):
         return str(self.options["token_url"])
 
     def build_token_request(self) -> TokenRequest:
-        """The request, with ``grant_type`` moved to the query if ``grant_type_in: query``."""
+        """The request, with ``grant_type`` also (``both``) or only (``query``) in the query."""
         request = super().build_token_request()
-        if self.options.get("grant_type_in") != "query":
+        placement = self.options.get("grant_type_in", "both")
+        if placement == "body":
             return request
         separator = "&" if "?" in request.url else "?"
         return dataclasses.replace(
-            request.without_form("grant_type"),
+            request.without_form("grant_type") if placement == "query" else request,
             url=f"{request.url}{separator}grant_type={self.grant_type}",
         )
 

@@ -183,12 +183,17 @@ class AzureProvider(VendorProvider):
         return f"{self.authority()}/{self.options['tenant']}/{path}"
 
     def scope_parameter(self) -> str | None:
-        """v2: ``{resource}/.default``, or the scopes as written; v1: none."""
+        """v2: ``{resource}/.default``, or the scopes as written; v1: none.
+
+        The resource is kept as written: one whose application ID URI ends in ``/`` (Azure
+        SQL's ``https://database.windows.net/``, ARM's ``https://management.core.windows.net/``)
+        needs ``…//.default``, or Entra issues the token for another audience.
+        """
         if self.api_version == 1:
             return None
         resource = self.resource
         if resource:
-            return f"{resource.rstrip('/')}/.default"
+            return f"{resource}/.default"
         return super().scope_parameter()
 
     def extra_parameters(self) -> list[tuple[str, str]]:

@@ -3,7 +3,11 @@
 Sources (docs/providers/cognito.md): the endpoint exists once a domain is added to the
 pool, either an Amazon Cognito prefix (with the pool's region) or a custom domain; scopes
 are ``{resource-server-identifier}/{scope-name}``; Basic (as in AWS's example) or body
-credentials; every token request is billed, so the cache matters.
+credentials; every token request is billed, so the cache matters. FIPS endpoints are
+``{prefix}.auth-fips.{region}.amazoncognito.com``; AWS GovCloud (US) offers only those,
+and no custom domains (docs.aws.amazon.com govcloud-us, "Amazon Cognito"). Extra body
+parameters such as ``aws_client_metadata`` (JSON handed to the pre-token-generation
+Lambda) go in ``extra_params``.
 """
 
 from __future__ import annotations
@@ -16,13 +20,17 @@ from tokenrack_providers._vendor import HOST, VendorProvider, string
 
 __all__ = ["CognitoProvider"]
 
+# Parameters the request already carries: extra_params may not replace them.
+_RESERVED = ["grant_type", "client_id", "client_secret", "scope"]
+
 
 class CognitoProvider(VendorProvider):
     """Client credentials against a Cognito user pool's domain.
 
     Profile keys: ``domain`` (a prefix such as ``acme``, with ``region``; or a custom
     domain such as ``auth.acme.example``), ``region``, ``resource_server`` (prefixed to
-    each scope that does not already name it).
+    each scope that does not already name it), ``fips`` (the ``auth-fips`` endpoint; implied
+    in GovCloud regions), ``extra_params`` (more body parameters, e.g. ``aws_client_metadata``).
     """
 
     name: ClassVar[str] = "cognito"
@@ -34,6 +42,12 @@ class CognitoProvider(VendorProvider):
             "domain": HOST,
             "region": string(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$", "an AWS region, e.g. eu-west-1"),
             "resource_server": string(r"^\S+$", "a resource server identifier"),
+            "fips": {"type": "boolean"},
+            "extra_params": {
+                "type": "object",
+                "propertyNames": {"not": {"enum": _RESERVED}},
+                "additionalProperties": {"type": "string"},
+            },
         },
     }
 
@@ -60,13 +74,37 @@ class CognitoProvider(VendorProvider):
                 "region is only for a domain prefix; a custom domain is used as it is",
                 path="region",
             )
+        fips = self.options.get("fips")
+        if fips and not self.is_prefix:
+            raise ConfigError(
+                "fips is only for a domain prefix (FIPS endpoints are "
+                "{prefix}.auth-fips.{region}.amazoncognito.com); a custom domain is used as it is",
+                path="fips",
+            )
+        if fips is False and self.govcloud:
+            raise ConfigError(
+                f"Cognito in {region} (AWS GovCloud) has FIPS endpoints only; remove fips: false",
+                path="fips",
+            )
+
+    @property
+    def govcloud(self) -> bool:
+        """Whether ``region`` is an AWS GovCloud (US) region, where only FIPS endpoints exist."""
+        return str(self.options.get("region", "")).startswith("us-gov-")
 
     def template_url(self) -> str:
         """The pool domain's ``/oauth2/token``."""
         domain = self.options["domain"]
         if self.is_prefix:
-            return f"https://{domain}.auth.{self.options['region']}.amazoncognito.com/oauth2/token"
+            auth = "auth-fips" if self.options.get("fips") or self.govcloud else "auth"
+            return (
+                f"https://{domain}.{auth}.{self.options['region']}.amazoncognito.com/oauth2/token"
+            )
         return f"https://{domain}/oauth2/token"
+
+    def extra_parameters(self) -> list[tuple[str, str]]:
+        """The ``extra_params``, sorted by name."""
+        return sorted((self.options.get("extra_params") or {}).items())
 
     @property
     def scopes(self) -> tuple[str, ...]:

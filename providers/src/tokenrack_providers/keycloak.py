@@ -2,8 +2,12 @@
 
 Sources (docs/providers/keycloak.md): Keycloak 17 and later dropped the ``/auth`` prefix
 that the WildFly distribution (16 and earlier) had; the client authenticates with Basic
-by default, and Keycloak form-decodes the Basic credentials as RFC 6749 §2.3.1 says, so
-the core's ``rfc6749`` Basic encoding is the one that works with any secret.
+by default. Keycloak 20 and later form-decode the Basic credentials as RFC 6749 §2.3.1
+says (keycloak PR #14347), so the core's ``rfc6749`` Basic encoding is the one that works
+with any secret there; 19 and earlier do not (keycloak #11908, #14323), and need
+``basic_encoding: raw`` for a secret holding characters that encoding changes. The
+default stays ``rfc6749`` with ``legacy_auth_path`` too: ``/auth`` is also served by newer
+Keycloaks started with ``--http-relative-path=/auth``.
 """
 
 from __future__ import annotations

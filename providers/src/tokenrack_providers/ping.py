@@ -4,7 +4,8 @@ Sources (docs/providers/ping.md): PingOne at ``https://auth.pingone.{region}/{en
 with the region in the top-level domain; PingFederate at ``{base_url}/as/token.oauth2``;
 ForgeRock Access Management and PingOne Advanced Identity Cloud at
 ``{base_url}/oauth2/realms/root/realms/{realm}/access_token`` (the endpoint is named
-``access_token``).
+``access_token``); ``realm: root`` is the top-level realm itself,
+``{base_url}/oauth2/realms/root/access_token`` (PingAM's REST guide, "Realms").
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ class PingProvider(VendorProvider):
     Profile keys: ``product`` (``pingone``, ``pingfederate``, ``forgerock``);
     ``environment_id`` and ``region`` for PingOne; ``base_url`` for PingFederate (e.g.
     ``https://sso.acme.example:9031``) and ForgeRock (up to ``/am``); ``realm`` for
-    ForgeRock (``alpha``, or a path of sub-realms such as ``alpha/partners``).
+    ForgeRock (``alpha``, or a path of sub-realms such as ``alpha/partners``; ``root``, or
+    a path starting ``root/``, counts from the top-level realm).
     """
 
     name: ClassVar[str] = "ping"
@@ -101,7 +103,8 @@ class PingProvider(VendorProvider):
         base = str(options["base_url"]).rstrip("/")
         if self.product == "pingfederate":
             return f"{base}/as/token.oauth2"
-        realms = "".join(
-            f"/realms/{quote(part, safe='')}" for part in str(options["realm"]).split("/")
-        )
+        parts = str(options["realm"]).split("/")
+        if parts[0] == "root":
+            parts = parts[1:]  # the top-level realm, which every path starts from anyway
+        realms = "".join(f"/realms/{quote(part, safe='')}" for part in parts)
         return f"{base}/oauth2/realms/root{realms}/access_token"

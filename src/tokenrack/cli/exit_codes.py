@@ -85,6 +85,11 @@ def _config_hint(error: ConfigError) -> str | None:
 
 
 def _unavailable_hint(error: TokenEndpointUnavailableError) -> str:
+    if error.retry_after is not None:
+        return (
+            f"the token endpoint is rate limiting: it asked for no request for "
+            f"{error.retry_after:.0f}s; try again after that (a shared cache means fewer requests)"
+        )
     deadline = error.deadline
     if deadline is not None and deadline < TINY_DEADLINE:
         return (

@@ -29,6 +29,7 @@ from tokenrack.core.store import CachedToken, Refresh, Slot, TokenStore, fresh_t
 from tokenrack.errors import ConfigError, PluginError, SecretError, without_frames
 from tokenrack.http.deferred import DeferredTransport
 from tokenrack.oauth.discovery import MetadataCache
+from tokenrack.oauth.throttle import EndpointThrottle
 from tokenrack.secret.resolve import SecretResolver
 from tokenrack.token import Token
 from tokenrack.util.clock import Clock, SystemClock
@@ -133,6 +134,8 @@ class Registry:
         self._store = TokenStore(self._clock)
         self._monotonic = self._clock.monotonic
         self._metadata = MetadataCache(self._clock.monotonic)
+        # A server's long Retry-After holds its endpoint for every profile that uses it.
+        self._throttle = EndpointThrottle(self._clock.monotonic)
         self._pins = AuthPins()
         self._profiles: dict[str, _Profile] = {}
         self._stats: dict[str, ProfileStats] = {}
@@ -514,6 +517,7 @@ class Registry:
                         shared_pins=cache.pins if cache is not None else None,
                         fingerprint=_fingerprint_for(cache, secrets),
                         stats=self._stats.setdefault(profile, ProfileStats()),
+                        throttle=self._throttle,
                         tokens=_OtherProfiles(self),
                     )
                     slot = self._store.slot(runtime.cache_key)

@@ -51,6 +51,7 @@ from tokenrack.oauth.flow import FetchResult, FetchSettings, drive, fetch_steps
 from tokenrack.oauth.message import TokenRequest
 from tokenrack.oauth.provider import Provider
 from tokenrack.oauth.retry import RetryPolicy
+from tokenrack.oauth.throttle import EndpointThrottle
 from tokenrack.oauth.transport import ClientCertificate, Transport, TransportOptions
 from tokenrack.secret.command import command_time_limit
 from tokenrack.secret.resolve import SecretResolver
@@ -89,6 +90,8 @@ class ProfileRuntime:
         fingerprint: Digests the profile's credential into its cache key (see
             :mod:`tokenrack.core.credential`; the per-process key when omitted).
         stats: The profile's counters, kept across rebuilds (new ones when omitted).
+        throttle: The registry's memory of long ``Retry-After`` waits by token URL, shared
+            by every profile (a private one when omitted).
         tokens: Other profiles' tokens, for ``grant: token_exchange`` with ``{profile:}``.
 
     Raises:
@@ -114,6 +117,7 @@ class ProfileRuntime:
         shared_pins: SharedPins | None = None,
         fingerprint: Fingerprint | None = None,
         stats: ProfileStats | None = None,
+        throttle: EndpointThrottle | None = None,
         tokens: ProfileTokens | None = None,
     ) -> None:
         if config.unusable is not None:
@@ -186,6 +190,7 @@ class ProfileRuntime:
         self._providers: dict[str, Provider] = {}
         self._files = MaterialFiles()
         self.stats = stats if stats is not None else ProfileStats()
+        self._throttle = throttle if throttle is not None else EndpointThrottle(clock.monotonic)
         if options.transport.verify is False:  # once per profile, not per request
             logger.warning(
                 "profile %s: verify: false, TLS certificates are not checked; anyone on the "
@@ -490,6 +495,7 @@ class ProfileRuntime:
             known_secrets=known,
             started_at=started_at,
             sender_constraint=self.dpop.sign_request if self.dpop else None,
+            throttle=self._throttle,
         )
         if self.dpop is not None:
             flow = self.dpop.flow(flow)

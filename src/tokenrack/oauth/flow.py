@@ -11,6 +11,11 @@ much time is left, which the driver's transport must enforce on the request in f
 read timeout alone cannot: it bounds each read, and a server can answer one byte at a
 time). Running out of time raises :class:`~tokenrack.errors.TokenEndpointUnavailableError`
 with ``deadline`` set, and nothing more is tried.
+
+A server that asks for a longer wait than the policy's ``max_backoff`` (``Retry-After``) is
+not asked again in this fetch: the wait is recorded in the settings' ``throttle`` (one per
+registry, by token URL), every later request to that URL before it passes is refused
+without being sent, and the caller gets the error with ``retry_after`` set.
 """
 
 from __future__ import annotations
@@ -30,7 +35,9 @@ from tokenrack.errors import (
 )
 from tokenrack.oauth.message import EncodedRequest, HttpResponse, TokenRequest, TransportError
 from tokenrack.oauth.provider import TokenFlow
+from tokenrack.oauth.response import transient_error
 from tokenrack.oauth.retry import RETRYABLE_STATUSES, RetryPolicy, server_wait_seconds
+from tokenrack.oauth.throttle import EndpointThrottle
 from tokenrack.oauth.transport import Transport, TransportOptions
 from tokenrack.oauth.url_policy import insecure_url_problem
 from tokenrack.secret.scrub import Scrubber
@@ -121,6 +128,9 @@ class FetchSettings:
             the first one's budget); None starts it at the flow's first request.
         sender_constraint: Completes every attempt after client authentication, whatever
             the grant (a fresh DPoP proof, RFC 9449); None: nothing to add.
+        throttle: Where a server's long ``Retry-After`` is remembered by token URL, and
+            consulted before each request (the registry's, shared by its profiles); None
+            remembers nothing beyond this fetch.
     """
 
     authenticate: Callable[[TokenRequest], TokenRequest]
@@ -133,6 +143,7 @@ class FetchSettings:
     known_secrets: tuple[Secret, ...] = ()
     started_at: float | None = None
     sender_constraint: Callable[[TokenRequest], TokenRequest] | None = None
+    throttle: EndpointThrottle | None = None
 
 
 class Attempts:
@@ -225,18 +236,48 @@ def _classify(
             raise TokenEndpointUnavailableError(str(outcome), attempts=attempts.total, url=url)
         return policy.delay(attempt, None, settings.rng), str(outcome), None
     assert outcome is not None
-    if outcome.status not in RETRYABLE_STATUSES:
+    transient = None if outcome.status in RETRYABLE_STATUSES else transient_error(outcome)
+    if outcome.status not in RETRYABLE_STATUSES and transient is None:
         return None
-    if last:
+    why = f"HTTP {outcome.status} {transient}" if transient else f"HTTP {outcome.status}"
+    server_wait = server_wait_seconds(outcome, now=settings.clock.time())
+    # Okta and others send X-RateLimit-Reset on every answer: only a 429 makes it a request
+    # to wait, while a Retry-After always is one.
+    asked = outcome.status == 429 or outcome.header("retry-after") is not None
+    if asked and server_wait is not None and server_wait > policy.max_backoff:
+        # Retrying sooner than asked only costs the server (and the client's rate limit).
+        if settings.throttle is not None:
+            settings.throttle.hold(url, server_wait)
         raise TokenEndpointUnavailableError(
-            f"HTTP {outcome.status}",
+            f"{why}, and the server asked for no request for {server_wait:.0f}s "
+            f"(longer than max_backoff {policy.max_backoff:g}s)",
             attempts=attempts.total,
             last_status=outcome.status,
             url=url,
+            retry_after=server_wait,
         )
-    server_wait = server_wait_seconds(outcome, now=settings.clock.time())
+    if last:
+        raise TokenEndpointUnavailableError(
+            why, attempts=attempts.total, last_status=outcome.status, url=url
+        )
     wait = policy.delay(attempt, server_wait, settings.rng)
-    return wait, f"HTTP {outcome.status}", outcome.status
+    return wait, why, outcome.status
+
+
+def _check_throttle(settings: FetchSettings, attempts: Attempts, url: str) -> None:
+    """Refuse to send to ``url`` while a wait the server asked for runs.
+
+    Raises:
+        TokenEndpointUnavailableError: With ``retry_after``, the seconds still to wait.
+    """
+    left = settings.throttle.remaining(url) if settings.throttle is not None else None
+    if left is not None:
+        raise TokenEndpointUnavailableError(
+            f"not sent: the server asked for no request for {left:.0f}s more (Retry-After)",
+            attempts=attempts.total,
+            url=url,
+            retry_after=left,
+        )
 
 
 def exchange(
@@ -251,7 +292,8 @@ def exchange(
 
     Raises:
         TokenEndpointUnavailableError: No usable answer after every attempt, or none
-            before the deadline (then ``deadline`` is set).
+            before the deadline (then ``deadline`` is set), or the server asked for a wait
+            longer than ``max_backoff`` now or earlier (then ``retry_after`` is set).
         TokenResponseError: An answer larger than the transport reads.
         ConfigError: A URL the profile may not send credentials to.
     """
@@ -260,6 +302,7 @@ def exchange(
     clock = settings.clock
     deadline_at = _start_deadline(settings, attempts)
     for attempt in range(1, policy.attempts + 1):
+        _check_throttle(settings, attempts, request.url)
         # Authenticate every attempt afresh: a signed assertion must not be replayed.
         prepared = settings.authenticate(request) if request.authenticate else request
         if settings.sender_constraint is not None:

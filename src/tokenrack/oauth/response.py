@@ -35,6 +35,7 @@ __all__ = [
     "parse_token_response",
     "raise_for_error",
     "redact_text",
+    "transient_error",
 ]
 
 logger = get_logger(__name__)
@@ -51,6 +52,10 @@ _NOT_KEPT = frozenset(
     {"access_token", "token_type", "expires_in", "expires_on", "scope", "refresh_token", "id_token"}
 )
 _ERROR_FIELDS = frozenset({"error", "error_description", "error_uri"})
+TRANSIENT_ERRORS = frozenset({"temporarily_unavailable", "server_error", "internal_failure"})
+"""Error codes that say the server, not the request, failed (RFC 6749 §4.1.2.1 defines the
+first two; Google also answers ``internal_failure``): another attempt may succeed."""
+_TRANSIENT_BODY_LIMIT = 4096  # an error body is short; a long one is not parsed for this
 _SENSITIVE_WORDS = ("token", "secret", "assertion", "password", "key")
 # Names and values are matched possessively and the name is tested in Python: no pattern
 # here backtracks, so redaction stays linear in the text's length.
@@ -219,6 +224,23 @@ def decode_body(response: HttpResponse, secrets: Sequence[str] = ()) -> Any:
         except ValueError:
             raise _not_a_token(response, "answer is not valid JSON", secrets) from None
     raise _not_a_token(response, "answer is neither JSON nor form-encoded", secrets)
+
+
+def transient_error(response: HttpResponse) -> str | None:
+    """The error code of a 400 answer whose body says the server failed, else None.
+
+    Some servers (and gateways in front of them) answer an outage with ``400`` and
+    ``{"error": "temporarily_unavailable"}`` (or ``server_error``) instead of a 5xx; the
+    flow retries those as it retries a 503 (google-auth does the same).
+    """
+    if response.status != 400 or len(response.body) > _TRANSIENT_BODY_LIMIT:
+        return None
+    try:
+        body = json.loads(response.body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    code = body.get("error") if isinstance(body, dict) else None
+    return code if isinstance(code, str) and code in TRANSIENT_ERRORS else None
 
 
 def _error_details(body: Mapping[str, Any]) -> dict[str, str]:

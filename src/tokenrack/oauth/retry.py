@@ -3,7 +3,12 @@
 Retries use exponential backoff with full jitter, and honour the server's ``Retry-After``
 (seconds or an HTTP date) and ``X-RateLimit-Reset`` (epoch seconds), capped by
 ``max_backoff``. Only failures another attempt can fix are retried: connection errors,
-timeouts, 429 and 500/502/503/504. Never 400, 401 or 403.
+timeouts, 408, 429 and 500/502/503/504, and a 400 whose body's ``error`` says the server
+failed (``temporarily_unavailable``, ``server_error``: see
+:func:`tokenrack.oauth.response.transient_error`). Never another 400, nor 401 or 403.
+
+A server that asks for a wait longer than ``max_backoff`` is not asked again in this fetch;
+:mod:`tokenrack.oauth.throttle` remembers the wait for its endpoint.
 
 A fetch also has a deadline: the most it may take in all, attempts and waits together
 (``RetryPolicy.deadline``). :mod:`tokenrack.oauth.flow` keeps to it; nothing here measures time.
@@ -30,7 +35,7 @@ __all__ = [
     "server_wait_seconds",
 ]
 
-RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 DEFAULT_DEADLINE = 30.0
 """Seconds one fetch may take in all when the profile sets no ``deadline``: two full

@@ -21,14 +21,15 @@ class ApigeePersonality(Personality):
 
     Args:
         path: The proxy's token path.
-        grant_type_in: ``query`` (the classic sample reads ``grant_type`` from the URL
-            only) or ``body``.
+        grant_type_in: ``body`` (the OAuthV2 policy's default,
+            ``request.formparam.grant_type``) or ``query`` (a proxy built from the classic
+            sample, which reads it from the URL only).
     """
 
     name: ClassVar[str] = "apigee"
 
     def __init__(
-        self, path: str = "/oauth/client_credential/accesstoken", *, grant_type_in: str = "query"
+        self, path: str = "/oauth/client_credential/accesstoken", *, grant_type_in: str = "body"
     ) -> None:
         self.path = path
         self.grant_type_in = grant_type_in

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+from tokenrack.plugin import jwt_claims
 from tokenrack.testing.emulator import EmulatorClient, TokenEmulator
-from tokenrack.testing.personality import Answer, Exchange, Personality
+from tokenrack.testing.personality import Answer, Exchange, Personality, Verdict
 
 __all__ = ["Auth0Personality"]
 
@@ -16,10 +17,25 @@ class Auth0Personality(Personality):
 
     Without one, 403 ``access_denied`` ("No audience parameter was provided…"); an API the
     client has no grant for is 403 ``access_denied`` naming the missing client grant; bad
-    credentials are 401 ``access_denied: Unauthorized``.
+    credentials are 401 ``access_denied: Unauthorized``. A ``private_key_jwt`` assertion
+    must name the tenant, ``https://{domain}/`` (trailing slash), as its ``aud``: Auth0's
+    private-key-JWT guide and auth0-python's ``client_authentication.py``; the token URL
+    is refused.
     """
 
     name: ClassVar[str] = "auth0"
+
+    def authenticate(self, emulator: TokenEmulator, exchange: Exchange) -> Verdict:
+        """An assertion's ``aud`` must be the tenant URL; the rest as the emulator checks."""
+        assertion = exchange.param("client_assertion", self.parameters(exchange))
+        if assertion is None:
+            return super().authenticate(emulator, exchange)
+        tenant = f"{emulator.url}/"
+        claims = jwt_claims(assertion) or {}
+        if claims.get("aud") != tenant:
+            return None, "private_key_jwt", self.refusal(401, "invalid_client", "Unauthorized")
+        emulator.extra_audiences.add(tenant)
+        return super().authenticate(emulator, exchange)
 
     def accepts(self, emulator: TokenEmulator) -> list[str]:
         """The audience is required: the ones each client has a grant for, or any."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -15,8 +16,13 @@ class CognitoPersonality(Personality):
     """Cognito: ``/oauth2/token``, form bodies only, scopes as ``{resource-server}/{scope}``.
 
     Errors are bare (``{"error": "invalid_scope"}``, no description), and the answer
-    holds no ``scope``.
+    holds no ``scope``. ``aws_client_metadata``, when sent, must be a JSON object (it is
+    handed to the pre-token-generation Lambda); the last one received is kept as
+    ``client_metadata``.
     """
+
+    def __init__(self) -> None:
+        self.client_metadata: dict[str, Any] | None = None
 
     name: ClassVar[str] = "cognito"
 
@@ -42,6 +48,15 @@ class CognitoPersonality(Personality):
         scopes = (exchange.param("scope", params) or "").split()
         if any("/" not in scope for scope in scopes):
             return self.refusal(400, "invalid_scope", "")
+        metadata = exchange.param("aws_client_metadata", params)
+        if metadata is not None:
+            try:
+                value = json.loads(metadata)
+            except ValueError:
+                value = None
+            if not isinstance(value, dict):
+                return self.refusal(400, "invalid_request", "")
+            self.client_metadata = value
         return None
 
     def success(

@@ -14,7 +14,11 @@ __all__ = ["PingPersonality"]
 _PATHS = {
     "pingone": re.compile(r"^/[A-Za-z0-9-]+/as/token$"),
     "pingfederate": re.compile(r"^(/[^/]+)*/as/token\.oauth2$"),
-    "forgerock": re.compile(r"^(/[^/]+)*/oauth2/realms/root(/realms/[^/]+)*/access_token$"),
+    # The top-level realm is /oauth2/access_token or /oauth2/realms/root/access_token; it
+    # has no sub-realm called root (PingAM 8, "Realms" in the REST guide).
+    "forgerock": re.compile(
+        r"^(/[^/]+)*/oauth2(/realms/root(/realms/(?!root/)[^/]+)*)?/access_token$"
+    ),
 }
 
 
@@ -24,7 +28,7 @@ class PingPersonality(Personality):
     Args:
         product: ``pingone`` (``/{environment}/as/token``), ``pingfederate``
             (``/as/token.oauth2``) or ``forgerock`` (``…/oauth2/realms/root/realms/{realm}
-            /access_token``).
+            /access_token``; the top-level realm's ``…/oauth2/realms/root/access_token``).
     """
 
     name: ClassVar[str] = "ping"
