@@ -24,7 +24,7 @@ from tokenrack.core.refusal import is_refusal, with_cooldown
 from tokenrack.core.runtime import ProfileRuntime
 from tokenrack.core.shared import SharedRefresh
 from tokenrack.core.stats import ProfileStats
-from tokenrack.core.store import CachedToken, Refresh, Slot, TokenStore, fresh_token
+from tokenrack.core.store import CachedToken, Refresh, Slot, TokenStore
 from tokenrack.errors import ConfigError, PluginError, SecretError, without_frames
 from tokenrack.http.deferred import DeferredTransport
 from tokenrack.oauth.discovery import MetadataCache
@@ -290,10 +290,10 @@ class Registry:
         except KeyError:
             found = self._profile(profile)
         if not force_refresh:
-            token = fresh_token(found.slot.entry, self._monotonic())
-            if token is not None:
+            entry = found.slot.entry  # fresh_token(), inlined: a call costs as much again
+            if entry is not None and self._monotonic() < entry.refresh_at:
                 found.stats.hits += 1
-                return token
+                return entry.token
         try:
             return self._store.get(
                 found.runtime.cache_key,
@@ -326,10 +326,10 @@ class Registry:
             # Building a profile loads plugins and may read files: not on the loop.
             found = await asyncio.to_thread(self._profile, profile)
         if not force_refresh:
-            token = fresh_token(found.slot.entry, self._monotonic())
-            if token is not None:
+            entry = found.slot.entry  # fresh_token(), inlined, as in get_token
+            if entry is not None and self._monotonic() < entry.refresh_at:
                 found.stats.hits += 1
-                return token
+                return entry.token
         try:
             return await self._store.aget(
                 found.runtime.cache_key,
