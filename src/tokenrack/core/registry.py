@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import threading
@@ -465,7 +466,7 @@ class Registry:
                         transport=self._transport_instance(),
                         clock=self._clock,
                         rng=self._rng,
-                        jitter=self._jitter,
+                        jitter=_profile_jitter(self._jitter, profile),
                         metadata=self._metadata,
                         shared_metadata=cache.metadata if cache is not None else None,
                         pins=self._pins,
@@ -577,6 +578,18 @@ class Registry:
         if self._transport is None:
             self._transport = DeferredTransport()
         return self._transport
+
+
+def _profile_jitter(draw: float, profile: str) -> float:
+    """The profile's refresh jitter in [0, 1): this process's draw, offset by its name.
+
+    One draw per process keeps processes apart; the offset keeps a process's profiles
+    apart, so 1,000 profiles fetched in the same second do not all refresh in the same
+    second either. The same name gets the same offset, in every process and after a
+    rebuild; the sum stays uniform in [0, 1) whatever the offset.
+    """
+    digest = hashlib.blake2b(profile.encode(), digest_size=8).digest()
+    return (draw + int.from_bytes(digest, "big") / 2.0**64) % 1.0
 
 
 def _fingerprint_for(cache: SharedCache | None, secrets: SecretResolver) -> Fingerprint:
