@@ -266,6 +266,11 @@ class Registry:
         without running anything: the profile's schema, its ``${VAR}`` references, its
         provider and auth method and their extras. What only building the profile finds
         (its secrets, key material) is raised by :meth:`runtime` and :meth:`get_token`.
+
+        Profiles are assembled and validated at their first use, so that a config of
+        10,000 profiles loads in the time its YAML takes: this call assembles and validates
+        every profile not used yet (once; about 0.1-0.5 ms each), and reports the same as
+        when loading checked them all.
         """
         return self._config.problems()
 
