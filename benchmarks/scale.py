@@ -174,8 +174,7 @@ def bench_config(tenants: int, work: Path) -> dict[str, Any]:
         loads = [run_json(_LOAD, str(path), name, env=env) for _ in range(RUNS)]
         profiles = [timed([tokenrack, "--config", str(path), "profiles"], env) for _ in range(3)]
         names = [
-            timed([tokenrack, "--config", str(path), "profiles", "--names"], env)
-            for _ in range(3)
+            timed([tokenrack, "--config", str(path), "profiles", "--names"], env) for _ in range(3)
         ]
         token = [tokenrack, "--config", str(path), "token", name]
         cold = timed(token, env)  # fetches, and writes the file cache
