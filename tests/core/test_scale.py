@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import random
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FakeClock, profile, wait_until
+from tests.conftest import FakeClock, profile, wait_until, without_coverage
 from tokenrack.config import assemble, schema
 from tokenrack.config.assemble import LazyProfiles
 from tokenrack.core.registry import Registry
@@ -162,3 +164,66 @@ def _settled(registry: Registry, names: list[str], clock: FakeClock) -> bool:
         (entry := registry.cached(name)) is not None and entry.state(now) == "fresh"
         for name in names
     )
+
+
+_EMULATOR = """
+import sys
+from tokenrack.testing import TokenEmulator
+with TokenEmulator() as emulator:
+    print(emulator.token_url, flush=True)
+    sys.stdin.read()
+"""
+
+
+_MEASURE = """
+import gc, sys, tracemalloc
+from tokenrack import Registry
+names = [f"t{index:03d}" for index in range(300)]
+base = {"provider": "generic", "token_url": sys.argv[1], "client_id": "test-client"}
+data = {"version": 1, "profiles": {
+    name: {**base, "client_secret": "test-secret", "scopes": [name]} for name in names}}
+with Registry.from_dict(data) as registry:
+    registry.get_token(names[0])  # the transport, plugins and imports: not per token
+    for name in names:
+        registry.runtime(name)
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for name in names[1:]:
+        registry.get_token(name)
+    gc.collect()
+    print((tracemalloc.get_traced_memory()[0] - before) / (len(names) - 1))
+"""
+
+
+def test_a_cached_token_costs_under_2_kb() -> None:
+    """Issue 15: what a fetch leaves behind per token, its profile already built.
+
+    Measured in a process of its own (no test harness keeping log records), against the
+    emulator in another, so that tracemalloc counts only the token, its cache entry and
+    what the fetch keeps.
+    """
+    server = subprocess.Popen(
+        [sys.executable, "-c", _EMULATOR],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=without_coverage(),
+    )
+    assert server.stdout is not None and server.stdin is not None
+    try:
+        url = server.stdout.readline().strip()
+        done = subprocess.run(
+            [sys.executable, "-c", _MEASURE, url],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=without_coverage(),
+            timeout=120,
+        )
+    finally:
+        server.stdin.close()
+        server.wait(timeout=30)
+        server.stdout.close()
+    per_token = float(done.stdout.strip())
+    assert 0 < per_token < 2048
