@@ -145,7 +145,7 @@ class Registry:
         """Load a registry from a YAML file (discovered as documented when ``path`` is None).
 
         Keyword arguments are the constructor's, plus ``environ``: the mapping ``${VAR}``
-        references are read from, at load and for inline secrets at the profile's first use
+        references are read from when each profile is built, at its first use
         (``os.environ`` when omitted), and ``plugins``: plugins without an entry point,
         by group and name (see docs/plugins.md).
 
@@ -203,8 +203,8 @@ class Registry:
         """Build a registry from a config already in memory (same format as the YAML).
 
         Keyword arguments are the constructor's, plus ``source`` (the name used in
-        messages), ``environ``: the mapping ``${VAR}`` references are read from, at load
-        and for inline secrets at the profile's first use (``os.environ`` when omitted), and
+        messages), ``environ``: the mapping ``${VAR}`` references are read from when each
+        profile is built, at its first use (``os.environ`` when omitted), and
         ``plugins`` as in :meth:`from_file`.
 
         Profiles are isolated from each other's problems, as in :meth:`from_file`.
