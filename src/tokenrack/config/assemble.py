@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tokenrack.auth.jwt_bearer import grant_problem, with_grant
 from tokenrack.auth.selection import AUTO
 from tokenrack.cache.redis import split_password
 from tokenrack.cache.settings import PLAINTEXT_PROBLEM, cache_settings, needs_plaintext_opt_in
@@ -401,7 +402,7 @@ class _ProfileBuilder:
         # One composed schema per provider and methods: 10,000 profiles of one provider
         # share it, instead of composing (and deep-copying) it 10,000 times.
         self._schemas: dict[tuple[Any, ...], dict[str, Any]] = {}
-        self._written_keys: dict[tuple[str, str], frozenset[str]] = {}
+        self._written_keys: dict[tuple[str, str, str], frozenset[str]] = {}
 
     def build(self, name: str) -> ProfileConfig:
         """One profile: usable, or marked unusable with what is wrong with it.
@@ -416,7 +417,7 @@ class _ProfileBuilder:
         if assembled is None:
             return self._unusable(name, raw, {}, self._error(name))
         merged, origins = assembled
-        plugins = self._resolve_plugins(name, merged)
+        plugins = self._resolve_plugins(name, merged, origins)
         if plugins is None:
             return self._unusable(name, merged, origins, self._error(name))
         if isinstance(plugins, PluginError):
@@ -442,7 +443,7 @@ class _ProfileBuilder:
         )
 
     def _resolve_plugins(
-        self, name: str, merged: Mapping[str, Any]
+        self, name: str, merged: Mapping[str, Any], origins: Mapping[str, str]
     ) -> _Plugins | PluginError | None:
         """The provider and auth methods the profile names (None: a problem was recorded)."""
         base = f"profiles.{name}"
@@ -454,6 +455,8 @@ class _ProfileBuilder:
             provider = self.plugins.provider(provider_name)
         except ProviderNotFoundError as error:
             # Said again with where it was written: the catalog knows only the name.
+            origin = origins.get("provider", base)
+            mark = self.marks.of(f"{origin}.provider")
             return ProviderNotFoundError(
                 provider_name,
                 installed=error.installed,
@@ -461,9 +464,17 @@ class _ProfileBuilder:
                 file=self.source,
                 suggestion=error.suggestion,
                 hint=error.hint,
+                line=mark[0] if mark else None,
+                column=mark[1] if mark else None,
+                origin=origin if origin != base else None,
             )
         except PluginError as error:
             return error
+        # grant: jwt_bearer (issue 13): the provider class that sends it.
+        provider = with_grant(provider, merged.get("grant"))
+        problem = grant_problem(provider, merged)
+        if problem is not None:
+            self.problems.append(ConfigProblem(f"{base}.{problem.path}", problem.message))
         auth_name = str(merged.get("auth_method") or provider.default_auth_method)
         try:
             methods = self._auth_methods(base, auth_name, provider)
@@ -545,14 +556,15 @@ class _ProfileBuilder:
     def _secret_keys_written(self, merged: Mapping[str, Any]) -> frozenset[str]:
         """The secret keys of a profile naming this provider and auth method, best effort."""
         provider_name, auth_name = merged.get("provider"), merged.get("auth_method")
-        memo = (str(provider_name), str(auth_name))
+        grant = merged.get("grant")
+        memo = (str(provider_name), str(auth_name), str(grant))
         keys = self._written_keys.get(memo)
         if keys is not None:
             return keys
         keys = frozenset(CORE_SECRET_OPTIONS)
         if isinstance(provider_name, str) and provider_name:
             try:
-                provider = self.plugins.provider(provider_name)
+                provider = with_grant(self.plugins.provider(provider_name), grant)
                 name = str(auth_name or provider.default_auth_method)
                 names = sorted(provider.supported_auth_methods) if name == AUTO else [name]
                 methods = []
