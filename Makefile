@@ -100,6 +100,7 @@ schema: install
 # Needs Redis on 127.0.0.1:6379 (benchmarks/fleet.py starts it when it is down).
 bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/core.py
+	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/fleet.py
 	$(BIN)/python benchmarks/compare.py
 	$(BIN)/python benchmarks/cli.py

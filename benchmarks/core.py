@@ -15,13 +15,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import requests
 from charts import draw
 
+import tokenrack
 from tokenrack import Registry
 from tokenrack.testing import TokenEmulator
 
@@ -64,35 +65,83 @@ def p99(values: list[float]) -> float:
     return statistics.quantiles(values, n=100)[98]
 
 
+def drive(coroutine: Coroutine[Any, Any, object]) -> object:
+    """Run a coroutine that never suspends (a cache hit) to its end, without a loop."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    raise AssertionError("the coroutine suspended: not a cache hit")
+
+
 def bench_cache_hit() -> dict[str, float]:
+    """A cache hit against the issue's reference: a dict read under a Lock + a monotonic compare.
+
+    Issue 15: ``tokenrack.get_token(name)`` (the module function, default registry, profile
+    lookup, freshness check) must cost no more than the reference in the same run. Each side
+    is called through one function from the same loop, with the same timer; the rounds
+    alternate so machine noise hits both alike, and the medians are compared.
+    """
     with (
         TokenEmulator() as emulator,
         Registry.from_dict({"version": 1, "profiles": {"a": profile(emulator)}}) as registry,
     ):
-        registry.get_token("a")
+        tokenrack.configure(registry)
+        tokenrack.get_token("a")
         lock = threading.Lock()
-        table = {"a": "token"}
+        monotonic = time.monotonic
+        table = {"a": ("token", monotonic() + 3600.0)}
 
-        def baseline() -> str:
+        def baseline() -> str | None:
             with lock:
-                return table["a"]
+                value, expires_at = table["a"]
+            return value if monotonic() < expires_at else None
 
-        def tokenrack_hit() -> object:
+        async def abaseline() -> str | None:
+            with lock:
+                value, expires_at = table["a"]
+            return value if monotonic() < expires_at else None
+
+        get_token, aget_token = tokenrack.get_token, tokenrack.aget_token
+
+        def module_hit() -> object:
+            return get_token("a")
+
+        def method_hit() -> object:
             return registry.get_token("a")
 
-        # Interleave the two so that machine noise hits both alike.
-        base: list[float] = []
-        ours: list[float] = []
-        for _ in range(5):
-            base += per_call_ns(baseline, batches=600)
-            ours += per_call_ns(tokenrack_hit, batches=600)
+        def abase_hit() -> object:
+            return drive(abaseline())
+
+        def amodule_hit() -> object:
+            return drive(aget_token("a"))
+
+        calls = {
+            "baseline": baseline,
+            "tokenrack": module_hit,
+            "registry": method_hit,
+            "async_baseline": abase_hit,
+            "async_tokenrack": amodule_hit,
+        }
+        samples: dict[str, list[float]] = {name: [] for name in calls}
+        for round_ in range(7):
+            order = list(calls) if round_ % 2 == 0 else list(reversed(calls))
+            for name in order:
+                samples[name] += per_call_ns(calls[name], batches=500)
         assert emulator.request_count == 1
+        tokenrack.configure(None)
+    medians = {name: statistics.median(values) for name, values in samples.items()}
     return {
-        "baseline_median_ns": statistics.median(base),
-        "baseline_p99_ns": p99(base),
-        "tokenrack_median_ns": statistics.median(ours),
-        "tokenrack_p99_ns": p99(ours),
-        "ratio_median": statistics.median(ours) / statistics.median(base),
+        "baseline_median_ns": medians["baseline"],
+        "baseline_p99_ns": p99(samples["baseline"]),
+        "tokenrack_median_ns": medians["tokenrack"],
+        "tokenrack_p99_ns": p99(samples["tokenrack"]),
+        "registry_median_ns": medians["registry"],
+        "async_baseline_median_ns": medians["async_baseline"],
+        "async_tokenrack_median_ns": medians["async_tokenrack"],
+        "ratio_median": medians["tokenrack"] / medians["baseline"],
+        "registry_ratio_median": medians["registry"] / medians["baseline"],
+        "async_ratio_median": medians["async_tokenrack"] / medians["async_baseline"],
     }
 
 
@@ -251,8 +300,16 @@ def markdown(results: dict[str, Any]) -> str:
             "",
             "| benchmark | baseline (same run) | tokenrack | ratio / target |",
             "| --- | --- | --- | --- |",
-            f"| warm cache hit, median | {hit['baseline_median_ns']:.0f} ns (dict under a lock) "
-            f"| {hit['tokenrack_median_ns']:.0f} ns | {hit['ratio_median']:.2f}x (target <= 2x) |",
+            f"| warm cache hit, `tokenrack.get_token(name)`, median "
+            f"| {hit['baseline_median_ns']:.0f} ns (dict under a Lock + monotonic compare) "
+            f"| {hit['tokenrack_median_ns']:.0f} ns | {hit['ratio_median']:.2f}x (target <= 1x) |",
+            f"| warm cache hit, `registry.get_token(name)`, median "
+            f"| {hit['baseline_median_ns']:.0f} ns | {hit['registry_median_ns']:.0f} ns "
+            f"| {hit['registry_ratio_median']:.2f}x (target <= 1x) |",
+            f"| warm cache hit, `await tokenrack.aget_token(name)`, median "
+            f"| {hit['async_baseline_median_ns']:.0f} ns (the same, in a coroutine) "
+            f"| {hit['async_tokenrack_median_ns']:.0f} ns "
+            f"| {hit['async_ratio_median']:.2f}x (target <= 1x) |",
             f"| warm cache hit, p99 | {hit['baseline_p99_ns']:.0f} ns | {hit['tokenrack_p99_ns']:.0f} ns "
             f"| {hit['tokenrack_p99_ns'] / hit['baseline_p99_ns']:.2f}x |",
             f"| 64 threads, cold cache, 50 ms server: token requests | {stampede['baseline_requests']:.0f} "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tokenrack.config.document import MAX_EXPANDED_NODES, parse_yaml
+from tokenrack.config.document import MAX_CONFIG_BYTES, MAX_EXPANDED_NODES, parse_yaml
 from tokenrack.errors import ConfigError
 
 
@@ -31,5 +31,5 @@ def test_recursive_alias_is_refused() -> None:
 
 
 def test_text_over_the_size_bound_is_refused() -> None:
-    with pytest.raises(ConfigError, match="larger than 1024 KiB"):
-        parse_yaml("#" * (1024 * 1024 + 1), source="big.yaml")
+    with pytest.raises(ConfigError, match=f"larger than {MAX_CONFIG_BYTES // 1024} KiB"):
+        parse_yaml("#" * (MAX_CONFIG_BYTES + 1), source="big.yaml")

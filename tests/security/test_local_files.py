@@ -30,6 +30,7 @@ from tests.conftest import (
     wait_until,
     without_coverage,
 )
+from tokenrack.config.document import MAX_CONFIG_BYTES
 from tokenrack.core.registry import Registry
 from tokenrack.errors import ConfigError, InvalidClientError, SecretError
 from tokenrack.testing import TokenEmulator
@@ -275,13 +276,13 @@ def test_billion_laughs_is_refused(tmp_path: Path) -> None:
     assert str(path) in str(caught.value)
 
 
-def test_two_megabyte_config_is_refused(tmp_path: Path) -> None:
-    """F13: a 2 MiB config is refused before it is parsed, naming the file."""
+def test_oversized_config_is_refused(tmp_path: Path) -> None:
+    """F13: a config past the size bound is refused before it is parsed, naming the file."""
     path = tmp_path / "big.yaml"
-    filler = "".join(f"k{i}: {'v' * 40}\n" for i in range(45_000))
+    filler = "".join(f"k{i}: {'v' * 40}\n" for i in range(MAX_CONFIG_BYTES // 40))
     path.write_text("version: 1\nprofiles: {}\nfiller:\n" + textwrap.indent(filler, "  "))
-    assert path.stat().st_size > 2 * 1024 * 1024 - 200_000
-    with pytest.raises(ConfigError, match="larger than 1024 KiB") as caught:
+    assert path.stat().st_size > MAX_CONFIG_BYTES
+    with pytest.raises(ConfigError, match=f"larger than {MAX_CONFIG_BYTES // 1024} KiB") as caught:
         Registry.from_file(path)
     assert str(path) in str(caught.value)
 

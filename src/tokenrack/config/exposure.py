@@ -29,11 +29,11 @@ logger = get_logger("tokenrack.config")
 
 def inline_secret_keys(config: Config) -> list[str]:
     """The JSON paths of secrets written in the file itself (not references)."""
+    # From the file as written: building 10,000 profiles to look at them would cost seconds.
     return [
-        f"profiles.{name}.{key}"
-        for name, profile in config.profiles.items()
-        for key in sorted(profile.secret_keys)
-        if isinstance(profile.options.get(key), Secret)
+        path
+        for path, value in config.written_secrets()
+        if isinstance(value, Secret) and ".cache." not in path
     ]
 
 
@@ -81,10 +81,7 @@ def _command_paths(value: Any, path: str) -> Iterator[str]:
 def command_secret_keys(config: Config) -> list[str]:
     """The JSON paths of ``{command: …}`` secrets (``cache.…`` ones too)."""
     return [
-        found
-        for name, profile in config.profiles.items()
-        for key, value in profile.options.items()
-        for found in _command_paths(value, f"profiles.{name}.{key}")
+        found for path, value in config.written_secrets() for found in _command_paths(value, path)
     ]
 
 
