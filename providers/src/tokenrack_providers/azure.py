@@ -44,9 +44,10 @@ class AzureProvider(VendorProvider):
     name: ClassVar[str] = "azure"
     default_auth_method: ClassVar[str] = "client_secret_post"
     # private_key_jwt is Entra's certificate credential; it needs the auth method that
-    # signs assertions (with an x5t#S256 header) to be installed.
+    # signs assertions (with an x5t#S256 header) to be installed. client_assertion is a
+    # federated credential (workload identity): a token another issuer signed.
     supported_auth_methods: ClassVar[frozenset[str]] = frozenset(
-        {"client_secret_post", "client_secret_basic", "private_key_jwt"}
+        {"client_secret_post", "client_secret_basic", "private_key_jwt", "client_assertion"}
     )
     options_schema: ClassVar[Mapping[str, Any]] = {
         "type": "object",

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from tokenrack.auth.client_assertion import ROTATING_OPTIONS
 from tokenrack.auth.material import PATH_OPTIONS
 from tokenrack.core.auto_auth import AuthPins
 from tokenrack.core.cache_wiring import SharedCache, SharedCaches
@@ -571,6 +572,7 @@ class Registry:
             environ=self._config.environ,
             directory=self._config.directory,
             path_options=PATH_OPTIONS,
+            rotating=ROTATING_OPTIONS,
         )
 
     def _transport_instance(self) -> Transport:
