@@ -390,3 +390,26 @@ def test_zsh_completion_reuses_the_bash_function() -> None:
     assert script.startswith("#compdef tokenrack\nautoload -U +X bashcompinit && bashcompinit\n")
     assert "complete -F _tokenrack tokenrack" in script
     assert script.endswith(run("completion", "bash").stdout)
+
+
+def test_explain_shows_a_client_assertion_only_as_stars_and_its_source(
+    tmp_path: Path, emu: TokenEmulator
+) -> None:
+    token_file = tmp_path / "federated-token"
+    assertion = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJrOHMiLCJzdWIiOiJ3b3JrZXIifQ.c2lnbmF0dXJl"
+    token_file.write_text(assertion)
+    config = write_config(
+        tmp_path,
+        emu,
+        billing={
+            "auth_method": "client_assertion",
+            "client_assertion": {"file": str(token_file)},
+        },
+    )
+    done = run("explain", "billing", config=config)
+    out = done.stdout
+    assert done.returncode == 0, done.stderr
+    assert "client_assertion=***\n" in out and "client_assertion_type=" in out
+    assert f"client assertion: read from file '{token_file}' at every fetch" in out
+    assert assertion not in out and "eyJ" not in out and "worker" not in out
+    assert emu.request_count == 0
