@@ -7,9 +7,9 @@ import hashlib
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
-import time
 from typing import Any
 from urllib.parse import parse_qsl
 
