@@ -60,6 +60,7 @@ PAGES = {
     "cli.md": Page(),
     "plugins.md": Page(env={"ACME_SECRET": "example-secret"}),
     "testing.md": Page(),
+    "auth/client_assertion.md": Page(),
     "getting-started.md": Page(
         env={"BILLING_CLIENT_SECRET": "billing-secret-value"},
         clients=[EmulatorClient("billing-service", "billing-secret-value")],
