@@ -376,3 +376,26 @@ def test_github_oidc_refused_by_the_runner_never_shows_the_request_token(
         registry.get_token("ci")
     assert "HTTP 401" in str(raised.value)
     assert "wrong-request-token" not in str(raised.value)
+
+
+def test_two_processes_reading_the_same_file_share_one_token_through_redis_across_rotations(
+    federated: TokenEmulator,
+    tmp_path: Path,
+    make_registry: Callable[..., Registry],
+    redis_url: str,
+    redis_prefix: str,
+) -> None:
+    """Keys bind the source (scrypt over it for plaintext Redis, the same in every process)."""
+    token_file = tmp_path / "token"
+    token_file.write_text(federated_token())
+    cache = {"backend": "redis", "plaintext": True, "url": redis_url, "key_prefix": redis_prefix}
+    profile = assertion_profile(federated, {"file": str(token_file)}, cache=cache)
+    first = make_registry({"k8s": profile}).get_token("k8s").access_token
+    token_file.write_text(federated_token())  # rotated before the second process starts
+    second = make_registry({"k8s": profile}).get_token("k8s").access_token
+    assert second == first and federated.request_count == 1
+    other_file = tmp_path / "other"
+    other_file.write_text(federated_token())
+    other = assertion_profile(federated, {"file": str(other_file)}, cache=cache)
+    assert make_registry({"k8s": other}).get_token("k8s").access_token != first
+    assert federated.request_count == 2

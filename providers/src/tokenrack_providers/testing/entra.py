@@ -51,9 +51,14 @@ class EntraPersonality(Personality):
     it, the signature must verify with its key, ``iss`` = ``sub`` = ``client_id`` (sent in
     the body), ``aud`` = the token endpoint requested.
 
+    Federated credentials (workload identity): with ``federated``, an assertion without a
+    thumbprint header is checked against them (``entra_federated``): ``AADSTS700024`` out
+    of its time range, ``AADSTS70021`` for another issuer, subject or audience.
+
     Args:
         certificate_algorithms: Signature algorithms accepted for certificate credentials.
         thumbprint_headers: Headers that may name the certificate (``x5t#S256``, ``x5t``).
+        federated: The app registrations' federated identity credentials.
     """
 
     name: ClassVar[str] = "entra"
