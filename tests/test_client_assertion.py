@@ -171,7 +171,7 @@ def test_the_strict_personality_refuses_what_the_server_refuses(
     assert token_file.read_text() not in str(raised.value)
 
 
-def test_the_strict_personality_refuses_a_replay_and_a_wrong_type(
+def test_the_strict_personality_refuses_a_replay_a_wrong_type_and_an_expired_assertion(
     federated: TokenEmulator,
 ) -> None:
     import urllib.error
@@ -179,8 +179,9 @@ def test_the_strict_personality_refuses_a_replay_and_a_wrong_type(
     import urllib.request
 
     assertion = federated_token()
+    expired = federated_token(issued=time.time() - 7200)
 
-    def post(kind: str) -> int:
+    def post(kind: str, assertion: str = assertion) -> str:
         body = urllib.parse.urlencode(
             {
                 "grant_type": "client_credentials",
@@ -191,14 +192,17 @@ def test_the_strict_personality_refuses_a_replay_and_a_wrong_type(
         ).encode()
         try:
             with urllib.request.urlopen(federated.token_url, data=body, timeout=10) as answer:
-                return int(answer.status)
+                return str(answer.status)
         except urllib.error.HTTPError as error:
-            error.close()
-            return error.code
+            with error:
+                return f"{error.code} {json.load(error)['error_description']}"
 
-    assert post("urn:ietf:params:oauth:client-assertion-type:saml2-bearer") == 401
-    assert post(TYPE) == 200
-    assert post(TYPE) == 401  # the same jti again
+    assert post("urn:ietf:params:oauth:client-assertion-type:saml2-bearer").startswith(
+        "401 client assertion refused (type)"
+    )
+    assert post(TYPE) == "200"
+    assert post(TYPE).startswith("401 client assertion refused (replay)")  # the same jti
+    assert post(TYPE, expired).startswith("401 client assertion refused (lifetime)")
 
 
 def test_an_expired_assertion_is_reported_with_its_source_before_sending(
