@@ -382,7 +382,7 @@ def test_github_oidc_refused_by_the_runner_never_shows_the_request_token(
     assert "wrong-request-token" not in str(raised.value)
 
 
-def test_two_processes_reading_the_same_file_share_one_token_through_redis_across_rotations(
+def test_two_registries_reading_the_same_file_share_one_token_through_redis_across_rotations(
     federated: TokenEmulator,
     tmp_path: Path,
     make_registry: Callable[..., Registry],
