@@ -193,6 +193,10 @@ class ProviderNotFoundError(PluginError):
         file: The config file that names it, when known.
         suggestion: An installed name close enough to be a likely typo, if any.
         hint: What to install, when installing something would help (None: nothing would).
+        line: The line of the file the name is written on (from 1), when known.
+        column: Its column (from 1), when known.
+        origin: The section the name was written in when the profile inherits it
+            (``defaults``, ``profiles.base``); None when written in the profile itself.
     """
 
     def __init__(
@@ -204,16 +208,26 @@ class ProviderNotFoundError(PluginError):
         file: str | None = None,
         suggestion: str | None = None,
         hint: str | None = _INSTALL_HINT,
+        line: int | None = None,
+        column: int | None = None,
+        origin: str | None = None,
     ) -> None:
         self.installed = tuple(installed)
         self.profile = profile
         self.file = file
         self.suggestion = suggestion
         self.hint = hint
+        self.line = line
+        self.column = column
+        self.origin = origin
         where = f"{file}: " if file else ""
         if profile:
             where += f"profiles.{profile}.provider: "
         close = f" (did you mean {suggestion!r}?)" if suggestion else ""
+        if origin:
+            close += f" (set in {origin})"
+        if line is not None and column is not None:
+            close += f" [line {line}, column {column}]"
         listing = ", ".join(self.installed) or "none"
         text = (
             f"{where}no provider named {name!r} is installed{close}; installed providers: {listing}"

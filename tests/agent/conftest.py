@@ -143,6 +143,7 @@ def start_agent(short_dir: Path, tmp_path: Path) -> Iterator[StartAgent]:
         args: list[str] | None = None,
         env: Mapping[str, str] | None = None,
         verbose: int = 0,
+        quiet: bool = False,
         expect_ready: bool = True,
         socket_dir_mode: int = 0o700,
     ) -> Agent:
@@ -164,7 +165,8 @@ def start_agent(short_dir: Path, tmp_path: Path) -> Iterator[StartAgent]:
             "IDENTITY_HEADER": HEADER_SECRET,
             **(env or {}),
         }
-        command = [TOKENRACK, *["-v"] * verbose, "--config", str(config_path), "serve"]
+        loudness = ["-v"] * verbose + (["-q"] if quiet else [])
+        command = [TOKENRACK, *loudness, "--config", str(config_path), "serve"]
         with log_path.open("wb") as log:
             process = subprocess.Popen(
                 [*command, *listen, "--pid-file", str(pid_file), *(args or [])],

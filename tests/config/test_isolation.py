@@ -339,7 +339,7 @@ def test_a_misspelled_provider_is_named_with_file_path_and_suggestion(tmp_path: 
     assert isinstance(error, ProviderNotFoundError)
     assert str(error).startswith(
         f"{path}: profiles.billing.provider: no provider named 'generc' is installed "
-        "(did you mean 'generic'?); installed providers: "
+        "(did you mean 'generic'?) [line 4, column 5]; installed providers: "
     )
     assert (error.file, error.profile, error.suggestion) == (str(path), "billing", "generic")
 

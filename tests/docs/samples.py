@@ -1,7 +1,17 @@
 """Reading the samples out of a docs page: fenced blocks and the markers before them.
 
 A sample is a fenced ``python`` block, or a fenced ``yaml`` block that is a whole config
-(it has a top-level ``version:``). HTML comments right above a fence steer it:
+(it has a top-level ``version:``). A page that asks for more (``samples(path, shell=True,
+fragments=True)``) also has these samples:
+
+- every ``sh``, ``bash``, ``console``, ``zsh`` or ``fish`` block (a shell sample; lines
+  starting ``$ `` are its commands and the lines after them their output, when it has any);
+- every other ``yaml`` block that is a mapping (a config fragment: profiles, a ``cache:`` or
+  ``defaults:`` mapping, or some keys of one profile, wrapped into a whole config to load).
+  A ``yaml`` block that is not a mapping has no outcome: it must be marked ``skip`` or
+  ``other``, or reading the page fails.
+
+HTML comments right above a fence steer it:
 
 - ``<!-- sample: skip (why) -->``: not run; the reason is required and is reported.
 - ``<!-- sample: continues -->``: runs in the namespace of the page's previous python
@@ -12,8 +22,13 @@ A sample is a fenced ``python`` block, or a fenced ``yaml`` block that is a whol
   working directory, for the page's later samples (``Registry.from_file("tokenrack.yaml")``).
 - ``<!-- sample: raises NAME -->``: must raise an exception of a class called ``NAME``
   (or a subclass); for an invalid config shown on purpose.
+- ``<!-- sample: exit N -->``: a shell sample that must end with exit status ``N`` (0
+  otherwise).
+- ``<!-- sample: other (what it is) -->``: a block in a sample language that is not a
+  tokenrack sample (a kubeconfig, a manifest); not run, counted and reported.
 
-Other fences (``sh``, ``toml``, ``text``, a yaml fragment) are not samples.
+Other fences (``toml``, ``text``, ``json``; shell and fragments on pages that do not ask
+for them) are not samples.
 """
 
 from __future__ import annotations
@@ -23,6 +38,8 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 FENCE = re.compile(r"^(?P<indent>\s*)```(?P<lang>[\w-]*)\s*$")
 MARKER = re.compile(r"^\s*<!--\s*sample:\s*(?P<body>.*?)\s*-->\s*$")
 COMMENT = re.compile(r"^\s*<!--.*-->\s*$")
@@ -30,6 +47,9 @@ SKIP = re.compile(r"^skip\s*\((?P<reason>.+)\)$")
 MODULE = re.compile(r"^module\s+(?P<name>[A-Za-z_][\w.]*)$")
 RAISES = re.compile(r"^raises\s+(?P<name>[A-Za-z_]\w*)$")
 FILE = re.compile(r"^file\s+(?P<name>[\w.-]+)$")
+EXIT = re.compile(r"^exit\s+(?P<status>\d+)$")
+OTHER = re.compile(r"^other\s*\((?P<what>.+)\)$")
+SHELL_LANGS = frozenset({"sh", "bash", "console", "zsh", "fish"})
 
 
 class MarkerError(ValueError):
@@ -49,13 +69,50 @@ class Block:
     module: str | None = None
     raises: str | None = None
     file: str | None = None
+    exit: int = 0
+    other: str | None = None
 
     @property
     def is_sample(self) -> bool:
         """A python block, or a yaml block that is a whole config."""
+        return self.kind(shell=False, fragments=False) is not None
+
+    def kind(self, *, shell: bool, fragments: bool) -> str | None:
+        """``python``, ``config``, ``fragment``, ``shell``, or None for a block that is not a sample.
+
+        Raises:
+            MarkerError: A yaml block (with ``fragments``) that is not a mapping and is
+                marked neither ``skip`` nor ``other``: it would have no outcome.
+        """
         if self.lang == "python":
-            return True
-        return self.lang == "yaml" and re.search(r"^version:", self.code, re.M) is not None
+            return "python"
+        if self.lang == "yaml" and re.search(r"^version:", self.code, re.M) is not None:
+            return "config"
+        if shell and self.lang in SHELL_LANGS:
+            return "shell"
+        if fragments and self.lang == "yaml":
+            if self.skip is None and self.other is None and not self.is_mapping:
+                raise MarkerError(
+                    f"{self.where}: a yaml block that is neither a config nor a mapping of "
+                    "one has no outcome: mark it 'skip (reason)' or 'other (what it is)'"
+                )
+            return "fragment"
+        return None
+
+    @property
+    def is_mapping(self) -> bool:
+        """The block is YAML whose top level is a non-empty mapping."""
+        try:
+            loaded = yaml.safe_load(self.code)
+        except yaml.YAMLError:
+            return False
+        return isinstance(loaded, dict) and bool(loaded)
+
+    @property
+    def commands(self) -> str:
+        """A shell block's script: its ``$ `` lines when it has any, else all of it."""
+        prompts = [line[2:] for line in self.code.splitlines() if line.startswith("$ ")]
+        return "\n".join(prompts) + "\n" if prompts else self.code
 
     @property
     def where(self) -> str:
@@ -68,6 +125,7 @@ class Sample:
     """A python block and the blocks that continue it, or one yaml config."""
 
     blocks: list[Block] = field(default_factory=list)
+    kind: str = "python"
 
     @property
     def first(self) -> Block:
@@ -117,7 +175,7 @@ def read_blocks(path: Path) -> list[Block]:
         )
         for body in _markers(lines, index):
             skip, module, raises = SKIP.match(body), MODULE.match(body), RAISES.match(body)
-            file = FILE.match(body)
+            file, status, other = FILE.match(body), EXIT.match(body), OTHER.match(body)
             if raises:
                 block.raises = raises.group("name")
             elif file:
@@ -128,29 +186,44 @@ def read_blocks(path: Path) -> list[Block]:
                 block.continues = True
             elif module:
                 block.module = module.group("name")
+            elif status:
+                block.exit = int(status.group("status"))
+            elif other:
+                block.other = other.group("what").strip()
             else:
                 raise MarkerError(
                     f"{block.where}: unknown marker <!-- sample: {body} --> (expected "
-                    "'skip (reason)', 'continues', 'module NAME', 'file NAME' or 'raises NAME')"
+                    "'skip (reason)', 'continues', 'module NAME', 'file NAME', 'raises NAME', "
+                    "'exit N' or 'other (what it is)')"
                 )
         blocks.append(block)
         index = end + 1
     return blocks
 
 
-def samples(path: Path) -> list[Sample]:
-    """The page's samples: python blocks chained by ``continues``, and whole configs."""
+def samples(path: Path, *, shell: bool = False, fragments: bool = False) -> list[Sample]:
+    """The page's samples: python blocks chained by ``continues``, and whole configs.
+
+    Args:
+        path: The page.
+        shell: Also its ``sh``/``bash``/``console`` blocks.
+        fragments: Also its yaml blocks that are not whole configs.
+
+    Raises:
+        MarkerError: A marker is unknown, a skip gives no reason, or a block has no outcome.
+    """
     found: list[Sample] = []
     last_python: Sample | None = None
     for block in read_blocks(path):
-        if not block.is_sample:
+        kind = block.kind(shell=shell, fragments=fragments)
+        if kind is None:
             continue
         if block.lang == "python" and block.continues:
             if last_python is None:
                 raise MarkerError(f"{block.where}: 'continues' but no python sample before it")
             last_python.blocks.append(block)
             continue
-        sample = Sample([block])
+        sample = Sample([block], kind)
         found.append(sample)
         if block.lang == "python":
             last_python = sample

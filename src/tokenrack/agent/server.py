@@ -67,6 +67,7 @@ def serve(options: ServeOptions) -> int:
     """
     listeners = _listeners(options)
     state = AgentState(options.config, load(options.config))
+    _warn_unusable(state)
     sockets: list[tuple[Listener, socket.socket]] = []
     try:
         for listener, default in listeners:
@@ -80,6 +81,16 @@ def serve(options: ServeOptions) -> int:
             sock.close()
             if listener.unix is not None:
                 Path(listener.unix).unlink(missing_ok=True)
+
+
+def _warn_unusable(state: AgentState) -> None:
+    """Say at start which served profiles cannot be used; the others are served anyway."""
+    for name in state.settings.profiles:
+        registry = state.registry(name)
+        problem = registry.problems().get(name) if registry is not None else None
+        if problem is not None:
+            first = str(problem).splitlines()[0]
+            log.warning("profile %s is served but unusable; callers get its error: %s", name, first)
 
 
 def _write_pid(path: str) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tokenrack.config.marks import Marks
 from tokenrack.config.validate import validate
 from tokenrack.errors import ConfigError, ConfigProblem, without_frames
 from tokenrack.secret.value import Secret, SecretRef, SecretValue
@@ -130,7 +131,11 @@ def _secret(value: Any) -> SecretValue:
 
 
 def parse_agent_settings(
-    section: Any, *, source: str, profiles: frozenset[str] | set[str]
+    section: Any,
+    *,
+    source: str,
+    profiles: frozenset[str] | set[str],
+    marks: Marks | None = None,
 ) -> AgentSettings:
     """Validate the ``agent`` section of a config document and build its settings.
 
@@ -138,6 +143,8 @@ def parse_agent_settings(
         section: The section as parsed (None when the file has none).
         source: The config file, for messages.
         profiles: The profiles the file defines: every name the section uses must be one.
+        marks: Where each value of the file was written: problems then name their line
+            and column, like a profile's.
 
     Raises:
         ConfigError: The section is missing or invalid; each problem names its path.
@@ -147,6 +154,8 @@ def parse_agent_settings(
     try:
         return _parse(held.pop(), source=source, profiles=profiles)
     except ConfigError as error:
+        if marks is not None:
+            error = ConfigError(problems=marks.locate(error.problems), file=error.file)
         failure = without_frames(error)
     raise failure
 

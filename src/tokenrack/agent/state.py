@@ -12,22 +12,23 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tokenrack.agent.settings import AgentSettings, parse_agent_settings
 from tokenrack.config.assemble import Config, load_config
 from tokenrack.config.discover import discover_config_path
-from tokenrack.config.document import read_config_file
+from tokenrack.config.document import read_config_document
 from tokenrack.config.exposure import refuse_untrusted_commands, warn_if_exposed
 from tokenrack.config.template import TEMPLATE, TemplateSecretSource
 from tokenrack.core.catalog import PluginCatalog
 from tokenrack.core.registry import Registry
 from tokenrack.errors import SecretError, TokenrackError, without_frames
+from tokenrack.secret.sources import SecretContext
 from tokenrack.secret.value import Secret, SecretValue
 from tokenrack.util.environ import private_environ
 
-__all__ = ["AgentState", "Loaded", "load"]
+__all__ = ["AgentState", "Loaded", "load", "resolve_agent_secret"]
 
 # Seconds a registry no profile uses any more stays open (a fetch may be in flight in it).
 _RETIRED_GRACE = 60.0
@@ -71,26 +72,39 @@ def load(path: str | None) -> Loaded:
 
 def _load(path: str | None) -> Loaded:
     catalog = PluginCatalog()
-    source, data = read_config_file(path if path is not None else discover_config_path())
+    document = read_config_document(path if path is not None else discover_config_path())
+    source, data = document.source, document.data
     environ = private_environ(os.environ)
-    config = load_config(data, source=source, plugins=catalog, environ=environ)
+    config = load_config(
+        data, source=source, plugins=catalog, environ=environ, marks=document.marks
+    )
+    # Relative secret, key, ca_bundle and cache paths are the file's, as for Registry.from_file.
+    config = replace(config, directory=os.path.dirname(os.path.abspath(source)))
     refuse_untrusted_commands(source, config)
     warn_if_exposed(source, config)
     settings = parse_agent_settings(
-        data.get("agent"), source=source, profiles=frozenset(config.profiles)
+        data.get("agent"), source=source, profiles=frozenset(config.profiles), marks=config.marks
     )
     tcp_token = azure_header = None
     if settings.tcp_token is not None:
-        tcp_token = _resolve(settings.tcp_token, "tcp_token", config, catalog)
+        tcp_token = resolve_agent_secret(settings.tcp_token, "tcp_token", config, catalog)
     if settings.azure_header_secret is not None:
-        azure_header = _resolve(
+        azure_header = resolve_agent_secret(
             settings.azure_header_secret, "azure.header_secret", config, catalog
         )
     return Loaded(config, settings, catalog, tcp_token, azure_header)
 
 
-def _resolve(value: SecretValue, key: str, config: Config, catalog: PluginCatalog) -> Secret:
+def resolve_agent_secret(
+    value: SecretValue, key: str, config: Config, catalog: PluginCatalog
+) -> Secret:
     """One of the ``agent`` section's secrets, read through its source.
+
+    Args:
+        value: The secret as written (a literal or a reference).
+        key: Its path under ``agent``, for messages (``tcp_token``, ``azure.header_secret``).
+        config: The loaded config (its environment and directory).
+        catalog: Where secret sources are found.
 
     Raises:
         SecretError: It cannot be read, or is empty; names the file and the key.
@@ -101,7 +115,17 @@ def _resolve(value: SecretValue, key: str, config: Config, catalog: PluginCatalo
         if value.source == TEMPLATE:
             found = Secret(TemplateSecretSource(config.environ).resolve(value.argument))
         else:
-            found = Secret(catalog.secret_source(value.source).resolve(value.argument))
+            source = catalog.secret_source(value.source)
+            resolve_in = getattr(source, "resolve_in", None)
+            if resolve_in is None:
+                found = Secret(source.resolve(value.argument))
+            else:
+                # As for a profile's secrets: {env:} from the config's environment, a
+                # relative {file:} next to the config file.
+                context = SecretContext(
+                    environ=config.environ, directory=config.directory, location=f"agent.{key}"
+                )
+                found = Secret(resolve_in(value.argument, context))
     except SecretError as error:
         message = error.problems[0].message
     except Exception as error:

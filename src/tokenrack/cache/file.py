@@ -80,7 +80,8 @@ class FileCache:
             "path": {
                 "type": "string",
                 "minLength": 1,
-                "description": "the cache directory (default $XDG_CACHE_HOME/tokenrack)",
+                "description": "the cache directory (default $XDG_CACHE_HOME/tokenrack); "
+                "a relative path is the config file's directory's",
             },
         },
     }

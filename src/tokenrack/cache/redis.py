@@ -130,9 +130,24 @@ class RedisCache:
             "timeout": {"type": "number", "exclusiveMinimum": 0},
             "username": {"type": "string", "minLength": 1},
             "password": {},
-            "ca_bundle": {"type": "string", "minLength": 1},
-            "client_cert": {"type": "string", "minLength": 1},
-            "client_key": {"type": "string", "minLength": 1},
+            "ca_bundle": {
+                "type": "string",
+                "minLength": 1,
+                "description": "rediss://: the CA bundle (PEM) to verify the server with; "
+                "a relative path is the config file's directory's",
+            },
+            "client_cert": {
+                "type": "string",
+                "minLength": 1,
+                "description": "rediss://: the client certificate (PEM) for mutual TLS; "
+                "a relative path is the config file's directory's",
+            },
+            "client_key": {
+                "type": "string",
+                "minLength": 1,
+                "description": "rediss://: the client certificate's key (PEM); a relative "
+                "path is the config file's directory's",
+            },
             "plaintext": {
                 "type": "boolean",
                 "description": "true: store tokens unencrypted (no encryption_key); "

@@ -72,7 +72,7 @@ def run_profiles(args: argparse.Namespace) -> int:
 
 def _profile_cells(row: dict[str, Any]) -> tuple[str, ...]:
     asked = " ".join(row["scopes"]) or (str(row["audience"]) if row["audience"] else "-")
-    unusable = f"  [unusable: {row['error']}]" if "error" in row else ""
+    unusable = f"  [unusable: {_one_line(row['name'], row['error'])}]" if "error" in row else ""
     return (
         row["name"],
         row["provider"],
@@ -81,6 +81,27 @@ def _profile_cells(row: dict[str, Any]) -> tuple[str, ...]:
         asked,
         row["token_url"] + unusable,
     )
+
+
+def _one_line(name: str, error: str) -> str:
+    """An unusable profile's reason on one table line; ``--json`` keeps the whole message.
+
+    A message listing several problems (``FILE: 3 problems:`` then one per line) becomes its
+    first problem and how many more there are; any other message, its first line.
+    """
+    lines = [line.strip() for line in error.splitlines() if line.strip()]
+    if not lines:
+        return "unusable"
+    first, rest = lines[0], lines[1:]
+    if rest and first.endswith(" problems:"):
+        more = len(rest) - 1
+        first = rest[0]
+        rest = rest[1:]
+        if more:
+            return f"{first} (and {more} more: `tokenrack check {name}` lists them)"
+    if rest:
+        return f"{first} (more: `tokenrack check {name}`)"
+    return first
 
 
 ENCRYPTION_EXTRA = "tokenrack[encryption]"

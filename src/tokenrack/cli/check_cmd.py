@@ -5,7 +5,8 @@ its key material (parsed by the auth method and the provider themselves, so a pa
 or a key format they support is supported here), a client certificate and its key, and the
 shared cache (its package, its secrets, its ``encryption_key``, and one read to see that it
 answers). Every problem of every profile is listed; nothing is sent to the token endpoint
-unless ``--fetch`` asks for a token.
+unless ``--fetch`` asks for a token. When the whole file is checked and it has an ``agent``
+section (``tokenrack serve``), that section is validated too, as ``serve`` would.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from tokenrack.errors import TokenrackError
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from tokenrack.agent.settings import AgentSettings
     from tokenrack.core.registry import Registry
     from tokenrack.core.runtime import ProfileRuntime
     from tokenrack.secret.value import Secret
 
-__all__ = ["ProfileReport", "check_profile", "run_check"]
+__all__ = ["ProfileReport", "check_agent", "check_profile", "run_check"]
 
 
 @dataclass(slots=True)
@@ -182,6 +184,72 @@ def check_profile(registry: Registry, name: str, *, fetch: bool = False) -> Prof
     return report
 
 
+def check_agent(registry: Registry) -> ProfileReport | None:
+    """The config file's ``agent`` section, validated as ``tokenrack serve`` would.
+
+    Needs no aiohttp: :mod:`tokenrack.agent.settings` only validates. The file is read
+    again (the registry keeps no document: it may hold inline secrets).
+
+    Returns:
+        None when the file has no ``agent`` section; else a report named ``agent`` whose
+        problems carry the line and column of each path, like a profile's.
+    """
+    from tokenrack.agent.settings import parse_agent_settings
+    from tokenrack.config.document import read_config_document
+    from tokenrack.errors import ConfigError
+
+    report = ProfileReport("agent")
+    try:
+        document = read_config_document(registry.source)
+    except ConfigError as error:
+        report.failed(error)  # the file changed since the registry read it
+        return report
+    data = document.data
+    if not isinstance(data, dict) or "agent" not in data:
+        return None
+    section = [data["agent"]]
+    del data  # the document may hold inline secrets: no frame keeps more than it needs
+    try:
+        settings = parse_agent_settings(
+            section.pop(),
+            source=registry.source,
+            profiles=frozenset(registry.profiles()),
+            marks=document.marks,
+        )
+    except ConfigError as error:
+        report.failed(error)
+        return report
+    report.checked.append("agent section ok")
+    _agent_secrets(registry, settings, report)
+    return report
+
+
+def _agent_secrets(registry: Registry, settings: AgentSettings, report: ProfileReport) -> None:
+    """Read the agent's own secrets (``tcp_token``, ``azure.header_secret``) as serve will."""
+    from tokenrack.agent.state import resolve_agent_secret
+    from tokenrack.core.catalog import PluginCatalog
+
+    wanted = [
+        (key, value)
+        for key, value in (
+            ("tcp_token", settings.tcp_token),
+            ("azure.header_secret", settings.azure_header_secret),
+        )
+        if value is not None
+    ]
+    if not wanted:
+        return
+    catalog = PluginCatalog()
+    before = len(report.problems)
+    for key, value in wanted:
+        try:
+            resolve_agent_secret(value, key, registry.config, catalog)
+        except TokenrackError as error:
+            report.failed(error)
+    if len(report.problems) == before:
+        report.checked.append("agent secrets ok")
+
+
 def _plaintext_warning(registry: Registry, name: str) -> str | None:
     """A warning for a profile whose shared cache stores tokens unencrypted by its own choice."""
     from tokenrack.cache.settings import cache_settings
@@ -240,8 +308,17 @@ def run_check(args: argparse.Namespace) -> int:
         if not report.problems:
             print(f"{name}: {', '.join(report.checked)}")
         worst = worst or report.code
+    agent = None if args.profiles else check_agent(registry)
+    if agent is not None:
+        for problem in agent.problems:
+            print(f"agent: FAILED: {problem}")
+        if not agent.problems:
+            print(f"agent: {', '.join(agent.checked)}")
     if worst:
         print("some profiles failed; see above", file=sys.stderr)
+    elif agent is not None and agent.problems:
+        print("the agent section failed; see above", file=sys.stderr)
+        worst = agent.code
     elif not args.fetch:
         print("secrets were read, not sent: `tokenrack check --fetch` asks the server for a token")
     return worst

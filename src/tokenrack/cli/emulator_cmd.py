@@ -263,6 +263,7 @@ def run_emulator(args: argparse.Namespace) -> int:
                 f"audiences: {' '.join(sorted(args.audience)) if args.audience else 'any'}",
             ]
         lines += prepared
+        lines += personality.accepts(emulator)
         lines.append(f"  tokens: {args.token_format}, expires_in {args.expires_in}")
         lines.append("  Ctrl-C stops it (SIGTERM too)")
         try:

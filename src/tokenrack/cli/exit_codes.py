@@ -75,9 +75,13 @@ def _config_hint(error: ConfigError) -> str | None:
 
     No config file, an unreadable one or broken YAML: ``check`` would stop at the same line.
     """
-    if any(problem.path for problem in error.problems):
-        return "`tokenrack check` validates the whole config"
-    return None
+    paths = [problem.path for problem in error.problems if problem.path]
+    if not paths:
+        return None
+    if all(path == "agent" or path.startswith("agent.") for path in paths):
+        # `tokenrack serve`'s own section: check validates it too (say so, it is not obvious).
+        return "`tokenrack check` validates the whole config, its agent section included"
+    return "`tokenrack check` validates the whole config"
 
 
 def _unavailable_hint(error: TokenEndpointUnavailableError) -> str:

@@ -3,9 +3,13 @@
 Reads the command line by hand (argparse alone costs more than the rest), and only the
 plain forms::
 
-    tokenrack [--config PATH] [--profile NAME] token [PROFILE] [--format F | --json | --header]
-        [--min-ttl S]
-    tokenrack [--config PATH] [--profile NAME] exec [PROFILE] [--env NAME] [--keep-env] -- CMD…
+    tokenrack [-q] [--config PATH] [--profile NAME] token [PROFILE]
+        [--format F | --json | --header] [--min-ttl S]
+    tokenrack [-q] [--config PATH] [--profile NAME] exec [PROFILE] [--env NAME] [--keep-env]
+        -- CMD…
+
+``-q``/``--quiet`` is accepted as it costs nothing here: a warm call logs no warning to
+silence (an error, such as an unmet ``--min-ttl``, is printed either way).
 
 With no profile named (nor ``TOKENRACK_PROFILE``), the config's ``default_profile`` as the
 last full-path call recorded it in the snapshot.
@@ -58,6 +62,7 @@ def _variable(text: str) -> str:
 # value (ValueError: leave it to the full command line, which explains), or to None for a
 # flag. Anything not here goes to the full command line.
 _GLOBAL_OPTIONS: dict[str, Callable[[str], Any]] = {"--config": str, "--profile": str}
+_GLOBAL_FLAGS = frozenset({"-q", "--quiet"})
 _COMMAND_OPTIONS: dict[str, dict[str, Callable[[str], Any] | None]] = {
     "token": {"--json": None, "--header": None, "--format": _format, "--min-ttl": _seconds},
     "exec": {"--env": _variable, "--keep-env": None},
@@ -103,6 +108,9 @@ def _command(items: list[tuple[str, str | None]], parsed: dict[str, Any]) -> int
         if name in _COMMAND_OPTIONS and value is None:
             parsed["command"] = name
             return index
+        if name in _GLOBAL_FLAGS and value is None:
+            parsed["flags"].add(name)
+            continue
         if name not in _GLOBAL_OPTIONS or value is None:
             return None
         parsed[_key(name)] = value

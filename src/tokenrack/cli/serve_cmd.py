@@ -62,6 +62,31 @@ def add_serve_parser(commands: Any) -> None:
     )
 
 
+class _NotWarnings(logging.Filter):
+    """Drop WARNING records: ``-q`` silences warnings, not the agent's INFO or its errors."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno != logging.WARNING
+
+
+def _agent_log(*, quiet: bool) -> None:
+    """The agent's own lines on stderr even without ``-v``: one handler, each line once.
+
+    The agent's records (listening, one per request, reloads, errors) are written here, in
+    a timestamped format, and do not go on to the CLI's ``tokenrack: warning:`` handler,
+    which would print the agent's warnings a second time. With ``-v`` the CLI's own
+    handler shows everything and this one is not installed.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if quiet:
+        handler.addFilter(_NotWarnings())
+    logger = logging.getLogger("tokenrack.agent")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
 def run_serve(args: argparse.Namespace) -> int:
     """Run the agent in the foreground until SIGTERM."""
     try:
@@ -72,12 +97,7 @@ def run_serve(args: argparse.Namespace) -> int:
         raise UsageError("tokenrack serve needs aiohttp: pip install 'tokenrack[agent]'") from None
 
     if args.verbose <= 0:
-        # The agent's own lines (listening, one per request, reloads) even without -v.
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        logger = logging.getLogger("tokenrack.agent")
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+        _agent_log(quiet=args.quiet)
     return serve(
         ServeOptions(
             config=args.config,

@@ -201,8 +201,14 @@ def _read(source: str, argument: str) -> str | None:
     return value or None
 
 
-def _secret_specs(runtime: ProfileRuntime, salt: str) -> dict[str, dict[str, Any]]:
-    """What the warm path checks of each secret: a verifier, or trust for a while."""
+def _secret_specs(
+    runtime: ProfileRuntime, salt: str, directory: str | None
+) -> dict[str, dict[str, Any]]:
+    """What the warm path checks of each secret: a verifier, or trust for a while.
+
+    A relative ``{file:}`` path is recorded as the full path reads it: the config file's.
+    """
+    from tokenrack.secret.sources import anchored_path
     from tokenrack.secret.value import SecretRef
 
     resolved = runtime.secrets()
@@ -212,9 +218,12 @@ def _secret_specs(runtime: ProfileRuntime, salt: str) -> dict[str, dict[str, Any
         if not isinstance(value, SecretRef) or value.source == "template":
             continue
         if value.source in _REREAD:
+            argument = str(value.argument)
+            if value.source == "file":
+                argument = anchored_path(argument, directory)
             specs[name] = {
                 "source": value.source,
-                "argument": str(value.argument),
+                "argument": argument,
                 "verifier": snapshot.verifier(salt, resolved[name].reveal()),
             }
         else:
@@ -240,7 +249,9 @@ def remember(
     from tokenrack.cli.exec_env import secret_variables
 
     runtime = registry.runtime(profile)
-    settings = cache_settings(runtime.config.options.get("cache", registry.default_cache))
+    # The parsed option: a relative file cache path is already the config file's.
+    option = runtime.options.cache
+    settings = cache_settings(registry.default_cache if option is None else option)
     if settings.backend != "file" or settings.encryption_key is not None:
         return
     try:
@@ -256,7 +267,7 @@ def remember(
             "cache_key": runtime.cache_key,
             "options": dict(settings.options),
             "refresh_before": runtime.config.options.get("refresh_before"),
-            "secrets": _secret_specs(runtime, salt),
+            "secrets": _secret_specs(runtime, salt, registry.config.directory),
             "verified_at": verified_at,
             # The variables `exec` withholds from its command (names, never values).
             "exec_drop": secret_variables(runtime.config.options, os.environ),

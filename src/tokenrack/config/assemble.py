@@ -323,7 +323,7 @@ class _ProfileBuilder:
         if assembled is None:
             return self._unusable(name, raw, {}, self._error(name))
         merged, origins = self._preset(name, *assembled)
-        plugins = self._resolve_plugins(name, merged)
+        plugins = self._resolve_plugins(name, merged, origins)
         if plugins is None:
             return self._unusable(name, merged, origins, self._error(name))
         if isinstance(plugins, PluginError):
@@ -372,7 +372,7 @@ class _ProfileBuilder:
         return {**merged, **added}, {**origins, **dict.fromkeys(added, origin)}
 
     def _resolve_plugins(
-        self, name: str, merged: Mapping[str, Any]
+        self, name: str, merged: Mapping[str, Any], origins: Mapping[str, str]
     ) -> _Plugins | PluginError | None:
         """The provider and auth methods the profile names (None: a problem was recorded)."""
         base = f"profiles.{name}"
@@ -384,6 +384,8 @@ class _ProfileBuilder:
             provider = self.plugins.provider(provider_name)
         except ProviderNotFoundError as error:
             # Said again with where it was written: the catalog knows only the name.
+            origin = origins.get("provider", base)
+            mark = self.marks.of(f"{origin}.provider")
             return ProviderNotFoundError(
                 provider_name,
                 installed=error.installed,
@@ -391,6 +393,9 @@ class _ProfileBuilder:
                 file=self.source,
                 suggestion=error.suggestion,
                 hint=error.hint,
+                line=mark[0] if mark else None,
+                column=mark[1] if mark else None,
+                origin=origin if origin != base else None,
             )
         except PluginError as error:
             return error

@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tokenrack.oauth.discovery import DEFAULT_METADATA_TTL
 from tokenrack.oauth.retry import RetryPolicy
 from tokenrack.oauth.transport import TransportOptions
+from tokenrack.secret.sources import anchored_path
 from tokenrack.secret.value import SecretValue
 
 __all__ = [
+    "CACHE_PATH_OPTIONS",
     "NO_PROXIES",
     "CacheOption",
     "ProfileOptions",
+    "anchor_paths",
     "parse_options",
     "retry_policy",
     "transport_options",
@@ -33,6 +36,11 @@ NO_PROXIES = "none"
 
 CacheOption = str | Mapping[str, Any]
 """The ``cache`` option as written: a backend name, or a mapping with ``backend``."""
+
+CACHE_PATH_OPTIONS = frozenset({"path", "ca_bundle", "client_cert", "client_key"})
+"""Keys of a ``cache`` mapping that name a file or directory: a relative one is the config
+file's (the file cache's ``path``; the Redis cache's ``ca_bundle``, ``client_cert``,
+``client_key``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,3 +165,27 @@ def retry_policy(options: Mapping[str, Any]) -> RetryPolicy:
     if options.get("deadline") is not None:
         given["deadline"] = float(options["deadline"])
     return RetryPolicy(**given)
+
+
+def anchor_paths(options: ProfileOptions, directory: str | None) -> ProfileOptions:
+    """``options`` with relative file paths made absolute against the config's directory.
+
+    ``ca_bundle`` and the :data:`CACHE_PATH_OPTIONS` of a ``cache`` mapping, like the
+    ``{file: …}`` secrets and key paths, name a file relative to the config file that holds
+    them, wherever the process runs. ``directory`` None (a config built in code): the
+    current directory, as written.
+    """
+    if directory is None:
+        return options
+    transport = options.transport
+    if isinstance(transport.verify, str):
+        transport = replace(transport, verify=anchored_path(transport.verify, directory))
+    cache = options.cache
+    if isinstance(cache, Mapping):
+        cache = {
+            key: anchored_path(value, directory)
+            if key in CACHE_PATH_OPTIONS and isinstance(value, str)
+            else value
+            for key, value in cache.items()
+        }
+    return replace(options, transport=transport, cache=cache)

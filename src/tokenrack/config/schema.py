@@ -195,7 +195,12 @@ def core_profile_properties(
         "refresh_before": _NON_NEGATIVE,
         "must_refresh_before": _NON_NEGATIVE,
         "verify": {"type": "boolean"},
-        "ca_bundle": {"type": "string", "minLength": 1},
+        "ca_bundle": {
+            "type": "string",
+            "minLength": 1,
+            "description": "a CA bundle (PEM) to verify the token endpoint with; a relative "
+            "path is the config file's directory's",
+        },
         "proxies": {
             "oneOf": [
                 {

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from tokenrack.auth.client_assertion import ROTATING_OPTIONS
 from tokenrack.auth.material import PATH_OPTIONS
+from tokenrack.config.options import anchor_paths
 from tokenrack.core.auto_auth import AuthPins
 from tokenrack.core.cache_wiring import SharedCache, SharedCaches
 from tokenrack.core.credential import (
@@ -452,6 +453,8 @@ class Registry:
                 if config.unusable is not None:
                     # The same error object each time: without the frames of earlier raises.
                     raise config.unusable.with_traceback(None)
+                # Relative ca_bundle and cache file paths are the config file's.
+                config = replace(config, parsed=anchor_paths(config.parsed, self._config.directory))
                 try:
                     secrets = self._secret_resolver(config)
                     option = config.parsed.cache

@@ -228,3 +228,12 @@ class Personality:
                 to install (the command shows it as a usage error).
         """
         return None
+
+    def accepts(self, emulator: TokenEmulator) -> list[str]:
+        """What else a request must carry, as lines for ``tokenrack emulator``'s banner.
+
+        Printed after the client's lines (those of :meth:`prepare`, or the client id and
+        secret), indented two spaces like them: the values a vendor requires that a person
+        must put in the profile (an account id, an audience). The default: none.
+        """
+        return []

@@ -86,17 +86,19 @@ def test_basic_is_refused_by_acme() -> None:
 
 
 def test_sandbox_needs_region_us() -> None:
+    registry = Registry.from_dict(
+        {
+            "version": 1,
+            "profiles": {
+                "acme": {
+                    "provider": "acme",
+                    "tenant": "sandbox",
+                    "client_id": "svc",
+                    "client_secret": "s",
+                }
+            },
+        }
+    )
+    # A profile's own mistakes make only that profile unusable: using it raises them.
     with pytest.raises(ConfigError, match=r"profiles\.acme\.region"):
-        Registry.from_dict(
-            {
-                "version": 1,
-                "profiles": {
-                    "acme": {
-                        "provider": "acme",
-                        "tenant": "sandbox",
-                        "client_id": "svc",
-                        "client_secret": "s",
-                    }
-                },
-            }
-        )
+        registry.runtime("acme")

@@ -21,6 +21,16 @@ class Auth0Personality(Personality):
 
     name: ClassVar[str] = "auth0"
 
+    def accepts(self, emulator: TokenEmulator) -> list[str]:
+        """The audience is required: the ones each client has a grant for, or any."""
+        lines = []
+        for client_id, client in sorted(emulator.clients.items()):
+            allowed = " ".join(sorted(client.audiences)) if client.audiences is not None else ""
+            lines.append(
+                f"  audience (or resource): required; {client_id} may ask for " + (allowed or "any")
+            )
+        return lines
+
     def check(
         self,
         emulator: TokenEmulator,

@@ -32,6 +32,16 @@ class ZoomPersonality(Personality):
         self.accounts = dict(accounts or {})
         self.api_url = api_url
 
+    def accepts(self, emulator: TokenEmulator) -> list[str]:
+        """The ``account_id`` each client must send (any, for a client not listed)."""
+        lines = [
+            f"  account_id: {account} (client {client_id})"
+            for client_id, account in sorted(self.accounts.items())
+        ]
+        if any(client_id not in self.accounts for client_id in emulator.clients):
+            lines.append("  account_id: required, any value" + (" for the others" if lines else ""))
+        return lines
+
     def check(
         self,
         emulator: TokenEmulator,
