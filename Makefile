@@ -103,6 +103,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/fleet.py
 	$(BIN)/python benchmarks/compare.py
 	$(BIN)/python benchmarks/cli.py
+	$(BIN)/python benchmarks/coldstart.py
 	$(BIN)/python benchmarks/redaction.py
 	$(BIN)/python benchmarks/agent.py
 	$(BIN)/python benchmarks/charts.py

@@ -181,7 +181,26 @@ def _core(results: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
+def _coldstart(results: Mapping[str, Any]) -> dict[str, str]:
+    return {
+        "first-token": bar_chart(
+            "A fresh process's first token: wall time, median",
+            {
+                "python -c pass": results["python_pass_median_ms"],
+                "import requests + requests.post": results["baseline_median_ms"],
+                "tokenrack.get_token (record warm)": results["tokenrack_median_ms"],
+                "tokenrack.get_token (record cold)": results["tokenrack_record_cold_median_ms"],
+                "tokenrack token (no cached token)": results["cli_cold_median_ms"],
+            },
+            unit="ms",
+            note=f"benchmarks/coldstart.py, {_measured(results)}; goal: 1.25x the baseline",
+            digits=1,
+        )
+    }
+
+
 CHARTS: dict[str, Callable[[Mapping[str, Any]], dict[str, str]]] = {
+    "coldstart": _coldstart,
     "compare": _compare,
     "fleet": _fleet,
     "cli": _cli,

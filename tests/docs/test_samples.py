@@ -149,6 +149,9 @@ PAGES = {
     ),
     "plugins.md": Page(env={"ACME_SECRET": "example-secret"}),
     "testing.md": Page(),
+    "jwt-bearer.md": Page(
+        env={"DOCUSIGN_PRIVATE_KEY": "not read at load", "SERVICENOW_CLIENT_SECRET": "x"}
+    ),
     "auth/client_assertion.md": Page(),
     "getting-started.md": Page(
         env={"BILLING_CLIENT_SECRET": "billing-secret-value"},

@@ -8,10 +8,15 @@ space-separated, ``aud`` = the token URI, ``iat`` and an ``exp`` at most an hour
 ``grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer``. The assertion is the credential,
 so no client authentication method applies: the provider declares ``none`` and its request
 says ``authenticate=False``.
+
+With ``external_account`` (a workload identity federation credential configuration) the
+provider exchanges an external token at Google's STS instead, then optionally impersonates a
+service account: :mod:`tokenrack_providers.google_wif`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -30,6 +35,13 @@ from tokenrack.plugin import (
     sign_jwt,
 )
 from tokenrack_providers._vendor import VendorProvider, string
+from tokenrack_providers.google_wif import (
+    EXTERNAL_OPTION,
+    STS_URL,
+    TOKEN_EXCHANGE,
+    ExternalAccount,
+    external_account_flow,
+)
 
 __all__ = ["DEFAULT_TOKEN_URL", "JWT_BEARER", "GoogleProvider", "ServiceAccountKey"]
 
@@ -149,15 +161,17 @@ class GoogleProvider(VendorProvider):
     # and no client_id or client_secret to ask the profile for.
     default_auth_method: ClassVar[str] = "none"
     supported_auth_methods: ClassVar[frozenset[str]] = frozenset({"none"})
-    secret_options: ClassVar[frozenset[str]] = frozenset({KEY_OPTION})
+    secret_options: ClassVar[frozenset[str]] = frozenset({KEY_OPTION, EXTERNAL_OPTION})
     options_schema: ClassVar[Mapping[str, Any]] = {
         "type": "object",
-        "required": ["service_account", KEY_OPTION, "scopes"],
+        # service_account and its key, or external_account: check_options says which is missing.
+        "required": ["scopes"],
         "properties": {
             "service_account": string(
                 _EMAIL, "a service account's email, e.g. reports@acme-prod.iam.gserviceaccount.com"
             ),
             KEY_OPTION: {},
+            EXTERNAL_OPTION: {},
             "scopes": {
                 "type": "array",
                 "items": {"type": "string", "minLength": 1},
@@ -172,8 +186,13 @@ class GoogleProvider(VendorProvider):
 
     @property
     def service_account(self) -> str:
-        """The service account's email, as the profile names it."""
-        return str(self.options["service_account"])
+        """The service account's email, as the profile names it ("" with ``external_account``)."""
+        return str(self.options.get("service_account") or "")
+
+    @property
+    def external(self) -> bool:
+        """Whether the profile federates through an ``external_account`` file."""
+        return EXTERNAL_OPTION in self.options
 
     @property
     def subject(self) -> str | None:
@@ -185,9 +204,26 @@ class GoogleProvider(VendorProvider):
         """Refuse client credentials (the grant has none) and a missing JWT extra.
 
         Raises:
-            ConfigError: The profile sets ``client_id``/``client_secret``, or the
-                ``tokenrack[jwt]`` extra that signs the assertion is not installed.
+            ConfigError: The profile sets ``client_id``/``client_secret``, mixes a key file
+                with ``external_account``, lacks both, or the ``tokenrack[jwt]`` extra that
+                signs the assertion is not installed.
         """
+        if self.external:
+            for key in ("service_account", KEY_OPTION, "subject", "assertion_lifetime"):
+                if key in self.options:
+                    raise ConfigError(
+                        f"{key} is for a service account key; {EXTERNAL_OPTION} federates "
+                        "without one (the impersonated account is named in its file)",
+                        path=key,
+                    )
+            return
+        for key in ("service_account", KEY_OPTION):
+            if key not in self.options:
+                raise ConfigError(
+                    f"required, but missing (or set {EXTERNAL_OPTION} for workload identity "
+                    "federation)",
+                    path=key,
+                )
         for key in ("client_id", "client_secret"):
             if key in self.options:
                 raise ConfigError(
@@ -205,8 +241,11 @@ class GoogleProvider(VendorProvider):
     # -- hooks -------------------------------------------------------------------------
 
     def template_url(self) -> str:
-        """Google's token endpoint (a key file's ``token_uri`` is used when it names one)."""
-        return DEFAULT_TOKEN_URL
+        """Google's token endpoint (a key file's ``token_uri`` is used when it names one).
+
+        With ``external_account``: Google's STS (the file's ``token_url`` when it names one).
+        """
+        return STS_URL if self.external else DEFAULT_TOKEN_URL
 
     def options_from_secrets(self, secrets: Mapping[str, Secret]) -> Mapping[str, Any]:
         """The key file's ``token_uri`` as ``token_url``, unless the profile sets one.
@@ -214,6 +253,9 @@ class GoogleProvider(VendorProvider):
         So the URL shown, logged and in the cache key is the one :meth:`token_flow` posts
         to. A key file that cannot be read learns nothing here: :meth:`token_flow` reports it.
         """
+        external = secrets.get(EXTERNAL_OPTION)
+        if external is not None:
+            return self._external_options(external)
         secret = secrets.get(KEY_OPTION)
         if secret is None or self.options.get("token_url"):
             return {}
@@ -223,6 +265,19 @@ class GoogleProvider(VendorProvider):
             return {}
         return {"token_url": key.token_uri} if key.token_uri else {}
 
+    def _external_options(self, secret: Secret) -> Mapping[str, Any]:
+        """What the ``external_account`` file says that the cache key and ``explain`` show."""
+        try:
+            account = ExternalAccount.from_json(secret.reveal())
+        except ConfigError:
+            return {}
+        learned: dict[str, Any] = {"external_audience": account.audience}
+        if not self.options.get("token_url"):
+            learned["token_url"] = account.token_url
+        if account.impersonation_url:
+            learned["impersonation_url"] = account.impersonation_url
+        return learned
+
     def build_token_request(self) -> TokenRequest:
         """The grant without its assertion, which :meth:`token_flow` signs and adds.
 
@@ -230,6 +285,13 @@ class GoogleProvider(VendorProvider):
 
         What cache keys and ``tokenrack explain`` see when the key is not at hand.
         """
+        if self.external:
+            form: tuple[tuple[str, str], ...] = (
+                ("grant_type", TOKEN_EXCHANGE),
+                ("audience", str(self.options.get("external_audience") or "")),
+                ("scope", " ".join(self.scopes)),
+            )
+            return TokenRequest(url=self.token_url(), form=form, authenticate=False)
         return TokenRequest(
             url=self.token_url(), form=(("grant_type", self.grant_type),), authenticate=False
         )
@@ -237,6 +299,12 @@ class GoogleProvider(VendorProvider):
     def cache_key_parts(self) -> Mapping[str, str]:
         """The endpoint, the service account, the sorted scopes and the subject."""
         parts = dict(super().cache_key_parts())
+        if self.external:
+            # The file itself is a secret option: its fingerprint binds the subject token's
+            # source (the path or URL it names), not the rotating token.
+            parts["scope"] = " ".join(sorted(self.scopes))
+            parts["impersonation_url"] = str(self.options.get("impersonation_url") or "")
+            return parts
         parts["service_account"] = self.service_account
         parts["scope"] = " ".join(sorted(self.scopes))
         if self.subject:
@@ -282,6 +350,14 @@ class GoogleProvider(VendorProvider):
             ConfigError: The key file is unusable (named, never quoted).
             TokenRequestError: Google refused the grant.
         """
+        external = secrets.get(EXTERNAL_OPTION)
+        if external is not None:
+            account = ExternalAccount.from_json(external.reveal())
+            if self.options.get("token_url"):
+                account = dataclasses.replace(account, token_url=str(self.options["token_url"]))
+            return (
+                yield from external_account_flow(account, self.scopes, self.parse_token_response)
+            )
         key = self.service_account_key(secrets)
         url = str(self.options.get("token_url") or key.token_uri or DEFAULT_TOKEN_URL)
         try:

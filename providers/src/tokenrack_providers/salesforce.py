@@ -66,3 +66,15 @@ class SalesforceProvider(VendorProvider):
     def template_url(self) -> str:
         """``https://{my domain}/services/oauth2/token``."""
         return f"https://{self.host}/services/oauth2/token"
+
+    def jwt_bearer_defaults(self) -> Mapping[str, Any]:
+        """With ``grant: jwt_bearer``: ``aud`` login (test for a sandbox), a 3-minute ``exp``.
+
+        Salesforce's JWT bearer flow wants ``aud`` = ``https://login.salesforce.com`` (a
+        sandbox: ``https://test.salesforce.com``; an Experience Cloud site: its URL, set
+        ``jwt_bearer.audience``) and an ``exp`` within 3 minutes; ``iss`` is the consumer
+        key (``client_id``) and ``sub`` the username (``jwt_bearer.subject``).
+        """
+        sandbox = ".sandbox.my.salesforce.com" in self.host
+        audience = "https://test.salesforce.com" if sandbox else "https://login.salesforce.com"
+        return {"audience": audience, "lifetime": 180}

@@ -94,6 +94,9 @@ class GuardedCache:
             result = call(self.backend())
         except Exception as error:
             self._failed(operation, error)
+            # Handled here: keep no traceback, whose frames hold the record being written
+            # (the token itself, in a plaintext cache) for anything that renders it later.
+            error.__traceback__ = None
             return failed
         if self._down_since is not None:
             self._worked(operation)

@@ -21,8 +21,15 @@ A record is read with ``GETRANGE`` up to one byte past
 check the server's certificate and host name (set explicitly, whatever redis-py's default).
 A password in the URL is taken out of it at once: the object keeps only the redacted URL.
 
+Topologies (:mod:`tokenrack.cache.redis_topology`): one server, a primary found by Redis
+Sentinels (``redis+sentinel://``) or a Redis Cluster (``redis+cluster://``, or
+``cluster: true``). In a cluster, the cache key is each key's hash tag
+(``<prefix>token:{<cache key>}``, ``<prefix>lock:{<cache key>}[:takeover]``), so a token's
+record and locks share one slot; the other topologies keep the names without braces.
+
 Every command runs with the configured ``timeout`` on connect and on each read, with no
-client-side retries: a slow or dead Redis costs a caller at most that long before the
+client-side retries (but one, on a refused or dropped connection, behind Sentinels or in a
+Cluster, to follow a failover): a slow or dead Redis costs a caller at most that long before the
 shared layer gives up on it (and its circuit breaker stops asking for a while). Redis
 errors become :class:`~tokenrack.errors.CacheError` naming the server, never its password.
 """
@@ -39,6 +46,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from tokenrack.cache.envelope import MAX_RECORD_BYTES
+from tokenrack.cache.redis_topology import Topology, parse_topology
 from tokenrack.errors import CacheError
 from tokenrack.secret.value import Secret
 
@@ -48,6 +56,8 @@ if TYPE_CHECKING:
 __all__ = ["RedisCache", "redact_url", "split_password"]
 
 _OWNER = re.compile(rb"[0-9a-f]{32}")
+# The shared layer's second lock of a key (tokenrack.core.shared): kept in the key's slot.
+_TAKEOVER = ":takeover"
 # Milliseconds a lock may outlive the lease it was set with (clocks, rounding).
 _LEASE_SLACK_MS = 1000
 
@@ -65,11 +75,16 @@ def redact_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme == "unix":
         return f"unix://{parts.path}"
+    path = parts.path if parts.path not in ("", "/") else ""
+    if "+" in parts.scheme:  # sentinels or cluster nodes: a list of host:port
+        return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{path}"
     host = parts.hostname or ""
     if ":" in host:
         host = f"[{host}]"
-    port = f":{parts.port}" if parts.port else ""
-    path = parts.path if parts.path not in ("", "/") else ""
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
     return f"{parts.scheme}://{host}{port}{path}"
 
 
@@ -82,6 +97,66 @@ def split_password(url: str) -> tuple[str, str | None]:
     host = parts.netloc.rpartition("@")[2]
     netloc = f"{user}@{host}" if user else host
     return urlunsplit(parts._replace(netloc=netloc)), unquote(parts.password)
+
+
+def _build_client(
+    topology: Topology, connection: dict[str, Any], *, sentinel_password: str | None
+) -> Any:
+    """The redis-py client for ``topology``, with ``connection``'s keyword arguments.
+
+    ``connection`` holds the per-connection options (timeouts, credentials, TLS files,
+    no retries). Sentinels get the same timeouts and TLS, but their own password
+    (``sentinel_password``) and no user name.
+
+    Behind a sentinel or in a cluster, a connection refused or dropped is what a failover
+    looks like to a client that has not seen it yet: such a command is tried once more at
+    once (the sentinel client asks the sentinels for the primary again, the cluster client
+    its nodes for the slots' owners), so that each process does not pay for the failover
+    with an outage of its own. Timeouts are never retried (the command may have run).
+
+    Raises:
+        ValueError, TypeError: redis-py refused the options.
+        redis.RedisError: Never for sentinel and server; a cluster connects at first use.
+    """
+    import redis
+    import redis.cluster
+    import redis.sentinel
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    if topology.kind == "server":
+        return redis.Redis.from_url(topology.url, **connection)
+    once = Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,))
+    if topology.kind == "sentinel":
+        sentinel_kwargs = {
+            k: v for k, v in connection.items() if k.startswith(("socket_", "ssl")) or k == "retry"
+        }
+        if topology.tls:
+            sentinel_kwargs["ssl"] = True
+        if sentinel_password is not None:
+            sentinel_kwargs["password"] = sentinel_password
+        manager = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+            list(topology.nodes),
+            sentinel_kwargs=sentinel_kwargs,
+            **{k: v for k, v in connection.items() if k != "retry"},
+        )
+        extra: dict[str, Any] = {"db": topology.db, "retry": once}
+        if topology.tls:
+            extra["ssl"] = True
+        return manager.master_for(topology.service_name, **extra)  # type: ignore[no-untyped-call]
+    options = {k: v for k, v in connection.items() if k not in ("retry", "retry_on_timeout")}
+    if topology.tls:
+        options["ssl"] = True
+    nodes = [
+        redis.cluster.ClusterNode(host, port)  # type: ignore[no-untyped-call]
+        for host, port in topology.nodes
+    ]
+    return redis.cluster.RedisCluster(
+        startup_nodes=nodes,
+        retry=once,
+        require_full_coverage=False,
+        **options,
+    )
 
 
 class _RedisLock:
@@ -123,13 +198,21 @@ class RedisCache:
         "properties": {
             "url": {
                 "type": "string",
-                "pattern": "^(redis|rediss|unix)://",
-                "description": "redis://host:port/db, rediss:// for TLS, or unix:///path",
+                "pattern": "^(redis|rediss|unix|redis\\+sentinel|rediss\\+sentinel"
+                "|redis\\+cluster|rediss\\+cluster)://",
+                "description": "redis://host:port/db, rediss:// for TLS, unix:///path, "
+                "redis+sentinel://host:port,host:port/service_name/db, or "
+                "redis+cluster://host:port,host:port (rediss+… for TLS)",
+            },
+            "cluster": {
+                "type": "boolean",
+                "description": "true: the redis:// or rediss:// url is a Redis Cluster node",
             },
             "key_prefix": {"type": "string"},
             "timeout": {"type": "number", "exclusiveMinimum": 0},
             "username": {"type": "string", "minLength": 1},
             "password": {},
+            "sentinel_password": {},
             "ca_bundle": {
                 "type": "string",
                 "minLength": 1,
@@ -155,7 +238,7 @@ class RedisCache:
             },
         },
     }
-    secret_options: ClassVar[frozenset[str]] = frozenset({"password"})
+    secret_options: ClassVar[frozenset[str]] = frozenset({"password", "sentinel_password"})
     # Read by `tokenrack providers` to show the backend unusable without the package.
     requires_extra: ClassVar[str | None] = "tokenrack[redis]"
 
@@ -174,7 +257,21 @@ class RedisCache:
         self.url = redact_url(url)
         self.prefix = str(options.get("key_prefix", self.DEFAULT_PREFIX))
         self.timeout = float(options.get("timeout", self.DEFAULT_TIMEOUT))
-        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        # RedisClusterException is no RedisError (SlotNotCoveredError, a cluster not made).
+        self._errors: tuple[type[BaseException], ...] = (
+            redis.RedisError,
+            redis.exceptions.RedisClusterException,
+            OSError,
+        )
+        try:
+            self.topology = parse_topology(url, cluster=options.get("cluster") is True)
+        except ValueError as error:
+            raise CacheError(
+                f"redis cache {self.url}: bad url ({error})", backend=self.name
+            ) from None
+        # A cluster routes by hash slot: each token's keys carry a hash tag ({cache key}),
+        # so its record and both its locks are on one node and fail over together.
+        self.hash_tags = self.topology.kind == "cluster"
         kwargs: dict[str, Any] = {
             "socket_timeout": self.timeout,
             "socket_connect_timeout": self.timeout,
@@ -186,12 +283,14 @@ class RedisCache:
         }
         if options.get("username"):
             kwargs["username"] = str(options["username"])
+        elif self.topology.username and self.topology.kind != "server":
+            kwargs["username"] = self.topology.username
         password = secrets.get("password")
         if inline_password is not None:
             kwargs["password"] = inline_password  # as redis-py does: the URL's wins
         elif password is not None:
             kwargs["password"] = password.reveal()
-        if url.startswith("rediss://"):
+        if self.topology.tls:
             kwargs["ssl_cert_reqs"] = "required"
             kwargs["ssl_check_hostname"] = True
             if options.get("ca_bundle"):
@@ -200,16 +299,30 @@ class RedisCache:
                 kwargs["ssl_certfile"] = str(options["client_cert"])
             if options.get("client_key"):
                 kwargs["ssl_keyfile"] = str(options["client_key"])
+        sentinel_password = secrets.get("sentinel_password")
         # Locks whose SET timed out: (lock key, owner value, monotonic end of its lease).
         self._orphans: list[tuple[str, str, float]] = []
         self._orphans_lock = threading.Lock()
-        try:
-            self._client: redis.Redis = redis.Redis.from_url(url, **kwargs)
-        except (ValueError, TypeError) as error:
-            raise CacheError(
-                f"redis cache {self.url}: bad url or options ({error})",
-                backend=self.name,
-            ) from None
+        self._client_lock = threading.Lock()
+        self._client: redis.Redis | None = None
+
+        def build() -> Any:
+            return _build_client(
+                self.topology,
+                kwargs,
+                sentinel_password=None if sentinel_password is None else sentinel_password.reveal(),
+            )
+
+        self._build = build
+        if self.topology.kind != "cluster":
+            # A cluster client asks the nodes for their slots as it is made: at first use.
+            try:
+                self._client = build()
+            except (ValueError, TypeError) as error:
+                raise CacheError(
+                    f"redis cache {self.url}: bad url or options ({error})",
+                    backend=self.name,
+                ) from None
 
     def __repr__(self) -> str:
         return f"RedisCache({self.describe()!r})"
@@ -220,21 +333,49 @@ class RedisCache:
         url, prefix = getattr(self, "url", "?"), getattr(self, "prefix", "?")
         return f"{url} (prefix {prefix!r})"
 
+    def _connected(self) -> Any:
+        """The client, made now if it is a cluster's that could not be made before."""
+        with self._client_lock:
+            if self._client is None:
+                try:
+                    self._client = self._build()
+                except (ValueError, TypeError) as error:
+                    raise CacheError(
+                        f"redis cache {self.url}: bad url or options ({error})",
+                        backend=self.name,
+                    ) from None
+            return self._client
+
     def _call(self, command: Any) -> Any:
         try:
-            return command(self._client)
+            return command(self._connected())
         except self._errors as error:
             # redis-py's messages name host and port at most; never the password.
-            raise CacheError(
-                f"redis at {self.url}: {type(error).__name__}: {error}",
-                backend=self.name,
-            ) from None
+            failure = f"redis at {self.url}: {type(error).__name__}: {error}"
+            if self.topology.kind == "sentinel" and self._client is not None:
+                # After a failover every idle connection still points at the old primary:
+                # drop them all now, so that the next command asks the sentinels once,
+                # rather than each stale connection failing (and reopening the breaker).
+                with contextlib.suppress(Exception):
+                    self._client.connection_pool.disconnect(inuse_connections=False)
+        # Raised outside the handler, so that redis-py's error is not kept as its context:
+        # that error's frames hold the command's arguments (a record: the token, when
+        # the cache is plaintext).
+        raise CacheError(failure, backend=self.name)
+
+    def _name(self, kind: str, key: str) -> str:
+        if not self.hash_tags:
+            return f"{self.prefix}{kind}:{key}"
+        # The hash tag is the token's cache key, without the takeover suffix, so that
+        # the record, its lock and its takeover lock share one slot.
+        base = key.removesuffix(_TAKEOVER)
+        return f"{self.prefix}{kind}:{{{base}}}{key[len(base) :]}"
 
     def _token_key(self, key: str) -> str:
-        return f"{self.prefix}token:{key}"
+        return self._name("token", key)
 
     def _lock_key(self, key: str) -> str:
-        return f"{self.prefix}lock:{key}"
+        return self._name("lock", key)
 
     # -- TokenCache ----------------------------------------------------------------------
 
@@ -349,4 +490,5 @@ class RedisCache:
     def close(self) -> None:
         """Close the connection pool."""
         with contextlib.suppress(*self._errors):
-            self._client.close()
+            if self._client is not None:
+                self._client.close()

@@ -23,11 +23,12 @@ __all__ = ["run_explain"]
 def _why(runtime: ProfileRuntime, endpoint: Endpoint, methods: list[str]) -> str:
     configured = runtime.config.options.get("auth_method")
     if runtime.config.auth_method != "auto":
-        return (
-            "set in the profile"
-            if configured
-            else f"the {runtime.config.provider} provider's default"
-        )
+        if configured:
+            return "set in the profile"
+        grant = runtime.config.options.get("grant")
+        if grant and grant != "client_credentials":
+            return f"the default of grant: {grant}"
+        return f"the {runtime.config.provider} provider's default"
     if len(methods) > 1:
         return (
             f"auto: tries {methods[0]}, and {methods[1]} once only if that is refused with "

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tokenrack.auth.jwt_bearer import grant_problem, with_grant
 from tokenrack.auth.selection import AUTO
 from tokenrack.cache.redis import split_password
 from tokenrack.cache.settings import PLAINTEXT_PROBLEM, cache_settings, needs_plaintext_opt_in
@@ -399,6 +400,11 @@ class _ProfileBuilder:
             )
         except PluginError as error:
             return error
+        # grant: jwt_bearer (issue 13): the provider class that sends it.
+        provider = with_grant(provider, merged.get("grant"))
+        problem = grant_problem(provider, merged)
+        if problem is not None:
+            self.problems.append(ConfigProblem(f"{base}.{problem.path}", problem.message))
         auth_name = str(merged.get("auth_method") or provider.default_auth_method)
         try:
             methods = self._auth_methods(base, auth_name, provider)

@@ -24,6 +24,7 @@ __all__ = [
     "document_schema",
     "profile_schema",
     "secret_schema",
+    "token_exchange_properties",
     "without_references",
 ]
 
@@ -60,6 +61,10 @@ MERGED_KEYS = frozenset({"timeout", "retries"})
 
 _POSITIVE = {"type": "number", "exclusiveMinimum": 0}
 _NON_NEGATIVE = {"type": "number", "minimum": 0}
+
+
+GRANTS = ("client_credentials", "jwt_bearer", "token_exchange")
+"""The values of a profile's ``grant`` key (client credentials unless it says otherwise)."""
 
 
 def secret_schema(sources: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -147,6 +152,8 @@ def core_profile_properties(
         "client_id": {"type": "string", "minLength": 1},
         "client_secret": secret_schema(sources),
         "auth_method": {"type": "string", "minLength": 1},
+        "grant": {"enum": list(GRANTS)},
+        "jwt_bearer": {"type": "object"},
         "issuer": {
             "type": "string",
             "pattern": "^([Hh][Tt][Tt][Pp][Ss]?://[^/?#\\s]+|.*\\$\\{)",
@@ -212,6 +219,35 @@ def core_profile_properties(
             ]
         },
         "allow_insecure_http": {"type": "boolean"},
+        **token_exchange_properties(sources),
+    }
+
+
+def token_exchange_properties(sources: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """``grant`` and RFC 8693's keys: a token from a secret source or ``{profile: name}``."""
+    token_source = {
+        "type": "object",
+        "minProperties": 1,
+        "maxProperties": 1,
+        "properties": {
+            **{name: dict(schema) for name, schema in sorted(sources.items())},
+            "profile": {"type": "string", "minLength": 1},
+        },
+        "additionalProperties": False,
+        "description": "a secret source ({file: …}, {env: …}, …) or {profile: name}",
+    }
+    token_type = {
+        "type": "string",
+        "minLength": 1,
+        "description": "a token type URI, or a short name: access_token, jwt, id_token, …",
+    }
+    return {
+        "grant": {"enum": list(GRANTS)},
+        "subject_token": token_source,
+        "subject_token_type": token_type,
+        "actor_token": token_source,
+        "actor_token_type": token_type,
+        "requested_token_type": token_type,
     }
 
 

@@ -1,5 +1,8 @@
 """Validation with jsonschema, and messages a platform engineer can act on.
 
+A value that validated before, unchanged, against the same schema is not validated again
+(:mod:`tokenrack.config.validated`): jsonschema is then not even imported.
+
 jsonschema's own messages quote whole instances (secrets included) and speak of
 "properties" and "oneOf". Here every error becomes a :class:`ConfigProblem` that names the
 JSON path, says what was expected in plain words, shows what was found (never a value under
@@ -10,13 +13,14 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from tokenrack.config.marks import join_path
+from tokenrack.config.validated import record
 from tokenrack.errors import ConfigProblem
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 __all__ = ["describe", "join_path", "validate"]
 
@@ -262,10 +266,19 @@ def validate(
         hide: Says, from a path relative to ``instance``, whether the value there is a
             secret that must not be shown.
     """
+    remembered = record()
+    digest = remembered.digest(instance, schema, base) if remembered is not None else None
+    if digest is not None and remembered is not None and digest in remembered:
+        return []
+    # Imported here: an unchanged config never needs it (the validation record).
+    from jsonschema import Draft202012Validator
+
     validator = Draft202012Validator(schema)
     problems: list[ConfigProblem] = []
     for error in validator.iter_errors(instance):
         for problem in _problems(error, base, hide):
             if problem not in problems:
                 problems.append(problem)
+    if not problems and digest is not None and remembered is not None:
+        remembered.add(digest)
     return sorted(problems, key=lambda p: p.path)

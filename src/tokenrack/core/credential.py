@@ -25,7 +25,6 @@ Standard library only (HKDF is a few lines of ``hmac``).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import os
@@ -36,7 +35,7 @@ from collections.abc import Callable, Mapping
 from tokenrack.cache.paths import default_cache_directory
 from tokenrack.errors import CacheError
 from tokenrack.secret.value import Secret
-from tokenrack.util.safe_file import check_directory, read_private
+from tokenrack.util.safe_file import private_key
 
 __all__ = [
     "CREDENTIAL_PART",
@@ -131,37 +130,7 @@ def _user_key(directory: str) -> bytes:
         CacheError: The directory or the key file is not ours alone, or the key is malformed.
         OSError: The directory or the key cannot be created.
     """
-    parent = os.path.dirname(directory)
-    os.makedirs(parent, exist_ok=True)
-    with contextlib.suppress(FileExistsError):
-        os.mkdir(directory, 0o700)
-    check_directory(directory)
-    path = os.path.join(directory, KEY_FILE)
-    key = read_private(path)
-    if key is None:
-        _create_key(directory, path)
-        key = read_private(path)
-    if key is None or len(key) != _KEY_BYTES:
-        raise CacheError(f"refusing the fingerprint key at {path}: malformed", backend="file")
-    return key
-
-
-def _create_key(directory: str, path: str) -> None:
-    """Write a new random key at ``path`` unless another process wrote one first."""
-    import tempfile
-
-    # A complete file linked into place: a reader never sees a half-written key, and
-    # link() fails rather than replace a key another process created in the meantime.
-    fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".key", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(secrets.token_bytes(_KEY_BYTES))
-            handle.flush()
-            os.fsync(handle.fileno())
-        with contextlib.suppress(FileExistsError):
-            os.link(temporary, path)
-    finally:
-        os.unlink(temporary)
+    return private_key(directory, KEY_FILE, _KEY_BYTES)
 
 
 _scrypt_cache: dict[tuple[str, bytes], str] = {}

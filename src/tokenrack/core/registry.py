@@ -139,7 +139,8 @@ class Registry:
         self._stats: dict[str, ProfileStats] = {}
         self._retired: list[tuple[float, ProfileRuntime]] = []
         self._shared = SharedCaches(catalog, self._clock)
-        self._lock = threading.Lock()
+        # Re-entrant: building a token-exchange profile builds the profile it reads from.
+        self._lock = threading.RLock()
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Registry:
@@ -476,6 +477,7 @@ class Registry:
                         shared_pins=cache.pins if cache is not None else None,
                         fingerprint=_fingerprint_for(cache, secrets),
                         stats=self._stats.setdefault(profile, ProfileStats()),
+                        tokens=_OtherProfiles(self),
                     )
                     slot = self._store.slot(runtime.cache_key)
                     refresh: Refresh = runtime.refresh
@@ -601,3 +603,25 @@ def _fingerprint_for(cache: SharedCache | None, secrets: SecretResolver) -> Fing
         path = settings.options.get("path")
         return user_fingerprint(str(path) if path else None)
     return scrypt_fingerprint()
+
+
+class _OtherProfiles:
+    """What a token-exchange profile may ask of its registry: other profiles' tokens."""
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+
+    def get_token(self, profile: str, *, force_refresh: bool = False) -> Token:
+        """``profile``'s token, cached and refreshed as its own (now, if forced)."""
+        return self._registry.get_token(profile, force_refresh=force_refresh)
+
+    def cache_key_of(self, profile: str) -> str:
+        """``profile``'s cache key, building it if need be."""
+        return self._registry.runtime(profile).cache_key
+
+    def options_of(self, profile: str) -> Mapping[str, Any] | None:
+        """``profile``'s options as loaded, or None when there is no such profile."""
+        config = self._registry.config
+        if profile not in config.profiles:
+            return None
+        return config.profile(profile).options

@@ -19,6 +19,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from tokenrack.auth.client_assertion import ROTATING_OPTIONS, is_stale_assertion
+from tokenrack.auth.jwt_bearer import key_refused, with_grant
 from tokenrack.auth.material import MaterialFiles, OptionMaterialError
 from tokenrack.auth.methods import ClientAuthMethod, ClientCredentials
 from tokenrack.cache.key import cache_key
@@ -30,6 +31,7 @@ from tokenrack.core.credential import (
     process_fingerprint,
 )
 from tokenrack.core.endpoint import Endpoint, EndpointResolver, MetadataStore
+from tokenrack.core.exchange import ProfileTokens, token_exchange_for
 from tokenrack.core.refusal import is_refusal
 from tokenrack.core.stats import ProfileStats
 from tokenrack.core.store import CachedToken, RefreshWindows
@@ -86,6 +88,7 @@ class ProfileRuntime:
         fingerprint: Digests the profile's credential into its cache key (see
             :mod:`tokenrack.core.credential`; the per-process key when omitted).
         stats: The profile's counters, kept across rebuilds (new ones when omitted).
+        tokens: Other profiles' tokens, for ``grant: token_exchange`` with ``{profile:}``.
 
     Raises:
         PluginError: The profile's provider cannot be loaded.
@@ -110,6 +113,7 @@ class ProfileRuntime:
         shared_pins: SharedPins | None = None,
         fingerprint: Fingerprint | None = None,
         stats: ProfileStats | None = None,
+        tokens: ProfileTokens | None = None,
     ) -> None:
         if config.unusable is not None:
             raise config.unusable
@@ -122,7 +126,9 @@ class ProfileRuntime:
         self._clock = clock
         self._rng = rng
         self._secrets = secrets
-        self._provider_class = catalog.provider(config.provider)
+        self._provider_class = with_grant(
+            catalog.provider(config.provider), config.options.get("grant")
+        )
         self.provider: Provider = self._provider_class(config.options)
         learned = self.provider.options_from_secrets(
             {k: v for k, v in self._bound_secrets().items() if k in self.provider.secret_options}
@@ -130,6 +136,14 @@ class ProfileRuntime:
         if learned:
             # E.g. the token URL a key file names: shown, logged and keyed as it is used.
             self.provider = self._provider_class({**config.options, **learned})
+        # RFC 8693: built before the cache key, which carries its sources' identities.
+        self.exchange = token_exchange_for(
+            profile=self.name,
+            source=source,
+            options=config.options,
+            resolve=secrets.resolve,
+            tokens=tokens,
+        )
         self.issuer = options.issuer
         self.discovers = bool(options.issuer) and not options.token_url
         self.cache_key_parts = self._cache_key_parts()
@@ -196,6 +210,12 @@ class ProfileRuntime:
         return self.options.retry
 
     def _cache_key_parts(self) -> dict[str, str]:
+        parts = self._provider_key_parts()
+        if self.exchange is not None:
+            parts.update(self.exchange.cache_key_parts())
+        return parts
+
+    def _provider_key_parts(self) -> dict[str, str]:
         if not self.discovers:
             return dict(self.provider.cache_key_parts())
         # The token URL is not known until the metadata is read; the issuer names the server
@@ -302,6 +322,8 @@ class ProfileRuntime:
                 reported under the profile.
         """
         provider = self.provider_for(url)
+        if self.exchange is not None:
+            return self.exchange.first_request(provider)
         mine = {k: v for k, v in secrets.items() if k in provider.secret_options}
         try:
             return next(provider.token_flow(mine))
@@ -365,7 +387,7 @@ class ProfileRuntime:
             result = self._try_rotated(started_at)
         except TokenError as error:
             error.profile = self.name
-            if is_refusal(error):
+            if is_refusal(error) or key_refused(self.provider, error):
                 # Read the secret again before the next try: it may have been rotated.
                 self.forget_secrets()
             logger.warning(
@@ -471,6 +493,14 @@ class ProfileRuntime:
             transport = replace(transport, client_cert=self._client_certificate(secrets))
             url = endpoint.mtls_token_url or url
         provider = self.provider_for(url)
+        provider_secrets = {k: v for k, v in secrets.items() if k in provider.secret_options}
+        known = tuple(secrets.values())
+        if self.exchange is not None:
+            exchanged = self.exchange.read()  # per fetch: the subject token rotates
+            flow = self.exchange.flow(provider, exchanged)
+            known += exchanged.secrets()
+        else:
+            flow = provider.token_flow(provider_secrets)
         settings = FetchSettings(
             authenticate=authenticate,
             policy=self.options.retry,
@@ -479,12 +509,11 @@ class ProfileRuntime:
             allow_insecure_http=self.options.allow_insecure_http,
             profile=self.name,
             source=self.source,
-            known_secrets=tuple(secrets.values()),
+            known_secrets=known,
             started_at=started_at,
         )
-        provider_secrets = {k: v for k, v in secrets.items() if k in provider.secret_options}
         return drive(
-            fetch_steps(provider.token_flow(provider_secrets), settings),
+            fetch_steps(flow, settings),
             transport=self._transport,
             options=transport,
             clock=self._clock,

@@ -2,8 +2,10 @@
 
 Libraries report through the OpenTelemetry API and let the application choose an SDK and
 exporters; without one configured, the API's no-op providers make this free. tokenrack
-imports ``opentelemetry`` at its first fetch, never at ``import tokenrack``, and not at
-all when it is not installed or ``TOKENRACK_OTEL=off``. What is recorded:
+imports ``opentelemetry`` at a fetch once the application has imported it (to configure
+its SDK), never at ``import tokenrack``, and not at all when it is not installed or
+``TOKENRACK_OTEL=off`` (``TOKENRACK_OTEL=on`` imports it at the first fetch regardless).
+What is recorded:
 
 - a span ``tokenrack.fetch`` per token fetch, with ``tokenrack.profile``,
   ``tokenrack.provider``, ``tokenrack.reason`` and ``tokenrack.outcome`` (``ok`` or the
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 import time
 
@@ -38,6 +41,12 @@ def _load() -> tuple[Any, Any, Any] | None:
     global _instruments, _checked
     if _checked:
         return _instruments
+    if "opentelemetry" not in sys.modules and os.environ.get("TOKENRACK_OTEL") != "on":
+        # An application that reports through OpenTelemetry has imported it to configure
+        # its SDK (or an auto-instrumentation did); without that nothing would be recorded,
+        # so a cold start does not pay for the import. Asked again at each fetch, so an
+        # SDK configured later is used from then on.
+        return None
     with _lock:
         if not _checked:
             _instruments = None

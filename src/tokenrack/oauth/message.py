@@ -55,7 +55,8 @@ class TokenRequest:
         form: The parameters, in order; a name may repeat (e.g. ``resource``, RFC 8707).
         headers: Extra headers, in order; names compare case-insensitively.
         method: The HTTP method (``POST`` for every token endpoint we know).
-        body_format: ``form`` (RFC 6749) or ``json`` (some vendors).
+        body_format: ``form`` (RFC 6749) or ``json`` (some vendors; a name ending in ``[]``
+            is always a JSON array, under the name without it).
         params_in: ``body`` (RFC 6749) or ``query`` (the parameters go in the URL).
         authenticate: False when the request carries its own credentials (e.g. a JWT-bearer
             grant) and no client authentication method must be applied.
@@ -156,6 +157,11 @@ def _with_query(url: str, pairs: Iterable[tuple[str, str]]) -> str:
 def _json_object(pairs: Iterable[tuple[str, str]]) -> dict[str, str | list[str]]:
     body: dict[str, str | list[str]] = {}
     for key, value in pairs:
+        if key.endswith("[]"):  # always an array, even of one (e.g. Google's ``scope``)
+            listed = body.setdefault(key[:-2], [])
+            if isinstance(listed, list):
+                listed.append(value)
+            continue
         if key not in body:
             body[key] = value
             continue

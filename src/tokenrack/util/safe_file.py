@@ -18,6 +18,7 @@ __all__ = [
     "check_directory",
     "check_owner_and_mode",
     "open_private",
+    "private_key",
     "read_private",
     "write_private",
 ]
@@ -159,3 +160,47 @@ def write_private(path: str, data: bytes, *, durable: bool) -> None:
                 os.fsync(dir_fd)
             finally:
                 os.close(dir_fd)
+
+
+def private_key(directory: str, name: str, size: int) -> bytes:
+    """The random key kept in file ``name`` of ``directory``, created at its first use.
+
+    The directory is created (0700) when missing and must be ours alone; the key is
+    written whole (0600, fsynced) and linked into place, so a reader never sees half a key
+    and two processes creating it at once agree on the first one linked.
+
+    Raises:
+        CacheError: The directory or the key file is not ours alone, or the key is not
+            ``size`` bytes long.
+        OSError: The directory or the key cannot be created.
+    """
+    os.makedirs(os.path.dirname(directory), exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(directory, 0o700)
+    check_directory(directory)
+    path = os.path.join(directory, name)
+    key = read_private(path)
+    if key is None:
+        _create_key(directory, path, size)
+        key = read_private(path)
+    if key is None or len(key) != size:
+        raise CacheError(f"refusing the key at {path}: malformed", backend="file")
+    return key
+
+
+def _create_key(directory: str, path: str, size: int) -> None:
+    """Write a new random key at ``path`` unless another process wrote one first."""
+    import secrets
+    import tempfile
+
+    # link() fails rather than replace a key another process created in the meantime.
+    fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".key", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secrets.token_bytes(size))
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)

@@ -1,0 +1,1 @@
+"""Start-up: what a short-lived process imports and reads (issue 15)."""
