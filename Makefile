@@ -106,6 +106,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/coldstart.py
 	$(BIN)/python benchmarks/redaction.py
 	$(BIN)/python benchmarks/agent.py
+	$(BIN)/python benchmarks/dpop.py
 	$(BIN)/python benchmarks/charts.py
 
 # Redraws the SVG charts from benchmarks/results/*.json without running any benchmark.

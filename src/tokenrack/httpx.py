@@ -3,7 +3,9 @@
 The same behaviour as :class:`tokenrack.BearerAuth` for requests: the profile's token in
 ``Authorization``; on a 401 the rejected token is invalidated (only if it is still the
 cached one, so a burst of 401s causes one refresh), a fresh one is obtained, and the request
-is sent once more. A second 401 is returned as it is. Needs ``tokenrack[httpx]``; the only
+is sent once more. A second 401 is returned as it is. A DPoP-bound token goes as
+``Authorization: DPoP …`` with a fresh proof per request, and a ``use_dpop_nonce`` challenge
+is answered once with the server's nonce (the token kept). Needs ``tokenrack[httpx]``; the only
 module that imports httpx.
 """
 
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from tokenrack.core.bearer_auth import TokenSource
+from tokenrack.token import Token
 
 if TYPE_CHECKING:
     from tokenrack.core.registry import Registry
@@ -49,21 +52,36 @@ class BearerAuth(httpx.Auth):
     ) -> Generator[httpx.Request, httpx.Response, None]:
         """Send with the token; on a 401, once more with a fresh one."""
         token = self._source.get()
-        request.headers["Authorization"] = token.authorization
+        request.headers.update(self._headers(token, request))
         response = yield request
         if response.status_code == 401:
-            self._source.rejected(token)
-            request.headers["Authorization"] = self._source.get().authorization
-            yield request
+            if not self._challenge(token, request, response):
+                self._source.rejected(token)
+                token = self._source.get()
+            request.headers.update(self._headers(token, request))
+            response = yield request
+        self._challenge(token, request, response)  # learn a nonce the answer carries
 
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         """:meth:`sync_auth_flow` for ``httpx.AsyncClient``, never blocking the loop."""
         token = await self._source.aget()
-        request.headers["Authorization"] = token.authorization
+        request.headers.update(self._headers(token, request))
         response = yield request
         if response.status_code == 401:
-            self._source.rejected(token)
-            request.headers["Authorization"] = (await self._source.aget()).authorization
-            yield request
+            if not self._challenge(token, request, response):
+                self._source.rejected(token)
+                token = await self._source.aget()
+            request.headers.update(self._headers(token, request))
+            response = yield request
+        self._challenge(token, request, response)  # learn a nonce the answer carries
+
+    def _headers(self, token: Token, request: httpx.Request) -> dict[str, str]:
+        return self._source.headers(token, request.method, str(request.url))
+
+    def _challenge(self, token: Token, request: httpx.Request, response: httpx.Response) -> bool:
+        """Learn a DPoP nonce; True for a ``use_dpop_nonce`` challenge (the token is kept)."""
+        return self._source.nonce_challenge(
+            token, str(request.url), response.status_code, response.headers
+        )

@@ -297,3 +297,18 @@ def test_every_request_is_logged_without_its_token_even_at_debug(
     assert "caller=tcp profile=graph path=/v1/token/graph outcome=ok status=200" in log
     assert "caller=tcp profile=graph path=/v1/token/graph outcome=unauthorized status=401" in log
     assert "DEBUG" in log  # the agent really logged at debug
+
+
+def test_a_dpop_profile_is_not_served_and_nothing_is_fetched(
+    emulator: TokenEmulator, start_agent: StartAgent
+) -> None:
+    """Its token would be bound to the agent's key, which no caller holds (issue 13 x 14)."""
+    uid = os.getuid()
+    config = agent_config(
+        {"bound": profile(emulator, dpop=True)}, {"profiles": {"bound": {"uids": [uid]}}}
+    )
+    agent = start_agent(config, tcp=False)
+    answer = agent.unix("/v1/token/bound")
+    assert answer.status == 501
+    assert answer.json()["error"] == "dpop_not_served"
+    assert emulator.request_count == 0

@@ -67,6 +67,15 @@ async def token_for(
         raise RequestRefusedError(404, "not_found", f"no profile {profile!r} for this caller")
     metrics = request.app[METRICS]
     try:
+        if registry.runtime(profile).dpop is not None:
+            # A DPoP-bound token is useless without the key that proves it, and the agent
+            # hands out tokens, not keys or proofs.
+            raise RequestRefusedError(
+                501,
+                "dpop_not_served",
+                f"profile {profile!r} uses DPoP: its tokens are bound to a key the caller "
+                "does not hold, so the agent does not serve them",
+            )
         token = await registry.aget_token(profile)
         if min_ttl is not None and token.expires_in() < min_ttl:
             forced = request.app[FORCED]

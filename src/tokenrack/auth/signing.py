@@ -39,9 +39,11 @@ __all__ = [
     "certificate_thumbprint",
     "check_key_strength",
     "client_assertion",
+    "generate_key",
     "hmac_key",
     "jwt_available",
     "load_private_key",
+    "public_jwk",
     "sign_jwt",
 ]
 
@@ -367,3 +369,67 @@ def client_assertion(
         "exp": issued + max(1, int(lifetime)),
     }
     return sign_jwt(claims, key, headers=headers)
+
+
+def generate_key(algorithm: str = "ES256") -> SigningKey:
+    """A new key pair for ``algorithm``, held in memory only (a DPoP key, RFC 9449).
+
+    ES256/384/512 get a key on their curve, RS*/PS* a 2048-bit RSA key, EdDSA Ed25519.
+
+    Raises:
+        KeyMaterialError: ``algorithm`` is not an asymmetric JWS algorithm.
+    """
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    if algorithm not in ASYMMETRIC_ALGORITHMS:
+        raise KeyMaterialError(f"cannot generate a key for {algorithm}")
+    key: Any
+    if algorithm.startswith("ES"):
+        curves: dict[str, ec.EllipticCurve] = {
+            "ES256": ec.SECP256R1(),
+            "ES384": ec.SECP384R1(),
+            "ES512": ec.SECP521R1(),
+        }
+        key = ec.generate_private_key(curves[algorithm])
+    elif algorithm == "EdDSA":
+        key = ed25519.Ed25519PrivateKey.generate()
+    else:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=MIN_RSA_BITS)
+    return SigningKey(key, algorithm)
+
+
+def _int_b64(value: int, size: int | None = None) -> str:
+    length = size if size is not None else max(1, (value.bit_length() + 7) // 8)
+    return _b64url(value.to_bytes(length, "big"))
+
+
+def public_jwk(key: SigningKey) -> dict[str, str]:
+    """The public half of ``key`` as a JWK holding only the members RFC 7638 §3.2 names.
+
+    Raises:
+        KeyMaterialError: An HMAC key (it has no public half) or an unsupported key type.
+    """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+
+    private = key.key
+    if isinstance(private, ec.EllipticCurvePrivateKey):
+        numbers = private.public_key().public_numbers()
+        size = (private.curve.key_size + 7) // 8
+        crv = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
+        return {
+            "crv": crv[private.curve.name],
+            "kty": "EC",
+            "x": _int_b64(numbers.x, size),
+            "y": _int_b64(numbers.y, size),
+        }
+    if isinstance(private, rsa.RSAPrivateKey):
+        rsa_numbers = private.public_key().public_numbers()
+        return {"e": _int_b64(rsa_numbers.e), "kty": "RSA", "n": _int_b64(rsa_numbers.n)}
+    if isinstance(private, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)):
+        raw = private.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        crv_name = "Ed25519" if isinstance(private, ed25519.Ed25519PrivateKey) else "Ed448"
+        return {"crv": crv_name, "kty": "OKP", "x": _b64url(raw)}
+    raise KeyMaterialError("this key has no public JWK (an HMAC secret, or an unknown type)")

@@ -207,6 +207,13 @@ def run_explain(args: argparse.Namespace) -> int:
         out.append(f"  sent to: {request.redacted_url()} (the provider's URL for this request)")
     out.append("request:")
     out.extend(_request_lines(request, read_assertion=method_name == "client_assertion"))
+    if runtime.dpop is not None:
+        dpop_key = runtime.dpop.key
+        where = "generated in this process" if dpop_key.ephemeral else "from dpop_key"
+        out.append(
+            f"  DPoP: a fresh proof on every attempt ({dpop_key.algorithm}, key {where}, "
+            f"thumbprint {dpop_key.thumbprint})"
+        )
     out.append(f"cache key: {runtime.cache_key}")
     for key, value in runtime.cache_key_parts.items():
         out.append(f"  {key}: {value}")

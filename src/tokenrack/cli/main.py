@@ -137,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
             "tokenrack token billing --format exec-credential",
             'eval "$(tokenrack token billing --format env)"',
             "tokenrack token billing --min-ttl 300",
+            "tokenrack token okta-api --dpop-proof GET https://api.example.com/v1/users "
+            "--format header",
         ],
     )
     _profile_argument(token)
@@ -162,6 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="refresh first if less than this remains; an error (exit 2) if the server's "
         "tokens never live this long",
+    )
+    token.add_argument(
+        "--dpop-proof",
+        nargs=2,
+        metavar=("METHOD", "URL"),
+        help="also make a DPoP proof for METHOD URL (a profile with dpop: true): alone by "
+        "default, with the token in --format header, json or env",
     )
 
     run = _command_parser(

@@ -14,8 +14,10 @@ import os
 import time
 
 __all__ = [
+    "DPOP_VARIABLE",
     "EXEC_CREDENTIAL_VERSIONS",
     "FORMATS",
+    "dpop_output",
     "env_lines",
     "exec_credential",
     "expires_variable",
@@ -45,6 +47,9 @@ EXEC_CREDENTIAL_VERSIONS = (
 
 ENV_VARIABLE = "TOKENRACK_TOKEN"
 """The variable ``--format env`` and ``exec`` put the token in (``exec --env`` changes it)."""
+
+DPOP_VARIABLE = "TOKENRACK_DPOP_PROOF"
+"""The variable ``--format env`` puts a ``--dpop-proof`` in."""
 
 _TOKEN_FIELDS = ("access_token", "token_type", "expires_at", "scopes", "extra")
 
@@ -193,3 +198,25 @@ def table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
         + line[-1]
         for line in lines
     )
+
+
+def dpop_output(fields: Mapping[str, Any], proof: str, output: str = "raw") -> str:
+    """What ``token --dpop-proof METHOD URL`` prints: the proof, with the token if asked.
+
+    ``raw``: the proof alone; ``header``: the ``Authorization`` and ``DPoP`` header lines
+    (for ``curl -H @file``); ``json``: the token document with ``dpop_proof``; ``env``: the
+    token's lines and ``TOKENRACK_DPOP_PROOF``.
+
+    Raises:
+        ValueError: ``output`` has no form with a proof (``exec-credential``).
+    """
+    if output == "raw":
+        return proof
+    if output == "header":
+        return f"{header_line(fields['token_type'], fields['access_token'])}\nDPoP: {proof}"
+    if output == "json":
+        document = token_document(**{name: fields[name] for name in _TOKEN_FIELDS})
+        return json.dumps({**document, "dpop_proof": proof}, indent=2)
+    if output == "env":
+        return f"{env_lines(fields['access_token'], fields['expires_at'])}\n{DPOP_VARIABLE}={proof}"
+    raise ValueError(f"--dpop-proof has no {output!r} format")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from tokenrack.cli import snapshot
 from tokenrack.cli.common import UsageError, load_registry, profile_name
 from tokenrack.cli.exec_env import child_environment, secret_variables
-from tokenrack.cli.output import min_ttl_unmet, print_token
+from tokenrack.cli.output import dpop_output, min_ttl_unmet, print_token
 from tokenrack.cli.warm import remember
 
 if TYPE_CHECKING:
@@ -78,6 +78,12 @@ def _token(args: argparse.Namespace) -> tuple[str, Token, list[str]]:
 
     Through a full registry, which still finds a token in the file cache.
     """
+    _, name, token, secret_names = _registry_token(args)
+    return name, token, secret_names
+
+
+def _registry_token(args: argparse.Namespace) -> tuple[Registry, str, Token, list[str]]:
+    """:func:`_token`, with the registry it came from (for a DPoP proof of its key)."""
     environ = snapshot.RecordingEnviron(os.environ)
     registry = load_registry(args, environ)
     name = profile_name(args, registry)
@@ -91,7 +97,12 @@ def _token(args: argparse.Namespace) -> tuple[str, Token, list[str]]:
         # Also after a --min-ttl failure: the warm path then fails the same way, fetching
         # nothing.
         remember(args, name, registry, environ, default=default)
-    return name, token, secret_variables(registry.runtime(name).config.options, os.environ)
+    return (
+        registry,
+        name,
+        token,
+        secret_variables(registry.runtime(name).config.options, os.environ),
+    )
 
 
 def _fields(token: Token) -> dict[str, Any]:
@@ -138,8 +149,17 @@ def exec_with(
 
 def run_token(args: argparse.Namespace) -> int:
     """Print the access token in the ``--format`` asked for (the token alone by default)."""
-    _, token, _ = _token(args)
-    return print_token(_fields(token), args.format or "raw")
+    proof_for = getattr(args, "dpop_proof", None)
+    if proof_for and args.format == "exec-credential":
+        raise UsageError("--dpop-proof cannot be used with --format exec-credential")
+    registry, name, token, _ = _registry_token(args)
+    if not proof_for:
+        return print_token(_fields(token), args.format or "raw")
+    method, url = proof_for
+    dpop = token.access_token if token.token_type.lower() == "dpop" else None
+    proof = registry.dpop_proof(name, method, url, access_token=dpop)
+    print(dpop_output(_fields(token), proof, args.format or "raw"))
+    return 0
 
 
 def run_exec(args: argparse.Namespace) -> int:

@@ -254,6 +254,8 @@ def remember(
     settings = cache_settings(registry.default_cache if option is None else option)
     if settings.backend != "file" or settings.encryption_key is not None:
         return
+    if runtime.dpop is not None and runtime.dpop.key.ephemeral:
+        return  # bound to this process's DPoP key: of no use to the next process
     try:
         path = config_path(args)
         with open(path, "rb") as handle:

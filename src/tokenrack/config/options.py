@@ -66,6 +66,8 @@ class ProfileOptions:
             token endpoint may be on besides the issuer's host.
         cache: ``cache`` as written (secret keys already wrapped); None: the registry's
             default cache.
+        dpop: ``dpop``: token requests and API calls carry DPoP proofs (RFC 9449).
+        dpop_alg: ``dpop_alg``: the proofs' algorithm; None: the key's (ES256 if generated).
         secrets: The profile's secret options (``client_secret``, ``private_key``, …), each a
             literal :class:`~tokenrack.secret.value.Secret` or a reference resolved at the
             profile's first use (when it is built).
@@ -83,6 +85,8 @@ class ProfileOptions:
     allow_insecure_http: bool = False
     token_endpoint_hosts: frozenset[str] = frozenset()
     cache: CacheOption | None = None
+    dpop: bool = False
+    dpop_alg: str | None = None
     secrets: Mapping[str, SecretValue] = field(default_factory=dict)
 
 
@@ -102,6 +106,7 @@ _SCALARS: Mapping[str, tuple[str, type[float] | type[str]]] = {
     "token_url": ("token_url", str),
     "issuer": ("issuer", str),
     "client_id": ("client_id", str),
+    "dpop_alg": ("dpop_alg", str),
 }
 
 
@@ -128,6 +133,7 @@ def parse_options(
             str(host).lower() for host in options.get("token_endpoint_hosts") or ()
         ),
         cache=options.get("cache"),
+        dpop=options.get("dpop") is True,
         secrets={key: value for key, value in options.items() if key in secret_keys},
         **given,
     )

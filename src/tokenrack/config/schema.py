@@ -30,7 +30,7 @@ __all__ = [
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
-CORE_SECRET_OPTIONS = frozenset({"client_secret"})
+CORE_SECRET_OPTIONS = frozenset({"client_secret", "dpop_key"})
 """Core profile keys that hold secrets."""
 
 CACHE_SECRET_OPTIONS = frozenset({"encryption_key"})
@@ -151,6 +151,12 @@ def core_profile_properties(
         "extends": {"type": "string", "minLength": 1},
         "client_id": {"type": "string", "minLength": 1},
         "client_secret": secret_schema(sources),
+        # DPoP (RFC 9449, auth/dpop.py): proofs on token requests and API calls.
+        "dpop": {"type": "boolean", "description": "bind tokens to a key with DPoP proofs"},
+        "dpop_alg": {
+            "enum": ["ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "RS256", "EdDSA"]
+        },
+        "dpop_key": secret_schema(sources),
         "auth_method": {"type": "string", "minLength": 1},
         "grant": {"enum": list(GRANTS)},
         "jwt_bearer": {"type": "object"},

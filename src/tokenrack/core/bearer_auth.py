@@ -9,8 +9,10 @@ does to the cache.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from tokenrack.auth.dpop import is_nonce_challenge
 from tokenrack.token import Token
 
 if TYPE_CHECKING:
@@ -97,6 +99,35 @@ class TokenSource:
         """
         return await (await self.aregistry()).aget_token(self.profile)
 
+    def headers(self, token: Token, method: str, url: str) -> dict[str, str]:
+        """The headers that present ``token`` for ``method url``.
+
+        ``Authorization: Bearer …``; for a DPoP-bound token (``token_type: DPoP``),
+        ``Authorization: DPoP …`` and a fresh ``DPoP`` proof with ``ath`` (RFC 9449 §7).
+        """
+        headers = {"Authorization": token.authorization}
+        if token.token_type.lower() == "dpop":
+            headers["DPoP"] = self.registry().dpop_proof(
+                self.profile, method, url, access_token=token.access_token
+            )
+        return headers
+
+    def nonce_challenge(
+        self, token: Token, url: str, status: int, headers: Mapping[str, str]
+    ) -> bool:
+        """Learn a resource server's ``DPoP-Nonce``; True when its answer asks for it.
+
+        A 401 with ``WWW-Authenticate: DPoP error="use_dpop_nonce"`` (RFC 9449 §9) is
+        answered by the same token with a proof carrying the nonce: nothing is invalidated.
+        """
+        if token.token_type.lower() != "dpop":
+            return False
+        nonce = next((v for k, v in headers.items() if k.lower() == "dpop-nonce"), None)
+        dpop = self.registry().runtime(self.profile).dpop
+        if nonce and dpop is not None:
+            dpop.nonces.remember(url, nonce)
+        return is_nonce_challenge(status, headers)
+
     def rejected(self, token: Token) -> None:
         """The API answered 401 to ``token``: drop it, if it is still the cached one.
 
@@ -112,6 +143,10 @@ class BearerAuth:
     On a 401 from the API, the token that was rejected is invalidated (only if it is still
     the cached one, so many concurrent 401s cause one refresh), a fresh token is obtained,
     and the request is sent once more. A second 401 is returned to the caller as is.
+
+    A DPoP-bound token (a profile with ``dpop: true``) goes as ``Authorization: DPoP …``
+    with a fresh proof per request; a 401 ``use_dpop_nonce`` challenge is answered once
+    with a proof carrying the server's nonce, keeping the token.
 
     Args:
         profile: The profile whose token to use.
@@ -136,7 +171,7 @@ class BearerAuth:
     def __call__(self, request: PreparedRequest) -> PreparedRequest:
         """Set ``Authorization`` and arm the 401 handler."""
         token = self._source.get()
-        request.headers["Authorization"] = token.authorization
+        request.headers.update(self._source.headers(token, str(request.method), str(request.url)))
         request.register_hook(  # type: ignore[no-untyped-call]
             "response", functools.partial(self._on_response, token)
         )
@@ -144,18 +179,24 @@ class BearerAuth:
 
     def _on_response(self, token: Token, response: Response, **kwargs: Any) -> Response:
         request = response.request
+        url, method = str(request.url), str(request.method)
+        challenge = self._source.nonce_challenge(token, url, response.status_code, response.headers)
         if response.status_code != 401 or getattr(request, _RETRIED, False):
             return response
         body = request.body
         if body is not None and not isinstance(body, (bytes, str)):
             return response  # a streamed body cannot be sent twice
-        self._source.rejected(token)
-        fresh = self._source.get()
+        if challenge:
+            fresh = token  # the token is fine; the proof lacked the server's nonce
+        else:
+            self._source.rejected(token)
+            fresh = self._source.get()
         # Read and release the first answer so its connection can be reused.
         _ = response.content
         response.close()
         retry = request.copy()
-        retry.headers["Authorization"] = fresh.authorization
+        retry.headers.pop("DPoP", None)
+        retry.headers.update(self._source.headers(fresh, method, url))
         setattr(retry, _RETRIED, True)
         connection = response.connection
         second: Response = connection.send(retry, **kwargs)

@@ -422,6 +422,44 @@ class Registry:
         """
         return self._profile(profile).runtime
 
+    def dpop_proof(
+        self,
+        profile: str,
+        method: str,
+        url: str,
+        *,
+        access_token: str | None = None,
+        nonce: str | None = None,
+    ) -> str:
+        """A fresh DPoP proof (RFC 9449) of ``profile``'s key, for one request to ``url``.
+
+        For HTTP clients other than :class:`BearerAuth`: send it as the ``DPoP`` header,
+        with ``Authorization: DPoP <token>``. A proof is good for one request only.
+
+        Args:
+            profile: A profile with ``dpop: true``.
+            method: The request's HTTP method.
+            url: The request's URL (its query and fragment are left out of ``htu``).
+            access_token: The token the request carries (adds ``ath``); None for a proof
+                to a token endpoint.
+            nonce: The server's ``DPoP-Nonce``, remembered for later proofs to that server
+                (scheme, host and port); None: the one it last sent, if any.
+
+        Raises:
+            ProfileNotFoundError: No such profile.
+            ConfigError: The profile does not have ``dpop: true``, or is unusable.
+        """
+        found = self._profile(profile).runtime
+        if found.dpop is None:
+            raise ConfigError(
+                f"profile {profile!r} has no DPoP key: set dpop: true on it",
+                file=self.source,
+                profile=profile,
+                path=f"profiles.{profile}.dpop",
+            )
+        found.dpop.nonces.remember(url, nonce)
+        return found.dpop.proof(method, url, access_token=access_token)
+
     def close(self) -> None:
         """Release connections (if this registry made the transport) and delete key files.
 

@@ -19,6 +19,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from tokenrack.auth.client_assertion import ROTATING_OPTIONS, is_stale_assertion
+from tokenrack.auth.dpop import DPoP
 from tokenrack.auth.jwt_bearer import key_refused, with_grant
 from tokenrack.auth.material import MaterialFiles, OptionMaterialError
 from tokenrack.auth.methods import ClientAuthMethod, ClientCredentials
@@ -30,6 +31,7 @@ from tokenrack.core.credential import (
     credential_material,
     process_fingerprint,
 )
+from tokenrack.core.dpop_setup import DPOP_PART, profile_dpop
 from tokenrack.core.endpoint import Endpoint, EndpointResolver, MetadataStore
 from tokenrack.core.exchange import ProfileTokens, token_exchange_for
 from tokenrack.core.refusal import is_refusal
@@ -147,6 +149,10 @@ class ProfileRuntime:
         self.issuer = options.issuer
         self.discovers = bool(options.issuer) and not options.token_url
         self.cache_key_parts = self._cache_key_parts()
+        self.dpop: DPoP | None = profile_dpop(config, source, self.secrets())
+        if self.dpop is not None:
+            # A DPoP-bound token is of use only to a holder of its key (RFC 9449 §6).
+            self.cache_key_parts[DPOP_PART] = self.dpop.key.thumbprint
         self.cache_key_parts[CREDENTIAL_PART] = self._fingerprint(
             fingerprint or process_fingerprint()
         )
@@ -511,7 +517,10 @@ class ProfileRuntime:
             source=self.source,
             known_secrets=known,
             started_at=started_at,
+            sender_constraint=self.dpop.sign_request if self.dpop else None,
         )
+        if self.dpop is not None:
+            flow = self.dpop.flow(flow)
         return drive(
             fetch_steps(flow, settings),
             transport=self._transport,

@@ -119,6 +119,8 @@ class FetchSettings:
         started_at: The monotonic time the fetch's deadline started counting, when the
             fetch began before this flow (an ``auto`` fallback to a second method shares
             the first one's budget); None starts it at the flow's first request.
+        sender_constraint: Completes every attempt after client authentication, whatever
+            the grant (a fresh DPoP proof, RFC 9449); None: nothing to add.
     """
 
     authenticate: Callable[[TokenRequest], TokenRequest]
@@ -130,6 +132,7 @@ class FetchSettings:
     source: str | None = None
     known_secrets: tuple[Secret, ...] = ()
     started_at: float | None = None
+    sender_constraint: Callable[[TokenRequest], TokenRequest] | None = None
 
 
 class Attempts:
@@ -259,6 +262,8 @@ def exchange(
     for attempt in range(1, policy.attempts + 1):
         # Authenticate every attempt afresh: a signed assertion must not be replayed.
         prepared = settings.authenticate(request) if request.authenticate else request
+        if settings.sender_constraint is not None:
+            prepared = settings.sender_constraint(prepared)
         # Wrapped, not revealed: this frame is on the traceback of every failed fetch.
         secrets = Scrubber((*prepared.secrets(), *settings.known_secrets))
         now = clock.monotonic()

@@ -13,6 +13,14 @@ import Provider from 'oidc-provider';
 const clients = JSON.parse(process.argv[2] || '[]');
 const { features = {}, ...configuration } = JSON.parse(process.argv[3] || '{}');
 const seen = [];
+// JSON cannot carry a Buffer or a function: {"dPoP": {"nonceSecret": "<64 hex>",
+// "requireNonce": true}} become the 32-byte Buffer and the function oidc-provider wants.
+if (features.dPoP && typeof features.dPoP.nonceSecret === 'string') {
+  features.dPoP.nonceSecret = Buffer.from(features.dPoP.nonceSecret, 'hex');
+}
+if (features.dPoP && features.dPoP.requireNonce === true) {
+  features.dPoP.requireNonce = () => true;
+}
 
 const server = http.createServer();
 server.listen(0, '127.0.0.1', () => {

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
+from tokenrack.testing.dpop import DPoPPersonality
 from tokenrack.testing.emulator import EmulatorClient, Fault, TokenEmulator
 from tokenrack.testing.personality import Answer, Exchange, Personality
 
@@ -23,14 +24,24 @@ class OktaPersonality(Personality):
     ``okta.*`` scopes ("Custom scopes are not allowed for this request") and only to
     clients authenticating with ``private_key_jwt``. Unknown server ids are 404.
 
+    With ``require_dpop`` it is an API Services app with "Require DPoP" on (the default
+    for apps created since 2024): a request without a proof is refused with Okta's
+    ``invalid_dpop_proof`` ("The DPoP proof JWT header is missing."), a proof without its
+    nonce with ``use_dpop_nonce``, and tokens are ``token_type: DPoP``, bound to the key
+    (checked as :class:`~tokenrack.testing.dpop.DPoPPersonality` does, in :attr:`dpop`).
+
     Args:
         servers: Custom authorization server ids that exist (``default`` by default).
+        require_dpop: Require DPoP proofs (RFC 9449) on token requests.
     """
 
     name: ClassVar[str] = "okta"
 
-    def __init__(self, servers: Iterable[str] = ("default",)) -> None:
+    def __init__(
+        self, servers: Iterable[str] = ("default",), *, require_dpop: bool = False
+    ) -> None:
         self.servers = frozenset(servers)
+        self.dpop = DPoPPersonality() if require_dpop else None
 
     def serves(self, emulator: TokenEmulator, path: str) -> bool:
         """The org server's path, or any custom server's."""
@@ -47,6 +58,29 @@ class OktaPersonality(Personality):
         client: EmulatorClient,
         method: str | None,
         params: Sequence[tuple[str, str]],
+    ) -> Answer | None:
+        """The vendor's rules, then the DPoP proof when the app requires one."""
+        refused = self._check_okta(exchange, method, params)
+        if refused is not None or self.dpop is None:
+            return refused
+        if "dpop" not in exchange.headers:
+            return self.refusal(400, "invalid_dpop_proof", "The DPoP proof JWT header is missing.")
+        return self.dpop.check(emulator, exchange, client, method, params)
+
+    def grant(
+        self,
+        emulator: TokenEmulator,
+        exchange: Exchange,
+        client: EmulatorClient,
+        params: Sequence[tuple[str, str]],
+    ) -> Answer:
+        """The token; ``token_type: DPoP``, bound to the proof's key, when DPoP is required."""
+        if self.dpop is not None:
+            return self.dpop.grant(emulator, exchange, client, params)
+        return super().grant(emulator, exchange, client, params)
+
+    def _check_okta(
+        self, exchange: Exchange, method: str | None, params: Sequence[tuple[str, str]]
     ) -> Answer | None:
         """The server exists; scopes fit the server; ``okta.*`` needs private_key_jwt."""
         scopes = (exchange.param("scope", params) or "").split()
