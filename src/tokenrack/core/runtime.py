@@ -149,7 +149,7 @@ class ProfileRuntime:
         self.issuer = options.issuer
         self.discovers = bool(options.issuer) and not options.token_url
         self.cache_key_parts = self._cache_key_parts()
-        self.dpop: DPoP | None = profile_dpop(config, source, self.secrets())
+        self.dpop: DPoP | None = profile_dpop(config, source, self._bound_secrets())
         if self.dpop is not None:
             # A DPoP-bound token is of use only to a holder of its key (RFC 9449 §6).
             self.cache_key_parts[DPOP_PART] = self.dpop.key.thumbprint
