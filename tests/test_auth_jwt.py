@@ -7,6 +7,7 @@ import hashlib
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,9 @@ def test_private_key_jwt_request_shape_verified_independently(
             seen_jti=seen,
         )
         claims = verified.claims
-        assert claims["exp"] - claims["iat"] == 60 and claims["nbf"] == claims["iat"]
+        # Five minutes by default, iat and nbf set back 30 s for a host clock running ahead.
+        assert claims["exp"] - claims["iat"] == 300 and claims["nbf"] == claims["iat"]
+        assert time.time() - 40 < claims["iat"] <= time.time() - 29
         assert verified.header == {"alg": alg, "typ": "JWT", "kid": "k-1"}
     assert len(seen) == 2  # a fresh jti for every request
 

@@ -199,6 +199,7 @@ BUILT_IN_METHODS = {
         None,
         True,
     ),
+    "client_assertion": (("client_assertion",), frozenset({"client_assertion"}), None, False),
     "none": ((), frozenset(), None, False),
 }
 

@@ -390,3 +390,59 @@ def test_zsh_completion_reuses_the_bash_function() -> None:
     assert script.startswith("#compdef tokenrack\nautoload -U +X bashcompinit && bashcompinit\n")
     assert "complete -F _tokenrack tokenrack" in script
     assert script.endswith(run("completion", "bash").stdout)
+
+
+def test_explain_shows_a_client_assertion_only_as_stars_and_its_source(
+    tmp_path: Path, emu: TokenEmulator
+) -> None:
+    token_file = tmp_path / "federated-token"
+    assertion = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJrOHMiLCJzdWIiOiJ3b3JrZXIifQ.c2lnbmF0dXJl"
+    token_file.write_text(assertion)
+    config = write_config(
+        tmp_path,
+        emu,
+        billing={
+            "auth_method": "client_assertion",
+            "client_assertion": {"file": str(token_file)},
+        },
+    )
+    done = run("explain", "billing", config=config)
+    out = done.stdout
+    assert done.returncode == 0, done.stderr
+    assert "client_assertion=***\n" in out and "client_assertion_type=" in out
+    assert f"client assertion: read from file '{token_file}' at every fetch" in out
+    assert assertion not in out and "eyJ" not in out and "worker" not in out
+    assert emu.request_count == 0
+
+
+def test_token_in_separate_processes_shares_the_file_cache_across_a_rotation(
+    tmp_path: Path,
+) -> None:
+    """Each ``tokenrack token`` is a process of its own; the file is rotated between two."""
+    from tests.test_client_assertion import CLIENT, credential, federated_token
+    from tokenrack.testing import EmulatorClient
+    from tokenrack.testing.federated import FederatedPersonality
+
+    token_file = tmp_path / "federated-token"
+    token_file.write_text(federated_token())
+    personality = FederatedPersonality([credential()])
+    with TokenEmulator([EmulatorClient(CLIENT)], personality=personality) as server:
+        config = tmp_path / "tokenrack.yaml"
+        profile = {
+            "provider": "generic",
+            "token_url": server.token_url,
+            "client_id": CLIENT,
+            "auth_method": "client_assertion",
+            "client_assertion": {"file": str(token_file)},
+        }
+        config.write_text(yaml.safe_dump({"version": 1, "profiles": {"k8s": profile}}))
+        first = run("token", "k8s", config=config)
+        assert first.returncode == 0, first.stderr
+        token_file.write_text(federated_token())  # the kubelet rotates it
+        second = run("token", "k8s", config=config)
+        assert second.returncode == 0, second.stderr
+        assert second.stdout == first.stdout
+        assert server.request_count == 1
+        forced = run("token", "k8s", "--force-refresh", config=config)
+        assert forced.returncode == 0, forced.stderr
+        assert dict(server.requests[1].form)["client_assertion"] == token_file.read_text()

@@ -204,7 +204,8 @@ def test_bad_secret_reference_names_the_sources() -> None:
         use({"profiles": {"a": generic(client_secret={"vault": "x"})}})
     message = str(caught.value)
     assert (
-        "profiles.a.client_secret.vault: unknown key (allowed here: command, env, file)" in message
+        "profiles.a.client_secret.vault: unknown key (allowed here: command, env, file, github_oidc)"
+        in message
     )
 
 

@@ -152,6 +152,7 @@ PAGES = {
     "jwt-bearer.md": Page(
         env={"DOCUSIGN_PRIVATE_KEY": "not read at load", "SERVICENOW_CLIENT_SECRET": "x"}
     ),
+    "auth/client_assertion.md": Page(),
     "getting-started.md": Page(
         env={"BILLING_CLIENT_SECRET": "billing-secret-value"},
         clients=[EmulatorClient("billing-service", "billing-secret-value")],

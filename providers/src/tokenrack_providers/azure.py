@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from tokenrack.plugin import ConfigError
 from tokenrack_providers._vendor import URL, VendorProvider, string
 
-__all__ = ["CLOUDS", "AzureProvider"]
+__all__ = ["AUTHORITY_HOST_VARIABLE", "CLOUDS", "WORKLOAD_VARIABLES", "AzureProvider"]
 
 CLOUDS: Mapping[str, str] = {
     "public": "https://login.microsoftonline.com",
@@ -23,6 +23,14 @@ CLOUDS: Mapping[str, str] = {
     "china": "https://login.chinacloudapi.cn",
 }
 """The authority host of each national cloud (as MSAL's ``authority.py`` lists them)."""
+
+WORKLOAD_VARIABLES: Mapping[str, str] = {
+    "client_id": "AZURE_CLIENT_ID",
+    "tenant": "AZURE_TENANT_ID",
+    "client_assertion": "AZURE_FEDERATED_TOKEN_FILE",
+}
+"""The profile key each workload identity variable stands for (azure-identity's names)."""
+AUTHORITY_HOST_VARIABLE = "AZURE_AUTHORITY_HOST"
 
 _RESOURCE = string(r"^\S+$", "an application ID URI, e.g. https://graph.microsoft.com")
 
@@ -44,9 +52,10 @@ class AzureProvider(VendorProvider):
     name: ClassVar[str] = "azure"
     default_auth_method: ClassVar[str] = "client_secret_post"
     # private_key_jwt is Entra's certificate credential; it needs the auth method that
-    # signs assertions (with an x5t#S256 header) to be installed.
+    # signs assertions (with an x5t#S256 header) to be installed. client_assertion is a
+    # federated credential (workload identity): a token another issuer signed.
     supported_auth_methods: ClassVar[frozenset[str]] = frozenset(
-        {"client_secret_post", "client_secret_basic", "private_key_jwt"}
+        {"client_secret_post", "client_secret_basic", "private_key_jwt", "client_assertion"}
     )
     options_schema: ClassVar[Mapping[str, Any]] = {
         "type": "object",
@@ -67,6 +76,7 @@ class AzureProvider(VendorProvider):
             },
             "b2c_tenant": string(r"^[A-Za-z0-9-]+$", "a B2C tenant name, e.g. contosob2c"),
             "policy": string(r"^[A-Za-z0-9_.-]+$", "a B2C user flow, e.g. B2C_1_client"),
+            "workload_identity": {"type": "boolean"},
         },
         "allOf": [
             {"if": {"not": {"required": ["b2c_tenant"]}}, "then": {"required": ["tenant"]}},
@@ -114,6 +124,48 @@ class AzureProvider(VendorProvider):
             },
         },
     }
+
+    # -- the workload identity preset ----------------------------------------------------
+
+    @classmethod
+    def preset(cls, options: Mapping[str, Any], environ: Mapping[str, str]) -> Mapping[str, Any]:
+        """``workload_identity: true``: what the AKS workload identity webhook injects.
+
+        As azure-identity's ``WorkloadIdentityCredential`` reads them (keys the profile
+        sets win): ``AZURE_CLIENT_ID`` (``client_id``), ``AZURE_TENANT_ID`` (``tenant``),
+        ``AZURE_FEDERATED_TOKEN_FILE`` (``client_assertion: {file: …}``, read again at
+        every fetch) and ``AZURE_AUTHORITY_HOST`` (``authority_host``, for sovereign
+        clouds), with ``auth_method: client_assertion``.
+
+        Raises:
+            ConfigError: A variable the profile does not replace is not set.
+        """
+        if options.get("workload_identity") is not True:
+            return {}
+        added: dict[str, Any] = {"auth_method": "client_assertion"}
+        missing: list[str] = []
+        for key, variable in WORKLOAD_VARIABLES.items():
+            value = environ.get(variable)
+            if key in options:
+                continue
+            if not value:
+                missing.append(variable)
+            elif key == "client_assertion":
+                added[key] = {"file": value}
+            else:
+                added[key] = value
+        host = environ.get(AUTHORITY_HOST_VARIABLE)
+        if host and "authority_host" not in options and "cloud" not in options:
+            added["authority_host"] = (host if "://" in host else f"https://{host}").rstrip("/")
+        if missing:
+            raise ConfigError(
+                f"workload_identity: true reads {' and '.join(missing)}, which "
+                f"{'is' if len(missing) == 1 else 'are'} not set: run in a pod the Azure "
+                "workload identity webhook mutates (label azure.workload.identity/use: "
+                '"true"), or set client_id, tenant and client_assertion in the profile',
+                path="workload_identity",
+            )
+        return added
 
     # -- what the profile says ---------------------------------------------------------
 

@@ -31,7 +31,13 @@ class KeycloakProvider(VendorProvider):
     name: ClassVar[str] = "keycloak"
     default_auth_method: ClassVar[str] = "client_secret_basic"
     supported_auth_methods: ClassVar[frozenset[str]] = frozenset(
-        {"client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt"}
+        {
+            "client_secret_basic",
+            "client_secret_post",
+            "client_secret_jwt",
+            "private_key_jwt",
+            "client_assertion",
+        }
     )
     options_schema: ClassVar[Mapping[str, Any]] = {
         "type": "object",

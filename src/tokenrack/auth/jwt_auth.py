@@ -1,10 +1,14 @@
 """``client_secret_jwt`` and ``private_key_jwt``: signed client assertions (RFC 7523 §2.2).
 
 Each request gets a fresh assertion: ``iss`` = ``sub`` = the client id, ``aud`` = the
-token URL (or ``assertion_audience``), a unique ``jti``, ``iat``/``nbf`` now and ``exp``
-``assertion_lifetime`` seconds later (60 by default). The core authenticates every attempt
-afresh, so a retry never replays an assertion. ``private_key_jwt`` needs the
-``tokenrack[jwt]`` extra; ``client_secret_jwt`` (HMAC) needs nothing more.
+token URL (``assertion_audience``: ``token_endpoint``, the default; ``issuer``, as RFC
+7523bis asks; or a URL), a unique ``jti``, ``iat``/``nbf`` now less 30 s (for clock skew)
+and ``exp`` ``assertion_lifetime`` seconds after ``iat`` (300 by default).
+``assertion_typ: client-authentication+jwt`` sets the header ``typ`` RFC 7523bis defines
+(servers in its strict mode require it; others may refuse it, so it is opt-in). The core
+authenticates every attempt afresh, so a retry never replays an assertion.
+``private_key_jwt`` needs the ``tokenrack[jwt]`` extra; ``client_secret_jwt`` (HMAC) needs
+nothing more.
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ from tokenrack.auth.material import material_origin, read_material
 from tokenrack.auth.methods import AuthMethod, ClientCredentials
 from tokenrack.auth.signing import (
     ASYMMETRIC_ALGORITHMS,
+    DEFAULT_ASSERTION_LIFETIME,
     HMAC_ALGORITHMS,
     JWT_EXTRA,
     KeyMaterialError,
     SigningKey,
+    certificate_chain,
     certificate_thumbprint,
     client_assertion,
     hmac_key,
@@ -31,7 +37,15 @@ from tokenrack.errors import ConfigError, without_frames
 from tokenrack.oauth.message import TokenRequest
 from tokenrack.secret.value import Secret
 
-__all__ = ["ASSERTION_TYPE", "PASSPHRASE_OPTION", "ClientSecretJwt", "PrivateKeyJwt"]
+__all__ = [
+    "ASSERTION_TYPE",
+    "AUDIENCE_KEYWORDS",
+    "PASSPHRASE_OPTION",
+    "TYPED_ASSERTION",
+    "ClientSecretJwt",
+    "PrivateKeyJwt",
+    "assertion_audience",
+]
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
@@ -42,24 +56,52 @@ _THUMBPRINT_HEADERS: Mapping[str, tuple[tuple[str, str], ...]] = {
     "both": (("x5t#S256", "sha256"), ("x5t", "sha1")),
 }
 
+TYPED_ASSERTION = "client-authentication+jwt"
+"""The ``typ`` RFC 7523bis gives client authentication assertions."""
+AUDIENCE_KEYWORDS = ("token_endpoint", "issuer")
+
 _ASSERTION_OPTIONS: Mapping[str, Any] = {
     "signing_alg": {"enum": sorted(HMAC_ALGORITHMS | ASYMMETRIC_ALGORITHMS)},
     "assertion_audience": {"type": "string", "minLength": 1},
     "assertion_lifetime": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
+    "assertion_typ": {"enum": ["JWT", TYPED_ASSERTION]},
 }
+
+
+def assertion_audience(request: TokenRequest, client: ClientCredentials) -> str:
+    """The ``aud`` to sign: ``token_endpoint`` (default), ``issuer``, or the URL written.
+
+    Raises:
+        ConfigError: ``issuer`` for a profile that names no ``issuer``.
+    """
+    wanted = str(client.options.get("assertion_audience") or "token_endpoint")
+    if wanted == "token_endpoint":
+        return request.url
+    if wanted == "issuer":
+        issuer = client.options.get("issuer")
+        if not issuer:
+            raise ConfigError(
+                "assertion_audience: issuer needs the profile's issuer (set issuer, or write "
+                "the issuer URL as assertion_audience)",
+                file=client.source,
+                profile=client.profile,
+                path=f"profiles.{client.profile}.assertion_audience",
+            )
+        return str(issuer)
+    return wanted
 
 
 def _with_assertion(
     request: TokenRequest, client: ClientCredentials, key: SigningKey, headers: Mapping[str, Any]
 ) -> TokenRequest:
-    audience = str(client.options.get("assertion_audience") or request.url)
+    typ = client.options.get("assertion_typ")
     assertion = Secret(
         client_assertion(
             client_id=client.client_id,
-            audience=audience,
+            audience=assertion_audience(request, client),
             key=key,
-            lifetime=float(client.options.get("assertion_lifetime", 60)),
-            headers=headers,
+            lifetime=float(client.options.get("assertion_lifetime", DEFAULT_ASSERTION_LIFETIME)),
+            headers={**headers, "typ": typ} if typ else headers,
         )
     )
     return request.without_form(
@@ -158,8 +200,9 @@ class PrivateKeyJwt(AuthMethod):
     JWK's ``kid``), ``signing_alg`` (else the key's natural one),
     ``certificate`` (adds ``x5t#S256``, for servers that identify the key by certificate,
     as Microsoft Entra does), ``thumbprint_header`` (``x5t#S256``, the default; ``x5t``,
-    the SHA-1 thumbprint older servers key by; or ``both``), ``assertion_audience``,
-    ``assertion_lifetime``.
+    the SHA-1 thumbprint older servers key by; or ``both``), ``send_certificate_chain``
+    (adds ``x5c``, every certificate in ``certificate``: Entra's subject name + issuer
+    authentication), ``assertion_audience``, ``assertion_lifetime``, ``assertion_typ``.
     """
 
     name: ClassVar[str] = "private_key_jwt"
@@ -169,6 +212,7 @@ class PrivateKeyJwt(AuthMethod):
         PASSPHRASE_OPTION: {},
         "certificate": {},
         "thumbprint_header": {"enum": sorted(_THUMBPRINT_HEADERS)},
+        "send_certificate_chain": {"type": "boolean"},
         "key_id": {"type": "string", "minLength": 1},
     }
     required_options: ClassVar[tuple[str, ...]] = ("client_id", "private_key")
@@ -198,6 +242,7 @@ class PrivateKeyJwt(AuthMethod):
                     str(client.options.get("signing_alg")),
                     str(client.options.get("key_id")),
                     str(client.options.get("thumbprint_header")),
+                    str(client.options.get("send_certificate_chain")),
                 ]
             ).encode()
         ).hexdigest()
@@ -215,12 +260,22 @@ class PrivateKeyJwt(AuthMethod):
         except ValueError as error:
             raise _key_error(client, "private_key", error) from None
         headers: dict[str, Any] = {}
+        if client.options.get("send_certificate_chain") and certificate is None:
+            raise ConfigError(
+                "send_certificate_chain sends the certificates in certificate (x5c): set "
+                "certificate to the PEM chain, the client's certificate first",
+                file=client.source,
+                profile=client.profile,
+                path=f"profiles.{client.profile}.certificate",
+            )
         if certificate is not None:
             try:
                 pem = read_material(certificate.reveal(), what="certificate")
                 wanted = str(client.options.get("thumbprint_header", "x5t#S256"))
                 for header, digest in _THUMBPRINT_HEADERS[wanted]:
                     headers[header] = certificate_thumbprint(pem, digest=digest)
+                if client.options.get("send_certificate_chain"):
+                    headers["x5c"] = certificate_chain(pem)
             except KeyMaterialError as error:
                 origin = material_origin(client.options.get("certificate"), certificate)
                 raise _key_error(client, "certificate", error, origin) from None

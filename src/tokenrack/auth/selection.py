@@ -5,6 +5,8 @@ A client is registered for ONE method; a server advertises every method it suppo
 ``client_secret_jwt`` assertion to a server whose registration says ``client_secret_basic``),
 it follows the profile's material:
 
+- an assertion read from elsewhere (``client_assertion: {file: …}``, workload identity):
+  ``client_assertion``;
 - a private key: ``private_key_jwt``;
 - a client certificate and key: ``tls_client_auth``;
 - a client secret: ``client_secret_basic`` (RFC 6749 §2.3.1 requires every server to
@@ -35,7 +37,7 @@ __all__ = [
 AUTO = "auto"
 SECRET_METHODS = ("client_secret_basic", "client_secret_post")
 """The methods that send the client secret itself, in the order ``auto`` tries them."""
-AUTO_ORDER = ("private_key_jwt", "tls_client_auth", *SECRET_METHODS)
+AUTO_ORDER = ("client_assertion", "private_key_jwt", "tls_client_auth", *SECRET_METHODS)
 """Every method ``auto`` may use, asymmetric keys and certificates before shared secrets."""
 NAMED_ONLY = ("client_secret_jwt", "self_signed_tls_client_auth")
 """Methods ``auto`` never picks, even when advertised: the registration must say so."""

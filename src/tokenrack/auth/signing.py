@@ -33,6 +33,9 @@ __all__ = [
     "MIN_RSA_BITS",
     "KeyMaterialError",
     "SigningKey",
+    "ASSERTION_SKEW",
+    "DEFAULT_ASSERTION_LIFETIME",
+    "certificate_chain",
     "certificate_thumbprint",
     "check_key_strength",
     "client_assertion",
@@ -270,6 +273,33 @@ def certificate_thumbprint(pem: str, *, digest: str = "sha256") -> str:
     return base64.urlsafe_b64encode(hashed).rstrip(b"=").decode()
 
 
+def certificate_chain(pem: str) -> list[str]:
+    """Every PEM certificate in ``pem``, in order, as the ``x5c`` header wants them.
+
+    RFC 7515 §4.1.6: standard base64 (not base64url) of each DER certificate, the signing
+    certificate first. Entra uses it for subject name + issuer (SNI) authentication.
+
+    Raises:
+        KeyMaterialError: No PEM certificate in the text, or one that does not decode.
+    """
+    begin, end = "-----BEGIN CERTIFICATE-----", "-----END CERTIFICATE-----"
+    chain: list[str] = []
+    start = pem.find(begin)
+    while start >= 0:
+        stop = pem.find(end, start)
+        if stop < 0:
+            raise KeyMaterialError("a PEM certificate has no END line")
+        try:
+            der = ssl.PEM_cert_to_DER_cert(pem[start : stop + len(end)])
+        except ValueError:
+            raise KeyMaterialError("a PEM certificate does not decode") from None
+        chain.append(base64.b64encode(der).decode("ascii"))
+        start = pem.find(begin, stop)
+    if not chain:
+        raise KeyMaterialError("expected a PEM certificate")
+    return chain
+
+
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -303,21 +333,32 @@ def sign_jwt(
     return jwt.encode(dict(claims), key.key, algorithm=key.algorithm, headers=header)
 
 
+DEFAULT_ASSERTION_LIFETIME = 300.0
+"""Seconds from ``iat`` to ``exp`` of a client assertion unless the profile says otherwise.
+
+Five minutes: what Auth0 allows at most, well under MSAL's 600 s, long enough for a slow
+request to arrive inside it."""
+ASSERTION_SKEW = 30
+"""Seconds ``iat`` and ``nbf`` are set back, so a host clock that runs a little ahead of the
+server's does not make the assertion "not yet valid"; ``exp`` - ``iat`` stays the lifetime."""
+
+
 def client_assertion(
     *,
     client_id: str,
     audience: str,
     key: SigningKey,
-    lifetime: float = 60.0,
+    lifetime: float = DEFAULT_ASSERTION_LIFETIME,
     headers: Mapping[str, Any] | None = None,
     now: float | None = None,
 ) -> str:
     """A client authentication assertion (RFC 7523 §3): fresh ``jti``, short ``exp``.
 
     ``iss`` and ``sub`` are the client id, ``aud`` the token endpoint (or what the profile
-    says), ``iat`` and ``nbf`` now, ``exp`` now + ``lifetime``.
+    says), ``iat`` and ``nbf`` now less :data:`ASSERTION_SKEW`, ``exp`` ``iat`` +
+    ``lifetime``.
     """
-    issued = int(time.time() if now is None else now)
+    issued = int(time.time() if now is None else now) - ASSERTION_SKEW
     claims = {
         "iss": client_id,
         "sub": client_id,

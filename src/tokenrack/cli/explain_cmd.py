@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from tokenrack.cli.common import load_registry, profile_name
 from tokenrack.cli.inspect_cmd import decode_jwt
 from tokenrack.errors import SecretError
-from tokenrack.secret.value import Secret
+from tokenrack.secret.value import Secret, SecretRef
 from tokenrack.token import Token
 
 if TYPE_CHECKING:
@@ -66,7 +66,8 @@ def _assertion_note(name: str, value: Secret) -> str:
     )
 
 
-def _request_lines(request: TokenRequest) -> list[str]:
+def _request_lines(request: TokenRequest, *, read_assertion: bool = False) -> list[str]:
+    # read_assertion: the client_assertion was read from a source, not signed here: only ***.
     wire = request.encode()
     secret_headers = {name.lower() for name, value in request.headers if isinstance(value, Secret)}
     lines = [f"  {wire.method} {request.redacted_url()}"]
@@ -78,7 +79,7 @@ def _request_lines(request: TokenRequest) -> list[str]:
             if isinstance(value, Secret):
                 shown = (
                     _assertion_note(name, value)
-                    if name in ("client_assertion", "assertion")
+                    if name in ("client_assertion", "assertion") and not read_assertion
                     else "***"
                 )
             else:
@@ -114,7 +115,6 @@ def _cache_line(cache: Any) -> str:
     from collections.abc import Mapping
 
     from tokenrack.cache.redis import redact_url
-    from tokenrack.secret.value import SecretRef
 
     shown: dict[str, Any] = {}
     for key, value in cache.items() if isinstance(cache, Mapping) else ():
@@ -177,6 +177,10 @@ def run_explain(args: argparse.Namespace) -> int:
         out.append(
             f"client certificate: {options.get('client_cert')!s} (mutual TLS, this profile only)"
         )
+    assertion = runtime.options.secrets.get("client_assertion")
+    if assertion is not None and method_name == "client_assertion":
+        where = assertion.describe() if isinstance(assertion, SecretRef) else "the profile"
+        out.append(f"client assertion: read from {where} at every fetch (never cached or shown)")
     request = runtime.provider_for(url).build_token_request()
     try:
         from tokenrack.auth.methods import ClientCredentials
@@ -202,7 +206,7 @@ def run_explain(args: argparse.Namespace) -> int:
         # The provider's own URL (e.g. a key file's token_uri): where the request really goes.
         out.append(f"  sent to: {request.redacted_url()} (the provider's URL for this request)")
     out.append("request:")
-    out.extend(_request_lines(request))
+    out.extend(_request_lines(request, read_assertion=method_name == "client_assertion"))
     if runtime.dpop is not None:
         dpop_key = runtime.dpop.key
         where = "generated in this process" if dpop_key.ephemeral else "from dpop_key"

@@ -416,7 +416,7 @@ class _ProfileBuilder:
         assembled = self._assemble(name)
         if assembled is None:
             return self._unusable(name, raw, {}, self._error(name))
-        merged, origins = assembled
+        merged, origins = self._preset(name, *assembled)
         plugins = self._resolve_plugins(name, merged, origins)
         if plugins is None:
             return self._unusable(name, merged, origins, self._error(name))
@@ -441,6 +441,28 @@ class _ProfileBuilder:
         return ConfigError(
             problems=self.marks.locate(self.problems), file=self.source, profile=name
         )
+
+    def _preset(
+        self, name: str, merged: dict[str, Any], origins: dict[str, str]
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """The profile with what its provider's ``preset`` adds under it."""
+        provider_name = merged.get("provider")
+        if not isinstance(provider_name, str):
+            return merged, origins
+        try:
+            preset = self.plugins.provider(provider_name).preset(merged, self.environ)
+        except (PluginError, ProviderNotFoundError):
+            return merged, origins  # reported by _resolve_plugins
+        except ConfigError as error:
+            base = f"profiles.{name}"
+            self.problems.extend(
+                ConfigProblem(f"{base}.{p.path}" if p.path else base, p.message)
+                for p in error.problems
+            )
+            return merged, origins
+        added = {key: value for key, value in preset.items() if key not in merged}
+        origin = f"the {provider_name} provider's preset"
+        return {**merged, **added}, {**origins, **dict.fromkeys(added, origin)}
 
     def _resolve_plugins(
         self, name: str, merged: Mapping[str, Any], origins: Mapping[str, str]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from tokenrack.auth.client_assertion import ROTATING_OPTIONS
 from tokenrack.auth.material import PATH_OPTIONS
 from tokenrack.config.options import anchor_paths
 from tokenrack.core.auto_auth import AuthPins
@@ -624,6 +625,7 @@ class Registry:
             environ=self._config.environ,
             directory=self._config.directory,
             path_options=PATH_OPTIONS,
+            rotating=ROTATING_OPTIONS,
         )
 
     def _transport_instance(self) -> Transport:

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from tokenrack.auth.client_assertion import ROTATING_OPTIONS, is_stale_assertion
 from tokenrack.auth.dpop import DPoP
 from tokenrack.auth.jwt_bearer import key_refused, with_grant
 from tokenrack.auth.material import MaterialFiles, OptionMaterialError
@@ -136,7 +137,7 @@ class ProfileRuntime:
         )
         self.provider: Provider = self._provider_class(config.options)
         learned = self.provider.options_from_secrets(
-            {k: v for k, v in self.secrets().items() if k in self.provider.secret_options}
+            {k: v for k, v in self._bound_secrets().items() if k in self.provider.secret_options}
         )
         if learned:
             # E.g. the token URL a key file names: shown, logged and keyed as it is used.
@@ -152,7 +153,7 @@ class ProfileRuntime:
         self.issuer = options.issuer
         self.discovers = bool(options.issuer) and not options.token_url
         self.cache_key_parts = self._cache_key_parts()
-        self.dpop: DPoP | None = profile_dpop(config, source, self.secrets())
+        self.dpop: DPoP | None = profile_dpop(config, source, self._bound_secrets())
         if self.dpop is not None:
             # A DPoP-bound token is of use only to a holder of its key (RFC 9449 §6).
             self.cache_key_parts[DPOP_PART] = self.dpop.key.thumbprint
@@ -189,6 +190,7 @@ class ProfileRuntime:
         self._methods: dict[str, ClientAuthMethod] = {}
         self._providers: dict[str, Provider] = {}
         self._files = MaterialFiles()
+        self._rotating = any(key in options.secrets for key in ROTATING_OPTIONS)
         self.stats = stats if stats is not None else ProfileStats()
         self._throttle = throttle if throttle is not None else EndpointThrottle(clock.monotonic)
         if options.transport.verify is False:  # once per profile, not per request
@@ -239,7 +241,7 @@ class ProfileRuntime:
         parts = self.cache_key_parts
         server = parts.get("token_url") or parts.get("issuer") or ""
         context = f"{self.options.client_id or ''}\n{server}"
-        return fingerprint(credential_material(self.secrets()), context)
+        return fingerprint(credential_material(self._bound_secrets()), context)
 
     # -- secrets -------------------------------------------------------------------------
 
@@ -252,6 +254,11 @@ class ProfileRuntime:
         # A secret command gets no more time than the fetch it runs for.
         with command_time_limit(self.options.retry.deadline):
             return self._secrets.secrets()
+
+    def _bound_secrets(self) -> dict[str, Secret]:
+        """The secrets that do not rotate, and the source of each that does (for the key)."""
+        with command_time_limit(self.options.retry.deadline):
+            return self._secrets.binding()
 
     def forget_secrets(self) -> None:
         """Read the secrets again at the next fetch (after the server rejected them)."""
@@ -388,7 +395,7 @@ class ProfileRuntime:
         where = self.cache_key_parts.get("token_url") or self.issuer or "?"
         logger.info("fetching token for profile %s from %s (reason: %s)", self.name, where, reason)
         try:
-            result = self._try_methods(self.endpoint(), self.secrets(), started_at)
+            result = self._try_rotated(started_at)
         except TokenError as error:
             error.profile = self.name
             if is_refusal(error) or key_refused(self.provider, error):
@@ -424,6 +431,27 @@ class ProfileRuntime:
             result.lifetime,
         )
         return result
+
+    def _try_rotated(self, started_at: float | None) -> FetchResult:
+        """The planned methods, retried once at once when a rotating assertion was refused.
+
+        When the server refuses a rotating client assertion as expired or invalid, the
+        assertion is read again and sent. This runs inside the refresh that the refusal
+        cooldown wraps: a rotation the process had not yet seen costs one request, not a
+        cooldown.
+        """
+        try:
+            return self._try_methods(self.endpoint(), self.secrets(), started_at)
+        except TokenRequestError as error:
+            if not self._rotating or not is_stale_assertion(error):
+                raise
+            logger.info(
+                "profile %s: the server refused the client assertion (%s); reading it "
+                "again and retrying once",
+                self.name,
+                error.error,
+            )
+        return self._try_methods(self.endpoint(), self.secrets(), started_at)
 
     def _try_methods(
         self,

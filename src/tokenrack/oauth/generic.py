@@ -47,6 +47,7 @@ class GenericProvider(Provider):
             "client_secret_post",
             "client_secret_jwt",
             "private_key_jwt",
+            "client_assertion",
             "tls_client_auth",
             "self_signed_tls_client_auth",
             "none",

@@ -98,6 +98,18 @@ class Provider:
 
     # -- hooks -------------------------------------------------------------------------
 
+    @classmethod
+    def preset(cls, options: Mapping[str, Any], environ: Mapping[str, str]) -> Mapping[str, Any]:
+        """Options a switch in the profile stands for, read from the environment at load.
+
+        Called with the profile as written (before validation) and the registry's
+        environment; what it returns is placed UNDER the profile's own keys (the profile
+        wins), in the form a config file would hold them (a secret as ``{file: PATH}``).
+        E.g. ``workload_identity: true`` reading the variables a platform injects. Never
+        return a secret's value: return where to read it. The default adds nothing.
+        """
+        return {}
+
     def options_from_secrets(self, secrets: Mapping[str, Secret]) -> Mapping[str, Any]:
         """Options the provider learns from its ``secret_options`` once they are resolved.
 

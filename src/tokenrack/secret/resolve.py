@@ -15,6 +15,7 @@ The same directory anchors a relative path written literally in a key-material o
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -45,6 +46,8 @@ class SecretResolver:
         path_options: Options whose literal value may be a file path rather than the
             material itself (``private_key``, ``client_cert``, …): a relative one is
             resolved against ``directory``.
+        rotating: Options read again at every :meth:`secrets` call, never kept (an
+            assertion a platform rewrites); :meth:`binding` names their source instead.
     """
 
     def __init__(
@@ -57,6 +60,7 @@ class SecretResolver:
         environ: Mapping[str, str] | None = None,
         directory: str | None = None,
         path_options: frozenset[str] = frozenset(),
+        rotating: frozenset[str] = frozenset(),
     ) -> None:
         self.profile = profile
         self.source = source
@@ -65,6 +69,7 @@ class SecretResolver:
         self._environ = environ
         self._directory = directory
         self._path_options = path_options
+        self._rotating = rotating
         self._lock = threading.Lock()
         self._resolved: dict[str, Secret] | None = None
 
@@ -74,15 +79,45 @@ class SecretResolver:
     def secrets(self) -> dict[str, Secret]:
         """Every secret option of the profile, resolved at the first call and then kept.
 
+        A rotating option is read again at every call, outside the lock.
+
         Raises:
             SecretError: A secret cannot be read; names the file, profile and key.
         """
+        kept = self._kept()
+        for key, value in self._values.items():
+            if key in self._rotating:
+                kept[key] = self.resolve(key, value)
+        return kept
+
+    def _kept(self) -> dict[str, Secret]:
+        """The options that do not rotate, resolved at the first call and then kept."""
         with self._lock:
             if self._resolved is None:
                 self._resolved = {
-                    key: self.resolve(key, value) for key, value in self._values.items()
+                    key: self.resolve(key, value)
+                    for key, value in self._values.items()
+                    if key not in self._rotating
                 }
             return dict(self._resolved)
+
+    def binding(self) -> dict[str, Secret]:
+        """What the credential fingerprint is computed over (no rotating value).
+
+        The kept secrets, and for each rotating option its source's identity (kind and
+        argument), never its current value.
+        A rotating value changes every hour while the credential (the federated identity the
+        source stands for) stays the same: binding the value would orphan every cached token
+        at each rotation, binding the source still keeps profiles that read other files apart.
+
+        Raises:
+            SecretError: A kept secret cannot be read.
+        """
+        bound = self._kept()
+        for key, value in self._values.items():
+            if key in self._rotating:
+                bound[key] = Secret("rotating-source:" + _identity(value))
+        return bound
 
     def forget(self) -> None:
         """Read the secrets again at the next :meth:`secrets` call."""
@@ -136,3 +171,10 @@ class SecretResolver:
         return SecretError(
             message, file=self.source, profile=self.profile, path=f"profiles.{self.profile}.{key}"
         )
+
+
+def _identity(value: SecretValue) -> str:
+    """A rotating option's source as a stable string: its kind, then its argument as JSON."""
+    if isinstance(value, SecretRef):
+        return value.source + "\0" + json.dumps(value.argument, sort_keys=True, default=str)
+    return "literal\0" + value.reveal()

@@ -11,12 +11,15 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
+from tokenrack.testing.assertions import unverified
 from tokenrack.testing.emulator import EmulatorClient, TokenEmulator
+from tokenrack.testing.federated import FederatedCredential
 from tokenrack.testing.personality import Answer, Exchange, Personality, Verdict
 from tokenrack_providers.testing.entra_certificate import (
     CertificatePolicy,
     check_certificate_assertion,
 )
+from tokenrack_providers.testing.entra_federated import check_entra_federated
 
 __all__ = ["EntraPersonality"]
 
@@ -48,9 +51,14 @@ class EntraPersonality(Personality):
     it, the signature must verify with its key, ``iss`` = ``sub`` = ``client_id`` (sent in
     the body), ``aud`` = the token endpoint requested.
 
+    Federated credentials (workload identity): with ``federated``, an assertion without a
+    thumbprint header is checked against them (``entra_federated``): ``AADSTS700024`` out
+    of its time range, ``AADSTS70021`` for another issuer, subject or audience.
+
     Args:
         certificate_algorithms: Signature algorithms accepted for certificate credentials.
         thumbprint_headers: Headers that may name the certificate (``x5t#S256``, ``x5t``).
+        federated: The app registrations' federated identity credentials.
     """
 
     name: ClassVar[str] = "entra"
@@ -60,10 +68,13 @@ class EntraPersonality(Personality):
         *,
         certificate_algorithms: Iterable[str] = ("RS256", "PS256"),
         thumbprint_headers: Iterable[str] = ("x5t#S256", "x5t"),
+        federated: Iterable[FederatedCredential] = (),
     ) -> None:
         self.certificates = CertificatePolicy(
             frozenset(certificate_algorithms), frozenset(thumbprint_headers)
         )
+        # Workload identity: an assertion without a thumbprint header is another issuer's.
+        self.federated = list(federated)
 
     def authenticate(self, emulator: TokenEmulator, exchange: Exchange) -> Verdict:
         """A certificate credential as Entra checks it; any other method as the emulator does."""
@@ -74,6 +85,8 @@ class EntraPersonality(Personality):
             or "authorization" in exchange.headers
         ):
             return super().authenticate(emulator, exchange)
+        if self.federated and not _names_a_certificate(exchange.param("client_assertion", params)):
+            return check_entra_federated(emulator, exchange, params, self.federated)
         return check_certificate_assertion(emulator, exchange, params, self.certificates)
 
     def serves(self, emulator: TokenEmulator, path: str) -> bool:
@@ -171,3 +184,8 @@ class EntraPersonality(Personality):
             "error_uri": f"https://login.microsoftonline.com/error?code={code}",
         }
         return Answer(answer.status, body, answer.headers)
+
+
+def _names_a_certificate(assertion: str | None) -> bool:
+    decoded = unverified(assertion or "")
+    return decoded is not None and bool({"x5t", "x5t#S256"} & set(decoded[0]))
