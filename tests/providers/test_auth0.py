@@ -13,7 +13,6 @@ from tests.conftest import CLIENT_ID, SECRET, FakeClock
 from tests.keys import private_pem, public_pem
 from tests.providers.conftest import StartEmulator, host, vendor_profile
 from tokenrack.errors import ConfigError, InvalidClientError, TokenRequestError
-from tokenrack.plugin import Provider
 from tokenrack.testing import EmulatorClient, ProviderContractTests
 from tokenrack.testing.tls import TestCertificates
 
@@ -190,9 +189,6 @@ def test_personality_refuses_an_assertion_for_the_token_url(
     assert make_registry({"billing": tenant}).get_token("billing").access_token
 
 
-@pytest.mark.skipif(
-    not hasattr(Provider, "preset"), reason="the provider preset hook comes with issue 13's Q1"
-)
 def test_private_key_jwt_signs_for_the_tenant_by_default(
     start: StartEmulator, certs: TestCertificates, make_registry: Any, tmp_path: Path
 ) -> None:
