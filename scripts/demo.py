@@ -26,6 +26,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from tokenrack_providers.testing.apigee import ApigeePersonality
 from tokenrack_providers.testing.google import write_service_account_key
 from tokenrack_providers.testing.personalities import (
     PERSONALITIES,
@@ -51,7 +52,13 @@ DELEGATED_USER = "admin@acme.example"
 
 
 def personality(vendor: str) -> Personality:
-    """The vendor's personality as the demo config uses it (Ping: PingFederate)."""
+    """The vendor's personality as the demo config uses it (Ping: PingFederate).
+
+    The demo's Apigee proxy is one built from the classic sample, which reads
+    ``grant_type`` from the query (the profile says ``grant_type_in: query``).
+    """
+    if vendor == "apigee":
+        return ApigeePersonality(grant_type_in="query")
     if vendor == "ping":
         return PingPersonality("pingfederate")
     if vendor == "google":
