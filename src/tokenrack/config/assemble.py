@@ -211,23 +211,31 @@ class Config:
             if profile.unusable is not None
         }
 
-    def written_secrets(self) -> list[tuple[str, SecretValue]]:
+    def written_secrets(self, *, inline_only: bool = False) -> list[tuple[str, SecretValue]]:
         """Each secret as the file writes it, by JSON path, without building any profile.
 
         The profile's own secret keys (``profiles.x.client_secret``) and ``cache``'s
         (``profiles.x.cache.password``), after defaults and ``extends``, before any check:
         what the load-time exposure checks need, at a cost linear in the file.
+
+        Args:
+            inline_only: Only the profiles' own secrets written inline (no references, no
+                ``cache`` keys): what the readable-file warning needs. A profile's plugins
+                are then imported only when an inline string sits under a key the core
+                does not know (a provider's or a method's own secret may be there).
         """
         if isinstance(self.profiles, LazyProfiles):
-            return self.profiles.written_secrets()
+            return self.profiles.written_secrets(inline_only=inline_only)
         found: list[tuple[str, SecretValue]] = []
         for name, profile in self.profiles.items():
             for key in sorted(profile.secret_keys):
                 value = profile.options.get(key)
+                if inline_only and not isinstance(value, Secret):
+                    continue
                 if isinstance(value, (Secret, SecretRef)):
                     found.append((f"profiles.{name}.{key}", value))
             cache = profile.options.get("cache")
-            if isinstance(cache, Mapping):
+            if isinstance(cache, Mapping) and not inline_only:
                 found += [
                     (f"profiles.{name}.cache.{key}", value)
                     for key, value in cache.items()
@@ -407,10 +415,14 @@ class LazyProfiles(Mapping[str, ProfileConfig]):
         """The names of the profiles built so far (for diagnostics and tests)."""
         return frozenset(self._built)
 
-    def written_secrets(self) -> list[tuple[str, SecretValue]]:
+    def written_secrets(self, *, inline_only: bool = False) -> list[tuple[str, SecretValue]]:
         """See :meth:`Config.written_secrets`."""
         with self._lock:
-            return [found for name in self._names for found in self._builder.written_secrets(name)]
+            return [
+                found
+                for name in self._names
+                for found in self._builder.written_secrets(name, inline_only=inline_only)
+            ]
 
 
 class _ProfileBuilder:
@@ -619,12 +631,15 @@ class _ProfileBuilder:
         )
         return found
 
-    def written_secrets(self, name: str) -> list[tuple[str, SecretValue]]:
+    def written_secrets(
+        self, name: str, *, inline_only: bool = False
+    ) -> list[tuple[str, SecretValue]]:
         """The profile's secrets as written (after defaults and ``extends``), unchecked.
 
         Neither copies nor validates: a profile whose ``extends`` is broken gives what its
         own section and ``defaults`` say, and one whose provider cannot be loaded, the core
-        secret keys; building it reports those problems.
+        secret keys; building it reports those problems. ``inline_only``: see
+        :meth:`Config.written_secrets`.
         """
         merged: dict[str, Any] = dict(self.defaults)
         layers: list[Mapping[str, Any]] = []
@@ -639,16 +654,26 @@ class _ProfileBuilder:
             merged.update(raw)
         base = f"profiles.{name}"
         found: list[tuple[str, SecretValue]] = []
-        for key in sorted(self._secret_keys_written(merged)):
-            value = merged.get(key)
-            if isinstance(value, str) or (isinstance(value, Mapping) and len(value) == 1):
-                found.append((f"{base}.{key}", _shown_secret(value)))
+        written = {
+            key: value
+            for key, value in merged.items()
+            if (isinstance(value, str) and not (inline_only and has_reference(value)))
+            or (not inline_only and isinstance(value, Mapping) and len(value) == 1)
+        }
+        if written.keys() <= _core_keys():
+            # No plugin declares a core key a secret: only the core's secret keys can be
+            # here, and the profile's plugins need not be imported to say so.
+            secret_keys: frozenset[str] = CORE_SECRET_OPTIONS
+        else:
+            secret_keys = self._secret_keys_written(merged)
+        for key in sorted(secret_keys & written.keys()):
+            found.append((f"{base}.{key}", _shown_secret(written[key])))
         cache = merged.get("cache")
-        if isinstance(cache, Mapping):
+        if isinstance(cache, Mapping) and not inline_only:
             cache_secrets = self.named_plugins(merged).cache_secrets
             for key, value in cache.items():
-                written = isinstance(value, str) or (isinstance(value, Mapping) and len(value) == 1)
-                if key in cache_secrets and written:
+                shape = isinstance(value, str) or (isinstance(value, Mapping) and len(value) == 1)
+                if key in cache_secrets and shape:
                     found.append((f"{base}.cache.{key}", _shown_secret(value)))
         return found
 
