@@ -158,13 +158,37 @@ def _scan() -> dict[str, list[InstalledPlugin]]:
     return found
 
 
+def _scan_or_index() -> dict[str, list[InstalledPlugin]]:
+    """The last scan, from the per-user index when nothing was installed since; else a scan."""
+    from tokenrack.core import plugin_index
+
+    state = plugin_index.current_state()
+    if state is not None:
+        entries = plugin_index.read_index(state, GROUPS)
+        if entries is not None:
+            return {
+                group: [InstalledPlugin(group, *entry) for entry in rows]
+                for group, rows in entries.items()
+            }
+    found = _scan()
+    if state is not None:
+        plugin_index.write_index(
+            state,
+            {
+                group: [(p.name, p.value, p.distribution, p.version) for p in plugins]
+                for group, plugins in found.items()
+            },
+        )
+    return found
+
+
 def _installed(group: str) -> list[InstalledPlugin]:
     """The entry points of ``group`` (one of :data:`GROUPS`), from this process's scan."""
     global _scanned
     state = _path_state()
     with _scan_lock:
         if _scanned is None or _scanned[0] != state:
-            _scanned = (state, _scan())
+            _scanned = (state, _scan_or_index())
         return list(_scanned[1].get(group, ()))
 
 
@@ -461,7 +485,10 @@ def _driver(group: str, name: str, plugin: InstalledPlugin) -> Any:
     """Import one plugin with stevedore, translating its errors into tokenrack's own."""
     # The entry point the catalog listed: asking importlib.metadata again would scan
     # every installed distribution once per plugin (about 10 ms each, on every start).
-    chosen = [plugin.entry_point] if plugin.entry_point is not None else []
+    entry_point = plugin.entry_point
+    if entry_point is None:  # from the index: made from what the scan found
+        entry_point = importlib.metadata.EntryPoint(plugin.name, plugin.value, group)
+    chosen = [entry_point]
 
     def fail(manager: Any, entry_point: Any, error: BaseException) -> None:
         raise error
