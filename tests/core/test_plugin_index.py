@@ -82,8 +82,10 @@ def test_the_index_names_no_secret_and_no_path_outside_the_scan(
 ) -> None:
     PluginCatalog().names(PROVIDERS)
     document = json.loads(_index_path(tmp_path).read_text())
-    assert set(document) == {"version", "state", "groups", "mac"}
-    assert {name for name, *_ in document["groups"][SECRETS]} >= {"env", "file", "command"}
+    assert set(document) == {"version", "scans"}
+    (scan,) = document["scans"]
+    assert set(scan) == {"state", "groups", "mac"}
+    assert {name for name, *_ in scan["groups"][SECRETS]} >= {"env", "file", "command"}
 
 
 def test_a_forged_index_is_ignored(
@@ -93,9 +95,10 @@ def test_a_forged_index_is_ignored(
     path = _index_path(tmp_path)
     document = json.loads(path.read_text())
     # Point the generic provider at another module, keeping the old MAC.
-    document["groups"][PROVIDERS] = [
+    (scan,) = document["scans"]
+    scan["groups"][PROVIDERS] = [
         [name, "os:system" if name == "generic" else value, dist, version]
-        for name, value, dist, version in document["groups"][PROVIDERS]
+        for name, value, dist, version in scan["groups"][PROVIDERS]
     ]
     path.write_text(json.dumps(document))
     path.chmod(0o600)
@@ -160,6 +163,27 @@ def test_a_plugin_installed_since_makes_the_index_stale(
     names = PluginCatalog().names(PROVIDERS)
     assert "later" in names and "late" not in names
     assert len(scans) == 3
+
+
+def test_processes_with_another_sys_path_keep_their_own_scan(
+    scans: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    PluginCatalog().names(PROVIDERS)
+    elsewhere = tmp_path / "script-dir"
+    elsewhere.mkdir()
+    with monkeypatch.context() as other:
+        other.syspath_prepend(str(elsewhere))
+        _new_process(other)
+        PluginCatalog().names(PROVIDERS)
+    assert len(scans) == 2
+    for path in ([str(elsewhere)], []):  # each finds its own scan now
+        with monkeypatch.context() as again:
+            for entry in path:
+                again.syspath_prepend(entry)
+            _new_process(again)
+            PluginCatalog().names(PROVIDERS)
+    assert len(scans) == 2
+    assert len(json.loads(_index_path(tmp_path).read_text())["scans"]) == 2
 
 
 def test_turned_off_it_is_neither_read_nor_written(

@@ -62,6 +62,7 @@ _KEY_BYTES = 32
 _INFO = b"tokenrack/plugin-index/v1"
 _VALUE = re.compile(r"^[A-Za-z_][\w.]*(?::[A-Za-z_][\w.]*)?(?:\s*\[[\w.,\s-]*\])?$")
 _MAX_BYTES = 1 << 20
+_SCANS_KEPT = 8
 
 _log = get_logger("core")
 
@@ -160,44 +161,62 @@ def current_state() -> IndexState | None:
     return IndexState(directory, key, _state_digest(key))
 
 
-def read_index(state: IndexState, groups: Sequence[str]) -> dict[str, list[Entry]] | None:
-    """The entry points of ``groups`` as the last scan found them, if nothing changed since.
-
-    None (scan again) when the index is missing, not ours, malformed, forged or stale.
-    """
-    directory, key = state.directory, state.key
+def _scans(directory: str, key: bytes) -> list[dict[str, Any]]:
+    """The index's scans whose MAC is right (each: state, groups, mac); none if unusable."""
     try:
         data = read_private(os.path.join(directory, INDEX_FILE))
     except (TokenrackError, OSError) as error:
         _log.debug("plugin index ignored: %s", error)
-        return None
+        return []
     if not data or len(data) > _MAX_BYTES:
-        return None
+        return []
     try:
         found = json.loads(data)
     except ValueError:
-        return None
+        return []
     if not isinstance(found, dict) or found.get("version") != 1:
-        return None
-    written, mac, entries = found.get("state"), found.get("mac"), found.get("groups")
-    if not (isinstance(written, str) and isinstance(mac, str)):
-        return None
-    if not hmac.compare_digest(mac, _mac(key, written, entries)):
-        _log.debug("plugin index ignored: its digest does not match")
-        return None
-    if not hmac.compare_digest(written, state.digest):
-        return None  # something was installed, removed or upgraded since
-    return _entries(entries, groups)
+        return []
+    scans = found.get("scans")
+    if not isinstance(scans, list):
+        return []
+    kept = []
+    for scan in scans[:_SCANS_KEPT]:
+        if not isinstance(scan, dict):
+            continue
+        state, mac = scan.get("state"), scan.get("mac")
+        if not (isinstance(state, str) and isinstance(mac, str)):
+            continue
+        if hmac.compare_digest(mac, _mac(key, state, scan.get("groups"))):
+            kept.append(scan)
+        else:
+            _log.debug("plugin index entry ignored: its digest does not match")
+    return kept
+
+
+def read_index(state: IndexState, groups: Sequence[str]) -> dict[str, list[Entry]] | None:
+    """The entry points of ``groups`` as a scan with the same installed state found them.
+
+    None (scan again) when the index is missing, not ours, malformed, forged or stale.
+    """
+    for scan in _scans(state.directory, state.key):
+        if hmac.compare_digest(scan["state"], state.digest):
+            return _entries(scan.get("groups"), groups)
+    return None  # nothing scanned with what is installed now
 
 
 def write_index(state: IndexState, found: Mapping[str, Sequence[Entry]]) -> None:
-    """Remember a scan's result, found after ``state`` was taken, for the next process."""
+    """Remember a scan's result, found after ``state`` was taken, for the next process.
+
+    A few scans are kept, newest first, so that processes with different ``sys.path``
+    (a script's directory, ``python -c``) do not replace each other's.
+    """
     directory, key = state.directory, state.key
     groups = {group: [list(entry) for entry in entries] for group, entries in found.items()}
     digest = state.digest
-    document = {"version": 1, "state": digest, "groups": groups, "mac": _mac(key, digest, groups)}
+    scans = [{"state": digest, "groups": groups, "mac": _mac(key, digest, groups)}]
+    scans += [scan for scan in _scans(directory, key) if scan["state"] != digest]
     try:
-        data = json.dumps(document).encode()
+        data = json.dumps({"version": 1, "scans": scans[:_SCANS_KEPT]}).encode()
         write_private(os.path.join(directory, INDEX_FILE), data, durable=False)
     except OSError as error:
         _log.debug("plugin index not written: %s", error)
