@@ -206,3 +206,26 @@ def test_only_the_newest_entries_are_kept(
         )
         _load(path).close()
     assert len(_entries(cache_home)) == 3
+
+
+def test_an_unknown_providers_inline_strings_count_as_secrets(
+    cache_home: Path, tmp_path: Path, emulator: TokenEmulator
+) -> None:
+    # The provider cannot be loaded, so which of its keys are secrets is unknown: a string
+    # under a key the core does not know is treated as one, and the file is not copied.
+    path = _write(
+        tmp_path / "tokenrack.yaml",
+        CONFIG.format(url=emulator.token_url, client=CLIENT_ID)
+        + "  vendor:\n    provider: not-installed\n    api_key: inline-value-1234\n",
+    )
+    Registry.from_file(path).close()
+    assert _entries(cache_home) == []
+
+
+def test_defaults_without_profiles_are_not_copied(cache_home: Path, tmp_path: Path) -> None:
+    path = _write(
+        tmp_path / "tokenrack.yaml",
+        "version: 1\ndefaults: {timeout: {connect: 2}}\nprofiles: {}\n",
+    )
+    Registry.from_file(path).close()
+    assert _entries(cache_home) == []

@@ -696,7 +696,11 @@ class _ProfileBuilder:
                     methods = self._load_methods([name])
                 keys = keys.union(provider.secret_options, *(m.secret_options for m in methods))
             except PluginError:
-                pass  # building the profile says what is wrong with its provider
+                # Building the profile says what is wrong with its provider; until then any
+                # key the core does not know may be that provider's secret.
+                keys = keys.union(key for key in merged if key not in _core_keys())
+        else:
+            keys = keys.union(key for key in merged if key not in _core_keys())
         self._written_keys[memo] = keys
         return keys
 

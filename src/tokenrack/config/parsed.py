@@ -247,7 +247,10 @@ def _holds_no_secret(document: ConfigDocument, config: Config) -> bool:
     data = document.data
     if not isinstance(data, dict) or "agent" in data:
         return False
-    sections = [data.get("defaults"), *dict(data.get("profiles") or {}).values()]
+    profiles = data.get("profiles")
+    if not isinstance(profiles, dict) or (not profiles and data.get("defaults")):
+        return False  # a defaults section no profile inherits is not looked at below
+    sections = [data.get("defaults"), *profiles.values()]
     if any(isinstance(s, dict) and _cache_may_hold_secret(s.get("cache")) for s in sections):
         return False
     written = config.written_secrets(inline_only=True)
