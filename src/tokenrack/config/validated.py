@@ -83,6 +83,22 @@ def _exact(value: Any, *, strict: bool) -> Any:
     raise _InexactError
 
 
+def _json_instance(value: Any) -> Any:
+    """``value`` when it is plain JSON data already, else what :func:`_exact` makes of it.
+
+    Asked of every profile and of the whole document: JSON's own C code writes the value
+    and reads it back, and a value equal to its reading has one exact JSON form (a
+    non-string key, a tuple, a NaN comes back different and goes to :func:`_exact`).
+    """
+    try:
+        again = json.loads(json.dumps(value, allow_nan=True))
+    except (TypeError, ValueError, RecursionError):
+        again = _InexactError
+    if again == value and type(again) is type(value):
+        return value
+    return _exact(value, strict=True)
+
+
 _versions_found: tuple[str, str] | None = None
 
 
@@ -120,6 +136,32 @@ def _installed_jsonschema() -> str:
     return f"{spec.origin}|{','.join(infos)}|{changed}"
 
 
+_SCHEMA_TEXTS = 64  # schemas whose text is kept: a load composes one per provider and methods
+_schema_texts: dict[int, tuple[Mapping[str, Any], str]] = {}
+_schema_texts_lock = threading.Lock()
+
+
+def _schema_digest(schema: Mapping[str, Any]) -> str:
+    """SHA-256 of the schema's canonical JSON text, computed once per schema object.
+
+    10,000 profiles of one provider are validated against one composed schema object;
+    writing it out (and then quoting that text in each digest's document) for each was
+    most of what building them cost. The digest is kept with the schema itself (so its
+    ``id`` cannot be reused while kept): a schema is composed and then only read, never
+    changed in place once validated against.
+    """
+    with _schema_texts_lock:
+        found = _schema_texts.get(id(schema))
+    if found is not None and found[0] is schema:
+        return found[1]
+    digest = hashlib.sha256(_schema_text(schema).encode()).hexdigest()
+    with _schema_texts_lock:
+        if len(_schema_texts) >= _SCHEMA_TEXTS:
+            del _schema_texts[next(iter(_schema_texts))]  # the oldest
+        _schema_texts[id(schema)] = (schema, digest)
+    return digest
+
+
 def _schema_text(schema: Mapping[str, Any]) -> str:
     """The schema as canonical JSON text (the C encoder first: it is most of the cost)."""
     try:
@@ -139,8 +181,8 @@ def digest_of(key: bytes, instance: Any, schema: Mapping[str, Any], base: str) -
     try:
         document = {
             "base": base,
-            "instance": _exact(instance, strict=True),
-            "schema": _schema_text(schema),
+            "instance": _json_instance(instance),
+            "schema": _schema_digest(schema),
             "versions": _versions(),
         }
         text = json.dumps(document, sort_keys=True, separators=(",", ":"), allow_nan=True)
