@@ -83,20 +83,30 @@ def _exact(value: Any, *, strict: bool) -> Any:
     raise _InexactError
 
 
-def _json_instance(value: Any) -> Any:
-    """``value`` when it is plain JSON data already, else what :func:`_exact` makes of it.
+def _canonical(value: Any) -> str:
+    """Canonical JSON text: keys sorted, no spaces."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=True)
 
-    Asked of every profile and of the whole document: JSON's own C code writes the value
-    and reads it back, and a value equal to its reading has one exact JSON form (a
-    non-string key, a tuple, a NaN comes back different and goes to :func:`_exact`).
+
+def _instance_text(value: Any) -> str:
+    """The canonical JSON text of a validated value.
+
+    Asked of every profile and of the whole document, so JSON's own C code does the work:
+    a value equal to what its text reads back as has one exact JSON form. Anything else (a
+    non-string key, a tuple, a NaN reads back different) is settled by :func:`_exact`.
+
+    Raises:
+        _InexactError: ``value`` has no exact JSON form.
     """
     try:
-        again = json.loads(json.dumps(value, allow_nan=True))
+        text = _canonical(value)
+        again = json.loads(text)
     except (TypeError, ValueError, RecursionError):
-        again = _InexactError
-    if again == value and type(again) is type(value):
-        return value
-    return _exact(value, strict=True)
+        pass
+    else:
+        if again == value and type(again) is type(value):
+            return text
+    return _canonical(_exact(value, strict=True))
 
 
 _versions_found: tuple[str, str] | None = None
@@ -179,13 +189,12 @@ def digest_of(key: bytes, instance: Any, schema: Mapping[str, Any], base: str) -
     validated in full).
     """
     try:
-        document = {
-            "base": base,
-            "instance": _json_instance(instance),
-            "schema": _schema_digest(schema),
-            "versions": _versions(),
-        }
-        text = json.dumps(document, sort_keys=True, separators=(",", ":"), allow_nan=True)
+        # The canonical text of {"base", "instance", "schema", "versions"}, the instance
+        # written once.
+        text = (
+            f'{{"base":{_canonical(base)},"instance":{_instance_text(instance)},'
+            f'"schema":{_canonical(_schema_digest(schema))},"versions":{_canonical(_versions())}}}'
+        )
     except (_InexactError, TypeError, ValueError):
         return None
     return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:_DIGEST_CHARS]
