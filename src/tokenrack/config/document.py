@@ -3,8 +3,9 @@
 Two bounds keep a hostile file from costing the reader its memory: a config larger than
 :data:`MAX_CONFIG_BYTES` is refused before it is parsed, and aliases (``*name``) may expand
 the document to at most :data:`MAX_EXPANDED_NODES` nodes, counted over the node graph
-before anything is built (a "billion laughs" file of a few hundred bytes is refused at
-once, while ordinary anchors for shared blocks work as before).
+without expanding anything (an alias is the same object, built once, so a "billion laughs"
+file of a few hundred bytes is refused at once, while ordinary anchors for shared blocks
+work as before).
 
 A key written twice in one mapping (a repeated ``client_id:``, a profile written twice) is
 an error naming both lines: PyYAML keeps the last one silently. The C parser (libyaml) is
