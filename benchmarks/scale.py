@@ -2,6 +2,9 @@
 
 Run with ``make bench`` (or ``.venv/bin/python benchmarks/scale.py``). Writes
 ``results/scale.json`` and ``results/scale.md`` (the table docs/performance.md records).
+``--quick`` runs each timing three times, skips the memory-per-token measure and only prints its
+table (results/ is left alone): for comparing two trees in one session, e.g. with
+``PYTHONPATH=other/src`` for the baseline.
 
 The config is what a service with one profile per customer tenant writes: one ``base``
 profile with the provider and token URL, and 10,000 tenants that ``extends`` it, each with
@@ -13,6 +16,7 @@ that neither its CPU nor its memory is counted.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -156,7 +160,7 @@ def timed(command: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
-def bench_config(tenants: int, work: Path) -> dict[str, Any]:
+def bench_config(tenants: int, work: Path, runs: int = RUNS) -> dict[str, Any]:
     """Load, first token, `tokenrack profiles` and the CLI warm path on one config size."""
     tokenrack = str(Path(sys.executable).with_name("tokenrack"))
     env = {
@@ -171,14 +175,18 @@ def bench_config(tenants: int, work: Path) -> dict[str, Any]:
         path = work / f"tenants-{tenants}.yaml"
         write_config(path, url, tenants)
         path.chmod(0o600)
-        loads = [run_json(_LOAD, str(path), name, env=env) for _ in range(RUNS)]
-        profiles = [timed([tokenrack, "--config", str(path), "profiles"], env) for _ in range(3)]
+        loads = [run_json(_LOAD, str(path), name, env=env) for _ in range(runs)]
+        repeats = min(3, runs)
+        profiles = [
+            timed([tokenrack, "--config", str(path), "profiles"], env) for _ in range(repeats)
+        ]
         names = [
-            timed([tokenrack, "--config", str(path), "profiles", "--names"], env) for _ in range(3)
+            timed([tokenrack, "--config", str(path), "profiles", "--names"], env)
+            for _ in range(repeats)
         ]
         token = [tokenrack, "--config", str(path), "token", name]
         cold = timed(token, env)  # fetches, and writes the file cache
-        warm = [timed(token, env) for _ in range(RUNS)]
+        warm = [timed(token, env) for _ in range(runs)]
     return {
         "tenants": tenants,
         "file_bytes": path.stat().st_size,
@@ -199,7 +207,8 @@ def bench_memory(count: int = 10_000) -> dict[str, Any]:
 
 
 def markdown(results: dict[str, Any]) -> str:
-    big, small, memory = results["10000"], results["10"], results["memory"]
+    big, small = results["10000"], results["10"]
+    memory = results.get("memory")
 
     def cell(value: dict[str, float], unit: str, scale: float = 1.0, digits: int = 2) -> str:
         median, low, high = (value[k] * scale for k in ("median", "min", "max"))
@@ -211,42 +220,49 @@ def markdown(results: dict[str, Any]) -> str:
     load = big["load_s"]["median"]
     rss = big["rss_growth_mb"]["median"]
     first = big["first_token_ms"]["median"]
-    per_token = memory["per_token_bytes"]
-    return "\n".join(
-        [
-            f"Measured {results['date']} on {results['machine']}, Python {results['python']}; "
-            f"each figure is the median of fresh processes (min-max).",
-            "",
-            "| measure | 10 profiles | 10,000 profiles | goal |",
-            "| --- | --- | --- | --- |",
-            f"| config file | {small['file_bytes'] / 1024:.1f} KB "
-            f"| {big['file_bytes'] / 1024 / 1024:.2f} MB | |",
-            f"| `Registry.from_file` | {cell(small['load_s'], 's', digits=3)} "
-            f"| {cell(big['load_s'], 's', digits=3)} | {goal(load < 1.0, '< 1 s')} |",
-            f"| RSS growth while loading | {cell(small['rss_growth_mb'], 'MB', digits=1)} "
-            f"| {cell(big['rss_growth_mb'], 'MB', digits=1)} | {goal(rss < 100, '< 100 MB')} |",
-            f"| peak RSS of the process | {cell(small['peak_rss_mb'], 'MB', digits=0)} "
-            f"| {cell(big['peak_rss_mb'], 'MB', digits=0)} | |",
-            f"| first token of one profile after load (emulator) "
-            f"| {cell(small['first_token_ms'], 'ms', digits=1)} "
-            f"| {cell(big['first_token_ms'], 'ms', digits=1)} | {goal(first < 50, '< 50 ms')} |",
-            f"| `tokenrack profiles` (whole table) | {cell(small['cli_profiles_s'], 's')} "
-            f"| {cell(big['cli_profiles_s'], 's')} | fast |",
-            f"| `tokenrack profiles --names` | {cell(small['cli_profiles_names_s'], 's')} "
-            f"| {cell(big['cli_profiles_names_s'], 's')} | fast |",
-            f"| `tokenrack token` cold (fetch) | {small['cli_token_cold_s']:.2f} s "
-            f"| {big['cli_token_cold_s']:.2f} s | |",
-            f"| `tokenrack token` warm path | {cell(small['cli_token_warm_s'], 's', digits=3)} "
-            f"| {cell(big['cli_token_warm_s'], 's', digits=3)} | unaffected by size |",
+    lines = [
+        f"Measured {results['date']} on {results['machine']}, Python {results['python']}; "
+        f"each figure is the median of fresh processes (min-max).",
+        "",
+        "| measure | 10 profiles | 10,000 profiles | goal |",
+        "| --- | --- | --- | --- |",
+        f"| config file | {small['file_bytes'] / 1024:.1f} KB "
+        f"| {big['file_bytes'] / 1024 / 1024:.2f} MB | |",
+        f"| `Registry.from_file` | {cell(small['load_s'], 's', digits=3)} "
+        f"| {cell(big['load_s'], 's', digits=3)} | {goal(load < 1.0, '< 1 s')} |",
+        f"| RSS growth while loading | {cell(small['rss_growth_mb'], 'MB', digits=1)} "
+        f"| {cell(big['rss_growth_mb'], 'MB', digits=1)} | {goal(rss < 100, '< 100 MB')} |",
+        f"| peak RSS of the process | {cell(small['peak_rss_mb'], 'MB', digits=0)} "
+        f"| {cell(big['peak_rss_mb'], 'MB', digits=0)} | |",
+        f"| first token of one profile after load (emulator) "
+        f"| {cell(small['first_token_ms'], 'ms', digits=1)} "
+        f"| {cell(big['first_token_ms'], 'ms', digits=1)} | {goal(first < 50, '< 50 ms')} |",
+        f"| `tokenrack profiles` (whole table) | {cell(small['cli_profiles_s'], 's')} "
+        f"| {cell(big['cli_profiles_s'], 's')} | fast |",
+        f"| `tokenrack profiles --names` | {cell(small['cli_profiles_names_s'], 's')} "
+        f"| {cell(big['cli_profiles_names_s'], 's')} | fast |",
+        f"| `tokenrack token` cold (fetch) | {small['cli_token_cold_s']:.2f} s "
+        f"| {big['cli_token_cold_s']:.2f} s | |",
+        f"| `tokenrack token` warm path | {cell(small['cli_token_warm_s'], 's', digits=3)} "
+        f"| {cell(big['cli_token_warm_s'], 's', digits=3)} | unaffected by size |",
+    ]
+    if memory is not None:
+        per_token = memory["per_token_bytes"]
+        lines += [
             f"| memory per cached token ({memory['tokens']:,} tokens, tracemalloc) | "
             f"| {per_token:.0f} B | {goal(per_token < 2048, '< 2 KB')} |",
             f"| memory per profile built at first use (config, runtime, slot, stats) | "
             f"| {memory['per_profile_built_bytes']:.0f} B | |",
         ]
-    )
+    return "\n".join(lines)
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="three runs each, no memory measure, print only"
+    )
+    quick = parser.parse_args().quick
     results: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {platform.system()} {platform.release()}",
@@ -255,7 +271,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tokenrack-scale-") as work:
         for tenants in (10, TENANTS):
             print(f"{tenants} profiles ...", file=sys.stderr)
-            results[str(tenants)] = bench_config(tenants, Path(work))
+            results[str(tenants)] = bench_config(tenants, Path(work), runs=3 if quick else RUNS)
+    if quick:
+        print(json.dumps(results, indent=2))
+        print(markdown(results))
+        return
     print("memory per token (10,000 tokens) ...", file=sys.stderr)
     results["memory"] = bench_memory()
     record("scale", results, markdown(results))

@@ -45,3 +45,33 @@ def test_an_unusable_profile_is_one_table_line_and_json_keeps_every_problem(
     error = listed["broken"]["error"]
     assert "problems:" in error and "tokn_url" in error and "scops" in error
     assert "error" not in listed["good"]
+
+
+def test_the_table_pauses_the_collector_and_gives_it_back(
+    tmp_path: Path, emu: TokenEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import gc
+
+    from tokenrack.cli.main import main
+
+    config = write(tmp_path, {f"p{i}": generic(emu) for i in range(3)})
+    seen: list[bool] = []
+    from tokenrack.cli import admin_cmd
+
+    real = admin_cmd._row
+
+    def row(registry: object, name: str) -> dict[str, object]:
+        seen.append(gc.isenabled())
+        return real(registry, name)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(admin_cmd, "_row", row)
+        assert main(["--config", str(config), "profiles"]) == 0
+    assert seen == [False, False, False]  # the rows are built with the collector paused
+    assert gc.isenabled()
+    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()] == [
+        "PROFILE",
+        "p0",
+        "p1",
+        "p2",
+    ]

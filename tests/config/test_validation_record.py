@@ -223,3 +223,41 @@ def test_the_record_can_be_turned_off(
     load(config)
     assert validators
     assert not record_path(tmp_path).exists()
+
+
+def test_one_composed_schema_is_written_out_once_for_many_profiles(
+    validators: list[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 30 profiles of one provider share one composed schema object: writing it out as JSON
+    # for each profile's digest was most of what building them cost (issue 15).
+    monkeypatch.setenv("RECORD_TEST_SECRET", "s3cr3t-value")
+    monkeypatch.setattr(validated, "_schema_texts", {})
+    written: list[Any] = []
+    real = validated._schema_text
+
+    def counting(schema: Any) -> str:
+        written.append(schema)
+        return real(schema)
+
+    monkeypatch.setattr(validated, "_schema_text", counting)
+    path = tmp_path / "many.yaml"
+    profiles = "".join(
+        f"  p{i}:\n    provider: generic\n    token_url: https://idp.example/t\n"
+        f"    client_id: c{i}\n    client_secret: {{env: RECORD_TEST_SECRET}}\n"
+        for i in range(30)
+    )
+    path.write_text(f"version: 1\nprofiles:\n{profiles}")
+    with Registry.from_file(path) as registry:
+        assert registry.config.problems() == {}
+    profile_schemas = [schema for schema in written if "client_id" in schema.get("properties", {})]
+    assert len(profile_schemas) == 1
+    assert len(written) < 5
+
+
+def test_a_new_schema_object_with_other_content_gets_another_digest() -> None:
+    key = b"k" * 32
+    first: dict[str, Any] = {"type": "object"}
+    second: dict[str, Any] = {"type": "object", "required": ["n"]}
+    digests = {validated.digest_of(key, {"n": 1}, schema, "x") for schema in (first, second)}
+    assert len(digests) == 2
+    assert validated.digest_of(key, {"n": 1}, dict(first), "x") in digests

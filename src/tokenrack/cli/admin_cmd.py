@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 from typing import TYPE_CHECKING, Any
@@ -57,6 +58,19 @@ def _row(registry: Registry, name: str) -> dict[str, Any]:
 
 def run_profiles(args: argparse.Namespace) -> int:
     """List profiles with provider, endpoint, auth method, scopes/audience and cache state."""
+    # Loading and building every profile make hundreds of thousands of objects, none of
+    # them garbage: the cyclic collector would scan them all again and again (a third of
+    # the time on 10,000 profiles).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _list_profiles(args)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _list_profiles(args: argparse.Namespace) -> int:
     registry = load_registry(args)
     if args.names:
         print("\n".join(registry.profiles()))

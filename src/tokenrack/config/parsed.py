@@ -95,7 +95,8 @@ class ParsedMarks(Marks):
 
             text, self._text = self._text, None
             try:
-                parsed = parse_document(text, source=self._source).marks.settle()
+                parsed = parse_document(text, source=self._source).marks
+                parsed.of("")  # the map is made at the first question (and kept)
                 self._marks = getattr(parsed, "_marks", None) or {}
             except ConfigError:
                 self._marks = {}  # the file parsed before: changed since; no marks

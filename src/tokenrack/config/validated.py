@@ -83,6 +83,32 @@ def _exact(value: Any, *, strict: bool) -> Any:
     raise _InexactError
 
 
+def _canonical(value: Any) -> str:
+    """Canonical JSON text: keys sorted, no spaces."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=True)
+
+
+def _instance_text(value: Any) -> str:
+    """The canonical JSON text of a validated value.
+
+    Asked of every profile and of the whole document, so JSON's own C code does the work:
+    a value equal to what its text reads back as has one exact JSON form. Anything else (a
+    non-string key, a tuple, a NaN reads back different) is settled by :func:`_exact`.
+
+    Raises:
+        _InexactError: ``value`` has no exact JSON form.
+    """
+    try:
+        text = _canonical(value)
+        again = json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        pass
+    else:
+        if again == value and type(again) is type(value):
+            return text
+    return _canonical(_exact(value, strict=True))
+
+
 _versions_found: tuple[str, str] | None = None
 
 
@@ -120,6 +146,32 @@ def _installed_jsonschema() -> str:
     return f"{spec.origin}|{','.join(infos)}|{changed}"
 
 
+_SCHEMA_TEXTS = 64  # schemas whose text is kept: a load composes one per provider and methods
+_schema_texts: dict[int, tuple[Mapping[str, Any], str]] = {}
+_schema_texts_lock = threading.Lock()
+
+
+def _schema_digest(schema: Mapping[str, Any]) -> str:
+    """SHA-256 of the schema's canonical JSON text, computed once per schema object.
+
+    10,000 profiles of one provider are validated against one composed schema object;
+    writing it out (and then quoting that text in each digest's document) for each was
+    most of what building them cost. The digest is kept with the schema itself (so its
+    ``id`` cannot be reused while kept): a schema is composed and then only read, never
+    changed in place once validated against.
+    """
+    with _schema_texts_lock:
+        found = _schema_texts.get(id(schema))
+    if found is not None and found[0] is schema:
+        return found[1]
+    digest = hashlib.sha256(_schema_text(schema).encode()).hexdigest()
+    with _schema_texts_lock:
+        if len(_schema_texts) >= _SCHEMA_TEXTS:
+            del _schema_texts[next(iter(_schema_texts))]  # the oldest
+        _schema_texts[id(schema)] = (schema, digest)
+    return digest
+
+
 def _schema_text(schema: Mapping[str, Any]) -> str:
     """The schema as canonical JSON text (the C encoder first: it is most of the cost)."""
     try:
@@ -137,13 +189,12 @@ def digest_of(key: bytes, instance: Any, schema: Mapping[str, Any], base: str) -
     validated in full).
     """
     try:
-        document = {
-            "base": base,
-            "instance": _exact(instance, strict=True),
-            "schema": _schema_text(schema),
-            "versions": _versions(),
-        }
-        text = json.dumps(document, sort_keys=True, separators=(",", ":"), allow_nan=True)
+        # The canonical text of {"base", "instance", "schema", "versions"}, the instance
+        # written once.
+        text = (
+            f'{{"base":{_canonical(base)},"instance":{_instance_text(instance)},'
+            f'"schema":{_canonical(_schema_digest(schema))},"versions":{_canonical(_versions())}}}'
+        )
     except (_InexactError, TypeError, ValueError):
         return None
     return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:_DIGEST_CHARS]
