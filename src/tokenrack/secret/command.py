@@ -17,15 +17,15 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
-import selectors
-import signal
-import subprocess
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tokenrack.errors import SecretError
+
+if TYPE_CHECKING:
+    import subprocess
 
 __all__ = [
     "BASE_ENVIRONMENT",
@@ -143,6 +143,8 @@ def child_environment(
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    import signal
+
     with contextlib.suppress(OSError):
         os.killpg(process.pid, signal.SIGKILL)
     with contextlib.suppress(OSError):
@@ -163,6 +165,8 @@ def _scrubbed(stderr: bytes, secrets: Sequence[str]) -> str:
 
 
 def _read_bounded(process: subprocess.Popen[bytes], ends: float) -> tuple[bytes, bytes, str | None]:
+    import selectors
+
     """Standard output and error; a reason when the output or the time ran out."""
     if process.stdout is None or process.stderr is None:  # pragma: no cover - both are pipes
         raise SecretError("secret command has no pipes")
@@ -204,6 +208,9 @@ def run_secret_command(spec: CommandSpec, environ: Mapping[str, str] | None = No
         SecretError: It was not found, failed, ran out of time, printed more than
             :data:`MAX_OUTPUT` bytes or nothing; never shows the output.
     """
+    # Imported here: a process whose secrets run no command never loads them (issue 15).
+    import subprocess
+
     program = spec.argv[0]
     env, listed = child_environment(spec, os.environ if environ is None else environ)
     seconds = spec.time_allowed()
