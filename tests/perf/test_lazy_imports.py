@@ -35,14 +35,16 @@ from tokenrack.core import registry
 
 # Loaded only when a profile uses them: a {command: …} secret (subprocess, signal), a Redis
 # cache (its topology parser), any shared cache (the shared layer, its record format and
-# breaker).
+# breaker), a file cache's lock (fcntl), grant: token_exchange (the RFC 8693 module).
 NOT_FOR_A_PLAIN_PROFILE = (
     "subprocess",
     "signal",
+    "fcntl",
     "tokenrack.cache.redis_topology",
     "tokenrack.core.shared",
     "tokenrack.cache.record",
     "tokenrack.cache.guard",
+    "tokenrack.oauth.token_exchange",
 )
 
 
