@@ -33,10 +33,11 @@ from tokenrack.core import registry
 {LIST_MODULES}
 """
 
-# Loaded only when a profile uses them: a {command: …} secret (subprocess, signal), a Redis
-# cache (its topology parser), any shared cache (the shared layer, its record format and
-# breaker), a file cache's lock (fcntl), grant: token_exchange (the RFC 8693 module).
+# Loaded only when a profile uses them: a {command: …} secret (its runner, subprocess,
+# signal), a Redis cache (its topology parser), any shared cache (the shared layer, its
+# record format and breaker), a file cache's lock (fcntl), grant: token_exchange (RFC 8693).
 NOT_FOR_A_PLAIN_PROFILE = (
+    "tokenrack.secret.command",
     "subprocess",
     "signal",
     "fcntl",

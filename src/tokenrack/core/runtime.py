@@ -54,8 +54,8 @@ from tokenrack.oauth.provider import Provider
 from tokenrack.oauth.retry import RetryPolicy
 from tokenrack.oauth.throttle import EndpointThrottle
 from tokenrack.oauth.transport import ClientCertificate, Transport, TransportOptions
-from tokenrack.secret.command import command_time_limit
 from tokenrack.secret.resolve import SecretResolver
+from tokenrack.secret.sources import command_time_limit
 from tokenrack.secret.value import Secret, SecretRef
 from tokenrack.util.clock import Clock
 from tokenrack.util.extras import extra_installed

@@ -15,14 +15,22 @@
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tokenrack.errors import SecretError
+
+# Defined with the source, which every config loads, so that this module (and subprocess)
+# loads only when a command runs (issue 15); named here too, where they apply.
+from tokenrack.secret.sources import (
+    COMMAND_ARGUMENT_SCHEMA,
+    COMMAND_TIMEOUT,
+    command_time_left,
+    command_time_limit,
+)
 
 if TYPE_CHECKING:
     import subprocess
@@ -38,9 +46,6 @@ __all__ = [
     "run_secret_command",
 ]
 
-COMMAND_TIMEOUT = 30.0
-"""Seconds a secret command may run unless its reference says otherwise."""
-
 MAX_OUTPUT = 64 * 1024
 """The most standard output a secret command may print (64 KiB)."""
 
@@ -51,43 +56,6 @@ BASE_ENVIRONMENT = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ",
 """Variables every secret command gets (when set), with every ``LC_*`` and ``XDG_*``."""
 
 _BASE_PREFIXES = ("LC_", "XDG_")
-_NAME = {
-    "type": "string",
-    "pattern": "^[A-Za-z_][A-Za-z0-9_]*\\*?$",
-    "description": "a variable name, or a prefix ending in * (VAULT_*)",
-}
-_ARGV = {"type": "array", "items": {"type": "string"}, "minItems": 1}
-
-COMMAND_ARGUMENT_SCHEMA: Mapping[str, Any] = {
-    "oneOf": [
-        _ARGV,
-        {
-            "type": "object",
-            "properties": {
-                "run": _ARGV,
-                "env": {"type": "array", "items": _NAME},
-                "timeout": {"type": "number", "exclusiveMinimum": 0},
-            },
-            "required": ["run"],
-            "additionalProperties": False,
-        },
-    ]
-}
-"""``[argv…]``, or ``{run: [argv…], env: [NAME, PREFIX_*…], timeout: seconds}``."""
-
-_time_limit: contextvars.ContextVar[float | None] = contextvars.ContextVar(
-    "tokenrack_command_time_limit", default=None
-)
-
-
-@contextlib.contextmanager
-def command_time_limit(seconds: float | None) -> Iterator[None]:
-    """Within this block, no secret command runs longer than ``seconds`` (the deadline)."""
-    token = _time_limit.set(seconds)
-    try:
-        yield
-    finally:
-        _time_limit.reset(token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +85,7 @@ class CommandSpec:
 
     def time_allowed(self) -> float:
         """Its timeout, bounded by the deadline of the fetch it runs for."""
-        limit = _time_limit.get()
+        limit = command_time_left()
         return self.timeout if limit is None else min(self.timeout, limit)
 
 
