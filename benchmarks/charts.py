@@ -188,8 +188,13 @@ def _coldstart(results: Mapping[str, Any]) -> dict[str, str]:
             {
                 "python -c pass": results["python_pass_median_ms"],
                 "import requests + requests.post": results["baseline_median_ms"],
-                "tokenrack.get_token (record warm)": results["tokenrack_median_ms"],
-                "tokenrack.get_token (record cold)": results["tokenrack_record_cold_median_ms"],
+                "tokenrack.get_token (config seen before)": results["tokenrack_median_ms"],
+                **(
+                    {"tokenrack.get_token (YAML every time)": results["tokenrack_yaml_median_ms"]}
+                    if "tokenrack_yaml_median_ms" in results
+                    else {}
+                ),
+                "tokenrack.get_token (first run)": results["tokenrack_record_cold_median_ms"],
                 "tokenrack token (no cached token)": results["cli_cold_median_ms"],
             },
             unit="ms",

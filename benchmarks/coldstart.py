@@ -4,9 +4,12 @@ Whole processes, run in turn in each round (so a slow moment of the machine hits
 command alike), against the token emulator over loopback TLS:
 
 - baseline: ``python -c "import requests; requests.post(TOKEN_URL, ...)"``;
-- ``import tokenrack; tokenrack.get_token("billing")`` with a config file, the validation
-  record warm (the config validated by an earlier run);
-- the same with the validation record cold (a fresh cache directory each run);
+- ``import tokenrack; tokenrack.get_token("billing")`` with a config file, as every run
+  after the first finds it: the validation record, the plugin index and the parsed config
+  remembered by an earlier run;
+- the same with the YAML parsed every time (``TOKENRACK_PARSED_CONFIG=off``: what a config
+  holding an inline secret costs, since such a file is never remembered);
+- the same as a first run (a fresh cache directory each time: nothing remembered);
 - the CLI's cold ``tokenrack token billing`` (``TOKENRACK_CLI_CACHE=off``: no cached token;
   the validation record warm);
 - ``python -c pass``, the floor.
@@ -163,6 +166,7 @@ def main() -> None:
                     False,
                 ),
                 "tokenrack": ([str(python), "-c", LIBRARY], False),
+                "tokenrack_yaml": ([str(python), "-c", LIBRARY], False),
                 "tokenrack_record_cold": ([str(python), "-c", LIBRARY], True),
                 "cli_cold": ([str(python.with_name("tokenrack")), "token", "billing"], False),
             }
@@ -174,6 +178,8 @@ def main() -> None:
                     run_env = env
                     if cold:
                         run_env = {**env, "XDG_CACHE_HOME": str(fresh / str(index))}
+                    elif name == "tokenrack_yaml":
+                        run_env = {**env, "TOKENRACK_PARSED_CONFIG": "off"}
                     samples[name].append(run(argv, run_env))
                 shutil.rmtree(fresh, ignore_errors=True)
             requests_made = emulator.request_count
@@ -195,9 +201,10 @@ def main() -> None:
     labels = {
         "python_pass": "`python -c pass` (the floor)",
         "baseline": "baseline: `import requests` + one `requests.post`",
-        "tokenrack": "`import tokenrack` + `get_token` (validation record warm)",
-        "tokenrack_record_cold": "`import tokenrack` + `get_token` (validation record cold)",
-        "cli_cold": "`tokenrack token billing`, no cached token (record warm)",
+        "tokenrack": "`import tokenrack` + `get_token` (config seen before)",
+        "tokenrack_yaml": "the same, YAML parsed every time (a config with an inline secret)",
+        "tokenrack_record_cold": "the same, first run (nothing remembered: a new cache directory)",
+        "cli_cold": "`tokenrack token billing`, no cached token (config seen before)",
     }
     lines = [
         f"Measured {results['date']} on {results['machine']}, Python {results['python']}; "

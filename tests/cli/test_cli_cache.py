@@ -157,9 +157,10 @@ def test_turning_the_cli_cache_off(tmp_path: Path, emu: TokenEmulator, cache_hom
     token(path, environment)
     token(path, environment)
     assert emu.request_count == 2
-    # No token and no snapshot on disk; only the validation record and its key (issue 15).
+    # No token and no snapshot on disk; only the validation record, the plugin index, the
+    # remembered parsed config (this one holds no secret) and their key (issue 15).
     written = {p.name for p in (cache_home / "tokenrack").iterdir()}
-    assert written <= {"validated.json", "fingerprint.key"}
+    assert written <= {"validated.json", "plugins.json", "parsed", "fingerprint.key"}
 
 
 def test_a_profile_that_says_memory_is_never_cached_on_disk(
@@ -182,7 +183,7 @@ def test_an_untrusted_snapshot_directory_is_ignored(
     probe = (
         "import sys\nfrom tokenrack.cli.main import main\n"
         f"main(['--config', {str(path)!r}, 'token', 'billing'])\n"
-        "print('yaml' in sys.modules, file=sys.stderr)\n"
+        "print('tokenrack.core.registry' in sys.modules, file=sys.stderr)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe],

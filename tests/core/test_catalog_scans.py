@@ -33,6 +33,9 @@ def scans(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
     monkeypatch.setattr(importlib.metadata, "entry_points", counting)
     monkeypatch.setattr(catalog_module, "_scanned", None)
+    # This process's scans are counted here; the per-user index that spares the next
+    # process its scan has tests of its own (test_plugin_index.py).
+    monkeypatch.setenv("TOKENRACK_PLUGIN_INDEX", "off")
     return seen
 
 

@@ -26,6 +26,7 @@ from collections.abc import Callable, Collection, Sequence
 __all__ = [
     "AUTO",
     "AUTO_ORDER",
+    "MATERIAL_KEYS",
     "NAMED_ONLY",
     "SECRET_METHODS",
     "NoCommonMethodError",
@@ -39,6 +40,15 @@ SECRET_METHODS = ("client_secret_basic", "client_secret_post")
 """The methods that send the client secret itself, in the order ``auto`` tries them."""
 AUTO_ORDER = ("client_assertion", "private_key_jwt", "tls_client_auth", *SECRET_METHODS)
 """Every method ``auto`` may use, asymmetric keys and certificates before shared secrets."""
+MATERIAL_KEYS: dict[str, tuple[str, ...]] = {
+    "client_assertion": ("client_assertion",),
+    "private_key_jwt": ("private_key",),
+    "tls_client_auth": ("client_cert", "client_key"),
+    "client_secret_basic": ("client_secret",),
+    "client_secret_post": ("client_secret",),
+}
+"""Keys each :data:`AUTO_ORDER` method needs among its ``required_options``: a profile
+without them has no material for it, so it is not imported to ask (issue 15)."""
 NAMED_ONLY = ("client_secret_jwt", "self_signed_tls_client_auth")
 """Methods ``auto`` never picks, even when advertised: the registration must say so."""
 

@@ -22,8 +22,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tokenrack.auth.jwt_bearer import grant_problem, with_grant
-from tokenrack.auth.selection import AUTO
-from tokenrack.cache.redis import split_password
+from tokenrack.auth.selection import AUTO, AUTO_ORDER, MATERIAL_KEYS
 from tokenrack.cache.settings import PLAINTEXT_PROBLEM, cache_settings, needs_plaintext_opt_in
 from tokenrack.config.interpolate import InterpolationError, has_reference, interpolate
 from tokenrack.config.marks import Marks
@@ -33,6 +32,7 @@ from tokenrack.config.schema import (
     CORE_SECRET_OPTIONS,
     MERGED_KEYS,
     CacheSchemas,
+    core_profile_properties,
     defaults_schema,
     profile_schema,
 )
@@ -59,6 +59,12 @@ __all__ = ["Config", "LazyProfiles", "PluginSchemas", "ProfileConfig", "load_con
 
 logger = get_logger("tokenrack.config")
 
+SECRET_SOURCES = "tokenrack.secrets"
+CACHE_BACKENDS = "tokenrack.caches"
+# A plugin a section does not name: its schema is never reached (see _NamedPlugins).
+_UNNAMED_SOURCE: Mapping[str, Any] = MappingProxyType({})
+_UNNAMED_CACHE: tuple[Mapping[str, Any], frozenset[str]] = (MappingProxyType({}), frozenset())
+
 
 class PluginSchemas(Protocol):
     """What the loader needs to know about installed plugins (the registry provides it)."""
@@ -75,12 +81,12 @@ class PluginSchemas(Protocol):
         """The names installed in an entry-point group, without importing them."""
         ...
 
-    def secret_source_schemas(self) -> Mapping[str, Mapping[str, Any]]:
-        """Each installed secret source's name and argument schema."""
+    def secret_source_schema(self, name: str) -> Mapping[str, Any] | None:
+        """One secret source's argument schema (None: not installed; ``{}``: broken)."""
         ...
 
-    def cache_schemas(self) -> CacheSchemas:
-        """Each installed cache backend's name, ``options_schema`` and ``secret_options``."""
+    def cache_schema(self, name: str) -> tuple[Mapping[str, Any], frozenset[str]] | None:
+        """One cache backend's ``options_schema`` and ``secret_options`` (None: unusable)."""
         ...
 
 
@@ -127,6 +133,43 @@ class _Plugins:
     secret_keys: frozenset[str]
 
 
+@dataclass(frozen=True, slots=True)
+class _NamedPlugins:
+    """The secret sources and cache backend one section of the config names.
+
+    Only these are imported (issue 15): the schema is composed with each installed name,
+    but with the real schema only for the names written; the others get a placeholder that
+    no value of the section can reach, since a source is reached by writing its name as
+    the key of ``{source: argument}`` and a backend by naming it in ``cache``.
+    """
+
+    key: tuple[frozenset[str], str | None]
+    sources: Mapping[str, Mapping[str, Any]]
+    caches: CacheSchemas
+    cache_secrets: frozenset[str]
+    cache_keys: frozenset[str] | None
+    """The keys the named backend declares (None: it names none, or one that is unusable)."""
+
+    def hider(self, secret_keys: frozenset[str]) -> Callable[[Sequence[str | int]], bool]:
+        """Hide values under secret keys, ``cache``'s secret keys and its unknown keys."""
+        cache_secrets, known = self.cache_secrets, self.cache_keys
+
+        def hide(parts: Sequence[str | int]) -> bool:
+            if not parts:
+                return False
+            if parts[0] in secret_keys:
+                return True
+            if parts[0] != "cache" or len(parts) < 2:
+                return False
+            # A key the named backend does not declare may be another backend's secret
+            # (``password``); its value is never shown.
+            if parts[1] in cache_secrets:
+                return True
+            return parts[1] != "backend" and (known is None or parts[1] not in known)
+
+        return hide
+
+
 def _os_environ() -> Mapping[str, str]:
     return os.environ  # the live mapping, not a copy: a rotated variable is seen
 
@@ -168,23 +211,31 @@ class Config:
             if profile.unusable is not None
         }
 
-    def written_secrets(self) -> list[tuple[str, SecretValue]]:
+    def written_secrets(self, *, inline_only: bool = False) -> list[tuple[str, SecretValue]]:
         """Each secret as the file writes it, by JSON path, without building any profile.
 
         The profile's own secret keys (``profiles.x.client_secret``) and ``cache``'s
         (``profiles.x.cache.password``), after defaults and ``extends``, before any check:
         what the load-time exposure checks need, at a cost linear in the file.
+
+        Args:
+            inline_only: Only the profiles' own secrets written inline (no references, no
+                ``cache`` keys): what the readable-file warning needs. A profile's plugins
+                are then imported only when an inline string sits under a key the core
+                does not know (a provider's or a method's own secret may be there).
         """
         if isinstance(self.profiles, LazyProfiles):
-            return self.profiles.written_secrets()
+            return self.profiles.written_secrets(inline_only=inline_only)
         found: list[tuple[str, SecretValue]] = []
         for name, profile in self.profiles.items():
             for key in sorted(profile.secret_keys):
                 value = profile.options.get(key)
+                if inline_only and not isinstance(value, Secret):
+                    continue
                 if isinstance(value, (Secret, SecretRef)):
                     found.append((f"profiles.{name}.{key}", value))
             cache = profile.options.get("cache")
-            if isinstance(cache, Mapping):
+            if isinstance(cache, Mapping) and not inline_only:
                 found += [
                     (f"profiles.{name}.cache.{key}", value)
                     for key, value in cache.items()
@@ -258,18 +309,16 @@ def load_config(
     problems = validate(data, _TOP_SCHEMA, base="")
     if problems:
         raise ConfigError(problems=marks.locate(problems), file=source)
-    sources = plugins.secret_source_schemas()
-    caches = plugins.cache_schemas()
-    cache_secrets = frozenset(CACHE_SECRET_OPTIONS.union(*(s for _, s in caches.values())))
     defaults = dict(data.get("defaults") or {})
+    raw_profiles: Mapping[Any, Any] = data["profiles"]
+    builder = _ProfileBuilder(raw_profiles, defaults, plugins, environ)
+    named = builder.named_plugins(defaults)
     file_problems = validate(
         defaults,
-        defaults_schema(sources, caches),
+        defaults_schema(named.sources, named.caches),
         base="defaults",
-        hide=_hider(frozenset(), cache_secrets),
+        hide=named.hider(frozenset()),
     )
-    raw_profiles: Mapping[Any, Any] = data["profiles"]
-    builder = _ProfileBuilder(raw_profiles, defaults, plugins, sources, environ, caches)
     builder.source, builder.marks = source, marks
     names: list[str] = []
     for name in raw_profiles:
@@ -366,10 +415,14 @@ class LazyProfiles(Mapping[str, ProfileConfig]):
         """The names of the profiles built so far (for diagnostics and tests)."""
         return frozenset(self._built)
 
-    def written_secrets(self) -> list[tuple[str, SecretValue]]:
+    def written_secrets(self, *, inline_only: bool = False) -> list[tuple[str, SecretValue]]:
         """See :meth:`Config.written_secrets`."""
         with self._lock:
-            return [found for name in self._names for found in self._builder.written_secrets(name)]
+            return [
+                found
+                for name in self._names
+                for found in self._builder.written_secrets(name, inline_only=inline_only)
+            ]
 
 
 class _ProfileBuilder:
@@ -380,21 +433,15 @@ class _ProfileBuilder:
         raw_profiles: Mapping[Any, Any],
         defaults: Mapping[str, Any],
         plugins: PluginSchemas,
-        sources: Mapping[str, Mapping[str, Any]],
         environ: Mapping[str, str],
-        caches: CacheSchemas,
     ) -> None:
         self.raw_profiles = raw_profiles
         self.defaults = defaults
         self.plugins = plugins
-        self.sources = sources
         self.environ = environ
-        self.caches = caches
-        # Secret keys inside ``cache``, whichever backend: never interpolated at load,
-        # never shown in a message, resolved by the cache layer at first use.
-        self.cache_secrets = frozenset(
-            CACHE_SECRET_OPTIONS.union(*(secret for _, secret in caches.values()))
-        )
+        self._source_names = frozenset(plugins.names(SECRET_SOURCES))
+        self._cache_names = tuple(n for n in plugins.names(CACHE_BACKENDS) if n != "memory")
+        self._named: dict[tuple[frozenset[str], str | None], _NamedPlugins] = {}
         self.problems: list[ConfigProblem] = []
         self.source = "<dict>"
         self.marks = Marks()
@@ -402,7 +449,8 @@ class _ProfileBuilder:
         # One composed schema per provider and methods: 10,000 profiles of one provider
         # share it, instead of composing (and deep-copying) it 10,000 times.
         self._schemas: dict[tuple[Any, ...], dict[str, Any]] = {}
-        self._written_keys: dict[tuple[str, str, str], frozenset[str]] = {}
+        self._written_keys: dict[tuple[str, str, str, frozenset[str]], frozenset[str]] = {}
+        self._auto: dict[tuple[Any, frozenset[str]], list[type[ClientAuthMethod]]] = {}
 
     def build(self, name: str) -> ProfileConfig:
         """One profile: usable, or marked unusable with what is wrong with it.
@@ -422,12 +470,13 @@ class _ProfileBuilder:
             return self._unusable(name, merged, origins, self._error(name))
         if isinstance(plugins, PluginError):
             return self._unusable(name, merged, origins, plugins)
-        resolved = self._validate(name, merged, origins, plugins)
+        named = self.named_plugins(merged)
+        resolved = self._validate(name, merged, origins, plugins, named)
         self._check_urls(name, resolved)
-        self._check_cache(name, resolved)
+        self._check_cache(name, resolved, named)
         if self.problems:
             return self._unusable(name, merged, origins, self._error(name))
-        options = self._wrap_secrets(resolved, plugins.secret_keys)
+        options = self._wrap_secrets(resolved, plugins.secret_keys, named)
         try:
             self.problems.extend(_provider_problems(plugins.provider, options, f"profiles.{name}"))
         except PluginError as error:
@@ -499,7 +548,7 @@ class _ProfileBuilder:
             self.problems.append(ConfigProblem(f"{base}.{problem.path}", problem.message))
         auth_name = str(merged.get("auth_method") or provider.default_auth_method)
         try:
-            methods = self._auth_methods(base, auth_name, provider)
+            methods = self._auth_methods(base, auth_name, provider, merged)
         except PluginLoadError as error:
             return error  # a broken plugin, as for a provider: this profile only
         secret_keys = frozenset(
@@ -513,15 +562,16 @@ class _ProfileBuilder:
         merged: Mapping[str, Any],
         origins: Mapping[str, str],
         plugins: _Plugins,
+        named: _NamedPlugins,
     ) -> dict[str, Any]:
         """Interpolate, then check against the composed schema and the methods' material."""
         base = f"profiles.{name}"
         before = len(self.problems)
-        resolved = self._interpolate(merged, base, plugins.secret_keys)
+        resolved = self._interpolate(merged, base, plugins.secret_keys, named.cache_secrets)
         self.problems[before:] = _with_origins(self.problems[before:], base, name, origins)
         unresolved = {problem.path for problem in self.problems[before:]}
-        schema = self._schema(plugins)
-        hide = _hider(plugins.secret_keys, self.cache_secrets)
+        schema = self._schema(plugins, named)
+        hide = named.hider(plugins.secret_keys)
         found = validate(resolved, schema, base=base, hide=hide)
         # A value whose ${VAR} is unset is said once, not again as "expected a URL".
         found = [p for p in found if not _under(p.path, unresolved)]
@@ -529,26 +579,67 @@ class _ProfileBuilder:
         self._check_material(base, plugins.auth_name, plugins.methods, resolved)
         return resolved
 
-    def _schema(self, plugins: _Plugins) -> dict[str, Any]:
+    def _schema(self, plugins: _Plugins, named: _NamedPlugins) -> dict[str, Any]:
         """The composed schema of a profile with these plugins, composed once."""
-        key = (plugins.provider, tuple(plugins.methods), plugins.secret_keys)
+        key = (plugins.provider, tuple(plugins.methods), plugins.secret_keys, named.key)
         schema = self._schemas.get(key)
         if schema is None:
             schema = self._schemas[key] = profile_schema(
                 provider_schema=plugins.provider.options_schema,
                 auth_method_properties=[m.options_schema for m in plugins.methods],
-                sources=self.sources,
+                sources=named.sources,
                 secret_keys=plugins.secret_keys,
-                caches=self.caches,
+                caches=named.caches,
             )
         return schema
 
-    def written_secrets(self, name: str) -> list[tuple[str, SecretValue]]:
+    def named_plugins(self, section: Mapping[str, Any]) -> _NamedPlugins:
+        """The secret sources and cache backend ``section`` names, imported (once each)."""
+        backend: Any = section.get("cache")
+        if isinstance(backend, Mapping):
+            backend = backend.get("backend")
+        if not isinstance(backend, str) or backend not in self._cache_names:
+            backend = None  # memory, a typo or a wrong type: the schema says which
+        written = _mapping_keys(section) & self._source_names
+        key = (frozenset(written), backend)
+        found = self._named.get(key)
+        if found is not None:
+            return found
+        sources: dict[str, Mapping[str, Any]] = {}
+        for source in sorted(self._source_names):
+            schema = self.plugins.secret_source_schema(source) if source in written else None
+            sources[source] = _UNNAMED_SOURCE if schema is None else schema
+        caches: dict[str, tuple[Mapping[str, Any], frozenset[str]]] = dict.fromkeys(
+            self._cache_names, _UNNAMED_CACHE
+        )
+        cache_secrets, cache_keys = CACHE_SECRET_OPTIONS, None
+        if backend is not None:
+            loaded = self.plugins.cache_schema(backend)
+            if loaded is None:
+                del caches[backend]  # unusable: naming it is an error listing the others
+            else:
+                caches[backend] = loaded
+                cache_secrets = CACHE_SECRET_OPTIONS | loaded[1]
+                declared = dict(loaded[0].get("properties", {}))
+                cache_keys = frozenset({"backend", "lock_lease", *CACHE_SECRET_OPTIONS, *declared})
+        found = self._named[key] = _NamedPlugins(
+            key=key,
+            sources=sources,
+            caches=caches,
+            cache_secrets=frozenset(cache_secrets),
+            cache_keys=cache_keys,
+        )
+        return found
+
+    def written_secrets(
+        self, name: str, *, inline_only: bool = False
+    ) -> list[tuple[str, SecretValue]]:
         """The profile's secrets as written (after defaults and ``extends``), unchecked.
 
         Neither copies nor validates: a profile whose ``extends`` is broken gives what its
         own section and ``defaults`` say, and one whose provider cannot be loaded, the core
-        secret keys; building it reports those problems.
+        secret keys; building it reports those problems. ``inline_only``: see
+        :meth:`Config.written_secrets`.
         """
         merged: dict[str, Any] = dict(self.defaults)
         layers: list[Mapping[str, Any]] = []
@@ -563,15 +654,26 @@ class _ProfileBuilder:
             merged.update(raw)
         base = f"profiles.{name}"
         found: list[tuple[str, SecretValue]] = []
-        for key in sorted(self._secret_keys_written(merged)):
-            value = merged.get(key)
-            if isinstance(value, str) or (isinstance(value, Mapping) and len(value) == 1):
-                found.append((f"{base}.{key}", _shown_secret(value)))
+        written = {
+            key: value
+            for key, value in merged.items()
+            if (isinstance(value, str) and not (inline_only and has_reference(value)))
+            or (not inline_only and isinstance(value, Mapping) and len(value) == 1)
+        }
+        if written.keys() <= _core_keys():
+            # No plugin declares a core key a secret: only the core's secret keys can be
+            # here, and the profile's plugins need not be imported to say so.
+            secret_keys: frozenset[str] = CORE_SECRET_OPTIONS
+        else:
+            secret_keys = self._secret_keys_written(merged)
+        for key in sorted(secret_keys & written.keys()):
+            found.append((f"{base}.{key}", _shown_secret(written[key])))
         cache = merged.get("cache")
-        if isinstance(cache, Mapping):
+        if isinstance(cache, Mapping) and not inline_only:
+            cache_secrets = self.named_plugins(merged).cache_secrets
             for key, value in cache.items():
-                written = isinstance(value, str) or (isinstance(value, Mapping) and len(value) == 1)
-                if key in self.cache_secrets and written:
+                shape = isinstance(value, str) or (isinstance(value, Mapping) and len(value) == 1)
+                if key in cache_secrets and shape:
                     found.append((f"{base}.cache.{key}", _shown_secret(value)))
         return found
 
@@ -579,7 +681,7 @@ class _ProfileBuilder:
         """The secret keys of a profile naming this provider and auth method, best effort."""
         provider_name, auth_name = merged.get("provider"), merged.get("auth_method")
         grant = merged.get("grant")
-        memo = (str(provider_name), str(auth_name), str(grant))
+        memo = (str(provider_name), str(auth_name), str(grant), frozenset(merged))
         keys = self._written_keys.get(memo)
         if keys is not None:
             return keys
@@ -588,13 +690,10 @@ class _ProfileBuilder:
             try:
                 provider = with_grant(self.plugins.provider(provider_name), grant)
                 name = str(auth_name or provider.default_auth_method)
-                names = sorted(provider.supported_auth_methods) if name == AUTO else [name]
-                methods = []
-                for candidate in names:
-                    try:
-                        methods.append(self.plugins.auth_method(candidate))
-                    except PluginError:
-                        continue
+                if name == AUTO:
+                    methods = self._auto_methods(provider, merged)
+                else:
+                    methods = self._load_methods([name])
                 keys = keys.union(provider.secret_options, *(m.secret_options for m in methods))
             except PluginError:
                 pass  # building the profile says what is wrong with its provider
@@ -614,12 +713,14 @@ class _ProfileBuilder:
             if problem:
                 self.problems.append(ConfigProblem(f"profiles.{name}.{key}", problem))
 
-    def _check_cache(self, name: str, resolved: Mapping[str, Any]) -> None:
+    def _check_cache(self, name: str, resolved: Mapping[str, Any], named: _NamedPlugins) -> None:
         """Refuse a cache that asks for ``encryption_key`` or ``plaintext: true`` (Redis)."""
         cache = resolved.get("cache")
-        if not isinstance(cache, Mapping) or cache.get("backend") not in self.caches:
+        if not isinstance(cache, Mapping) or named.key[1] is None:
             return
-        options_schema, secret_options = self.caches[str(cache["backend"])]
+        if cache.get("backend") != named.key[1]:
+            return
+        options_schema, secret_options = named.caches[named.key[1]]
         settings = cache_settings(cache, secret_options=secret_options)
         if needs_plaintext_opt_in(settings, options_schema):
             self.problems.append(
@@ -627,14 +728,14 @@ class _ProfileBuilder:
             )
 
     def _wrap_secrets(
-        self, resolved: Mapping[str, Any], secret_keys: frozenset[str]
+        self, resolved: Mapping[str, Any], secret_keys: frozenset[str], named: _NamedPlugins
     ) -> dict[str, Any]:
         """Secret keys, and ``cache``'s, as Secret or SecretRef values; ``extends`` dropped."""
         options = {k: (_secret_value(v) if k in secret_keys else v) for k, v in resolved.items()}
         options.pop("extends", None)
         if "cache" in options:
             options["cache"] = _cache_value(
-                options["cache"], self.cache_secrets, self._url_passwords
+                options["cache"], named.cache_secrets, self._url_passwords
             )
         return options
 
@@ -671,7 +772,7 @@ class _ProfileBuilder:
         }
         if "cache" in options:
             options["cache"] = _cache_value(
-                options["cache"], self.cache_secrets, self._url_passwords
+                options["cache"], self.named_plugins(merged).cache_secrets, self._url_passwords
             )
         return ProfileConfig(
             name=name,
@@ -683,18 +784,12 @@ class _ProfileBuilder:
         )
 
     def _auth_methods(
-        self, base: str, name: str, provider: type[Provider]
+        self, base: str, name: str, provider: type[Provider], merged: Mapping[str, Any]
     ) -> list[type[ClientAuthMethod]]:
-        """The method named, or for ``auto`` every method the provider supports."""
+        """The method named, or for ``auto`` the methods the profile may use (see below)."""
         path = f"{base}.auth_method"
         if name == AUTO:
-            methods = []
-            for candidate in sorted(provider.supported_auth_methods):
-                try:
-                    methods.append(self.plugins.auth_method(candidate))
-                except PluginError:
-                    continue  # a broken method is simply not a candidate
-            return methods
+            return self._auto_methods(provider, merged)
         if name not in provider.supported_auth_methods:
             supported = ", ".join(sorted(provider.supported_auth_methods))
             self.problems.append(
@@ -712,6 +807,56 @@ class _ProfileBuilder:
         except PluginError as error:
             self.problems.append(ConfigProblem(path, str(error)))
             return []
+
+    def _auto_methods(
+        self, provider: type[Provider], merged: Mapping[str, Any]
+    ) -> list[type[ClientAuthMethod]]:
+        """``auto``'s methods: those the profile has material for, else all supported.
+
+        Only the methods whose material keys the profile writes are imported (issue 15). If
+        the profile writes a key none of them (nor the core or the provider) declares, or
+        none has all its required keys, every supported method is imported, as before, so
+        that the schema and the messages are the same as with all of them.
+        """
+        supported = provider.supported_auth_methods
+        memo = (provider, frozenset(merged))
+        found = self._auto.get(memo)
+        if found is not None:
+            return found
+        likely = [
+            m
+            for m in AUTO_ORDER
+            if m in supported and any(key in merged for key in MATERIAL_KEYS.get(m, ()))
+        ]
+        methods = self._load_methods(sorted(likely))
+        if not self._auto_covers(provider, methods, merged):
+            methods = self._load_methods(sorted(supported))
+        self._auto[memo] = methods
+        return methods
+
+    def _load_methods(self, names: Sequence[str]) -> list[type[ClientAuthMethod]]:
+        methods = []
+        for candidate in names:
+            try:
+                methods.append(self.plugins.auth_method(candidate))
+            except PluginError:
+                continue  # a broken method is simply not a candidate
+        return methods
+
+    @staticmethod
+    def _auto_covers(
+        provider: type[Provider], methods: list[type[ClientAuthMethod]], merged: Mapping[str, Any]
+    ) -> bool:
+        """Whether these methods say what every key of the profile is, and one can run."""
+        if not any(
+            all(key in merged for key in m.required_options) for m in methods if m.name != "none"
+        ):
+            return False
+        known = set(_core_keys())
+        known.update(provider.options_schema.get("properties", {}), provider.secret_options)
+        for method in methods:
+            known.update(method.options_schema, method.secret_options)
+        return all(key in known for key in merged)
 
     def _check_material(
         self,
@@ -796,7 +941,11 @@ class _ProfileBuilder:
         return merged, origins
 
     def _interpolate(
-        self, merged: Mapping[str, Any], base: str, secret_keys: frozenset[str]
+        self,
+        merged: Mapping[str, Any],
+        base: str,
+        secret_keys: frozenset[str],
+        cache_secrets: frozenset[str],
     ) -> dict[str, Any]:
         """``${VAR}`` everywhere except in inline secret strings, which wait for the fetch."""
         resolved: dict[str, Any] = {}
@@ -808,7 +957,7 @@ class _ProfileBuilder:
                 resolved[key] = {
                     name: (
                         inner
-                        if name in self.cache_secrets and isinstance(inner, str)
+                        if name in cache_secrets and isinstance(inner, str)
                         else self._interpolate_value(inner, join_path(path, [str(name)]))
                     )
                     for name, inner in value.items()
@@ -930,6 +1079,8 @@ def _cache_value(
     }
     url = value.get("url")
     if "password" in secret_names and isinstance(url, str):
+        from tokenrack.cache.redis import split_password  # only for a backend with a password
+
         value["url"], password = split_password(url)
         if password is not None:
             memo = {} if passwords is None else passwords
@@ -938,19 +1089,29 @@ def _cache_value(
     return MappingProxyType(value)
 
 
-def _hider(
-    secret_keys: frozenset[str], cache_secrets: frozenset[str]
-) -> Callable[[Sequence[str | int]], bool]:
-    """Hide values under a profile's secret keys, and under ``cache``'s secret keys."""
+_core_key_set: frozenset[str] | None = None
 
-    def hide(parts: Sequence[str | int]) -> bool:
-        if not parts:
-            return False
-        if parts[0] in secret_keys:
-            return True
-        return parts[0] == "cache" and len(parts) > 1 and parts[1] in cache_secrets
 
-    return hide
+def _core_keys() -> frozenset[str]:
+    """The keys every profile may have, whatever its plugins."""
+    global _core_key_set
+    if _core_key_set is None:
+        _core_key_set = frozenset({*core_profile_properties({}), *CORE_SECRET_OPTIONS, "extends"})
+    return _core_key_set
+
+
+def _mapping_keys(value: Any) -> set[str]:
+    """Every key of every mapping inside ``value``: the secret sources it may name."""
+    found: set[str] = set()
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            found.update(key for key in item if isinstance(key, str))
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
 
 
 def _with_origins(

@@ -15,13 +15,13 @@ node tree in the same walk as the alias bound, so it costs no second parse; the 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from tokenrack.config.discover import discover_config_path, search_paths
 from tokenrack.config.marks import Marks, join_path, where
+from tokenrack.config.parsed import ConfigDocument
 from tokenrack.errors import ConfigError
 from tokenrack.util.log import get_logger
 
@@ -48,21 +48,6 @@ logger = get_logger("tokenrack.config")
 # The C parser when libyaml is there: the same nodes and marks, built much faster.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE = "tag:yaml.org,2002:merge"
-
-
-@dataclass(frozen=True, slots=True)
-class ConfigDocument:
-    """A parsed config file: its data, and where each value was written.
-
-    Attributes:
-        source: The file name, for messages.
-        data: What the safe loader built.
-        marks: Line and column of each path's key, for messages (empty for no YAML).
-    """
-
-    source: str
-    data: Any
-    marks: Marks = field(default_factory=Marks, repr=False)
 
 
 def _duplicate(node: yaml.MappingNode, path: str, source: str) -> None:

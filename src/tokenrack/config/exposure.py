@@ -32,7 +32,7 @@ def inline_secret_keys(config: Config) -> list[str]:
     # From the file as written: building 10,000 profiles to look at them would cost seconds.
     return [
         path
-        for path, value in config.written_secrets()
+        for path, value in config.written_secrets(inline_only=True)
         if isinstance(value, Secret) and ".cache." not in path
     ]
 
@@ -43,14 +43,14 @@ def warn_if_exposed(path: str, config: Config) -> bool:
     Returns:
         Whether a warning was logged.
     """
-    keys = inline_secret_keys(config)
-    if not keys:
-        return False
     try:
         mode = os.stat(path).st_mode
     except OSError:
         return False
     if not mode & (stat.S_IRGRP | stat.S_IROTH):
+        return False  # the file's mode first: a private file's secrets need no looking at
+    keys = inline_secret_keys(config)
+    if not keys:
         return False
     readers = " and ".join(
         who for who, bit in (("its group", stat.S_IRGRP), ("others", stat.S_IROTH)) if mode & bit

@@ -158,13 +158,37 @@ def _scan() -> dict[str, list[InstalledPlugin]]:
     return found
 
 
+def _scan_or_index() -> dict[str, list[InstalledPlugin]]:
+    """The last scan, from the per-user index when nothing was installed since; else a scan."""
+    from tokenrack.core import plugin_index
+
+    state = plugin_index.current_state()
+    if state is not None:
+        entries = plugin_index.read_index(state, GROUPS)
+        if entries is not None:
+            return {
+                group: [InstalledPlugin(group, *entry) for entry in rows]
+                for group, rows in entries.items()
+            }
+    found = _scan()
+    if state is not None:
+        plugin_index.write_index(
+            state,
+            {
+                group: [(p.name, p.value, p.distribution, p.version) for p in plugins]
+                for group, plugins in found.items()
+            },
+        )
+    return found
+
+
 def _installed(group: str) -> list[InstalledPlugin]:
     """The entry points of ``group`` (one of :data:`GROUPS`), from this process's scan."""
     global _scanned
     state = _path_state()
     with _scan_lock:
         if _scanned is None or _scanned[0] != state:
-            _scanned = (state, _scan())
+            _scanned = (state, _scan_or_index())
         return list(_scanned[1].get(group, ()))
 
 
@@ -261,6 +285,14 @@ class PluginCatalog:
         with self._lock:
             registered = {name for (g, name) in self._registered if g == group}
         return sorted(installed | registered)
+
+    def loaded(self) -> frozenset[tuple[str, str]]:
+        """The (group, name) of every installed plugin imported so far (registrations aside).
+
+        A config imports only the plugins its used profiles name (issue 15): this says which.
+        """
+        with self._lock:
+            return frozenset(self._loaded)
 
     def failures(self) -> Mapping[tuple[str, str], PluginError]:
         """Every plugin that failed to load so far, by (group, name)."""
@@ -365,31 +397,54 @@ class PluginCatalog:
         """
         return self.load(CACHES, name)  # type: ignore[no-any-return]
 
+    def cache_schema(self, name: str) -> tuple[Mapping[str, Any], frozenset[str]] | None:
+        """One cache backend's ``options_schema`` and ``secret_options``, importing it alone.
+
+        None when no backend has that name or it fails to load (naming it in ``cache`` is
+        then an error that lists the other backends).
+        """
+        try:
+            backend = self.cache(name)
+        except PluginError:
+            return None
+        return backend.options_schema, frozenset(backend.secret_options)
+
     def cache_schemas(self) -> Mapping[str, tuple[Mapping[str, Any], frozenset[str]]]:
         """Each installed cache backend's ``options_schema`` and ``secret_options``.
 
-        A backend that fails to load is left out, so one broken third-party backend does
-        not stop configs that do not use it from loading; naming it in ``cache`` is then
-        an error that lists the backends that did load.
+        Imports every backend (the editor schema, ``tokenrack schema``, shows them all); a
+        config's profiles ask :meth:`cache_schema` for the one they name. A backend that
+        fails to load is left out, so one broken third-party backend does not stop configs
+        that do not use it from loading.
         """
         schemas: dict[str, tuple[Mapping[str, Any], frozenset[str]]] = {}
         for name in self.names(CACHES):
-            try:
-                backend = self.cache(name)
-            except PluginError:
-                continue
-            schemas[name] = (backend.options_schema, frozenset(backend.secret_options))
+            found = self.cache_schema(name)
+            if found is not None:
+                schemas[name] = found
         return schemas
 
+    def secret_source_schema(self, name: str) -> Mapping[str, Any] | None:
+        """One secret source's argument schema, importing it alone.
+
+        None when no source has that name; ``{}`` when it fails to load (using it then
+        fails with the plugin's error).
+        """
+        if name not in self.names(SECRETS):
+            return None
+        try:
+            schema: Mapping[str, Any] = self.load(SECRETS, name).argument_schema
+        except PluginError:
+            return {}
+        return schema
+
     def secret_source_schemas(self) -> Mapping[str, Mapping[str, Any]]:
-        """Each installed secret source's argument schema (``{}`` if it fails to load)."""
-        schemas: dict[str, Mapping[str, Any]] = {}
-        for name in self.names(SECRETS):
-            try:
-                schemas[name] = self.load(SECRETS, name).argument_schema
-            except PluginError:
-                schemas[name] = {}
-        return schemas
+        """Each installed secret source's argument schema (``{}`` if it fails to load).
+
+        Imports every source (for the editor schema); a profile asks
+        :meth:`secret_source_schema` for the sources it names.
+        """
+        return {name: self.secret_source_schema(name) or {} for name in self.names(SECRETS)}
 
 
 def _same_dist(found: str | None, wanted: str) -> bool:
@@ -430,7 +485,10 @@ def _driver(group: str, name: str, plugin: InstalledPlugin) -> Any:
     """Import one plugin with stevedore, translating its errors into tokenrack's own."""
     # The entry point the catalog listed: asking importlib.metadata again would scan
     # every installed distribution once per plugin (about 10 ms each, on every start).
-    chosen = [plugin.entry_point] if plugin.entry_point is not None else []
+    entry_point = plugin.entry_point
+    if entry_point is None:  # from the index: made from what the scan found
+        entry_point = importlib.metadata.EntryPoint(plugin.name, plugin.value, group)
+    chosen = [entry_point]
 
     def fail(manager: Any, entry_point: Any, error: BaseException) -> None:
         raise error

@@ -169,8 +169,8 @@ class Registry:
         """
         from tokenrack.config.assemble import load_config
         from tokenrack.config.discover import discover_config_path
-        from tokenrack.config.document import read_config_document
         from tokenrack.config.exposure import refuse_untrusted_commands, warn_if_exposed
+        from tokenrack.config.parsed import read_document
         from tokenrack.core.catalog import PluginCatalog
 
         catalog = kwargs.pop("catalog", None) or PluginCatalog()
@@ -180,7 +180,7 @@ class Registry:
         del given  # only the private view stays in this frame
 
         def load() -> Config:
-            document = read_config_document(path if path is not None else discover_config_path())
+            document, remember = read_document(path if path is not None else discover_config_path())
             source = document.source
             config = load_config(
                 document.data,
@@ -193,6 +193,7 @@ class Registry:
             config = replace(config, directory=os.path.dirname(os.path.abspath(source)))
             refuse_untrusted_commands(source, config)
             warn_if_exposed(source, config)
+            remember(config)
             return config
 
         return cls(_loaded(load), catalog=catalog, **kwargs)

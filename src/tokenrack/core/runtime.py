@@ -23,6 +23,7 @@ from tokenrack.auth.dpop import DPoP
 from tokenrack.auth.jwt_bearer import key_refused, with_grant
 from tokenrack.auth.material import MaterialFiles, OptionMaterialError
 from tokenrack.auth.methods import ClientAuthMethod, ClientCredentials
+from tokenrack.auth.selection import MATERIAL_KEYS
 from tokenrack.cache.key import cache_key
 from tokenrack.core.auto_auth import AuthPins, AuthPlanner, SharedPins
 from tokenrack.core.credential import (
@@ -304,6 +305,9 @@ class ProfileRuntime:
         return method
 
     def _has_material(self, name: str) -> bool:
+        needed = MATERIAL_KEYS.get(name, ())
+        if not all(key in self.config.options for key in needed):
+            return False  # decided without importing the method
         try:
             cls = self._catalog.auth_method(name)
         except PluginError:
