@@ -35,8 +35,11 @@ from tokenrack.core import registry
 
 # Loaded only when a profile uses them: a {command: …} secret (its runner, subprocess,
 # signal), a Redis cache (its topology parser), any shared cache (the shared layer, its
-# record format and breaker), a file cache's lock (fcntl), grant: token_exchange (RFC 8693).
+# record format and breaker), a file cache's lock (fcntl), grant: token_exchange (RFC 8693),
+# JWT signing (DPoP, jwt_bearer, private_key_jwt …).
 NOT_FOR_A_PLAIN_PROFILE = (
+    "tokenrack.auth.signing",
+    "tokenrack.auth.dpop",
     "tokenrack.secret.command",
     "subprocess",
     "signal",
