@@ -21,7 +21,6 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from tokenrack.auth.material import material_origin, read_material
-from tokenrack.auth.signing import KeyMaterialError, load_private_key, sign_jwt
 from tokenrack.errors import ConfigError, ConfigProblem, InvalidGrantError, without_frames
 from tokenrack.oauth.message import TokenRequest
 from tokenrack.oauth.provider import Provider, TokenFlow
@@ -205,6 +204,10 @@ class JwtBearerGrant(Provider):
         return claims
 
     def _signing_key(self, secrets: Mapping[str, Secret]) -> Any:
+        # Signing loads with the first jwt_bearer fetch: importing this grant (every config
+        # does) must not import it (issue 15).
+        from tokenrack.auth.signing import KeyMaterialError, load_private_key
+
         secret = secrets.get(KEY_OPTION)
         if secret is None:
             raise ConfigError("grant: jwt_bearer needs private_key", path=KEY_OPTION)
@@ -230,6 +233,8 @@ class JwtBearerGrant(Provider):
             ConfigError: The key is missing or unusable (named, never quoted).
             TokenRequestError: The server refused the grant.
         """
+        from tokenrack.auth.signing import sign_jwt
+
         request = self.build_token_request()
         key = self._signing_key(secrets)
         assertion = sign_jwt(self.assertion_claims(request.url, int(time.time())), key)

@@ -32,7 +32,6 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from tokenrack.auth.signing import KeyMaterialError
 from tokenrack.oauth.transport import ClientCertificate
 from tokenrack.secret.value import Secret, SecretRef
 from tokenrack.util.file_mode import warn_if_exposed
@@ -41,6 +40,7 @@ from tokenrack.util.safe_file import write_private
 __all__ = [
     "DIRECTORY_PREFIX",
     "PATH_OPTIONS",
+    "KeyMaterialError",
     "MaterialFiles",
     "OptionMaterialError",
     "check_client_certificate",
@@ -52,6 +52,10 @@ __all__ = [
     "read_material",
     "sweep_stale_directories",
 ]
+
+
+class KeyMaterialError(ValueError):
+    """Key or certificate material is unusable; the message never quotes the material."""
 
 
 class OptionMaterialError(KeyMaterialError):

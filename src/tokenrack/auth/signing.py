@@ -22,6 +22,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+# Defined with the material it is about, which every profile loads; this module (PyJWT,
+# cryptography) loads only for a profile that signs (issue 15).
+from tokenrack.auth.material import KeyMaterialError
 from tokenrack.errors import without_frames
 from tokenrack.util.extras import extra_installed
 from tokenrack.util.log import get_logger
@@ -60,10 +63,6 @@ MIN_RSA_BITS = 2048
 _WARNED: set[tuple[int, str]] = set()
 
 logger = get_logger(__name__)
-
-
-class KeyMaterialError(ValueError):
-    """Key or certificate material is unusable; the message never quotes the material."""
 
 
 def jwt_available() -> bool:

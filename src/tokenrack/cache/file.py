@@ -22,7 +22,6 @@ logged, then replaced).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -53,6 +52,8 @@ class _FileLock:
 
     def release(self) -> None:
         """Unlock and close (closing alone would unlock; say it plainly)."""
+        import fcntl
+
         fd, self._fd = self._fd, None
         if fd is not None:
             try:
@@ -189,6 +190,8 @@ class FileCache:
         Raises:
             CacheError: The directory or lock file is unsafe.
         """
+        import fcntl  # here: every config loads this backend's class, few use its locks
+
         path = self._path(key, _LOCK)
         try:
             fd = self._open(path, os.O_RDWR | os.O_CREAT)

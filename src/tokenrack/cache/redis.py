@@ -46,16 +46,17 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from tokenrack.cache.envelope import MAX_RECORD_BYTES
-from tokenrack.cache.redis_topology import Topology, parse_topology
 from tokenrack.errors import CacheError
 from tokenrack.secret.value import Secret
 
 if TYPE_CHECKING:
     import redis
 
+    from tokenrack.cache.redis_topology import Topology
+
 __all__ = ["RedisCache", "redact_url", "split_password"]
 
-_OWNER = re.compile(rb"[0-9a-f]{32}")
+_OWNER = rb"[0-9a-f]{32}"  # re caches it; compiled at the first lock, not at import
 # The shared layer's second lock of a key (tokenrack.core.shared): kept in the key's slot.
 _TAKEOVER = ":takeover"
 # Milliseconds a lock may outlive the lease it was set with (clocks, rounding).
@@ -263,6 +264,8 @@ class RedisCache:
             redis.exceptions.RedisClusterException,
             OSError,
         )
+        from tokenrack.cache.redis_topology import parse_topology
+
         try:
             self.topology = parse_topology(url, cluster=options.get("cluster") is True)
         except ValueError as error:
@@ -444,7 +447,7 @@ class RedisCache:
                 client.pipeline(transaction=False).getrange(name, 0, 64).pttl(name).execute()
             )
         )
-        if isinstance(holder, bytes) and holder and not _OWNER.fullmatch(holder):
+        if isinstance(holder, bytes) and holder and not re.fullmatch(_OWNER, holder):
             return _RedisLock(self, name, owner)  # compare-and-delete: never theirs
         if isinstance(left, int) and (left == -1 or left > milliseconds + _LEASE_SLACK_MS):
             # tokenrack sets every lock with this lease: one that never expires, or outlives

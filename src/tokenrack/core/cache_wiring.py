@@ -16,7 +16,6 @@ import threading
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from tokenrack.cache.guard import GuardedCache
 from tokenrack.cache.settings import (
     PLAINTEXT_PROBLEM,
     CacheSettings,
@@ -25,14 +24,15 @@ from tokenrack.cache.settings import (
 )
 from tokenrack.core.auto_auth import SharedPins
 from tokenrack.core.endpoint import MetadataStore, SealedMetadata
-from tokenrack.core.shared import Fetch, SharedRefresh
 from tokenrack.errors import CacheError, ConfigError, PluginError, SecretError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from tokenrack.cache.backend import TokenCache
+    from tokenrack.cache.guard import GuardedCache
     from tokenrack.cache.record import RecordCipher
     from tokenrack.core.catalog import PluginCatalog
+    from tokenrack.core.shared import Fetch, SharedRefresh
     from tokenrack.core.store import RefreshWindows, Slot
     from tokenrack.secret.value import Secret
     from tokenrack.util.clock import Clock
@@ -133,6 +133,10 @@ class SharedCaches:
             default_lease: The lock lease when the option sets no ``lock_lease``.
             deadline: The profile's ``deadline``: a call's lock wait and fetch share it.
         """
+        # The shared layer (and its record format) loads with the first shared cache: a
+        # process whose profiles all use the in-process cache never imports it (issue 15).
+        from tokenrack.core.shared import SharedRefresh
+
         settings = shared.settings
         return SharedRefresh(
             key=key,
@@ -157,6 +161,8 @@ class SharedCaches:
 
     def _guarded(self, settings: CacheSettings, resolve_secret: ResolveSecret) -> GuardedCache:
         """The breaker for these settings: the one already made for the same identity, if any."""
+        from tokenrack.cache.guard import GuardedCache
+
         identity = settings.identity()
         with self._lock:
             cache = self._caches.get(identity)

@@ -19,23 +19,17 @@ import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tokenrack.errors import ConfigError, InvalidGrantError, TokenError, TokenrackError
 from tokenrack.oauth.message import TokenRequest
 from tokenrack.oauth.provider import Provider, TokenFlow
-from tokenrack.oauth.token_exchange import (
-    ACCESS_TOKEN,
-    JWT,
-    TOKEN_EXCHANGE,
-    ExchangeTokens,
-    exchange_flow,
-    exchange_request,
-    token_type_uri,
-)
 from tokenrack.secret.sources import anchored_path
 from tokenrack.secret.value import Secret, SecretRef
 from tokenrack.token import Token
+
+if TYPE_CHECKING:
+    from tokenrack.oauth.token_exchange import ExchangeTokens
 
 __all__ = [
     "EXCHANGE_KEYS",
@@ -120,6 +114,8 @@ class TokenSource:
         command is taken to be a JWT (a projected service-account token, an OIDC ID token,
         a SPIFFE JWT-SVID).
         """
+        from tokenrack.oauth.token_exchange import ACCESS_TOKEN, JWT
+
         return ACCESS_TOKEN if self.profile is not None else JWT
 
 
@@ -169,6 +165,10 @@ class TokenExchange:
         )
         if self.actor is None and "actor_token_type" in options:
             raise self._problem("actor_token_type", "actor_token_type without an actor_token")
+        # The RFC 8693 module loads with the first exchange profile: every other profile's
+        # runtime only asks token_exchange_for, which needs none of it (issue 15).
+        from tokenrack.oauth.token_exchange import token_type_uri
+
         self.subject_type = token_type_uri(
             str(options.get("subject_token_type") or self.subject.default_type())
         )
@@ -215,6 +215,8 @@ class TokenExchange:
 
     def cache_key_parts(self) -> dict[str, str]:
         """The grant, each source's identity and the token types (nothing secret)."""
+        from tokenrack.oauth.token_exchange import TOKEN_EXCHANGE
+
         parts = {
             "grant_type": TOKEN_EXCHANGE,
             "subject_token": self.subject.identity(self._tokens.cache_key_of, self._directory),
@@ -229,6 +231,8 @@ class TokenExchange:
 
     def first_request(self, provider: Provider) -> TokenRequest:
         """The request as ``tokenrack explain`` shows it: the tokens are not read (masked)."""
+        from tokenrack.oauth.token_exchange import exchange_request
+
         return exchange_request(provider, self._tokens_with(Secret("-"), Secret("-")))
 
     # -- fetching ---------------------------------------------------------------------
@@ -245,6 +249,8 @@ class TokenExchange:
         return self._tokens_with(subject, actor)
 
     def _tokens_with(self, subject: Secret, actor: Secret | None) -> ExchangeTokens:
+        from tokenrack.oauth.token_exchange import ExchangeTokens
+
         return ExchangeTokens(
             subject=subject,
             subject_type=self.subject_type,
@@ -272,6 +278,8 @@ class TokenExchange:
         An ``invalid_grant`` (the server refused the subject or actor token) makes the next
         fetch refresh a ``{profile:}`` source's token rather than send the cached one again.
         """
+        from tokenrack.oauth.token_exchange import exchange_flow
+
         try:
             return (yield from exchange_flow(provider, tokens))
         except InvalidGrantError:

@@ -25,7 +25,6 @@ from tokenrack.core.credential import (
 )
 from tokenrack.core.refusal import is_refusal, with_cooldown
 from tokenrack.core.runtime import ProfileRuntime
-from tokenrack.core.shared import SharedRefresh
 from tokenrack.core.stats import ProfileStats
 from tokenrack.core.store import CachedToken, Refresh, Slot, TokenStore
 from tokenrack.errors import ConfigError, PluginError, SecretError, without_frames
@@ -42,6 +41,7 @@ if TYPE_CHECKING:
 
     from tokenrack.config.assemble import Config, ProfileConfig
     from tokenrack.core.catalog import PluginCatalog
+    from tokenrack.core.shared import SharedRefresh
     from tokenrack.oauth.transport import Transport
     from tokenrack.secret.sources import SecretSource
 

@@ -19,7 +19,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from tokenrack.auth.client_assertion import ROTATING_OPTIONS, is_stale_assertion
-from tokenrack.auth.dpop import DPoP
 from tokenrack.auth.jwt_bearer import key_refused, with_grant
 from tokenrack.auth.material import MaterialFiles, OptionMaterialError
 from tokenrack.auth.methods import ClientAuthMethod, ClientCredentials
@@ -32,7 +31,6 @@ from tokenrack.core.credential import (
     credential_material,
     process_fingerprint,
 )
-from tokenrack.core.dpop_setup import DPOP_PART, profile_dpop
 from tokenrack.core.endpoint import Endpoint, EndpointResolver, MetadataStore
 from tokenrack.core.exchange import ProfileTokens, token_exchange_for
 from tokenrack.core.refusal import is_refusal
@@ -55,14 +53,15 @@ from tokenrack.oauth.provider import Provider
 from tokenrack.oauth.retry import RetryPolicy
 from tokenrack.oauth.throttle import EndpointThrottle
 from tokenrack.oauth.transport import ClientCertificate, Transport, TransportOptions
-from tokenrack.secret.command import command_time_limit
 from tokenrack.secret.resolve import SecretResolver
+from tokenrack.secret.sources import command_time_limit
 from tokenrack.secret.value import Secret, SecretRef
 from tokenrack.util.clock import Clock
 from tokenrack.util.extras import extra_installed
 from tokenrack.util.log import RAISED, get_logger
 
 if TYPE_CHECKING:
+    from tokenrack.auth.dpop import DPoP
     from tokenrack.config.assemble import ProfileConfig
     from tokenrack.core.catalog import PluginCatalog
 
@@ -154,10 +153,15 @@ class ProfileRuntime:
         self.issuer = options.issuer
         self.discovers = bool(options.issuer) and not options.token_url
         self.cache_key_parts = self._cache_key_parts()
-        self.dpop: DPoP | None = profile_dpop(config, source, self._bound_secrets())
-        if self.dpop is not None:
-            # A DPoP-bound token is of use only to a holder of its key (RFC 9449 §6).
-            self.cache_key_parts[DPOP_PART] = self.dpop.key.thumbprint
+        self.dpop: DPoP | None = None
+        if options.dpop:
+            # Loaded for a DPoP profile only: the others never import signing (issue 15).
+            from tokenrack.core.dpop_setup import DPOP_PART, profile_dpop
+
+            self.dpop = profile_dpop(config, source, self._bound_secrets())
+            if self.dpop is not None:
+                # A DPoP-bound token is of use only to a holder of its key (RFC 9449 §6).
+                self.cache_key_parts[DPOP_PART] = self.dpop.key.thumbprint
         self.cache_key_parts[CREDENTIAL_PART] = self._fingerprint(
             fingerprint or process_fingerprint()
         )

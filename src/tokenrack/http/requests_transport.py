@@ -18,6 +18,7 @@ the send returns, so no thread outlives it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -43,9 +44,15 @@ from tokenrack.oauth.url_policy import is_loopback_host
 __all__ = ["RequestsTransport", "UrlSecretFilter"]
 
 # A query parameter whose name says it holds a credential, as urllib3 writes it in a log.
-_SENSITIVE_QUERY = re.compile(
+_SENSITIVE_QUERY = (
     r"(?i)([?&][A-Za-z_.-]*(?:secret|token|assertion|password|key)[A-Za-z_.-]*=)[^&\s\"']*"
 )
+
+
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    # Compiled at first use (a DEBUG log line or an error), not at every process start.
+    return re.compile(pattern)
 
 
 class UrlSecretFilter(logging.Filter):
@@ -62,10 +69,11 @@ class UrlSecretFilter(logging.Filter):
         """Rewrite the record's arguments in place; never drops a record."""
         if isinstance(record.args, tuple) and any(isinstance(a, str) for a in record.args):
             record.args = tuple(
-                _SENSITIVE_QUERY.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args
+                _compiled(_SENSITIVE_QUERY).sub(r"\1***", a) if isinstance(a, str) else a
+                for a in record.args
             )
         if isinstance(record.msg, str):
-            record.msg = _SENSITIVE_QUERY.sub(r"\1***", record.msg)
+            record.msg = _compiled(_SENSITIVE_QUERY).sub(r"\1***", record.msg)
         return True
 
 
@@ -396,7 +404,7 @@ class RequestsTransport:
             session.close()
 
 
-_QUERY = re.compile(r"\?[^\s'\")]*")
+_QUERY = r"\?[^\s'\")]*"
 
 
 def _causes(error: BaseException) -> list[BaseException]:
@@ -429,5 +437,5 @@ def _reason(error: BaseException) -> str:
     for cause in reversed(_causes(error)):
         if isinstance(cause, OSError) and cause.strerror:
             return cause.strerror
-    text = _QUERY.sub("?…", str(error) or type(error).__name__)
+    text = _compiled(_QUERY).sub("?…", str(error) or type(error).__name__)
     return text if len(text) <= 300 else text[:297] + "..."

@@ -9,12 +9,12 @@ from a body in an error is redacted first: a malformed answer can still carry a 
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -59,15 +59,13 @@ _TRANSIENT_BODY_LIMIT = 4096  # an error body is short; a long one is not parsed
 _SENSITIVE_WORDS = ("token", "secret", "assertion", "password", "key")
 # Names and values are matched possessively and the name is tested in Python: no pattern
 # here backtracks, so redaction stays linear in the text's length.
-_JSON_FIELD = re.compile(r'("([A-Za-z_]++)"\s*+:\s*+)("(?:[^"\\]|\\.)*+(?:"|$)|[^,}\s]++)')
-_FORM_FIELD = re.compile(r"(\b([A-Za-z_]++)=)([^&\s]*+)")
-_JWT_SHAPE = re.compile(
-    r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{8,}+\.[A-Za-z0-9_-]{8,}+\.[A-Za-z0-9_-]*+"
-)
+_JSON_FIELD = r'("([A-Za-z_]++)"\s*+:\s*+)("(?:[^"\\]|\\.)*+(?:"|$)|[^,}\s]++)'
+_FORM_FIELD = r"(\b([A-Za-z_]++)=)([^&\s]*+)"
+_JWT_SHAPE = r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{8,}+\.[A-Za-z0-9_-]{8,}+\.[A-Za-z0-9_-]*+"
 # What an opaque token looks like, and prose rarely does: a run of 12+ token characters
 # (RFC 6750's b64token) mixing letters with digits or punctuation, or any run of 20+.
 _TOKEN_CHARS = "A-Za-z0-9._~+/=-"
-_OPAQUE = re.compile(
+_OPAQUE = (
     rf"(?<![{_TOKEN_CHARS}])(?:(?=[{_TOKEN_CHARS}]*[0-9._~+/=-])(?=[{_TOKEN_CHARS}]*[A-Za-z])"
     rf"[{_TOKEN_CHARS}]{{12,}}|[{_TOKEN_CHARS}]{{20,}})"
 )
@@ -75,13 +73,20 @@ _OPAQUE = re.compile(
 # it mixes letters and digits, unless it has a shape error texts use for their own references:
 # request and trace ids (UUIDs) and vendor error codes (capitals then digits, AADSTS7000215).
 # A URL keeps its address; its query values are judged one by one.
-_RUN = re.compile(rf"(?<![{_TOKEN_CHARS}])[{_TOKEN_CHARS}]{{12,}}+")
-_REFERENCE = re.compile(
+_RUN = rf"(?<![{_TOKEN_CHARS}])[{_TOKEN_CHARS}]{{12,}}+"
+_REFERENCE = (
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}[.,;:]?"
     r"|[A-Z]{2,}[0-9]+[.,;:]?"
 )
-_URL = re.compile(r"(https?://[^\s?#]*)(\?[^\s#]*)?(#\S*)?")
-_QUERY_VALUE = re.compile(r"=([^&#\s]*)")
+_URL = r"(https?://[^\s?#]*)(\?[^\s#]*)?(#\S*)?"
+_QUERY_VALUE = r"=([^&#\s]*)"
+
+
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    # Compiled at first use: only an error or a debug log redacts, and a first token
+    # should not pay for these patterns (issue 15).
+    return re.compile(pattern)
 
 
 # Names of answer fields that hold credentials, dropped from token.extra (see _credential_like).
@@ -137,18 +142,18 @@ def redact_text(text: str, secrets: Sequence[str] = (), *, opaque: bool = False)
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
-    text = _JSON_FIELD.sub(
+    text = _compiled(_JSON_FIELD).sub(
         lambda m: m.group(1) + '"***"' if _sensitive(m.group(2)) else m.group(0), text
     )
-    text = _FORM_FIELD.sub(
+    text = _compiled(_FORM_FIELD).sub(
         lambda m: m.group(1) + "***" if _sensitive(m.group(2)) else m.group(0), text
     )
-    text = _JWT_SHAPE.sub("***", text)
-    return _OPAQUE.sub("***", text) if opaque else text
+    text = _compiled(_JWT_SHAPE).sub("***", text)
+    return _compiled(_OPAQUE).sub("***", text) if opaque else text
 
 
 def _looks_opaque(run: str) -> bool:
-    if _REFERENCE.fullmatch(run):
+    if _compiled(_REFERENCE).fullmatch(run):
         return False
     return any(c.isdigit() for c in run) and any(c.isalpha() for c in run)
 
@@ -164,7 +169,11 @@ def _mask_query_value(match: re.Match[str]) -> str:
 
 def _mask_url(match: re.Match[str]) -> str:
     address, query, fragment = match.group(1), match.group(2) or "", match.group(3) or ""
-    return address + _QUERY_VALUE.sub(_mask_query_value, query) + ("#***" if fragment else "")
+    return (
+        address
+        + _compiled(_QUERY_VALUE).sub(_mask_query_value, query)
+        + ("#***" if fragment else "")
+    )
 
 
 def _server_text(text: str, secrets: Sequence[str], limit: int = _TEXT_LIMIT) -> str:
@@ -174,14 +183,14 @@ def _server_text(text: str, secrets: Sequence[str], limit: int = _TEXT_LIMIT) ->
     ``_looks_opaque``), keeping URLs' addresses, trace ids and error codes readable.
     """
     text = redact_text(cut(text, limit), secrets)
-    parts = _URL.split(text)
+    parts = _compiled(_URL).split(text)
     # split() interleaves the text between URLs with each URL's three groups.
     out: list[str] = []
     for index in range(0, len(parts), 4):
-        out.append(_RUN.sub(_mask_prose_run, parts[index]))
+        out.append(_compiled(_RUN).sub(_mask_prose_run, parts[index]))
         if index + 1 < len(parts):
             url = "".join(p or "" for p in parts[index + 1 : index + 4])
-            out.append(_URL.sub(_mask_url, url))
+            out.append(_compiled(_URL).sub(_mask_url, url))
     return "".join(out)
 
 
@@ -399,6 +408,8 @@ def _server_now(response: HttpResponse) -> float | None:
     date = response.header("date")
     if not date:
         return None
+    from email.utils import parsedate_to_datetime  # only for an absolute expiry, rarely
+
     try:
         server_now = parsedate_to_datetime(date).timestamp()
     except (TypeError, ValueError, IndexError, OverflowError):

@@ -15,17 +15,25 @@
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import os
-import selectors
-import signal
-import subprocess
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tokenrack.errors import SecretError
+
+# Defined with the source, which every config loads, so that this module (and subprocess)
+# loads only when a command runs (issue 15); named here too, where they apply.
+from tokenrack.secret.sources import (
+    COMMAND_ARGUMENT_SCHEMA,
+    COMMAND_TIMEOUT,
+    command_time_left,
+    command_time_limit,
+)
+
+if TYPE_CHECKING:
+    import subprocess
 
 __all__ = [
     "BASE_ENVIRONMENT",
@@ -38,9 +46,6 @@ __all__ = [
     "run_secret_command",
 ]
 
-COMMAND_TIMEOUT = 30.0
-"""Seconds a secret command may run unless its reference says otherwise."""
-
 MAX_OUTPUT = 64 * 1024
 """The most standard output a secret command may print (64 KiB)."""
 
@@ -51,43 +56,6 @@ BASE_ENVIRONMENT = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ",
 """Variables every secret command gets (when set), with every ``LC_*`` and ``XDG_*``."""
 
 _BASE_PREFIXES = ("LC_", "XDG_")
-_NAME = {
-    "type": "string",
-    "pattern": "^[A-Za-z_][A-Za-z0-9_]*\\*?$",
-    "description": "a variable name, or a prefix ending in * (VAULT_*)",
-}
-_ARGV = {"type": "array", "items": {"type": "string"}, "minItems": 1}
-
-COMMAND_ARGUMENT_SCHEMA: Mapping[str, Any] = {
-    "oneOf": [
-        _ARGV,
-        {
-            "type": "object",
-            "properties": {
-                "run": _ARGV,
-                "env": {"type": "array", "items": _NAME},
-                "timeout": {"type": "number", "exclusiveMinimum": 0},
-            },
-            "required": ["run"],
-            "additionalProperties": False,
-        },
-    ]
-}
-"""``[argv…]``, or ``{run: [argv…], env: [NAME, PREFIX_*…], timeout: seconds}``."""
-
-_time_limit: contextvars.ContextVar[float | None] = contextvars.ContextVar(
-    "tokenrack_command_time_limit", default=None
-)
-
-
-@contextlib.contextmanager
-def command_time_limit(seconds: float | None) -> Iterator[None]:
-    """Within this block, no secret command runs longer than ``seconds`` (the deadline)."""
-    token = _time_limit.set(seconds)
-    try:
-        yield
-    finally:
-        _time_limit.reset(token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +85,7 @@ class CommandSpec:
 
     def time_allowed(self) -> float:
         """Its timeout, bounded by the deadline of the fetch it runs for."""
-        limit = _time_limit.get()
+        limit = command_time_left()
         return self.timeout if limit is None else min(self.timeout, limit)
 
 
@@ -143,6 +111,8 @@ def child_environment(
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    import signal
+
     with contextlib.suppress(OSError):
         os.killpg(process.pid, signal.SIGKILL)
     with contextlib.suppress(OSError):
@@ -163,6 +133,8 @@ def _scrubbed(stderr: bytes, secrets: Sequence[str]) -> str:
 
 
 def _read_bounded(process: subprocess.Popen[bytes], ends: float) -> tuple[bytes, bytes, str | None]:
+    import selectors
+
     """Standard output and error; a reason when the output or the time ran out."""
     if process.stdout is None or process.stderr is None:  # pragma: no cover - both are pipes
         raise SecretError("secret command has no pipes")
@@ -204,6 +176,9 @@ def run_secret_command(spec: CommandSpec, environ: Mapping[str, str] | None = No
         SecretError: It was not found, failed, ran out of time, printed more than
             :data:`MAX_OUTPUT` bytes or nothing; never shows the output.
     """
+    # Imported here: a process whose secrets run no command never loads them (issue 15).
+    import subprocess
+
     program = spec.argv[0]
     env, listed = child_environment(spec, os.environ if environ is None else environ)
     seconds = spec.time_allowed()

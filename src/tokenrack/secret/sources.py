@@ -4,22 +4,21 @@ A secret source is registered in the ``tokenrack.secrets`` entry-point group; in
 ``client_secret: {env: BILLING_SECRET}`` asks the ``env`` source for ``BILLING_SECRET``.
 Sources raise :class:`~tokenrack.errors.SecretError` with a message that says what is
 missing and never contains the secret; the core adds the file, profile and path.
+
+The ``command`` source's argument schema, its default timeout and the fetch's time limit
+live here; :mod:`tokenrack.secret.command`, which runs the program, loads at the first run.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from tokenrack.errors import SecretError
-from tokenrack.secret.command import (
-    COMMAND_ARGUMENT_SCHEMA,
-    COMMAND_TIMEOUT,
-    CommandSpec,
-    run_secret_command,
-)
 from tokenrack.util.file_mode import warn_if_exposed
 
 __all__ = [
@@ -30,7 +29,55 @@ __all__ = [
     "SecretContext",
     "SecretSource",
     "anchored_path",
+    "command_time_left",
+    "command_time_limit",
 ]
+
+COMMAND_TIMEOUT = 30.0
+"""Seconds a secret command may run unless its reference says otherwise."""
+
+_NAME = {
+    "type": "string",
+    "pattern": "^[A-Za-z_][A-Za-z0-9_]*\\*?$",
+    "description": "a variable name, or a prefix ending in * (VAULT_*)",
+}
+_ARGV = {"type": "array", "items": {"type": "string"}, "minItems": 1}
+
+COMMAND_ARGUMENT_SCHEMA: Mapping[str, Any] = {
+    "oneOf": [
+        _ARGV,
+        {
+            "type": "object",
+            "properties": {
+                "run": _ARGV,
+                "env": {"type": "array", "items": _NAME},
+                "timeout": {"type": "number", "exclusiveMinimum": 0},
+            },
+            "required": ["run"],
+            "additionalProperties": False,
+        },
+    ]
+}
+"""``[argv…]``, or ``{run: [argv…], env: [NAME, PREFIX_*…], timeout: seconds}``."""
+
+_time_limit: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "tokenrack_command_time_limit", default=None
+)
+
+
+@contextlib.contextmanager
+def command_time_limit(seconds: float | None) -> Iterator[None]:
+    """Within this block, no secret command runs longer than ``seconds`` (the deadline)."""
+    token = _time_limit.set(seconds)
+    try:
+        yield
+    finally:
+        _time_limit.reset(token)
+
+
+def command_time_left() -> float | None:
+    """The bound :func:`command_time_limit` set here, or None outside any such block."""
+    return _time_limit.get()
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,4 +209,6 @@ class CommandSecretSource:
 
     def resolve(self, argument: Any) -> str:
         """Run the program; a failure, a timeout, too much or empty output is an error."""
+        from tokenrack.secret.command import CommandSpec, run_secret_command
+
         return run_secret_command(CommandSpec.from_argument(argument))
