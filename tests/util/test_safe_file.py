@@ -58,3 +58,40 @@ def test_a_failed_rename_removes_the_temporary_file(
 def test_a_missing_directory_raises_oserror(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         write_private(str(tmp_path / "absent" / "record.token"), b"x", durable=False)
+
+
+def test_a_key_read_before_is_not_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory = str(tmp_path / "keys")
+    first = safe_file.private_key(directory, "user.key", 32)
+    reads: list[str] = []
+    real = safe_file.read_private
+
+    def counting(path: str) -> bytes | None:
+        reads.append(path)
+        return real(path)
+
+    monkeypatch.setattr(safe_file, "read_private", counting)
+    assert safe_file.private_key(directory, "user.key", 32) == first
+    assert reads == []
+
+
+def test_a_replaced_key_or_a_directory_opened_to_others_is_checked_again(
+    tmp_path: Path,
+) -> None:
+    from tokenrack.errors import CacheError
+
+    directory = tmp_path / "keys"
+    first = safe_file.private_key(str(directory), "user.key", 32)
+    replacement = directory / "new.key"
+    replacement.write_bytes(b"k" * 32)
+    replacement.chmod(0o600)
+    replacement.replace(directory / "user.key")
+    assert safe_file.private_key(str(directory), "user.key", 32) == b"k" * 32 != first
+    directory.chmod(0o777)
+    try:
+        with pytest.raises(CacheError):
+            safe_file.private_key(str(directory), "user.key", 32)
+    finally:
+        directory.chmod(0o700)

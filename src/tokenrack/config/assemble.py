@@ -12,7 +12,6 @@ reported together with every profile's problems, in one error.
 from __future__ import annotations
 
 import copy
-import difflib
 import hashlib
 import os
 import threading
@@ -249,6 +248,8 @@ class Config:
         Raises:
             ProfileNotFoundError: There is none; the error lists the known ones, closest first.
         """
+        import difflib  # for a suggestion only
+
         try:
             return self.profiles[name]
         except KeyError:
@@ -329,6 +330,8 @@ def load_config(
     profiles = LazyProfiles(names, builder)
     default_profile = data.get("default_profile")
     if default_profile is not None and default_profile not in profiles:
+        import difflib  # for a suggestion only
+
         close = difflib.get_close_matches(str(default_profile), names, n=1, cutoff=0.6)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         listing = ", ".join(names) or "none are defined"
@@ -916,6 +919,8 @@ class _ProfileBuilder:
                 break
             path = f"profiles.{current}.extends"
             if not isinstance(parent, str) or parent not in self.raw_profiles:
+                import difflib  # for a suggestion only
+
                 known = [str(k) for k in self.raw_profiles]
                 close = difflib.get_close_matches(str(parent), known, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""

@@ -11,7 +11,6 @@ a secret key), and suggests the closest key for a typo.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -150,6 +149,8 @@ def _unknown_keys(
     error: ValidationError, path: str, base: str, hide: Hide
 ) -> list[ConfigProblem] | None:
     """additionalProperties: each unknown key, with the closest allowed one."""
+    import difflib  # for a suggestion only
+
     if not isinstance(error.instance, Mapping):
         return None
     schema = error.schema if isinstance(error.schema, Mapping) else {}

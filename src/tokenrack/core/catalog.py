@@ -17,7 +17,6 @@ an installed entry point already uses is refused rather than silently shadowed.
 
 from __future__ import annotations
 
-import difflib
 import importlib.metadata
 import os
 import re
@@ -362,6 +361,8 @@ class PluginCatalog:
 
     def _provider_not_found(self, name: str) -> ProviderNotFoundError:
         """No such provider: the closest name, and an install hint only where one helps."""
+        import difflib  # for a suggestion only
+
         installed = self.names(PROVIDERS)
         pack = any(_same_dist(p.distribution, VENDOR_PACK) for p in self.installed(PROVIDERS))
         known = installed if pack else sorted(set(installed) | VENDOR_PACK_PROVIDERS)

@@ -174,11 +174,50 @@ def private_key(directory: str, name: str, size: int) -> bytes:
             ``size`` bytes long.
         OSError: The directory or the key cannot be created.
     """
+    path = os.path.join(directory, name)
+    memo = (directory, name, size)
+    known = _keys_read.get(memo)
+    if known is not None and known[1] == _key_state(directory, path):
+        return known[0]  # the same directory and file as checked and read before
+    key = _read_key(directory, path, size)
+    state = _key_state(directory, path)
+    if state is not None:
+        _keys_read[memo] = (key, state)
+    return key
+
+
+# Keys read in this process, with what their directory and file were then: a profile, the
+# validation record, the plugin index and the parsed configs each ask for the same key,
+# and 10,000 profiles ask 10,000 times. Two lstat calls tell the same files apart from a
+# replaced, re-moded or re-owned one, which is then checked and read again in full.
+_keys_read: dict[tuple[str, str, int], tuple[bytes, tuple[int, ...]]] = {}
+
+
+def _key_state(directory: str, path: str) -> tuple[int, ...] | None:
+    try:
+        folder, key = os.lstat(directory), os.lstat(path)
+    except OSError:
+        return None
+    return (
+        folder.st_dev,
+        folder.st_ino,
+        folder.st_mode,
+        folder.st_uid,
+        key.st_dev,
+        key.st_ino,
+        key.st_mode,
+        key.st_uid,
+        key.st_size,
+        key.st_mtime_ns,
+        key.st_ctime_ns,
+    )
+
+
+def _read_key(directory: str, path: str, size: int) -> bytes:
     os.makedirs(os.path.dirname(directory), exist_ok=True)
     with contextlib.suppress(FileExistsError):
         os.mkdir(directory, 0o700)
     check_directory(directory)
-    path = os.path.join(directory, name)
     key = read_private(path)
     if key is None:
         _create_key(directory, path, size)
