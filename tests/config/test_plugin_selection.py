@@ -191,48 +191,29 @@ def test_another_backends_secret_under_cache_is_never_shown() -> None:
     assert "87654321" not in said
 
 
+def _auto_methods_loaded(**extra: Any) -> set[str]:
+    """The auth methods a catalog imported to build one ``auto`` profile (it must load)."""
+    catalog = PluginCatalog()
+    profile = {
+        "provider": "generic",
+        "token_url": "https://idp.test/token",
+        "client_id": "c",
+        "client_secret": "s",
+        **extra,
+    }
+    registry = Registry.from_dict({"version": 1, "profiles": {"p": profile}}, catalog=catalog)
+    assert registry.problems() == {}
+    return {name for group, name in catalog.loaded() if group == AUTH_METHODS}
+
+
 def test_auto_keeps_every_supported_methods_keys() -> None:
     # A key of a method auto would not pick from this material (client_secret_jwt's
-    # signing options, self-signed TLS) is still accepted, as when every method was loaded.
-    catalog = PluginCatalog()
-    registry = Registry.from_dict(
-        {
-            "version": 1,
-            "profiles": {
-                "p": {
-                    "provider": "generic",
-                    "token_url": "https://idp.test/token",
-                    "client_id": "c",
-                    "client_secret": "s",
-                    "assertion_lifetime": 120,
-                }
-            },
-        },
-        catalog=catalog,
-    )
-    assert registry.problems() == {}
-    assert (AUTH_METHODS, "client_secret_jwt") in catalog.loaded()
+    # signing options) is still accepted, as when every method was loaded.
+    assert "client_secret_jwt" in _auto_methods_loaded(assertion_lifetime=120)
 
 
 def test_auto_with_only_a_secret_imports_the_secret_methods() -> None:
-    catalog = PluginCatalog()
-    registry = Registry.from_dict(
-        {
-            "version": 1,
-            "profiles": {
-                "p": {
-                    "provider": "generic",
-                    "token_url": "https://idp.test/token",
-                    "client_id": "c",
-                    "client_secret": "s",
-                }
-            },
-        },
-        catalog=catalog,
-    )
-    assert registry.problems() == {}
-    methods = {name for group, name in catalog.loaded() if group == AUTH_METHODS}
-    assert methods == {"client_secret_basic", "client_secret_post"}
+    assert _auto_methods_loaded() == {"client_secret_basic", "client_secret_post"}
 
 
 def test_auto_without_material_says_so_as_before() -> None:

@@ -8,7 +8,6 @@ times for one ``get_token``).
 
 from __future__ import annotations
 
-import importlib.metadata
 from pathlib import Path
 from typing import Any
 
@@ -16,27 +15,18 @@ import pytest
 
 from tests.conftest import profile
 from tokenrack import Registry
-from tokenrack.core import catalog as catalog_module
 from tokenrack.core.catalog import AUTH_METHODS, PROVIDERS, PluginCatalog
 from tokenrack.testing import TokenEmulator
 
 
 @pytest.fixture
-def scans(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Every entry-point enumeration from here on (the process's scan forgotten first)."""
-    seen: list[dict[str, Any]] = []
-    real = importlib.metadata.entry_points
-
-    def counting(**selection: Any) -> Any:
-        seen.append(selection)
-        return real(**selection)
-
-    monkeypatch.setattr(importlib.metadata, "entry_points", counting)
-    monkeypatch.setattr(catalog_module, "_scanned", None)
-    # This process's scans are counted here; the per-user index that spares the next
-    # process its scan has tests of its own (test_plugin_index.py).
+def scans(
+    entry_point_scans: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> list[dict[str, Any]]:
+    """This process's scans; the per-user index that spares the next process its scan has
+    tests of its own (test_plugin_index.py)."""
     monkeypatch.setenv("TOKENRACK_PLUGIN_INDEX", "off")
-    return seen
+    return entry_point_scans
 
 
 def test_one_get_token_enumerates_the_entry_points_once(

@@ -7,7 +7,6 @@ written, and when it is a private regular file of ours; anything else means a sc
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import os
 from pathlib import Path
@@ -24,20 +23,13 @@ from tokenrack.testing import TokenEmulator
 
 
 @pytest.fixture
-def scans(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[dict[str, Any]]:
+def scans(
+    entry_point_scans: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> list[dict[str, Any]]:
     """Every entry-point enumeration, with a cache directory of this test's own."""
-    seen: list[dict[str, Any]] = []
-    real = importlib.metadata.entry_points
-
-    def counting(**selection: Any) -> Any:
-        seen.append(selection)
-        return real(**selection)
-
-    monkeypatch.setattr(importlib.metadata, "entry_points", counting)
-    monkeypatch.setattr(catalog_module, "_scanned", None)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("TOKENRACK_PLUGIN_INDEX", raising=False)
-    return seen
+    return entry_point_scans
 
 
 def _new_process(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,19 +17,45 @@ import pytest
 from tests.conftest import without_coverage
 from tokenrack.testing import TokenEmulator
 
-FIRST_TOKEN = """\
-import sys, json, tokenrack
-token = tokenrack.get_token("billing")
-assert token.access_token
-print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
+LIST_MODULES = "import sys, json; print(json.dumps(sorted(sys.modules)))"
+
+FIRST_TOKEN = f"""\
+import tokenrack
+assert tokenrack.get_token("billing").access_token
+{LIST_MODULES}
+"""
+
+IMPORT_REGISTRY = f"""\
+import tokenrack
+from tokenrack.core import registry
+{LIST_MODULES}
 """
 
 # What a generic client_secret profile does not use: signing, sealing, Redis, telemetry.
 NEVER = ("cryptography", "jwt", "redis", "opentelemetry", "httpx", "aiohttp", "pytest")
 
 
+# Loaded only when a profile uses them: a {command: …} secret (its runner, subprocess,
+# signal), a Redis cache (its topology parser), any shared cache (the shared layer, its
+# record format and breaker), a file cache's lock (fcntl), grant: token_exchange (RFC 8693),
+# JWT signing (DPoP, jwt_bearer, private_key_jwt …).
+NOT_FOR_A_PLAIN_PROFILE = (
+    "tokenrack.auth.signing",
+    "tokenrack.auth.dpop",
+    "tokenrack.secret.command",
+    "subprocess",
+    "signal",
+    "fcntl",
+    "tokenrack.cache.redis_topology",
+    "tokenrack.core.shared",
+    "tokenrack.cache.record",
+    "tokenrack.cache.guard",
+    "tokenrack.oauth.token_exchange",
+)
+
+
 @pytest.fixture
-def first_token(tmp_path: Path) -> Iterator[Callable[[], set[str]]]:
+def first_token(tmp_path: Path) -> Iterator[Callable[..., set[str]]]:
     emulator = TokenEmulator()
     emulator.start()
     config = tmp_path / "tokenrack.yaml"
@@ -47,9 +73,9 @@ def first_token(tmp_path: Path) -> Iterator[Callable[[], set[str]]]:
     env.pop("TOKENRACK_VALIDATION_RECORD", None)
     env.pop("TOKENRACK_OTEL", None)
 
-    def run() -> set[str]:
+    def run(code: str = FIRST_TOKEN) -> set[str]:
         done = subprocess.run(
-            [sys.executable, "-c", FIRST_TOKEN],
+            [sys.executable, "-c", code],
             env=env,
             capture_output=True,
             text=True,
@@ -63,7 +89,7 @@ def first_token(tmp_path: Path) -> Iterator[Callable[[], set[str]]]:
 
 
 def test_the_second_start_with_an_unchanged_config_never_imports_jsonschema(
-    first_token: Callable[[], set[str]],
+    first_token: Callable[..., set[str]],
 ) -> None:
     run = first_token
     assert "jsonschema" in run()
@@ -71,9 +97,28 @@ def test_the_second_start_with_an_unchanged_config_never_imports_jsonschema(
 
 
 def test_the_first_token_imports_nothing_the_profile_does_not_use(
-    first_token: Callable[[], set[str]],
+    first_token: Callable[..., set[str]],
 ) -> None:
     run = first_token
     for _ in range(2):  # the record cold, then warm
         loaded = run()
         assert sorted(loaded & set(NEVER)) == []
+
+
+def test_a_plain_profile_first_token_loads_no_command_runner_redis_or_shared_layer(
+    first_token: Callable[..., set[str]],
+) -> None:
+    for _ in range(2):  # the validation record cold, then warm
+        loaded = first_token(FIRST_TOKEN)
+        assert "tokenrack.core.registry" in loaded  # the listing is of a real first token
+        assert sorted(loaded & set(NOT_FOR_A_PLAIN_PROFILE)) == []
+
+
+def test_importing_the_registry_loads_no_date_parser(
+    first_token: Callable[..., set[str]],
+) -> None:
+    # email.utils parses a Retry-After or Date header, which a first token rarely reads
+    # (the HTTP client loads it later for its own use).
+    loaded = first_token(IMPORT_REGISTRY)
+    assert "tokenrack.oauth.response" in loaded
+    assert "email.utils" not in loaded

@@ -33,7 +33,7 @@ import yaml
 
 from tokenrack.config.discover import discover_config_path, search_paths
 from tokenrack.config.marks import Marks, join_path, where
-from tokenrack.config.parsed import ConfigDocument
+from tokenrack.config.parsed import MAX_CONFIG_BYTES, ConfigDocument, read_config_text, too_large
 from tokenrack.errors import ConfigError
 from tokenrack.util.log import get_logger
 
@@ -49,8 +49,6 @@ __all__ = [
     "search_paths",
 ]
 
-MAX_CONFIG_BYTES = 8 * 1024 * 1024
-"""The largest config file read (8 MiB: a 10,000-profile config is about 1.5-2 MiB)."""
 
 MAX_EXPANDED_NODES = 1_000_000
 """The most YAML nodes a document may hold once every alias is expanded."""
@@ -374,7 +372,7 @@ def parse_document(text: str, *, source: str) -> ConfigDocument:
         ConfigError: As :func:`parse_yaml`.
     """
     if len(text) > MAX_CONFIG_BYTES:
-        raise ConfigError(_too_large(), file=source)
+        raise ConfigError(too_large(), file=source)
     try:
         return _load(text, source=source)
     except yaml.MarkedYAMLError as exc:
@@ -386,10 +384,6 @@ def parse_document(text: str, *, source: str) -> ConfigDocument:
         raise ConfigError(f"{where}{what} (not valid YAML)", file=source) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"not valid YAML: {exc}", file=source) from None
-
-
-def _too_large() -> str:
-    return f"config file is larger than {MAX_CONFIG_BYTES // 1024} KiB; refusing to parse it"
 
 
 def read_config_file(path: str | os.PathLike[str]) -> tuple[str, Any]:
@@ -413,16 +407,6 @@ def read_config_document(path: str | os.PathLike[str]) -> ConfigDocument:
             a key in a mapping.
     """
     name = os.fspath(path)
-    try:
-        with open(name, "rb") as handle:
-            raw = handle.read(MAX_CONFIG_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file: {exc.strerror}", file=name) from None
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise ConfigError(_too_large(), file=name)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError("config file is not UTF-8 text", file=name) from None
+    _, text = read_config_text(name)
     logger.info("using config %s", name)
     return parse_document(text, source=name)

@@ -43,7 +43,17 @@ from tokenrack.util.safe_file import check_directory, private_key, read_private,
 if TYPE_CHECKING:
     from tokenrack.config.assemble import Config
 
-__all__ = ["KEPT", "SWITCH", "ConfigDocument", "ParsedMarks", "Remember", "read_document"]
+__all__ = [
+    "KEPT",
+    "MAX_CONFIG_BYTES",
+    "SWITCH",
+    "ConfigDocument",
+    "ParsedMarks",
+    "Remember",
+    "read_config_text",
+    "read_document",
+    "too_large",
+]
 
 KEPT = 32
 """The most parsed files kept."""
@@ -55,8 +65,10 @@ _KEY_FILE = "fingerprint.key"  # the file cache's per-user key (tokenrack.core.c
 _KEY_BYTES = 32
 _INFO = b"tokenrack/parsed-config/v1"
 _DIRECTORY = "parsed"
-_MAX_CONFIG_BYTES = 8 * 1024 * 1024  # as tokenrack.config.document.MAX_CONFIG_BYTES
-_MAX_ENTRY_BYTES = 4 * _MAX_CONFIG_BYTES
+MAX_CONFIG_BYTES = 8 * 1024 * 1024
+"""The largest config file read (8 MiB: a 10,000-profile config is about 1.5-2 MiB)."""
+
+_MAX_ENTRY_BYTES = 4 * MAX_CONFIG_BYTES
 
 _log = get_logger("config")
 
@@ -107,18 +119,24 @@ def _enabled() -> bool:
     return os.environ.get(SWITCH, "").lower() != "off"
 
 
-def _read_text(name: str) -> tuple[bytes, str]:
-    """The file's bytes and text, with the reader's own errors and bounds."""
+def too_large() -> str:
+    """What a config file larger than :data:`MAX_CONFIG_BYTES` is told."""
+    return f"config file is larger than {MAX_CONFIG_BYTES // 1024} KiB; refusing to parse it"
+
+
+def read_config_text(name: str) -> tuple[bytes, str]:
+    """A config file's bytes and text: at most :data:`MAX_CONFIG_BYTES`, UTF-8.
+
+    Raises:
+        ConfigError: The file cannot be read, is too large or is not UTF-8 text.
+    """
     try:
         with open(name, "rb") as handle:
-            raw = handle.read(_MAX_CONFIG_BYTES + 1)
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"cannot read config file: {exc.strerror}", file=name) from None
-    if len(raw) > _MAX_CONFIG_BYTES:
-        raise ConfigError(
-            f"config file is larger than {_MAX_CONFIG_BYTES // 1024} KiB; refusing to parse it",
-            file=name,
-        )
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(too_large(), file=name)
     try:
         return raw, raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -196,7 +214,7 @@ def read_document(path: str | os.PathLike[str]) -> tuple[ConfigDocument, Remembe
         ConfigError: As :func:`tokenrack.config.document.read_config_document`.
     """
     name = os.fspath(path)
-    raw, text = _read_text(name)
+    raw, text = read_config_text(name)
     _log.info("using config %s", name)
     place = _place(raw)
     if place is not None:
